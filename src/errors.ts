@@ -1,0 +1,160 @@
+/**
+ * Every failure subnet-p2p reports is a {@link SubnetP2pError} with a stable `code`, so callers
+ * can `switch (err.code)`; the message says what happened and to whom. Causes are chained.
+ */
+
+/** Base class of all subnet-p2p errors. */
+export class SubnetP2pError extends Error {
+  /** Stable, machine-readable code, e.g. `ERR_FRAME_TOO_LARGE`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and input files
+
+/** A configuration value is invalid; `field` names it (dotted path). */
+export class ConfigError extends SubnetP2pError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', `invalid config field '${field}': ${message}`, options);
+    this.field = field;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
+/** A key, certificate or NodeId could not be read, parsed or verified. */
+export class IdentityError extends SubnetP2pError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_IDENTITY', message, options);
+  }
+}
+
+/** Refusing to overwrite an existing key file. */
+export class KeyExistsError extends SubnetP2pError {
+  readonly path: string;
+  constructor(path: string) {
+    super('ERR_KEY_EXISTS', `refusing to overwrite existing key file ${path}`);
+    this.path = path;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry
+
+/** A registry document is malformed; `field` is the JSON path of the offending field. */
+export class RegistryFormatError extends SubnetP2pError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_REGISTRY_FORMAT', `invalid registry field '${field}': ${message}`, options);
+    this.field = field;
+  }
+}
+
+/** A registry document is unsigned or its signature does not verify with the operator key. */
+export class RegistrySignatureError extends SubnetP2pError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REGISTRY_SIGNATURE', message, options);
+  }
+}
+
+/** A registry version was not newer than the version already held. */
+export class RegistryVersionError extends SubnetP2pError {
+  readonly held: number;
+  readonly offered: number;
+  constructor(held: number, offered: number) {
+    super(
+      'ERR_REGISTRY_VERSION',
+      `registry version ${offered} is not newer than the version held (${held}); ignored`,
+    );
+    this.held = held;
+    this.offered = offered;
+  }
+}
+
+/** A registry edit cannot be applied (unknown node, duplicate node, bad certificate...). */
+export class RegistryEditError extends SubnetP2pError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REGISTRY_EDIT', message, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport
+
+/**
+ * The peer broke the wire protocol (bad frame, oversized message, message before hello...).
+ * The link to that peer is closed; `reason` is the metric label.
+ */
+export class ProtocolError extends SubnetP2pError {
+  readonly reason: string;
+  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_PROTOCOL', message, options);
+    this.reason = reason;
+  }
+}
+
+/** A connection was refused during or right after the TLS handshake; `reason` is the label. */
+export class PeerRefusedError extends SubnetP2pError {
+  readonly reason: string;
+  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_PEER_REFUSED', message, options);
+    this.reason = reason;
+  }
+}
+
+/** The link the operation needed closed (or there is no link to that peer). */
+export class LinkClosedError extends SubnetP2pError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_LINK_CLOSED', message, options);
+  }
+}
+
+/** A send queue is full: the message was not queued. */
+export class QueueFullError extends SubnetP2pError {
+  constructor(message: string) {
+    super('ERR_QUEUE_FULL', message);
+  }
+}
+
+/** A message is larger than the configured maximum message size. */
+export class MessageTooLargeError extends SubnetP2pError {
+  constructor(size: number, limit: number) {
+    super('ERR_MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/** A request got no response before its deadline. */
+export class RequestTimeoutError extends SubnetP2pError {
+  constructor(message: string) {
+    super('ERR_REQUEST_TIMEOUT', message);
+  }
+}
+
+/** An operation was aborted through its AbortSignal. */
+export class AbortError extends SubnetP2pError {
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super('ERR_ABORTED', message, options);
+  }
+}
+
+/** The remote request handler failed; `remoteCode` is the code it reported. */
+export class RemoteError extends SubnetP2pError {
+  readonly remoteCode: string;
+  constructor(remoteCode: string, message: string) {
+    super('ERR_REMOTE', `peer failed the request (${remoteCode}): ${message}`);
+    this.remoteCode = remoteCode;
+  }
+}
+
+/** Throws an {@link AbortError} if `signal` is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+}
