@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs every test file under test/ with node's test runner (via tsx). Node 20 does not find
+// .ts test files by itself, so they are listed here explicitly. Extra arguments are passed
+// through (e.g. `node scripts/run-tests.mjs test/transport/frames.test.ts`).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function find(dir) {
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return find(path);
+      return name.endsWith('.test.ts') ? [path] : [];
+    })
+    .sort();
+}
+
+const args = process.argv.slice(2);
+const files = args.some((a) => a.endsWith('.ts')) ? [] : find('test');
+if (files.length === 0 && args.length === 0) {
+  console.error('no test files found under test/');
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...args, ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
