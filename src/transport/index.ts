@@ -1,0 +1,27 @@
+/**
+ * The secure transport: mutual-TLS 1.3 links between registry-listed members of a subnet,
+ * framed, with priority lanes and request/response.
+ * @module
+ */
+export { formatHostPort, type HostPort, parseHostPort } from './address.ts';
+export { FRAME_HEADER_BYTES, FrameDecoder } from './frame.ts';
+export { isLane, Lane, LANE_NAMES, LANES, type LaneName, laneFromName } from './lanes.ts';
+export { DEFAULT_LIMITS, resolveLimits, type TransportLimits } from './limits.ts';
+export { type ConnId, DEFAULT_TIMING, type LinkTiming } from './link.ts';
+export { PROTOCOL_VERSION } from './messages.ts';
+export type { RefusalReason } from './peer-verify.ts';
+export type { InboundRequest, RequestOptions } from './rpc.ts';
+export { type FrameSink, SendScheduler, type SendSchedulerOptions } from './send-scheduler.ts';
+export {
+  ALPN,
+  type BackoffOptions,
+  createTransport,
+  DEFAULT_BACKOFF,
+  type InboundMessage,
+  type InboundPeerRequest,
+  type PeerState,
+  type PeerStatus,
+  Transport,
+  type TransportEvent,
+  type TransportOptions,
+} from './transport.ts';

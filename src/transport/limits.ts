@@ -1,0 +1,96 @@
+import { ConfigError } from '../errors.ts';
+
+/**
+ * Every bound of the transport, in one place. Each has a default; each is enforced and tested.
+ * Memory held for one peer's receive side is at most `maxReceiveBufferBytes` plus one socket
+ * read; its send side at most the sum of `maxQueuedBytes` plus `maxSocketBufferedBytes`.
+ */
+export interface TransportLimits {
+  /** Largest frame payload, bytes. Messages above it are split. Default 64 KiB. */
+  maxFrameBytes: number;
+  /** Largest message (reassembled), bytes, on the high and bulk lanes. Default 8 MiB. */
+  maxMessageBytes: number;
+  /** Largest message on the control lane (one frame). Default 64 KiB. */
+  maxControlMessageBytes: number;
+  /**
+   * Bytes held on the receive side per peer: partly reassembled messages plus delivered
+   * messages whose handler has not finished. At the bound the socket is paused. It must be at
+   * least 2 x maxMessageBytes + maxControlMessageBytes, so a pause can always be undone.
+   * Default 24 MiB.
+   */
+  maxReceiveBufferBytes: number;
+  /** Bytes queued to send per lane and link; a send beyond it fails with ERR_QUEUE_FULL. */
+  maxQueuedBytes: { control: number; high: number; bulk: number };
+  /**
+   * Bytes handed to the socket but not yet flushed, per link. Small, so that a high-lane
+   * frame never waits behind much bulk data in Node's buffers. Default 128 KiB.
+   */
+  maxSocketBufferedBytes: number;
+  /** Minimum share of the link's bytes the bulk lane gets while backlogged. Default 0.1. */
+  bulkMinShare: number;
+  /** Outstanding requests this node may have on one link. Default 1024. */
+  maxPendingRequests: number;
+  /** Requests from one peer being handled at once; more are answered ERR_BUSY. Default 256. */
+  maxInboundRequests: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
+  maxFrameBytes: 64 * 1024,
+  maxMessageBytes: 8 * 1024 * 1024,
+  maxControlMessageBytes: 64 * 1024,
+  maxReceiveBufferBytes: 24 * 1024 * 1024,
+  maxQueuedBytes: Object.freeze({
+    control: 1024 * 1024,
+    high: 32 * 1024 * 1024,
+    bulk: 64 * 1024 * 1024,
+  }),
+  maxSocketBufferedBytes: 128 * 1024,
+  bulkMinShare: 0.1,
+  maxPendingRequests: 1024,
+  maxInboundRequests: 256,
+});
+
+/** Hard ceiling of the frame length field we accept to configure (the field is 32 bits). */
+export const MAX_FRAME_BYTES_CEILING = 16 * 1024 * 1024;
+
+function positiveInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new ConfigError(field, `must be an integer in 1..${max}, got ${value}`);
+  }
+}
+
+/** Merges `partial` over the defaults and validates the result; throws {@link ConfigError}. */
+export function resolveLimits(partial: Partial<TransportLimits> = {}): TransportLimits {
+  const limits: TransportLimits = {
+    ...DEFAULT_LIMITS,
+    ...partial,
+    maxQueuedBytes: { ...DEFAULT_LIMITS.maxQueuedBytes, ...partial.maxQueuedBytes },
+  };
+  positiveInt('limits.maxFrameBytes', limits.maxFrameBytes, MAX_FRAME_BYTES_CEILING);
+  positiveInt('limits.maxMessageBytes', limits.maxMessageBytes);
+  positiveInt('limits.maxControlMessageBytes', limits.maxControlMessageBytes);
+  positiveInt('limits.maxReceiveBufferBytes', limits.maxReceiveBufferBytes);
+  positiveInt('limits.maxSocketBufferedBytes', limits.maxSocketBufferedBytes);
+  positiveInt('limits.maxPendingRequests', limits.maxPendingRequests);
+  positiveInt('limits.maxInboundRequests', limits.maxInboundRequests);
+  for (const lane of ['control', 'high', 'bulk'] as const) {
+    positiveInt(`limits.maxQueuedBytes.${lane}`, limits.maxQueuedBytes[lane]);
+  }
+  if (limits.maxControlMessageBytes > limits.maxFrameBytes) {
+    throw new ConfigError(
+      'limits.maxControlMessageBytes',
+      `must not exceed maxFrameBytes (${limits.maxFrameBytes}): control messages are one frame`,
+    );
+  }
+  const floor = 2 * limits.maxMessageBytes + limits.maxControlMessageBytes;
+  if (limits.maxReceiveBufferBytes < floor) {
+    throw new ConfigError(
+      'limits.maxReceiveBufferBytes',
+      `must be at least 2 x maxMessageBytes + maxControlMessageBytes = ${floor}`,
+    );
+  }
+  if (!(limits.bulkMinShare >= 0 && limits.bulkMinShare < 1)) {
+    throw new ConfigError('limits.bulkMinShare', `must be in [0, 1), got ${limits.bulkMinShare}`);
+  }
+  return limits;
+}

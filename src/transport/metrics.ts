@@ -1,0 +1,136 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { LANE_NAMES, type Lane, LANES } from './lanes.ts';
+
+type LaneCounter = ReturnType<Counter<'lane'>['labels']>;
+
+/** The transport's metrics (`subnet_p2p_transport_*`), registered on the given registry. */
+export class TransportMetrics {
+  readonly linksUp: Gauge;
+  readonly dials: Counter;
+  readonly accepted: Counter;
+  readonly established: Counter<'direction'>;
+  readonly refused: Counter<'reason' | 'direction'>;
+  readonly closed: Counter<'reason'>;
+  readonly protocolErrors: Counter<'reason'>;
+  readonly receivePaused: Counter;
+  readonly requests: Counter<'outcome'>;
+  readonly #sentBytes: LaneCounter[];
+  readonly #sentFrames: LaneCounter[];
+  readonly #receivedBytes: LaneCounter[];
+  readonly #receivedFrames: LaneCounter[];
+
+  constructor(
+    registry: Registry,
+    sample: {
+      queuedBytes: (lane: Lane) => number;
+      receiveBufferedBytes: () => number;
+    },
+  ) {
+    const registers = [registry];
+    this.linksUp = new Gauge({
+      name: 'subnet_p2p_transport_links_up',
+      help: 'Links to peers that completed the hello exchange',
+      registers,
+    });
+    this.dials = new Counter({
+      name: 'subnet_p2p_transport_dials_total',
+      help: 'Outbound connection attempts',
+      registers,
+    });
+    this.accepted = new Counter({
+      name: 'subnet_p2p_transport_accepted_total',
+      help: 'Inbound TCP connections accepted for a TLS handshake',
+      registers,
+    });
+    this.established = new Counter({
+      name: 'subnet_p2p_transport_links_established_total',
+      help: 'Links that completed the hello exchange, by direction',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.refused = new Counter({
+      name: 'subnet_p2p_transport_links_refused_total',
+      help: 'Connections refused during or right after the TLS handshake, by reason',
+      labelNames: ['reason', 'direction'],
+      registers,
+    });
+    this.closed = new Counter({
+      name: 'subnet_p2p_transport_links_closed_total',
+      help: 'Links closed after verification, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.protocolErrors = new Counter({
+      name: 'subnet_p2p_transport_protocol_errors_total',
+      help: 'Peers that broke the wire protocol (the link was closed), by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.receivePaused = new Counter({
+      name: 'subnet_p2p_transport_receive_paused_total',
+      help: 'Times a link stopped reading because its receive buffer bound was reached',
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'subnet_p2p_transport_requests_total',
+      help: 'Outgoing requests by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    const sentBytes = new Counter({
+      name: 'subnet_p2p_transport_sent_bytes_total',
+      help: 'Frame bytes (headers included) handed to TLS sockets, by lane',
+      labelNames: ['lane'],
+      registers,
+    });
+    const sentFrames = new Counter({
+      name: 'subnet_p2p_transport_sent_frames_total',
+      help: 'Frames handed to TLS sockets, by lane',
+      labelNames: ['lane'],
+      registers,
+    });
+    this.#sentBytes = LANES.map((l) => sentBytes.labels(LANE_NAMES[l]));
+    this.#sentFrames = LANES.map((l) => sentFrames.labels(LANE_NAMES[l]));
+    const receivedBytes = new Counter({
+      name: 'subnet_p2p_transport_received_bytes_total',
+      help: 'Frame bytes (headers included) received, by lane',
+      labelNames: ['lane'],
+      registers,
+    });
+    const receivedFrames = new Counter({
+      name: 'subnet_p2p_transport_received_frames_total',
+      help: 'Frames received, by lane',
+      labelNames: ['lane'],
+      registers,
+    });
+    this.#receivedBytes = LANES.map((l) => receivedBytes.labels(LANE_NAMES[l]));
+    this.#receivedFrames = LANES.map((l) => receivedFrames.labels(LANE_NAMES[l]));
+    new Gauge({
+      name: 'subnet_p2p_transport_send_queue_bytes',
+      help: 'Bytes waiting in send queues, all links, by lane',
+      labelNames: ['lane'],
+      registers,
+      collect() {
+        for (const l of LANES) this.labels(LANE_NAMES[l]).set(sample.queuedBytes(l));
+      },
+    });
+    new Gauge({
+      name: 'subnet_p2p_transport_receive_buffered_bytes',
+      help: 'Bytes held by receive sides (partial messages and messages being handled), all links',
+      registers,
+      collect() {
+        this.set(sample.receiveBufferedBytes());
+      },
+    });
+  }
+
+  frameSent(lane: Lane, bytes: number): void {
+    this.#sentBytes[lane]!.inc(bytes);
+    this.#sentFrames[lane]!.inc();
+  }
+
+  frameReceived(lane: Lane, bytes: number): void {
+    this.#receivedBytes[lane]!.inc(bytes);
+    this.#receivedFrames[lane]!.inc();
+  }
+}

@@ -1,0 +1,217 @@
+import { LinkClosedError, MessageTooLargeError, QueueFullError } from '../errors.ts';
+import { encodeFrameHeaderInto, FLAG_END, FLAG_START, FRAME_HEADER_BYTES } from './frame.ts';
+import { LANE_NAMES, type Lane, LANES } from './lanes.ts';
+
+/** Where the scheduler puts bytes: a socket, or the simulator's model of one. */
+export interface FrameSink {
+  /** Bytes handed over and not yet flushed. */
+  readonly writableLength: number;
+  /** Hands bytes over; returns false when the sink wants a `drain` before more. */
+  write(bytes: Buffer): boolean;
+}
+
+export interface SendSchedulerOptions {
+  maxFrameBytes: number;
+  /** Per lane: the largest message accepted. */
+  maxMessageBytes: readonly [number, number, number];
+  /** Per lane: bytes that may wait in the queue. */
+  maxQueuedBytes: readonly [number, number, number];
+  /** Stop handing bytes to the sink while it holds this many. */
+  maxSinkBufferedBytes: number;
+  /** Per lane: the minimum share of bytes it gets while backlogged (0 = none). */
+  minShare: readonly [number, number, number];
+  /** Called after each frame is handed to the sink (metrics). */
+  onFrame?: (lane: Lane, bytes: number) => void;
+}
+
+interface Outgoing {
+  data: Uint8Array;
+  offset: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** A FIFO with O(1) push and shift. */
+class Queue<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+  push(item: T): void {
+    this.#items.push(item);
+  }
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+  shift(): T | undefined {
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+  drain(): T[] {
+    const rest = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return rest;
+  }
+}
+
+/**
+ * The send side of a link: one FIFO queue per lane, cut into frames of at most
+ * `maxFrameBytes`, interleaved by priority. Only `maxSinkBufferedBytes` are ever handed to the
+ * socket ahead of time, so a high-lane frame waits behind at most that much bulk data.
+ *
+ * Priority is strict (control > high > bulk) except for minimum shares: each frame sent from a
+ * higher lane credits a backlogged lower lane with a share of its bytes (share / (1 - share));
+ * a lane holding positive credit is served first, and pays its frame out of the credit.
+ */
+export class SendScheduler {
+  readonly #opts: SendSchedulerOptions;
+  readonly #sink: FrameSink;
+  readonly #queues = LANES.map(() => new Queue<Outgoing>());
+  readonly #queuedBytes = [0, 0, 0];
+  readonly #credit = [0, 0, 0];
+  #closed: Error | undefined;
+  #waitingForDrain = false;
+
+  constructor(sink: FrameSink, opts: SendSchedulerOptions) {
+    this.#sink = sink;
+    this.#opts = opts;
+  }
+
+  /** Bytes waiting in the queue of `lane` (not yet handed to the sink). */
+  queuedBytes(lane: Lane): number {
+    return this.#queuedBytes[lane]!;
+  }
+
+  /** Messages waiting in the queue of `lane`. */
+  queuedMessages(lane: Lane): number {
+    return this.#queues[lane]!.length;
+  }
+
+  /**
+   * Queues `data` as one message on `lane`. Resolves when its last frame has been handed to
+   * the socket; rejects with {@link QueueFullError} at once if the lane's queue is full, or
+   * with {@link LinkClosedError} if the link closes first.
+   */
+  enqueue(lane: Lane, data: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    if (data.length > this.#opts.maxMessageBytes[lane]!) {
+      return Promise.reject(new MessageTooLargeError(data.length, this.#opts.maxMessageBytes[lane]!));
+    }
+    const queued = this.#queuedBytes[lane]!;
+    if (queued > 0 && queued + data.length > this.#opts.maxQueuedBytes[lane]!) {
+      return Promise.reject(
+        new QueueFullError(
+          `${LANE_NAMES[lane]} lane queue holds ${queued} bytes; ` +
+            `${data.length} more would exceed its limit of ${this.#opts.maxQueuedBytes[lane]}`,
+        ),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#queues[lane]!.push({ data, offset: 0, resolve, reject });
+      this.#queuedBytes[lane]! += data.length;
+      this.pump();
+    });
+  }
+
+  /** Hands frames to the sink while it has room. Call it again on the sink's `drain`. */
+  pump(): void {
+    if (this.#closed) return;
+    this.#waitingForDrain = false;
+    for (;;) {
+      const room = this.#opts.maxSinkBufferedBytes - this.#sink.writableLength;
+      if (room <= 0) {
+        this.#waitingForDrain = true;
+        return;
+      }
+      const batch = this.#takeBatch(room);
+      if (batch === undefined) return;
+      if (!this.#sink.write(batch)) {
+        this.#waitingForDrain = true;
+        return;
+      }
+    }
+  }
+
+  /** Whether the scheduler is waiting for the sink to drain. */
+  get waitingForDrain(): boolean {
+    return this.#waitingForDrain;
+  }
+
+  /** Fails every queued message with `err`; later enqueues fail too. */
+  close(err: Error = new LinkClosedError('link closed')): void {
+    if (this.#closed) return;
+    this.#closed = err;
+    for (const q of this.#queues) for (const m of q.drain()) m.reject(err);
+    this.#queuedBytes.fill(0);
+  }
+
+  #pick(): Lane | -1 {
+    let natural: Lane | -1 = -1;
+    for (const lane of LANES) {
+      if (this.#queues[lane]!.length === 0) continue;
+      if (natural < 0) natural = lane;
+      else if (this.#credit[lane]! > 0) return lane;
+    }
+    return natural;
+  }
+
+  /** Cuts frames (at least one, up to `room` bytes) into one contiguous buffer. */
+  #takeBatch(room: number): Buffer | undefined {
+    const frames: { lane: Lane; msg: Outgoing; start: number; length: number; flags: number }[] =
+      [];
+    let total = 0;
+    while (total < room) {
+      const lane = this.#pick();
+      if (lane === -1) break;
+      const q = this.#queues[lane]!;
+      const msg = q.peek()!;
+      const start = msg.offset;
+      const length = Math.min(this.#opts.maxFrameBytes, msg.data.length - start);
+      const last = start + length === msg.data.length;
+      const flags = (start === 0 ? FLAG_START : 0) | (last ? FLAG_END : 0);
+      msg.offset += length;
+      this.#queuedBytes[lane]! -= length;
+      if (last) q.shift();
+      frames.push({ lane, msg, start, length, flags });
+      total += FRAME_HEADER_BYTES + length;
+      this.#account(lane, FRAME_HEADER_BYTES + length);
+    }
+    if (frames.length === 0) return undefined;
+    const out = Buffer.allocUnsafe(total);
+    let pos = 0;
+    for (const f of frames) {
+      encodeFrameHeaderInto(out, pos, f.length, f.lane, f.flags);
+      pos += FRAME_HEADER_BYTES;
+      out.set(f.msg.data.subarray(f.start, f.start + f.length), pos);
+      pos += f.length;
+      this.#opts.onFrame?.(f.lane, FRAME_HEADER_BYTES + f.length);
+      if (f.flags & FLAG_END) f.msg.resolve();
+    }
+    return out;
+  }
+
+  /** Updates the minimum-share credits after `bytes` were taken from `lane`. */
+  #account(lane: Lane, bytes: number): void {
+    if (this.#credit[lane]! > 0) {
+      this.#credit[lane]! -= bytes;
+      return;
+    }
+    const higherBacklogged = LANES.some((l) => l < lane && this.#queues[l]!.length > 0);
+    if (!higherBacklogged) this.#credit[lane] = 0;
+    for (const lower of LANES) {
+      const share = this.#opts.minShare[lower]!;
+      if (lower <= lane || share <= 0 || this.#queues[lower]!.length === 0) continue;
+      this.#credit[lower] = Math.min(
+        this.#opts.maxFrameBytes,
+        this.#credit[lower]! + (bytes * share) / (1 - share),
+      );
+    }
+  }
+}

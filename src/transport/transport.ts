@@ -1,0 +1,524 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
+import { Registry as MetricsRegistry } from 'prom-client';
+import { LinkClosedError, type ProtocolError } from '../errors.ts';
+import { compareNodeIds, type NodeId, type NodeIdentity } from '../identity/index.ts';
+import { defaultLogger, type Logger } from '../log.ts';
+import type { NodeRecord, Registry, RegistryClient, SubnetId } from '../registry/types.ts';
+import { type HostPort, parseHostPort } from './address.ts';
+import type { Lane } from './lanes.ts';
+import { resolveLimits, type TransportLimits } from './limits.ts';
+import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming } from './link.ts';
+import { TransportMetrics } from './metrics.ts';
+import { type RefusalReason, verifyPeer } from './peer-verify.ts';
+import type { InboundRequest, RequestOptions } from './rpc.ts';
+
+/** ALPN protocol id of this transport. */
+export const ALPN = 'subnet-p2p/1';
+
+/** Reconnection backoff of the dialing side, ms: base * 2^attempt, capped, with jitter. */
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+  /** Each delay is multiplied by a random factor in [1 - jitter, 1]. Default 0.5. */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({
+  baseMs: 100,
+  maxMs: 5000,
+  jitter: 0.5,
+});
+
+/** An application message from a peer. */
+export interface InboundMessage {
+  peer: NodeId;
+  connId: ConnId;
+  lane: Lane;
+  body: Uint8Array;
+}
+
+/** A request from a peer. */
+export interface InboundPeerRequest extends InboundRequest {
+  peer: NodeId;
+  connId: ConnId;
+}
+
+/** Link state changes and refusals, for the layers above. */
+export type TransportEvent =
+  | { type: 'peer-up'; peer: NodeId; connId: ConnId }
+  | { type: 'peer-down'; peer: NodeId; connId: ConnId; reason: string }
+  | { type: 'refused'; reason: RefusalReason; direction: 'inbound' | 'outbound'; message: string }
+  | { type: 'protocol-error'; peer: NodeId; connId: ConnId; reason: string; message: string };
+
+export type PeerState = 'connected' | 'connecting' | 'disconnected';
+
+/** One member of our subnet as seen from here. */
+export interface PeerStatus {
+  nodeId: NodeId;
+  address: string;
+  state: PeerState;
+  /** Connection id of the current link, if any. */
+  connId: ConnId | undefined;
+}
+
+export interface TransportOptions {
+  identity: NodeIdentity;
+  registry: RegistryClient;
+  subnet: string;
+  /** Where to listen for peers. Default: our own address in the registry. Port 0 = any. */
+  listen?: HostPort;
+  limits?: Partial<TransportLimits>;
+  timing?: Partial<LinkTiming>;
+  backoff?: Partial<BackoffOptions>;
+  logger?: Logger;
+  /** prom-client registry for the metrics; a private one by default. */
+  metrics?: MetricsRegistry;
+  /** Random source for backoff jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
+  /** Application messages. Returning a promise holds the bytes in the receive budget until it settles. */
+  onMessage?: (msg: InboundMessage) => void | Promise<void>;
+  /** Application requests; the result is the response body. */
+  onRequest?: (req: InboundPeerRequest) => Promise<Uint8Array> | Uint8Array;
+}
+
+interface DialState {
+  attempt: number;
+  timer: NodeJS.Timeout | undefined;
+  socket: tls.TLSSocket | undefined;
+}
+
+/**
+ * The secure transport of one node: a mutual-TLS 1.3 listener and dialer that keeps exactly
+ * one link to every other member of its subnet (the lower NodeId dials), following the
+ * registry live.
+ *
+ * @example
+ * const transport = createTransport({ identity, registry, subnet: 'subnet-a',
+ *   listen: { host: '127.0.0.1', port: 0 }, onMessage: (m) => console.log(m.peer, m.body) });
+ * await transport.start();
+ * transport.subscribe((e) => { if (e.type === 'peer-up') void transport.send(e.peer, Lane.high, bytes); });
+ */
+export class Transport {
+  readonly nodeId: NodeId;
+  readonly subnet: SubnetId;
+  readonly limits: TransportLimits;
+  readonly metricsRegistry: MetricsRegistry;
+  readonly #opts: TransportOptions;
+  readonly #timing: LinkTiming;
+  readonly #backoff: BackoffOptions;
+  readonly #log: Logger;
+  readonly #metrics: TransportMetrics;
+  readonly #random: () => number;
+  readonly #server: tls.Server;
+  readonly #links = new Map<NodeId, Link>();
+  readonly #dials = new Map<NodeId, DialState>();
+  readonly #sockets = new Set<tls.TLSSocket>();
+  readonly #listeners = new Set<(e: TransportEvent) => void>();
+  #members = new Map<NodeId, NodeRecord>();
+  #registry: Registry | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #nextConnId = 1;
+  #started = false;
+  #stopped = false;
+
+  constructor(opts: TransportOptions) {
+    this.#opts = opts;
+    this.nodeId = opts.identity.nodeId;
+    this.subnet = opts.subnet as SubnetId;
+    this.limits = resolveLimits(opts.limits);
+    this.#timing = { ...DEFAULT_TIMING, ...opts.timing };
+    this.#backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    this.#log = (opts.logger ?? defaultLogger()).child({ component: 'transport', node: this.nodeId });
+    this.#random = opts.random ?? Math.random;
+    this.metricsRegistry = opts.metrics ?? new MetricsRegistry();
+    this.#metrics = new TransportMetrics(this.metricsRegistry, {
+      queuedBytes: (lane) => this.#sumLinks((l) => l.queuedBytes(lane)),
+      receiveBufferedBytes: () => this.#sumLinks((l) => l.receiveBufferedBytes),
+    });
+    this.#server = tls.createServer({
+      ...this.#tlsOptions(),
+      requestCert: true,
+      rejectUnauthorized: false,
+      handshakeTimeout: this.#timing.helloTimeoutMs,
+    });
+    this.#server.on('secureConnection', (socket) => this.#onInbound(socket));
+    this.#server.on('connection', () => this.#metrics.accepted.inc());
+    this.#server.on('tlsClientError', (err, socket) => {
+      this.#refused('tls_error', 'inbound', err.message);
+      socket.destroy();
+    });
+  }
+
+  #tlsOptions(): tls.SecureContextOptions & { ALPNProtocols: string[] } {
+    return {
+      key: this.#opts.identity.privateKeyPem,
+      cert: this.#opts.identity.certificatePem,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      ALPNProtocols: [ALPN],
+    };
+  }
+
+  #sumLinks(f: (l: Link) => number): number {
+    let sum = 0;
+    for (const l of this.#links.values()) sum += f(l);
+    return sum;
+  }
+
+  /** Starts listening and following the registry. Resolves with the bound address. */
+  async start(): Promise<HostPort> {
+    if (this.#started) throw new Error('transport already started');
+    this.#started = true;
+    const listen = this.#opts.listen ?? this.#ownRegistryAddress();
+    this.#server.listen(listen.port, listen.host);
+    await once(this.#server, 'listening');
+    this.#unsubscribe = this.#opts.registry.subscribe((r) => this.#onRegistry(r));
+    const current = this.#opts.registry.current();
+    if (current) this.#onRegistry(current);
+    const addr = this.address();
+    this.#log.info({ address: addr }, 'transport listening');
+    return addr;
+  }
+
+  #ownRegistryAddress(): HostPort {
+    const record = this.#opts.registry.current()?.nodes.get(this.nodeId);
+    if (!record) {
+      throw new LinkClosedError(
+        `no listen address given and node ${this.nodeId} is not in the registry`,
+      );
+    }
+    return parseHostPort(record.address, `registry node ${this.nodeId} address`);
+  }
+
+  /** The address the listener is bound to. */
+  address(): HostPort {
+    const a = this.#server.address() as AddressInfo | null;
+    if (!a) throw new Error('transport is not listening');
+    return { host: a.address, port: a.port };
+  }
+
+  /** The registry version the transport acts on. */
+  get registryVersion(): number | undefined {
+    return this.#registry?.version;
+  }
+
+  /** Listens to link events; returns a function that unsubscribes. */
+  subscribe(listener: (e: TransportEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(e: TransportEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.#log.error({ err }, 'transport event listener threw');
+      }
+    }
+  }
+
+  /** Every other member of our subnet and the state of our link to it. */
+  peers(): PeerStatus[] {
+    return [...this.#members.values()].map((r) => {
+      const link = this.#links.get(r.nodeId);
+      const state: PeerState =
+        link?.state === 'up'
+          ? 'connected'
+          : link || this.#dials.get(r.nodeId)?.socket
+            ? 'connecting'
+            : 'disconnected';
+      return {
+        nodeId: r.nodeId,
+        address: r.address,
+        state,
+        connId: link?.state === 'up' ? link.connId : undefined,
+      };
+    });
+  }
+
+  /** The connection id of the link that is up to `peer`, if any. */
+  connId(peer: NodeId): ConnId | undefined {
+    const link = this.#links.get(peer);
+    return link?.state === 'up' ? link.connId : undefined;
+  }
+
+  #upLink(peer: NodeId): Link {
+    const link = this.#links.get(peer);
+    if (!link || link.state !== 'up') throw new LinkClosedError(`no link to ${peer} is up`);
+    return link;
+  }
+
+  /**
+   * Queues a message to `peer` on `lane`. Resolves when it is handed to the socket; rejects
+   * with ERR_LINK_CLOSED (no link), ERR_QUEUE_FULL or ERR_MESSAGE_TOO_LARGE.
+   */
+  async send(peer: NodeId, lane: Lane, body: Uint8Array): Promise<void> {
+    return this.#upLink(peer).send(lane, body);
+  }
+
+  /** Sends a request to `peer` on `lane` and resolves with the response body. */
+  async request(
+    peer: NodeId,
+    lane: Lane,
+    body: Uint8Array,
+    opts?: RequestOptions,
+  ): Promise<Uint8Array> {
+    return this.#upLink(peer).request(lane, body, opts);
+  }
+
+  /** Bytes queued to send on `lane` of the link to `peer` (0 without a link). */
+  queuedBytes(peer: NodeId, lane: Lane): number {
+    return this.#links.get(peer)?.queuedBytes(lane) ?? 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Registry
+
+  #onRegistry(registry: Registry): void {
+    if (this.#stopped) return;
+    this.#registry = registry;
+    const members = new Map<NodeId, NodeRecord>();
+    const ids = registry.subnets.get(this.subnet) ?? [];
+    if (ids.includes(this.nodeId)) {
+      for (const id of ids) if (id !== this.nodeId) members.set(id, registry.nodes.get(id)!);
+    } else {
+      this.#log.warn({ version: registry.version }, 'this node is not a member of its subnet');
+    }
+    this.#members = members;
+    for (const link of [...this.#links.values()]) {
+      const record = members.get(link.peer);
+      if (!record) link.close('removed_from_registry', { goodbye: true });
+      else if (!record.certificateDer.equals(link.certificateDer)) {
+        link.close('certificate_changed', { goodbye: true });
+      }
+    }
+    for (const [peer, dial] of [...this.#dials]) {
+      if (!members.has(peer)) this.#cancelDial(peer, dial);
+    }
+    for (const peer of members.keys()) this.#ensureDial(peer);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Dialing
+
+  #ensureDial(peer: NodeId): void {
+    if (this.#stopped || compareNodeIds(this.nodeId, peer) >= 0) return;
+    if (!this.#members.has(peer) || this.#links.has(peer)) return;
+    const dial = this.#dials.get(peer);
+    if (dial?.socket || dial?.timer) return;
+    this.#dial(peer, dial ?? { attempt: 0, timer: undefined, socket: undefined });
+  }
+
+  #cancelDial(peer: NodeId, dial: DialState): void {
+    clearTimeout(dial.timer);
+    dial.socket?.destroy();
+    this.#dials.delete(peer);
+  }
+
+  #scheduleRedial(peer: NodeId): void {
+    if (this.#stopped || !this.#members.has(peer) || compareNodeIds(this.nodeId, peer) >= 0) return;
+    const dial = this.#dials.get(peer) ?? { attempt: 0, timer: undefined, socket: undefined };
+    this.#dials.set(peer, dial);
+    if (dial.timer || dial.socket) return;
+    const { baseMs, maxMs, jitter } = this.#backoff;
+    const delay =
+      Math.min(maxMs, baseMs * 2 ** Math.min(dial.attempt, 30)) * (1 - jitter * this.#random());
+    dial.attempt += 1;
+    dial.timer = setTimeout(() => {
+      dial.timer = undefined;
+      if (!this.#links.has(peer)) this.#dial(peer, dial);
+    }, delay);
+    dial.timer.unref();
+  }
+
+  #dial(peer: NodeId, dial: DialState): void {
+    const record = this.#members.get(peer);
+    if (!record || this.#stopped) return;
+    this.#dials.set(peer, dial);
+    let target: HostPort;
+    try {
+      target = parseHostPort(record.address, `registry node ${peer} address`);
+    } catch (err) {
+      this.#log.warn({ peer, err: (err as Error).message }, 'cannot dial peer');
+      return;
+    }
+    this.#metrics.dials.inc();
+    const socket = tls.connect({
+      ...this.#tlsOptions(),
+      host: target.host,
+      port: target.port,
+      rejectUnauthorized: false,
+    });
+    dial.socket = socket;
+    this.#track(socket);
+    const timer = setTimeout(() => socket.destroy(), this.#timing.helloTimeoutMs);
+    const fail = () => {
+      clearTimeout(timer);
+      if (dial.socket === socket) dial.socket = undefined;
+      this.#scheduleRedial(peer);
+    };
+    socket.once('error', (err) => {
+      this.#log.debug({ peer, err: err.message }, 'dial failed');
+    });
+    socket.once('close', () => {
+      if (dial.socket === socket) fail();
+    });
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      const verdict = verifyPeer({
+        registry: this.#registry,
+        subnet: this.subnet,
+        self: this.nodeId,
+        presented: socket.getPeerX509Certificate(),
+        expected: peer,
+      });
+      if (!verdict.ok) {
+        this.#refused(verdict.reason, 'outbound', verdict.message);
+        socket.destroy();
+        return;
+      }
+      dial.socket = undefined;
+      this.#dials.delete(peer);
+      this.#addLink(socket, record, 'outbound');
+    });
+  }
+
+  #track(socket: tls.TLSSocket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Accepting
+
+  #onInbound(socket: tls.TLSSocket): void {
+    this.#track(socket);
+    if (this.#stopped) {
+      socket.destroy();
+      return;
+    }
+    const verdict = verifyPeer({
+      registry: this.#registry,
+      subnet: this.subnet,
+      self: this.nodeId,
+      presented: socket.getPeerX509Certificate(),
+    });
+    if (!verdict.ok) {
+      this.#refused(verdict.reason, 'inbound', verdict.message);
+      socket.destroy();
+      return;
+    }
+    this.#links.get(verdict.record.nodeId)?.close('replaced', { goodbye: false });
+    this.#addLink(socket, verdict.record, 'inbound');
+  }
+
+  #refused(reason: RefusalReason, direction: 'inbound' | 'outbound', message: string): void {
+    this.#metrics.refused.inc({ reason, direction });
+    this.#log.warn({ reason, direction }, `connection refused: ${message}`);
+    this.#emit({ type: 'refused', reason, direction, message });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Links
+
+  #addLink(
+    socket: tls.TLSSocket,
+    record: NodeRecord,
+    direction: 'inbound' | 'outbound',
+  ): void {
+    const connId = this.#nextConnId++ as ConnId;
+    const link = new Link({
+      socket,
+      peer: record.nodeId,
+      self: this.nodeId,
+      subnet: this.subnet,
+      registryVersion: this.#registry?.version ?? 0,
+      connId,
+      direction,
+      certificateDer: record.certificateDer,
+      limits: this.limits,
+      timing: this.#timing,
+      logger: this.#log,
+      requestHandler: this.#opts.onRequest
+        ? (req) => this.#opts.onRequest!({ ...req, peer: record.nodeId, connId })
+        : undefined,
+      callbacks: this.#callbacks,
+    });
+    this.#links.set(record.nodeId, link);
+  }
+
+  readonly #callbacks: LinkCallbacks = this.#makeCallbacks();
+
+  #makeCallbacks(): LinkCallbacks {
+    const m = () => this.#metrics;
+    return {
+      onUp: (link) => {
+        m().linksUp.inc();
+        m().established.inc({ direction: link.direction });
+        const dial = this.#dials.get(link.peer);
+        if (dial) dial.attempt = 0;
+        this.#emit({ type: 'peer-up', peer: link.peer, connId: link.connId });
+      },
+      onClosed: (link, reason, _error) => this.#onLinkClosed(link, reason),
+      onMessage: (link, lane, body) =>
+        this.#opts.onMessage?.({ peer: link.peer, connId: link.connId, lane, body }),
+      onProtocolError: (link, err: ProtocolError) => {
+        m().protocolErrors.inc({ reason: err.reason });
+        this.#emit({
+          type: 'protocol-error',
+          peer: link.peer,
+          connId: link.connId,
+          reason: err.reason,
+          message: err.message,
+        });
+      },
+      onFrameSent: (lane, bytes) => m().frameSent(lane, bytes),
+      onFrameReceived: (lane, bytes) => m().frameReceived(lane, bytes),
+      onPaused: () => m().receivePaused.inc(),
+      onRpcOutcome: (outcome) => m().requests.inc({ outcome }),
+    };
+  }
+
+  #onLinkClosed(link: Link, reason: string): void {
+    const wasUp = this.#links.get(link.peer) === link;
+    if (wasUp) this.#links.delete(link.peer);
+    // A link that never completed the hello exchange is a refusal; one that was up, a closure.
+    const everUp = link.upAt !== undefined;
+    if (everUp) {
+      this.#metrics.linksUp.dec();
+      this.#metrics.closed.inc({ reason: reason.split(':')[0]! });
+      this.#emit({ type: 'peer-down', peer: link.peer, connId: link.connId, reason });
+    } else {
+      const r: RefusalReason = reason === 'hello_timeout' ? 'hello_timeout' : 'bad_hello';
+      this.#refused(r, link.direction, `link closed before hello completed: ${reason}`);
+    }
+    if (wasUp && !this.#stopped) this.#scheduleRedial(link.peer);
+  }
+
+  /**
+   * Closes every link with a Goodbye, stops listening and dialing, and resolves when all
+   * sockets are closed (sockets that linger past the close timeout are destroyed).
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    for (const [peer, dial] of [...this.#dials]) this.#cancelDial(peer, dial);
+    for (const link of [...this.#links.values()]) link.close('shutdown', { goodbye: true });
+    const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const deadline = setTimeout(() => {
+      for (const s of this.#sockets) s.destroy();
+    }, this.#timing.closeTimeoutMs + 200);
+    await Promise.all([...this.#sockets].map((s) => (s.closed ? undefined : once(s, 'close'))));
+    clearTimeout(deadline);
+    await serverClosed;
+  }
+}
+
+/** Creates a transport (not started: call `start()`). */
+export function createTransport(opts: TransportOptions): Transport {
+  return new Transport(opts);
+}
