@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LinkClosedError, MessageTooLargeError, QueueFullError } from '../../src/errors.ts';
+import { FrameDecoder } from '../../src/transport/frame.ts';
+import { Lane } from '../../src/transport/lanes.ts';
+import { type FrameSink, SendScheduler, type SendSchedulerOptions } from '../../src/transport/send-scheduler.ts';
+
+/** A sink that holds what it is given until `flush()`; decodes everything it flushed. */
+class FakeSink implements FrameSink {
+  writableLength = 0;
+  writes: number[] = [];
+  framesByLane: Lane[] = [];
+  delivered: { lane: Lane; size: number }[] = [];
+  #pending: Buffer[] = [];
+  readonly decoder = new FrameDecoder(
+    { maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 30, maxControlMessageBytes: 1 << 20 },
+    (lane, m) => this.delivered.push({ lane, size: m.length }),
+    (lane) => this.framesByLane.push(lane),
+  );
+  write(bytes: Buffer): boolean {
+    this.writableLength += bytes.length;
+    this.writes.push(bytes.length);
+    this.#pending.push(bytes);
+    return this.writableLength < 16 * 1024;
+  }
+  flush(): void {
+    for (const b of this.#pending) this.decoder.push(b);
+    this.#pending = [];
+    this.writableLength = 0;
+  }
+}
+
+function scheduler(sink: FrameSink, over: Partial<SendSchedulerOptions> = {}) {
+  return new SendScheduler(sink, {
+    maxFrameBytes: 1024,
+    maxMessageBytes: [1024, 1 << 24, 1 << 24],
+    maxQueuedBytes: [1 << 20, 1 << 24, 1 << 24],
+    maxSinkBufferedBytes: 4096,
+    minShare: [0, 0, 0.1],
+    ...over,
+  });
+}
+
+/** Pumps until every queue is empty, flushing the sink as a socket would. */
+function drainAll(s: SendScheduler, sink: FakeSink): void {
+  for (let i = 0; i < 1_000_000; i++) {
+    sink.flush();
+    s.pump();
+    if ([Lane.control, Lane.high, Lane.bulk].every((l) => s.queuedBytes(l) === 0)) break;
+  }
+  sink.flush();
+}
+
+describe('send scheduler', () => {
+  it('never hands the sink more than its buffered bound (plus one frame) at once', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink);
+    void s.enqueue(Lane.bulk, new Uint8Array(100_000));
+    assert.ok(sink.writableLength <= 4096 + 1024 + 6, `sink holds ${sink.writableLength}`);
+    assert.ok(s.waitingForDrain);
+  });
+
+  it('a high-lane message overtakes a bulk message already in progress', async () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink);
+    const bulkDone = s.enqueue(Lane.bulk, new Uint8Array(1 << 20));
+    sink.flush();
+    s.pump();
+    const highDone = s.enqueue(Lane.high, new Uint8Array(100));
+    drainAll(s, sink);
+    await Promise.all([bulkDone, highDone]);
+    assert.deepEqual(
+      sink.delivered.map((d) => d.lane),
+      [Lane.high, Lane.bulk],
+    );
+  });
+
+  it('gives a backlogged bulk lane its minimum share while high traffic saturates', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxSinkBufferedBytes: 1 });
+    void s.enqueue(Lane.bulk, new Uint8Array(1 << 20));
+    void s.enqueue(Lane.high, new Uint8Array(1 << 20));
+    for (let i = 0; i < 500; i++) {
+      sink.flush();
+      s.pump();
+    }
+    const bulk = sink.framesByLane.filter((l) => l === Lane.bulk).length;
+    const share = bulk / sink.framesByLane.length;
+    assert.ok(share >= 0.09 && share <= 0.12, `bulk share ${share}`);
+  });
+
+  it('serves strict priority when no minimum share is configured', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxSinkBufferedBytes: 1, minShare: [0, 0, 0] });
+    void s.enqueue(Lane.bulk, new Uint8Array(64 * 1024));
+    sink.flush();
+    void s.enqueue(Lane.high, new Uint8Array(64 * 1024));
+    for (let i = 0; i < 64; i++) {
+      sink.flush();
+      s.pump();
+    }
+    // After the first bulk frame, all 64 high frames go before any more bulk.
+    assert.deepEqual(sink.framesByLane.slice(0, 65), [Lane.bulk, ...Array(64).fill(Lane.high)]);
+  });
+
+  it('control frames go first', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxSinkBufferedBytes: 1 });
+    void s.enqueue(Lane.bulk, new Uint8Array(10_000));
+    void s.enqueue(Lane.high, new Uint8Array(10_000));
+    void s.enqueue(Lane.control, new Uint8Array(10));
+    drainAll(s, sink);
+    // The first bulk frame was already out; the control message goes next.
+    assert.deepEqual(sink.framesByLane.slice(0, 2), [Lane.bulk, Lane.control]);
+    assert.equal(sink.delivered[0]!.lane, Lane.control);
+  });
+
+  it('refuses a message over the lane limit and a queue over its byte limit', async () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxQueuedBytes: [100, 10_000, 10_000], maxSinkBufferedBytes: 1 });
+    await assert.rejects(s.enqueue(Lane.control, new Uint8Array(2000)), MessageTooLargeError);
+    void s.enqueue(Lane.high, new Uint8Array(9000));
+    void s.enqueue(Lane.high, new Uint8Array(900));
+    await assert.rejects(s.enqueue(Lane.high, new Uint8Array(2000)), QueueFullError);
+    assert.ok(s.queuedBytes(Lane.high) <= 10_000);
+  });
+
+  it('fails queued messages when closed, and later ones too', async () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxSinkBufferedBytes: 1 });
+    const queued = s.enqueue(Lane.bulk, new Uint8Array(100_000));
+    s.close(new LinkClosedError('gone'));
+    await assert.rejects(queued, LinkClosedError);
+    await assert.rejects(s.enqueue(Lane.high, new Uint8Array(1)), LinkClosedError);
+    assert.equal(s.queuedBytes(Lane.bulk), 0);
+  });
+
+  it('batches small messages into one write', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink);
+    sink.writableLength = 1 << 20; // the sink is busy: messages only queue
+    for (let i = 0; i < 50; i++) void s.enqueue(Lane.high, new Uint8Array(40));
+    sink.writableLength = 0;
+    s.pump();
+    assert.equal(sink.writes.length, 1);
+    assert.equal(sink.writes[0], 50 * (6 + 40));
+  });
+});
