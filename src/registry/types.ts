@@ -28,7 +28,12 @@ export interface Registry {
 }
 
 /** Why a registry update was not adopted (also the metric label). */
-export type RegistryRejectReason = 'malformed' | 'unsigned' | 'bad_signature' | 'not_newer' | 'unreadable';
+export type RegistryRejectReason =
+  | 'malformed'
+  | 'unsigned'
+  | 'bad_signature'
+  | 'not_newer'
+  | 'unreadable';
 
 /**
  * Where a node learns the registry. Implementations validate every version, adopt only
