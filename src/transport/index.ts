@@ -3,7 +3,6 @@
  * framed, with priority lanes and request/response.
  * @module
  */
-export { formatHostPort, type HostPort, parseHostPort } from './address.ts';
 export { FRAME_HEADER_BYTES, FrameDecoder } from './frame.ts';
 export { isLane, Lane, LANE_NAMES, LANES, type LaneName, laneFromName } from './lanes.ts';
 export { DEFAULT_LIMITS, resolveLimits, type TransportLimits } from './limits.ts';

@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { compareNodeIds, type NodeId } from '../identity/index.ts';
-import type { NodeRecord, Registry, SubnetId } from '../registry/types.ts';
+import type { NodeRecord, Registry, SubnetId } from '../registry/index.ts';
 
 /** Why a connection was refused (metric label `reason`). */
 export type RefusalReason =

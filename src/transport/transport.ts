@@ -5,8 +5,15 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import { LinkClosedError, type ProtocolError } from '../errors.ts';
 import { compareNodeIds, type NodeId, type NodeIdentity } from '../identity/index.ts';
 import { defaultLogger, type Logger } from '../log.ts';
-import type { NodeRecord, Registry, RegistryClient, SubnetId } from '../registry/types.ts';
-import { type HostPort, parseHostPort } from './address.ts';
+import {
+  type HostPort,
+  type NodeRecord,
+  parseAddress,
+  type Registry,
+  type RegistryClient,
+  type SubnetId,
+} from '../registry/index.ts';
+
 import type { Lane } from './lanes.ts';
 import { resolveLimits, type TransportLimits } from './limits.ts';
 import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming } from './link.ts';
@@ -189,7 +196,7 @@ export class Transport {
         `no listen address given and node ${this.nodeId} is not in the registry`,
       );
     }
-    return parseHostPort(record.address, `registry node ${this.nodeId} address`);
+    return parseAddress(record.address);
   }
 
   /** The address the listener is bound to. */
@@ -340,7 +347,7 @@ export class Transport {
     this.#dials.set(peer, dial);
     let target: HostPort;
     try {
-      target = parseHostPort(record.address, `registry node ${peer} address`);
+      target = parseAddress(record.address);
     } catch (err) {
       this.#log.warn({ peer, err: (err as Error).message }, 'cannot dial peer');
       return;

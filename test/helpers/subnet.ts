@@ -1,0 +1,148 @@
+/**
+ * Test harness: real transports on 127.0.0.1 with OS-chosen ports, identities generated once
+ * per process, and an in-memory registry per node. Waits are on events, never on sleeps.
+ */
+import { Registry as MetricsRegistry } from 'prom-client';
+import { generateIdentity, type NodeId, type NodeIdentity } from '../../src/identity/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import {
+  addNode,
+  InMemoryRegistryClient,
+  initRegistry,
+  type RegistryDocument,
+} from '../../src/registry/index.ts';
+import {
+  createTransport,
+  type Transport,
+  type TransportEvent,
+  type TransportOptions,
+} from '../../src/transport/index.ts';
+
+/** `n` fresh identities, sorted by NodeId (index 0 is the lowest: it dials everyone). */
+export async function identities(n: number): Promise<NodeIdentity[]> {
+  const ids = await Promise.all(Array.from({ length: n }, () => generateIdentity()));
+  return ids.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+}
+
+export interface TestNode {
+  identity: NodeIdentity;
+  registry: InMemoryRegistryClient;
+  transport: Transport;
+  metrics: MetricsRegistry;
+  address: string;
+}
+
+export type NodeOptions = Partial<Omit<TransportOptions, 'identity' | 'registry' | 'subnet'>>;
+
+/** Starts a transport for `identity` on 127.0.0.1:`port` (0 = any) with an empty registry. */
+export async function startNode(
+  identity: NodeIdentity,
+  subnet: string,
+  opts: NodeOptions = {},
+  port = 0,
+): Promise<TestNode> {
+  const registry = new InMemoryRegistryClient();
+  const metrics = new MetricsRegistry();
+  const transport = createTransport({
+    identity,
+    registry,
+    subnet,
+    listen: { host: '127.0.0.1', port },
+    logger: silentLogger(),
+    metrics,
+    backoff: { baseMs: 20, maxMs: 200 },
+    ...opts,
+  });
+  const addr = await transport.start();
+  return { identity, registry, transport, metrics, address: `127.0.0.1:${addr.port}` };
+}
+
+/** A registry document listing `members` (subnet, identity, address), at `version`. */
+export function registryDoc(
+  members: { subnet: string; identity: NodeIdentity; address: string }[],
+  version?: number,
+): RegistryDocument {
+  let doc = initRegistry();
+  for (const m of members) {
+    doc = addNode(doc, { subnet: m.subnet, address: m.address, certificatePem: m.identity.certificatePem });
+  }
+  return version === undefined ? doc : { ...doc, version };
+}
+
+/** Publishes `doc` to every node's registry client; throws if any rejects it. */
+export function publish(nodes: TestNode[], doc: RegistryDocument): void {
+  for (const n of nodes) {
+    const r = n.registry.publish(doc);
+    if (!r.adopted) throw new Error(`registry not adopted: ${JSON.stringify(r)}`);
+  }
+}
+
+/** Resolves with the first event of `transport` matching `pred`. */
+export function nextEvent<T extends TransportEvent>(
+  transport: Transport,
+  pred: (e: TransportEvent) => e is T,
+): Promise<T>;
+export function nextEvent(
+  transport: Transport,
+  pred: (e: TransportEvent) => boolean,
+): Promise<TransportEvent>;
+export function nextEvent(
+  transport: Transport,
+  pred: (e: TransportEvent) => boolean,
+): Promise<TransportEvent> {
+  return new Promise((resolve) => {
+    const off = transport.subscribe((e) => {
+      if (pred(e)) {
+        off();
+        resolve(e);
+      }
+    });
+  });
+}
+
+/** Resolves once `transport` has a link up to `peer`. */
+export async function linkUp(transport: Transport, peer: NodeId): Promise<void> {
+  if (transport.connId(peer) !== undefined) return;
+  await nextEvent(transport, (e) => e.type === 'peer-up' && e.peer === peer);
+}
+
+/** Resolves once every node has a link up to every other. */
+export async function fullMesh(nodes: TestNode[]): Promise<void> {
+  await Promise.all(
+    nodes.flatMap((a) =>
+      nodes.filter((b) => b !== a).map((b) => linkUp(a.transport, b.identity.nodeId)),
+    ),
+  );
+}
+
+/** Starts `n` nodes of one subnet and publishes a registry listing them all; waits for the mesh. */
+export async function startSubnet(
+  n: number,
+  opts: NodeOptions = {},
+  subnet = 'subnet-a',
+): Promise<TestNode[]> {
+  const ids = await identities(n);
+  const nodes = await Promise.all(ids.map((id) => startNode(id, subnet, opts)));
+  publish(nodes, registryDoc(nodes.map((x) => ({ subnet, identity: x.identity, address: x.address }))));
+  await fullMesh(nodes);
+  return nodes;
+}
+
+/** Stops every node (ignores ones already stopped). */
+export async function stopAll(nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.transport.stop()));
+}
+
+/** The value of a counter or gauge, summed over series matching `labels`. */
+export async function metricValue(
+  metrics: MetricsRegistry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = metrics.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
