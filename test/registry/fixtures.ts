@@ -64,22 +64,34 @@ export async function metricValue(
 
 type Watched = FileRegistryClient | InMemoryRegistryClient;
 
-/** Resolves with the next version `client` adopts. */
-export function nextAdoption(client: Watched): Promise<Registry> {
-  return new Promise((resolve) => {
-    const off = client.subscribe((registry) => {
+/**
+ * Resolves with the next event `subscribe` delivers, or rejects after `timeoutMs`. The deadline
+ * timer also keeps the event loop alive: the file client's poll timer is unref'd.
+ */
+function nextEvent<T>(
+  subscribe: (listener: (event: T) => void) => () => void,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => {
       off();
-      resolve(registry);
+      reject(new Error(`no ${what} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = subscribe((event) => {
+      clearTimeout(deadline);
+      off();
+      resolve(event);
     });
   });
 }
 
-/** Resolves with the next update `client` rejects. */
-export function nextRejection(client: Watched): Promise<RegistryRejection> {
-  return new Promise((resolve) => {
-    const off = client.subscribeRejections((rejection) => {
-      off();
-      resolve(rejection);
-    });
-  });
+/** Resolves with the next version `client` adopts (fails after `timeoutMs`). */
+export function nextAdoption(client: Watched, timeoutMs = 5000): Promise<Registry> {
+  return nextEvent((listener) => client.subscribe(listener), 'adoption', timeoutMs);
+}
+
+/** Resolves with the next update `client` rejects (fails after `timeoutMs`). */
+export function nextRejection(client: Watched, timeoutMs = 5000): Promise<RegistryRejection> {
+  return nextEvent((listener) => client.subscribeRejections(listener), 'rejection', timeoutMs);
 }
