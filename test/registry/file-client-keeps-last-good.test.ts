@@ -73,7 +73,6 @@ describe('a running file client keeps its last good version', () => {
     const good = client.current();
 
     // Every write is atomic, so each gives exactly one verdict; wait for it.
-    // Each write is followed by waiting for the client's verdict on it.
     const verdict = async (write: () => Promise<void>) => {
       const rejection = nextRejection(client!);
       await write();
