@@ -492,15 +492,17 @@ export class Transport {
   #onLinkClosed(link: Link, reason: string): void {
     const wasUp = this.#links.get(link.peer) === link;
     if (wasUp) this.#links.delete(link.peer);
-    // A link that never completed the hello exchange is a refusal; one that was up, a closure.
-    const everUp = link.upAt !== undefined;
-    if (everUp) {
+    const label = reason.split(':')[0]!;
+    if (link.upAt !== undefined) {
       this.#metrics.linksUp.dec();
-      this.#metrics.closed.inc({ reason: reason.split(':')[0]! });
+      this.#metrics.closed.inc({ reason: label });
       this.#emit({ type: 'peer-down', peer: link.peer, connId: link.connId, reason });
-    } else {
-      const r: RefusalReason = reason === 'hello_timeout' ? 'hello_timeout' : 'bad_hello';
+    } else if (label === 'hello_timeout' || label === 'protocol_error') {
+      // The peer passed TLS but not the hello exchange: a refusal.
+      const r: RefusalReason = label === 'hello_timeout' ? 'hello_timeout' : 'bad_hello';
       this.#refused(r, link.direction, `link closed before hello completed: ${reason}`);
+    } else {
+      this.#metrics.closed.inc({ reason: label });
     }
     if (wasUp && !this.#stopped) this.#scheduleRedial(link.peer);
   }
