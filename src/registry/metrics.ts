@@ -18,8 +18,11 @@ export const REGISTRY_REJECT_REASONS: readonly RegistryRejectReason[] = [
 
 /** The registry's metrics. Several clients may share one prom-client registry. */
 export class RegistryMetrics {
+  /** `subnet_p2p_registry_version`: the version in use. */
   readonly version: Gauge;
+  /** `subnet_p2p_registry_updates_adopted_total`. */
   readonly adopted: Counter;
+  /** `subnet_p2p_registry_updates_rejected_total{reason}`. */
   readonly rejected: Counter<'reason'>;
 
   /** Registers on `register`, reusing metrics already there; with none, registers nowhere. */
