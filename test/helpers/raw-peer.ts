@@ -28,6 +28,8 @@ export async function rawConnect(
     ALPNProtocols: [ALPN],
   });
   socket.on('error', () => {});
+  // Read and discard: a socket nobody reads never sees the peer's FIN.
+  socket.resume();
   await once(socket, 'secureConnect');
   return socket;
 }
