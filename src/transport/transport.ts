@@ -57,6 +57,7 @@ export type TransportEvent =
   | { type: 'peer-up'; peer: NodeId; connId: ConnId }
   | { type: 'peer-down'; peer: NodeId; connId: ConnId; reason: string }
   | { type: 'refused'; reason: RefusalReason; direction: 'inbound' | 'outbound'; message: string }
+  | { type: 'dial-retry'; peer: NodeId; attempt: number; delayMs: number }
   | { type: 'protocol-error'; peer: NodeId; connId: ConnId; reason: string; message: string };
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
@@ -334,6 +335,7 @@ export class Transport {
     const delay =
       Math.min(maxMs, baseMs * 2 ** Math.min(dial.attempt, 30)) * (1 - jitter * this.#random());
     dial.attempt += 1;
+    this.#emit({ type: 'dial-retry', peer, attempt: dial.attempt, delayMs: delay });
     dial.timer = setTimeout(() => {
       dial.timer = undefined;
       if (!this.#links.has(peer)) this.#dial(peer, dial);
