@@ -68,7 +68,7 @@ export type RegistryEvaluation =
  * throwing for a bad input (other errors, e.g. a bad configured key, still throw).
  */
 export function evaluateRegistry(
-  input: string | unknown,
+  input: unknown,
   options: ParseRegistryOptions = {},
 ): RegistryEvaluation {
   let document: RegistryDocument;
