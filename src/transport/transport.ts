@@ -58,6 +58,7 @@ export type TransportEvent =
   | { type: 'peer-down'; peer: NodeId; connId: ConnId; reason: string }
   | { type: 'refused'; reason: RefusalReason; direction: 'inbound' | 'outbound'; message: string }
   | { type: 'dial-retry'; peer: NodeId; attempt: number; delayMs: number }
+  | { type: 'receive-paused'; peer: NodeId; connId: ConnId; bufferedBytes: number }
   | { type: 'protocol-error'; peer: NodeId; connId: ConnId; reason: string; message: string };
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
@@ -486,7 +487,15 @@ export class Transport {
       },
       onFrameSent: (lane, bytes) => m().frameSent(lane, bytes),
       onFrameReceived: (lane, bytes) => m().frameReceived(lane, bytes),
-      onPaused: () => m().receivePaused.inc(),
+      onPaused: (link) => {
+        m().receivePaused.inc();
+        this.#emit({
+          type: 'receive-paused',
+          peer: link.peer,
+          connId: link.connId,
+          bufferedBytes: link.receiveBufferedBytes,
+        });
+      },
       onRpcOutcome: (outcome) => m().requests.inc({ outcome }),
     };
   }

@@ -98,6 +98,12 @@ describe('a member that sends bad bytes loses its link; the node serves everyone
     assert.equal(await errors('truncated'), 1);
   });
 
+  it('a peer that goes silent (dead-peer detection)', async () => {
+    const reason = await misbehaving(() => {});
+    assert.equal(reason, 'idle_timeout');
+    assert.equal(await errors('stalled_frame'), 0);
+  });
+
   it('a peer that stops in the middle of a frame', async () => {
     const reason = await misbehaving((s) => s.write(frame(Lane.high, 3, Buffer.alloc(50), 100)));
     assert.equal(reason, 'idle_timeout');
