@@ -83,7 +83,11 @@ export async function loadIdentity(dir: string): Promise<NodeIdentity> {
 }
 
 /** Builds an identity from PEM texts, checking that the key matches the certificate. */
-export function identityFromPem(keyPem: string, certPem: string, where = 'certificate'): NodeIdentity {
+export function identityFromPem(
+  keyPem: string,
+  certPem: string,
+  where = 'certificate',
+): NodeIdentity {
   let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(keyPem);

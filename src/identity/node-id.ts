@@ -86,7 +86,7 @@ export function parseNodeId(text: string): NodeId {
   }
   const principal = bytes.subarray(4);
   const expected = new DataView(bytes.buffer).getUint32(0);
-  if ((crc32(principal) >>> 0) !== expected) {
+  if (crc32(principal) >>> 0 !== expected) {
     throw new IdentityError(`NodeId '${text}' has a bad checksum`);
   }
   if (principal[PRINCIPAL_BYTES - 1] !== SELF_AUTHENTICATING_TAG) {

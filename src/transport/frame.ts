@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.ts';
-import { isLane, type Lane, LANES } from './lanes.ts';
+import { isLane, LANES, type Lane } from './lanes.ts';
 
 /**
  * Frame format (all integers big-endian):
@@ -172,8 +172,7 @@ export class FrameDecoder {
     if ((this.#flags & FLAG_END) === 0) return;
     const lane = this.#lane;
     const r = this.#lanes[lane]!;
-    const message =
-      r.pieces.length === 1 ? r.pieces[0]! : Buffer.concat(r.pieces, r.bytes);
+    const message = r.pieces.length === 1 ? r.pieces[0]! : Buffer.concat(r.pieces, r.bytes);
     r.pieces = [];
     r.bytes = 0;
     r.open = false;

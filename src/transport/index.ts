@@ -4,7 +4,7 @@
  * @module
  */
 export { FRAME_HEADER_BYTES, FrameDecoder } from './frame.ts';
-export { isLane, Lane, LANE_NAMES, LANES, type LaneName, laneFromName } from './lanes.ts';
+export { isLane, LANE_NAMES, LANES, Lane, type LaneName, laneFromName } from './lanes.ts';
 export { DEFAULT_LIMITS, resolveLimits, type TransportLimits } from './limits.ts';
 export { type ConnId, DEFAULT_TIMING, type LinkTiming } from './link.ts';
 export { PROTOCOL_VERSION } from './messages.ts';

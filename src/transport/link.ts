@@ -275,10 +275,16 @@ export class Link {
       );
     }
     if (hello.nodeId !== this.peer) {
-      throw new ProtocolError('bad_hello', `hello names node ${hello.nodeId}, TLS proved ${this.peer}`);
+      throw new ProtocolError(
+        'bad_hello',
+        `hello names node ${hello.nodeId}, TLS proved ${this.peer}`,
+      );
     }
     if (hello.subnet !== this.#opts.subnet) {
-      throw new ProtocolError('bad_hello', `hello names subnet '${hello.subnet}', ours is '${this.#opts.subnet}'`);
+      throw new ProtocolError(
+        'bad_hello',
+        `hello names subnet '${hello.subnet}', ours is '${this.#opts.subnet}'`,
+      );
     }
     this.#state = 'up';
     this.upAt = Date.now();

@@ -48,9 +48,13 @@ export function decodeWire(bytes: Uint8Array): WireMessage {
   try {
     env = Envelope.decode(bytes);
   } catch (cause) {
-    throw new ProtocolError('undecodable', `undecodable transport message (${bytes.length} bytes)`, {
-      cause,
-    });
+    throw new ProtocolError(
+      'undecodable',
+      `undecodable transport message (${bytes.length} bytes)`,
+      {
+        cause,
+      },
+    );
   }
   const set: WireMessage[] = [];
   if (env.hello) set.push({ kind: 'hello', hello: env.hello });

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LANE_NAMES, type Lane, LANES } from './lanes.ts';
+import { LANE_NAMES, LANES, type Lane } from './lanes.ts';
 
 type LaneCounter = ReturnType<Counter<'lane'>['labels']>;
 

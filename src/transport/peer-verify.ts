@@ -69,7 +69,8 @@ export function verifyPeer(args: {
       message: `node ${peer} presented a certificate other than the registry's`,
     };
   }
-  if (peer === self) return { ok: false, reason: 'self', message: 'peer presented our own identity' };
+  if (peer === self)
+    return { ok: false, reason: 'self', message: 'peer presented our own identity' };
   if (expected !== undefined && peer !== expected) {
     return { ok: false, reason: 'unexpected_peer', message: `dialed ${expected}, reached ${peer}` };
   }

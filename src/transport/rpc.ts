@@ -115,9 +115,11 @@ export class RpcEndpoint {
         opts.signal?.removeEventListener('abort', onAbort);
       };
       this.#pending.set(id, { lane, resolve, reject, cleanup });
-      this.#wire.sendRequest(lane, { id, timeoutMs, body: body as Uint8Array<ArrayBuffer> }).catch((err: Error) => {
-        this.#finish(id, 'link_closed', err);
-      });
+      this.#wire
+        .sendRequest(lane, { id, timeoutMs, body: body as Uint8Array<ArrayBuffer> })
+        .catch((err: Error) => {
+          this.#finish(id, 'link_closed', err);
+        });
     });
   }
 
@@ -166,7 +168,10 @@ export class RpcEndpoint {
     }
     const controller = new AbortController();
     const timeoutMs = Math.min(req.timeoutMs || DEFAULT_REQUEST_TIMEOUT_MS, MAX_INBOUND_TIMEOUT_MS);
-    const timer = setTimeout(() => controller.abort(new RequestTimeoutError('deadline passed')), timeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new RequestTimeoutError('deadline passed')),
+      timeoutMs,
+    );
     this.#inbound.set(req.id, controller);
     const handler = this.#handler;
     Promise.resolve()

@@ -1,6 +1,6 @@
 import { LinkClosedError, MessageTooLargeError, QueueFullError } from '../errors.ts';
 import { encodeFrameHeaderInto, FLAG_END, FLAG_START, FRAME_HEADER_BYTES } from './frame.ts';
-import { LANE_NAMES, type Lane, LANES } from './lanes.ts';
+import { LANE_NAMES, LANES, type Lane } from './lanes.ts';
 
 /** Where the scheduler puts bytes: a socket, or the simulator's model of one. */
 export interface FrameSink {
@@ -102,7 +102,9 @@ export class SendScheduler {
   enqueue(lane: Lane, data: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closed);
     if (data.length > this.#opts.maxMessageBytes[lane]!) {
-      return Promise.reject(new MessageTooLargeError(data.length, this.#opts.maxMessageBytes[lane]!));
+      return Promise.reject(
+        new MessageTooLargeError(data.length, this.#opts.maxMessageBytes[lane]!),
+      );
     }
     const queued = this.#queuedBytes[lane]!;
     if (queued > 0 && queued + data.length > this.#opts.maxQueuedBytes[lane]!) {

@@ -139,7 +139,10 @@ export class Transport {
     this.limits = resolveLimits(opts.limits);
     this.#timing = { ...DEFAULT_TIMING, ...opts.timing };
     this.#backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
-    this.#log = (opts.logger ?? defaultLogger()).child({ component: 'transport', node: this.nodeId });
+    this.#log = (opts.logger ?? defaultLogger()).child({
+      component: 'transport',
+      node: this.nodeId,
+    });
     this.#random = opts.random ?? Math.random;
     this.metricsRegistry = opts.metrics ?? new MetricsRegistry();
     this.#metrics = new TransportMetrics(this.metricsRegistry, {
@@ -256,7 +259,7 @@ export class Transport {
 
   #upLink(peer: NodeId): Link {
     const link = this.#links.get(peer);
-    if (!link || link.state !== 'up') throw new LinkClosedError(`no link to ${peer} is up`);
+    if (link?.state !== 'up') throw new LinkClosedError(`no link to ${peer} is up`);
     return link;
   }
 
@@ -434,11 +437,7 @@ export class Transport {
   // -------------------------------------------------------------------------------------------
   // Links
 
-  #addLink(
-    socket: tls.TLSSocket,
-    record: NodeRecord,
-    direction: 'inbound' | 'outbound',
-  ): void {
+  #addLink(socket: tls.TLSSocket, record: NodeRecord, direction: 'inbound' | 'outbound'): void {
     const connId = this.#nextConnId++ as ConnId;
     const link = new Link({
       socket,

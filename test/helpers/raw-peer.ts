@@ -3,14 +3,14 @@
  * and writes whatever bytes the test wants.
  */
 import 'reflect-metadata';
-import { once } from 'node:events';
 import { webcrypto } from 'node:crypto';
+import { once } from 'node:events';
 import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import type { NodeId } from '../../src/identity/index.ts';
 import { FLAG_END, FLAG_START, FRAME_HEADER_BYTES } from '../../src/transport/frame.ts';
-import { encodeWire, PROTOCOL_VERSION } from '../../src/transport/messages.ts';
 import { ALPN, type Lane } from '../../src/transport/index.ts';
+import { encodeWire, PROTOCOL_VERSION } from '../../src/transport/messages.ts';
 
 /** Connects with the given key and certificate; resolves after the TLS handshake. */
 export async function rawConnect(

@@ -64,7 +64,11 @@ export function registryDoc(
 ): RegistryDocument {
   let doc = initRegistry();
   for (const m of members) {
-    doc = addNode(doc, { subnet: m.subnet, address: m.address, certificatePem: m.identity.certificatePem });
+    doc = addNode(doc, {
+      subnet: m.subnet,
+      address: m.address,
+      certificatePem: m.identity.certificatePem,
+    });
   }
   return version === undefined ? doc : { ...doc, version };
 }
@@ -123,7 +127,10 @@ export async function startSubnet(
 ): Promise<TestNode[]> {
   const ids = await identities(n);
   const nodes = await Promise.all(ids.map((id) => startNode(id, subnet, opts)));
-  publish(nodes, registryDoc(nodes.map((x) => ({ subnet, identity: x.identity, address: x.address }))));
+  publish(
+    nodes,
+    registryDoc(nodes.map((x) => ({ subnet, identity: x.identity, address: x.address }))),
+  );
   await fullMesh(nodes);
   return nodes;
 }

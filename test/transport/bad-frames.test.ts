@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { Lane } from '../../src/transport/index.ts';
+import type { TLSSocket } from 'node:tls';
 import { FLAG_START } from '../../src/transport/frame.ts';
+import { Lane } from '../../src/transport/index.ts';
 import { frame, helloFrame, rawConnect } from '../helpers/raw-peer.ts';
 import {
   fullMesh,
@@ -65,13 +65,17 @@ describe('a member that sends bad bytes loses its link; the node serves everyone
   }
 
   it('garbage bytes', async () => {
-    const reason = await misbehaving((s) => s.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')));
+    const reason = await misbehaving((s) =>
+      s.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')),
+    );
     assert.match(reason, /^protocol_error:/);
     assert.ok((await errors(reason.split(':')[1]!)) >= 1);
   });
 
   it('an oversized length prefix', async () => {
-    const reason = await misbehaving((s) => s.write(frame(Lane.bulk, 3, Buffer.alloc(0), 0xffff_fff0)));
+    const reason = await misbehaving((s) =>
+      s.write(frame(Lane.bulk, 3, Buffer.alloc(0), 0xffff_fff0)),
+    );
     assert.equal(reason, 'protocol_error:frame_too_large');
     assert.equal(await errors('frame_too_large'), 1);
   });
@@ -86,7 +90,9 @@ describe('a member that sends bad bytes loses its link; the node serves everyone
   });
 
   it('an undecodable message', async () => {
-    const reason = await misbehaving((s) => s.write(frame(Lane.high, 3, Buffer.from([0xff, 0xff, 0xff]))));
+    const reason = await misbehaving((s) =>
+      s.write(frame(Lane.high, 3, Buffer.from([0xff, 0xff, 0xff]))),
+    );
     assert.equal(reason, 'protocol_error:undecodable');
   });
 

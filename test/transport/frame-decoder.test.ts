@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../src/errors.ts';
-import { FLAG_END, FLAG_START, FRAME_HEADER_BYTES, FrameDecoder } from '../../src/transport/frame.ts';
+import {
+  FLAG_END,
+  FLAG_START,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+} from '../../src/transport/frame.ts';
 import { Lane } from '../../src/transport/lanes.ts';
 
 const limits = { maxFrameBytes: 1024, maxMessageBytes: 4096, maxControlMessageBytes: 256 };
@@ -59,34 +64,58 @@ describe('frame decoder', () => {
 
   it('refuses an oversized length prefix before reading its payload', () => {
     const { d } = decoder();
-    assert.equal(protocolReason(() => d.push(frame(Lane.bulk, 3, 0, 0xffffffff))), 'frame_too_large');
+    assert.equal(
+      protocolReason(() => d.push(frame(Lane.bulk, 3, 0, 0xffffffff))),
+      'frame_too_large',
+    );
   });
 
   it('refuses a message over the message limit at the frame that crosses it', () => {
     const { d } = decoder();
     for (let i = 0; i < 4; i++) d.push(frame(Lane.bulk, i === 0 ? FLAG_START : 0, 1024));
-    assert.equal(protocolReason(() => d.push(frame(Lane.bulk, 0, 1))), 'message_too_large');
+    assert.equal(
+      protocolReason(() => d.push(frame(Lane.bulk, 0, 1))),
+      'message_too_large',
+    );
     assert.equal(d.partialBytes, 4096);
   });
 
   it('holds control messages to their own, smaller limit', () => {
     const { d } = decoder();
-    assert.equal(protocolReason(() => d.push(frame(Lane.control, 3, 257))), 'message_too_large');
+    assert.equal(
+      protocolReason(() => d.push(frame(Lane.control, 3, 257))),
+      'message_too_large',
+    );
   });
 
   it('refuses unknown lanes, unknown flags, orphan continuations and interleaving in a lane', () => {
-    assert.equal(protocolReason(() => decoder().d.push(frame(3, 3, 1))), 'bad_lane');
-    assert.equal(protocolReason(() => decoder().d.push(frame(1, 0x83, 1))), 'bad_flags');
-    assert.equal(protocolReason(() => decoder().d.push(frame(1, FLAG_END, 1))), 'orphan_frame');
+    assert.equal(
+      protocolReason(() => decoder().d.push(frame(3, 3, 1))),
+      'bad_lane',
+    );
+    assert.equal(
+      protocolReason(() => decoder().d.push(frame(1, 0x83, 1))),
+      'bad_flags',
+    );
+    assert.equal(
+      protocolReason(() => decoder().d.push(frame(1, FLAG_END, 1))),
+      'orphan_frame',
+    );
     const { d } = decoder();
     d.push(frame(1, FLAG_START, 1));
-    assert.equal(protocolReason(() => d.push(frame(1, FLAG_START, 1))), 'message_interleaved');
+    assert.equal(
+      protocolReason(() => d.push(frame(1, FLAG_START, 1))),
+      'message_interleaved',
+    );
   });
 
   it('stays failed after an error', () => {
     const { d } = decoder();
     protocolReason(() => d.push(frame(9, 3, 1)));
-    assert.equal(protocolReason(() => d.push(frame(1, 3, 1))), 'bad_lane');
+    assert.equal(
+      protocolReason(() => d.push(frame(1, 3, 1))),
+      'bad_lane',
+    );
   });
 
   it('reports a truncated frame as not at a boundary', () => {
@@ -96,7 +125,11 @@ describe('frame decoder', () => {
   });
 
   it('reassembles a 64 MiB message from 1024 frames', () => {
-    const big = { maxFrameBytes: 64 * 1024, maxMessageBytes: 64 * 1024 * 1024, maxControlMessageBytes: 1024 };
+    const big = {
+      maxFrameBytes: 64 * 1024,
+      maxMessageBytes: 64 * 1024 * 1024,
+      maxControlMessageBytes: 1024,
+    };
     let got: Buffer | undefined;
     const d = new FrameDecoder(big, (_lane, m) => {
       got = m;

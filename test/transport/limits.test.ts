@@ -5,7 +5,10 @@ import { DEFAULT_LIMITS, resolveLimits } from '../../src/transport/index.ts';
 
 describe('transport limits', () => {
   it('has bounded defaults that validate', () => {
-    assert.deepEqual(resolveLimits(), { ...DEFAULT_LIMITS, maxQueuedBytes: { ...DEFAULT_LIMITS.maxQueuedBytes } });
+    assert.deepEqual(resolveLimits(), {
+      ...DEFAULT_LIMITS,
+      maxQueuedBytes: { ...DEFAULT_LIMITS.maxQueuedBytes },
+    });
   });
 
   const bad: [string, Parameters<typeof resolveLimits>[0]][] = [
@@ -22,7 +25,10 @@ describe('transport limits', () => {
   ];
   for (const [field, partial] of bad) {
     it(`names ${field} when it is invalid`, () => {
-      assert.throws(() => resolveLimits(partial), (err: unknown) => err instanceof ConfigError && err.field === field);
+      assert.throws(
+        () => resolveLimits(partial),
+        (err: unknown) => err instanceof ConfigError && err.field === field,
+      );
     });
   }
 });

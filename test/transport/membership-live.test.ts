@@ -20,7 +20,11 @@ describe('membership changes apply live', () => {
     const ids = await identities(3);
     nodes = await Promise.all(ids.map((id) => startNode(id, 'subnet-a')));
     const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
-    const entry = (n: TestNode) => ({ subnet: 'subnet-a', identity: n.identity, address: n.address });
+    const entry = (n: TestNode) => ({
+      subnet: 'subnet-a',
+      identity: n.identity,
+      address: n.address,
+    });
     publish(nodes, registryDoc([entry(a), entry(c)], 1));
     await fullMesh([a, c]);
     assert.equal(b.transport.peers().length, 0);
@@ -34,8 +38,14 @@ describe('membership changes apply live', () => {
     );
 
     // b leaves at version 3; a and c close their links to it, and keep theirs.
-    const aDown = nextEvent(a.transport, (e) => e.type === 'peer-down' && e.peer === b.identity.nodeId);
-    const cDown = nextEvent(c.transport, (e) => e.type === 'peer-down' && e.peer === b.identity.nodeId);
+    const aDown = nextEvent(
+      a.transport,
+      (e) => e.type === 'peer-down' && e.peer === b.identity.nodeId,
+    );
+    const cDown = nextEvent(
+      c.transport,
+      (e) => e.type === 'peer-down' && e.peer === b.identity.nodeId,
+    );
     publish([a, c], registryDoc([entry(a), entry(c)], 3));
     await Promise.all([aDown, cDown]);
     await linkUp(a.transport, c.identity.nodeId);

@@ -29,11 +29,15 @@ describe('a subnet of 4 nodes over mutual TLS', () => {
       assert.ok(peers.every((p) => p.state === 'connected' && p.connId !== undefined));
       // Node i (sorted) dials the 3 - i nodes above it and accepts the i below it.
       assert.equal(
-        await metricValue(n.metrics, 'subnet_p2p_transport_links_established_total', { direction: 'outbound' }),
+        await metricValue(n.metrics, 'subnet_p2p_transport_links_established_total', {
+          direction: 'outbound',
+        }),
         3 - i,
       );
       assert.equal(
-        await metricValue(n.metrics, 'subnet_p2p_transport_links_established_total', { direction: 'inbound' }),
+        await metricValue(n.metrics, 'subnet_p2p_transport_links_established_total', {
+          direction: 'inbound',
+        }),
         i,
       );
       assert.equal(await metricValue(n.metrics, 'subnet_p2p_transport_links_up'), 3);
@@ -65,7 +69,14 @@ describe('a subnet of 4 nodes over mutual TLS', () => {
 
   it('counts frames and bytes per lane in both directions', async () => {
     const [a] = nodes as [TestNode];
-    assert.ok((await metricValue(a.metrics, 'subnet_p2p_transport_sent_frames_total', { lane: 'high' })) > 0);
-    assert.ok((await metricValue(a.metrics, 'subnet_p2p_transport_received_bytes_total', { lane: 'control' })) > 0);
+    assert.ok(
+      (await metricValue(a.metrics, 'subnet_p2p_transport_sent_frames_total', { lane: 'high' })) >
+        0,
+    );
+    assert.ok(
+      (await metricValue(a.metrics, 'subnet_p2p_transport_received_bytes_total', {
+        lane: 'control',
+      })) > 0,
+    );
   });
 });

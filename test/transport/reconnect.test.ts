@@ -49,7 +49,9 @@ describe('links come back after a peer restarts', () => {
       assert.ok((back.connId as ConnId) > firstConn, `${back.connId} > ${firstConn}`);
       assert.equal(stays.transport.connId(peer), back.connId);
       assert.equal(
-        await metricValue(stays.metrics, 'subnet_p2p_transport_links_closed_total', { reason: 'goodbye_received' }),
+        await metricValue(stays.metrics, 'subnet_p2p_transport_links_closed_total', {
+          reason: 'goodbye_received',
+        }),
         1,
       );
     });
@@ -82,7 +84,7 @@ describe('links come back after a peer restarts', () => {
     });
     assert.equal(delays.length, 4);
     assert.ok(delays[3]! > delays[0]!, `delays ${delays}`);
-    assert.ok(await metricValue(a.metrics, 'subnet_p2p_transport_dials_total') >= 4);
+    assert.ok((await metricValue(a.metrics, 'subnet_p2p_transport_dials_total')) >= 4);
     const b = await startNode(high, 'subnet-a', {}, port);
     nodes = [a, b];
     publish([b], doc);

@@ -24,7 +24,7 @@ describe('connections are refused unless the registry vouches for them', () => {
   /** Two members of subnet-a (the highest identity is `target`) plus the rest as given. */
   async function setup(extra: 'none' | 'other-subnet') {
     const ids = await identities(3);
-    const [low, other, target] = ids as [typeof ids[0], typeof ids[0], typeof ids[0]];
+    const [low, other, target] = ids as [(typeof ids)[0], (typeof ids)[0], (typeof ids)[0]];
     const a = await startNode(low, 'subnet-a');
     const t = await startNode(target, 'subnet-a');
     nodes = [a, t];
@@ -46,7 +46,10 @@ describe('connections are refused unless the registry vouches for them', () => {
     const socket = await rawConnect(t.address, other);
     assert.equal((await refused).type === 'refused' && (await refused).reason, 'unknown_node');
     await once(socket, 'close');
-    assert.equal(await metricValue(t.metrics, REFUSED, { reason: 'unknown_node', direction: 'inbound' }), 1);
+    assert.equal(
+      await metricValue(t.metrics, REFUSED, { reason: 'unknown_node', direction: 'inbound' }),
+      1,
+    );
   });
 
   it('refuses a member of another subnet', async () => {
@@ -94,11 +97,16 @@ describe('connections are refused unless the registry vouches for them', () => {
   it('closes the link of a node removed from the registry while connected', async () => {
     const { a, t } = await setup('none');
     const down = nextEvent(a.transport, (e) => e.type === 'peer-down');
-    publish(nodes, registryDoc([{ subnet: 'subnet-a', identity: a.identity, address: a.address }], 100));
+    publish(
+      nodes,
+      registryDoc([{ subnet: 'subnet-a', identity: a.identity, address: a.address }], 100),
+    );
     const e = await down;
     assert.equal(e.type === 'peer-down' && e.reason, 'removed_from_registry');
     assert.equal(
-      await metricValue(a.metrics, 'subnet_p2p_transport_links_closed_total', { reason: 'removed_from_registry' }),
+      await metricValue(a.metrics, 'subnet_p2p_transport_links_closed_total', {
+        reason: 'removed_from_registry',
+      }),
       1,
     );
     assert.deepEqual(a.transport.peers(), []);

@@ -55,6 +55,9 @@ describe('request/response bounds', () => {
 
   it('ignores a response to an unknown id', () => {
     const { rpc } = endpoint(2);
-    assert.equal(rpc.onResponse({ id: 99, body: new Uint8Array(0), errorCode: '', errorMessage: '' }), false);
+    assert.equal(
+      rpc.onResponse({ id: 99, body: new Uint8Array(0), errorCode: '', errorMessage: '' }),
+      false,
+    );
   });
 });

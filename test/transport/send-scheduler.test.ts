@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import { LinkClosedError, MessageTooLargeError, QueueFullError } from '../../src/errors.ts';
 import { FrameDecoder } from '../../src/transport/frame.ts';
 import { Lane } from '../../src/transport/lanes.ts';
-import { type FrameSink, SendScheduler, type SendSchedulerOptions } from '../../src/transport/send-scheduler.ts';
+import {
+  type FrameSink,
+  SendScheduler,
+  type SendSchedulerOptions,
+} from '../../src/transport/send-scheduler.ts';
 
 /** A sink that holds what it is given until `flush()`; decodes everything it flushed. */
 class FakeSink implements FrameSink {

@@ -1,0 +1,44 @@
+/**
+ * subnet-p2p: secure, prioritized, eventual broadcast among the nodes of a permissioned subnet.
+ *
+ * This is the package's public face. Layers (see docs/architecture.md): identity and registry
+ * at the bottom, the mutual-TLS transport above them.
+ * @module
+ */
+export * from './errors.ts';
+export {
+  generateIdentity,
+  loadIdentity,
+  type NodeId,
+  type NodeIdentity,
+  parseNodeId,
+  writeIdentity,
+} from './identity/index.ts';
+export { defaultLogger, type Logger, silentLogger } from './log.ts';
+export {
+  addNode,
+  FileRegistryClient,
+  InMemoryRegistryClient,
+  initRegistry,
+  loadOperatorPublicKey,
+  type NodeRecord,
+  parseRegistry,
+  type Registry,
+  type RegistryClient,
+  type RegistryDocument,
+  removeNode,
+  type SubnetId,
+  signRegistry,
+} from './registry/index.ts';
+export {
+  type ConnId,
+  createTransport,
+  type InboundMessage,
+  type InboundPeerRequest,
+  Lane,
+  type PeerStatus,
+  type Transport,
+  type TransportEvent,
+  type TransportLimits,
+  type TransportOptions,
+} from './transport/index.ts';
