@@ -4,9 +4,9 @@
  * A bad file never stops the client: the last good version is kept.
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError, throwIfAborted } from '../errors.ts';
+import { ConfigError, RegistryFormatError, throwIfAborted } from '../errors.ts';
 import { defaultLogger, type Logger } from '../log.ts';
 import {
   type AdoptionResult,
@@ -15,7 +15,7 @@ import {
   type RegistryRejection,
 } from './adoption.ts';
 import { errnoCode } from './files.ts';
-import { unreadableRegistryError } from './registry-file.ts';
+import { readRegistryText, unreadableRegistryError } from './registry-file.ts';
 import type { Registry, RegistryClient } from './types.ts';
 
 /** Options of {@link FileRegistryClient.open}. */
@@ -24,6 +24,8 @@ export interface FileRegistryClientOptions extends Omit<RegistryAdopterOptions, 
   readonly pollIntervalMs?: number;
   /** Closes the client when aborted. */
   readonly signal?: AbortSignal;
+  /** Largest file accepted, bytes (default 16 MiB); a larger one is rejected as malformed. */
+  readonly maxRegistryBytes?: number;
 }
 
 /** Default {@link FileRegistryClientOptions.pollIntervalMs}. */
@@ -42,6 +44,7 @@ export class FileRegistryClient implements RegistryClient {
   readonly #adopter: RegistryAdopter;
   readonly #log: Logger;
   readonly #signal: AbortSignal | undefined;
+  readonly #maxBytes: number | undefined;
   readonly #onAbort = () => void this.close();
   #timer: NodeJS.Timeout | undefined;
   #stamp: string;
@@ -63,6 +66,7 @@ export class FileRegistryClient implements RegistryClient {
     this.#stamp = stamp;
     this.#text = text;
     this.#signal = options.signal;
+    this.#maxBytes = options.maxRegistryBytes;
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
     const interval = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.#timer = setInterval(() => void this.#tick(), interval);
@@ -91,10 +95,10 @@ export class FileRegistryClient implements RegistryClient {
     let text: string;
     try {
       stamp = await fileStamp(absolute);
-      text = await readFile(absolute, 'utf8');
     } catch (cause) {
       throw unreadableRegistryError(absolute, cause);
     }
+    text = await readRegistryText(absolute, options.maxRegistryBytes);
     throwIfAborted(options.signal);
     adopter.adoptInitial(text);
     const log = logger.child({ component: 'registry', source: absolute });
@@ -160,8 +164,12 @@ export class FileRegistryClient implements RegistryClient {
     try {
       stamp = await fileStamp(this.path);
       if (stamp === this.#stamp) return undefined;
-      text = await readFile(this.path, 'utf8');
+      text = await readRegistryText(this.path, this.#maxBytes);
     } catch (cause) {
+      if (cause instanceof RegistryFormatError) {
+        this.#stamp = stamp!;
+        return this.#adopter.reject('malformed', cause);
+      }
       const failure = `unreadable:${errnoCode(cause) ?? 'error'}`;
       if (failure === this.#stamp) return undefined; // already reported
       this.#stamp = failure;

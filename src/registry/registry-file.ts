@@ -3,8 +3,8 @@
  * then rename), so a node watching the file never reads half of it.
  * @module
  */
-import { readFile } from 'node:fs/promises';
-import { ConfigError, RegistryEditError } from '../errors.ts';
+import { open } from 'node:fs/promises';
+import { ConfigError, RegistryEditError, RegistryFormatError } from '../errors.ts';
 import type { RegistryDocument } from './document.ts';
 import { errnoCode, writeFileAtomic } from './files.ts';
 import { parseRegistryDocument } from './schema.ts';
@@ -34,12 +34,39 @@ export function formatRegistryDocument(doc: RegistryDocument): string {
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 
-/** Reads the text of a registry file; throws a {@link ConfigError} if it cannot be read. */
-export async function readRegistryText(path: string): Promise<string> {
+/** Largest registry file read by default (bytes): far above any real subnet's registry. */
+export const DEFAULT_MAX_REGISTRY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads the text of a registry file of at most `maxBytes`. Throws a {@link ConfigError} if it
+ * cannot be read, a {@link RegistryFormatError} (field `(document)`) if it is larger.
+ */
+export async function readRegistryText(
+  path: string,
+  maxBytes = DEFAULT_MAX_REGISTRY_BYTES,
+): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    return await readFile(path, 'utf8');
+    handle = await open(path, 'r');
   } catch (cause) {
     throw unreadableRegistryError(path, cause);
+  }
+  try {
+    const tooLarge = (size: number) =>
+      new RegistryFormatError(
+        '(document)',
+        `registry file ${path} has ${size} bytes, more than the limit of ${maxBytes}`,
+      );
+    const { size } = await handle.stat();
+    if (size > maxBytes) throw tooLarge(size);
+    const bytes = await handle.readFile();
+    if (bytes.length > maxBytes) throw tooLarge(bytes.length);
+    return bytes.toString('utf8');
+  } catch (cause) {
+    if (cause instanceof RegistryFormatError) throw cause;
+    throw unreadableRegistryError(path, cause);
+  } finally {
+    await handle.close();
   }
 }
 

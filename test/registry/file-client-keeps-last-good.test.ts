@@ -59,6 +59,24 @@ describe('a running file client keeps its last good version', () => {
 
   const signed = (version: number) => signRegistry(atVersion(doc, version), operator.privateKeyPem);
 
+  it('rejects a file over maxRegistryBytes without parsing it, and keeps the last good version', async () => {
+    await writeRegistryFile(file, signed(5));
+    client = await FileRegistryClient.open(file, {
+      operatorPublicKey: operator.publicKeyPem,
+      pollIntervalMs: 50,
+      logger: silentLogger(),
+      maxRegistryBytes: 64 * 1024,
+    });
+    const good = client.current();
+    const rejection = nextRejection(client);
+    await writeFileAtomic(file, `${JSON.stringify(signed(6))}${' '.repeat(64 * 1024)}`);
+    const r = await rejection;
+    assert.equal(r.reason, 'malformed');
+    assert.ok(r.error instanceof RegistryFormatError);
+    assert.match(r.error.message, /more than the limit of 65536/);
+    assert.equal(client.current(), good);
+  });
+
   it('rejects malformed, unsigned, badly signed, older and unreadable files, then adopts a good one', async () => {
     await writeRegistryFile(file, signed(5));
     const metrics = new PromRegistry();
