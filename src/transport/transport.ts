@@ -393,8 +393,8 @@ export class Transport {
         socket.destroy();
         return;
       }
+      // The dial state stays: its attempt count grows until a link is up (see onUp).
       dial.socket = undefined;
-      this.#dials.delete(peer);
       this.#addLink(socket, record, 'outbound');
     });
   }

@@ -90,4 +90,42 @@ describe('links come back after a peer restarts', () => {
     publish([b], doc);
     await fullMesh(nodes);
   });
+
+  it('backs off further each time a peer drops the link right after TLS', async () => {
+    const [low, high] = (await identities(2)) as [never, never];
+    const a = await startNode(low, 'subnet-a');
+    const b = await startNode(high, 'subnet-a');
+    nodes = [a, b];
+    const both = registryDoc([
+      { subnet: 'subnet-a', identity: a.identity, address: a.address },
+      { subnet: 'subnet-a', identity: b.identity, address: b.address },
+    ]);
+    // b does not know a yet: it refuses a's links after the handshake.
+    publish([b], registryDoc([{ subnet: 'subnet-a', identity: b.identity, address: b.address }]));
+    const retries: { attempt: number; delayMs: number }[] = [];
+    await new Promise<void>((resolve) => {
+      const off = a.transport.subscribe((e) => {
+        if (e.type !== 'dial-retry') return;
+        retries.push(e);
+        if (retries.length === 4) {
+          off();
+          resolve();
+        }
+      });
+      publish([a], both);
+    });
+    assert.deepEqual(
+      retries.map((r) => r.attempt),
+      [1, 2, 3, 4],
+    );
+    assert.ok(retries[3]!.delayMs > retries[0]!.delayMs);
+    assert.ok(
+      (await metricValue(b.metrics, 'subnet_p2p_transport_links_refused_total', {
+        reason: 'unknown_node',
+      })) >= 4,
+    );
+    // Once b learns of a, the link comes up.
+    publish([b], both);
+    await fullMesh(nodes);
+  });
 });
