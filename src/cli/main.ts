@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { SubnetP2pError } from '../errors.ts';
+import { registerDemoCommand } from './demo.ts';
 import { type CliIo, processIo } from './io.ts';
 import { registerKeygenCommand } from './keygen.ts';
 import { registerRegistryCommands } from './registry.ts';
@@ -27,6 +28,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .version(version);
   registerKeygenCommand(program, io);
   registerRegistryCommands(program, io);
+  registerDemoCommand(program, io);
   return program;
 }
 

@@ -1,0 +1,125 @@
+/**
+ * The main thread's side of one demo node: starts its worker thread and turns the worker's
+ * messages (protocol.ts) into promises and the latest progress figures.
+ * @module
+ */
+import { Worker } from 'node:worker_threads';
+import { deferred } from './deferred.ts';
+import type { FromWorker, NodeReport, ToWorker, WorkerConfig } from './protocol.ts';
+
+/** Plain-JS worker entry that registers tsx, then imports the TypeScript node worker. */
+const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
+const ENTRY = new URL('./node-worker.ts', import.meta.url);
+
+/** How long a worker gets to stop its transport gracefully before it is terminated, ms. */
+export const STOP_GRACE_MS = 5000;
+
+/** One node worker, seen from the main thread. */
+export class NodeHandle {
+  readonly index: number;
+  /** Links up, as last reported by the worker. */
+  peersUp = 0;
+  /** Payload bytes received, as last reported by the worker. */
+  receivedBytes = 0;
+  /** The node's report, once posted. */
+  report: NodeReport | undefined;
+  readonly #worker: Worker;
+  readonly #listening = deferred<{ nodeId: string; port: number }>();
+  readonly #meshed = deferred();
+  readonly #done = deferred<NodeReport>();
+  readonly #stopped = deferred();
+  readonly #exited = deferred();
+  #stopRequested = false;
+
+  /** Starts the worker of `config.index`; `onFailure` is called if it fails or dies early. */
+  constructor(config: WorkerConfig, onFailure: (message: string) => void) {
+    this.index = config.index;
+    // execArgv []: the bootstrap registers tsx itself; inheriting `tsx`'s own flags would
+    // load it twice.
+    this.#worker = new Worker(BOOTSTRAP, {
+      workerData: { entry: ENTRY.href, config },
+      execArgv: [],
+    });
+    this.#worker.on('message', (msg: FromWorker) => this.#onMessage(msg, onFailure));
+    this.#worker.on('error', (err) => {
+      if (!this.#stopRequested) onFailure(`node ${this.index} crashed: ${err.message}`);
+    });
+    this.#worker.on('exit', (code) => {
+      this.#exited.resolve();
+      this.#stopped.resolve();
+      if (!this.#stopRequested) onFailure(`node ${this.index} exited early (code ${code})`);
+    });
+  }
+
+  #onMessage(msg: FromWorker, onFailure: (message: string) => void): void {
+    switch (msg.type) {
+      case 'listening':
+        this.#listening.resolve(msg);
+        break;
+      case 'progress':
+        this.peersUp = msg.peersUp;
+        this.receivedBytes = msg.receivedBytes;
+        break;
+      case 'mesh':
+        this.#meshed.resolve();
+        break;
+      case 'done':
+        this.report = msg.report;
+        this.receivedBytes = msg.report.payloadBytes;
+        this.#done.resolve(msg.report);
+        break;
+      case 'failed':
+        if (!this.#stopRequested) onFailure(msg.message);
+        break;
+      case 'stopped':
+        this.#stopped.resolve();
+        break;
+    }
+  }
+
+  /** Resolves with the node's NodeId and port once its transport listens. */
+  get listening(): Promise<{ nodeId: string; port: number }> {
+    return this.#listening.promise;
+  }
+
+  /** Resolves once the node has links up to every other node. */
+  get meshed(): Promise<void> {
+    return this.#meshed.promise;
+  }
+
+  /** Resolves with the node's report once it sent and received everything. */
+  get done(): Promise<NodeReport> {
+    return this.#done.promise;
+  }
+
+  /** Tells the worker that the registry file lists every node now. */
+  registryWritten(): void {
+    this.#post({ type: 'registry-written' });
+  }
+
+  /** Tells the worker to start its workload. */
+  go(): void {
+    this.#post({ type: 'go' });
+  }
+
+  /**
+   * Asks the worker to report (if it has not yet), stop its transport gracefully and finish;
+   * terminates it after {@link STOP_GRACE_MS} at the latest. Resolves once the thread is gone.
+   */
+  async stop(): Promise<void> {
+    this.#stopRequested = true;
+    this.#post({ type: 'stop' });
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_GRACE_MS);
+    });
+    await Promise.race([this.#stopped.promise, grace]);
+    clearTimeout(timer);
+    await this.#worker.terminate();
+    await this.#exited.promise;
+  }
+
+  #post(msg: ToWorker): void {
+    this.#worker.postMessage(msg);
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The demo's orchestrator: a local subnet of N nodes on 127.0.0.1, each in its own worker
+ * thread, with identities and a signed registry file on disk in a temporary directory, then a
+ * workload where every node sends to every other node on the bulk and high lanes.
+ *
+ * Steps: generate the operator key and N identities (written with writeIdentity), write an
+ * empty signed registry (version 0), start the workers (each opens the registry file and
+ * listens on a port the OS picks), write the registry listing all N nodes at their real ports
+ * (the workers adopt it live), wait for the full mesh, start every workload at once, wait for
+ * every node's report, stop everything, and remove the directory (unless `keep`).
+ * @module
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generateIdentity, writeIdentity } from '../identity/index.ts';
+import {
+  addNode,
+  generateOperatorKeyPair,
+  initRegistry,
+  type OperatorKeyPair,
+  type RegistryDocument,
+  signRegistry,
+  writeOperatorKeyPair,
+  writeRegistryFile,
+} from '../registry/index.ts';
+import { deferred } from './deferred.ts';
+import { NodeHandle } from './node-handle.ts';
+import { DEMO_SUBNET, type DemoWorkload, expectedPerPeer, URGENT_BYTES } from './protocol.ts';
+import { type DemoResult, summarize } from './summary.ts';
+
+/** Name of the registry file in the demo directory. */
+export const REGISTRY_FILE = 'registry.json';
+
+/** What to run. */
+export interface DemoOptions {
+  /** Number of nodes (at least 2). */
+  readonly nodes: number;
+  readonly workload: DemoWorkload;
+  /** The whole run (setup, workload) must finish within this many ms. */
+  readonly timeoutMs: number;
+  /** Keep the demo directory (identities, registry) instead of removing it. */
+  readonly keep?: boolean;
+  /** Called every {@link PROGRESS_INTERVAL_MS} while running. */
+  readonly onProgress?: (progress: DemoProgress) => void;
+}
+
+/** Phase names, in order. */
+export type DemoPhase = 'setup' | 'starting' | 'connecting' | 'running' | 'stopping';
+
+/** Where a run is. */
+export interface DemoProgress {
+  phase: DemoPhase;
+  nodes: number;
+  /** Nodes whose transport listens. */
+  nodesListening: number;
+  /** Links up, from the nodes' latest progress messages. */
+  linksUp: number;
+  expectedLinks: number;
+  /** Payload bytes received by all nodes. */
+  receivedBytes: number;
+  /** Payload bytes all nodes receive in a complete run. */
+  expectedBytes: number;
+}
+
+/** How often {@link DemoOptions.onProgress} is called, ms. */
+export const PROGRESS_INTERVAL_MS = 200;
+
+const PHASE_DOING: Record<DemoPhase, string> = {
+  setup: 'generating identities',
+  starting: 'starting the nodes',
+  connecting: 'waiting for the full mesh',
+  running: 'running the workload',
+  stopping: 'stopping',
+};
+
+/** Why a run ended early: a timeout or a node that failed. */
+class DemoStop extends Error {}
+
+/** The signed registry document listing `members` in the demo subnet. */
+function registryOf(
+  members: { address: string; certificatePem: string }[],
+  operator: OperatorKeyPair,
+): RegistryDocument {
+  let doc = initRegistry();
+  for (const m of members) doc = addNode(doc, { subnet: DEMO_SUBNET, ...m });
+  return signRegistry(doc, operator.privateKeyPem);
+}
+
+/**
+ * Runs the demo and resolves with its result. A timeout or a failing node does not reject: the
+ * result then has `complete: false` and `error`, with whatever the nodes reported. Rejects
+ * only for unexpected errors (e.g. the temporary directory cannot be written). Every worker is
+ * stopped and the directory removed (unless `keep`) before it settles.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { nodes, workload, timeoutMs } = options;
+  const started = performance.now();
+  const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-demo-'));
+  const handles: NodeHandle[] = [];
+  let phase: DemoPhase = 'setup';
+  let nodesListening = 0;
+  const stop = deferred<never>();
+  stop.promise.catch(() => undefined);
+  const fail = (message: string) => stop.reject(new DemoStop(message));
+  const deadline = setTimeout(
+    () => fail(`timed out after ${timeoutMs} ms while ${PHASE_DOING[phase]}`),
+    timeoutMs,
+  );
+  const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, stop.promise]);
+
+  const perPeer = expectedPerPeer(workload);
+  const expectedBytes =
+    nodes * (nodes - 1) * (perPeer.bulk * workload.size + perPeer.high * URGENT_BYTES);
+  const progress = setInterval(() => {
+    options.onProgress?.({
+      phase,
+      nodes,
+      nodesListening,
+      linksUp: Math.floor(handles.reduce((n, h) => n + h.peersUp, 0) / 2),
+      expectedLinks: (nodes * (nodes - 1)) / 2,
+      receivedBytes: handles.reduce((n, h) => n + h.receivedBytes, 0),
+      expectedBytes,
+    });
+  }, PROGRESS_INTERVAL_MS);
+
+  let setupMs = 0;
+  let runStart: number | undefined;
+  let durationMs = 0;
+  let error: string | undefined;
+  try {
+    const operator = generateOperatorKeyPair();
+    await writeOperatorKeyPair(dir, operator);
+    const registryPath = join(dir, REGISTRY_FILE);
+    await writeRegistryFile(registryPath, registryOf([], operator));
+    const identities = await step(Promise.all(Array.from({ length: nodes }, generateIdentity)));
+    const identityDirs = identities.map((_, i) =>
+      join(dir, `node-${String(i + 1).padStart(2, '0')}`),
+    );
+    await step(Promise.all(identities.map((id, i) => writeIdentity(identityDirs[i]!, id))));
+
+    phase = 'starting';
+    for (let index = 0; index < nodes; index++) {
+      const config = {
+        index,
+        nodes,
+        identityDir: identityDirs[index]!,
+        registryPath,
+        operatorPublicKeyPem: operator.publicKeyPem,
+        workload,
+      };
+      const handle = new NodeHandle(config, fail);
+      void handle.listening.then(() => {
+        nodesListening += 1;
+      });
+      handles.push(handle);
+    }
+    const listening = await step(Promise.all(handles.map((h) => h.listening)));
+    listening.forEach((l, i) => {
+      if (l.nodeId !== identities[i]!.nodeId) fail(`node ${i} loaded the wrong identity`);
+    });
+    const members = listening.map((l, i) => ({
+      address: `127.0.0.1:${l.port}`,
+      certificatePem: identities[i]!.certificatePem,
+    }));
+    await writeRegistryFile(registryPath, registryOf(members, operator));
+
+    phase = 'connecting';
+    for (const h of handles) h.registryWritten();
+    await step(Promise.all(handles.map((h) => h.meshed)));
+    setupMs = performance.now() - started;
+
+    phase = 'running';
+    runStart = performance.now();
+    for (const h of handles) h.go();
+    await step(Promise.all(handles.map((h) => h.done)));
+    durationMs = performance.now() - runStart;
+  } catch (err) {
+    if (!(err instanceof DemoStop)) throw err;
+    error = err.message;
+    if (runStart === undefined) setupMs = performance.now() - started;
+    else durationMs = performance.now() - runStart;
+  } finally {
+    clearTimeout(deadline);
+    phase = 'stopping';
+    await Promise.all(handles.map((h) => h.stop()));
+    clearInterval(progress);
+    if (!options.keep) await rm(dir, { recursive: true, force: true });
+  }
+  const reports = handles.flatMap((h) => (h.report ? [h.report] : []));
+  return summarize(reports, {
+    nodes,
+    workload,
+    setupMs,
+    durationMs,
+    ...(error === undefined ? {} : { error }),
+    ...(options.keep ? { directory: dir } : {}),
+  });
+}
