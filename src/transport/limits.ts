@@ -28,6 +28,12 @@ export interface TransportLimits {
   maxSocketBufferedBytes: number;
   /** Minimum share of the link's bytes the bulk lane gets while backlogged. Default 0.1. */
   bulkMinShare: number;
+  /**
+   * Flow-control window of the bulk lane: the bulk bytes a peer may have in flight to us
+   * (announced in our Hello; we credit them back as we read). It bounds how much bulk data
+   * can sit in kernel buffers ahead of a high-lane frame. Default 2 MiB.
+   */
+  bulkWindowBytes: number;
   /** Outstanding requests this node may have on one link. Default 1024. */
   maxPendingRequests: number;
   /** Requests from one peer being handled at once; more are answered ERR_BUSY. Default 256. */
@@ -46,6 +52,7 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   }),
   maxSocketBufferedBytes: 128 * 1024,
   bulkMinShare: 0.1,
+  bulkWindowBytes: 2 * 1024 * 1024,
   maxPendingRequests: 1024,
   maxInboundRequests: 256,
 });
@@ -71,6 +78,7 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
   positiveInt('limits.maxControlMessageBytes', limits.maxControlMessageBytes);
   positiveInt('limits.maxReceiveBufferBytes', limits.maxReceiveBufferBytes);
   positiveInt('limits.maxSocketBufferedBytes', limits.maxSocketBufferedBytes);
+  positiveInt('limits.bulkWindowBytes', limits.bulkWindowBytes, 2 ** 48);
   positiveInt('limits.maxPendingRequests', limits.maxPendingRequests);
   positiveInt('limits.maxInboundRequests', limits.maxInboundRequests);
   for (const lane of ['control', 'high', 'bulk'] as const) {

@@ -91,6 +91,8 @@ export class Link {
   readonly #log: Logger;
   #state: LinkState = 'handshaking';
   #held = 0;
+  /** Bulk bytes read and not yet credited back to the peer. */
+  #uncredited = 0;
   #paused = false;
   #lastReceived = Date.now();
   #pingNonce = 0;
@@ -117,7 +119,10 @@ export class Link {
     this.#decoder = new FrameDecoder(
       l,
       (lane, message) => this.#onWire(lane, message),
-      (lane, bytes) => opts.callbacks.onFrameReceived(lane, bytes),
+      (lane, bytes) => {
+        opts.callbacks.onFrameReceived(lane, bytes);
+        if (lane === Lane.bulk) this.#consumedBulk(bytes);
+      },
     );
     this.#rpc = new RpcEndpoint({
       handler: opts.requestHandler,
@@ -155,6 +160,7 @@ export class Link {
         nodeId: opts.self,
         subnet: opts.subnet,
         registryVersion: opts.registryVersion,
+        bulkWindow: opts.limits.bulkWindowBytes,
       },
     }).catch(() => {});
   }
@@ -209,6 +215,16 @@ export class Link {
     this.#checkBudget();
   }
 
+  /** Credits bulk bytes back in batches of a quarter window (flow control; see protocol.md). */
+  #consumedBulk(bytes: number): void {
+    this.#uncredited += bytes;
+    if (this.#uncredited >= this.#opts.limits.bulkWindowBytes / 4) {
+      const credit = this.#uncredited;
+      this.#uncredited = 0;
+      void this.#sendWire(Lane.control, { kind: 'credit', bytes: credit }).catch(() => {});
+    }
+  }
+
   #protocolError(err: unknown): void {
     if (!(err instanceof ProtocolError)) throw err;
     this.#log.warn({ reason: err.reason, err: err.message }, 'protocol error; closing link');
@@ -248,6 +264,9 @@ export class Link {
         return;
       case 'pong':
         return;
+      case 'credit':
+        this.#scheduler.credit(Lane.bulk, msg.bytes);
+        return;
       case 'goodbye':
         this.#log.debug({ reason: msg.reason }, 'peer said goodbye');
         this.close('goodbye_received', { goodbye: false });
@@ -286,6 +305,7 @@ export class Link {
         `hello names subnet '${hello.subnet}', ours is '${this.#opts.subnet}'`,
       );
     }
+    this.#scheduler.setWindow(Lane.bulk, hello.bulkWindow);
     this.#state = 'up';
     this.upAt = Date.now();
     this.#log.debug({ direction: this.direction }, 'link up');

@@ -1,7 +1,16 @@
 import { ProtocolError } from '../errors.ts';
 import { Envelope } from './proto/wire.ts';
 
-export type { Cancel, Goodbye, Hello, Ping, Pong, Request, Response } from './proto/wire.ts';
+export type {
+  Cancel,
+  Credit,
+  Goodbye,
+  Hello,
+  Ping,
+  Pong,
+  Request,
+  Response,
+} from './proto/wire.ts';
 
 /** Version of the transport protocol spoken by this code, carried in Hello. */
 export const PROTOCOL_VERSION = 1;
@@ -15,7 +24,8 @@ export type WireMessage =
   | { kind: 'request'; request: NonNullable<Envelope['request']> }
   | { kind: 'response'; response: NonNullable<Envelope['response']> }
   | { kind: 'cancel'; id: number }
-  | { kind: 'message'; body: Uint8Array };
+  | { kind: 'message'; body: Uint8Array }
+  | { kind: 'credit'; bytes: number };
 
 /** Encodes one wire message as an Envelope. */
 export function encodeWire(msg: WireMessage): Uint8Array {
@@ -36,6 +46,8 @@ export function encodeWire(msg: WireMessage): Uint8Array {
       return Envelope.encode({ cancel: { id: msg.id } });
     case 'message':
       return Envelope.encode({ message: msg.body as Uint8Array<ArrayBuffer> });
+    case 'credit':
+      return Envelope.encode({ credit: { bytes: msg.bytes } });
   }
 }
 
@@ -65,6 +77,7 @@ export function decodeWire(bytes: Uint8Array): WireMessage {
   if (env.response) set.push({ kind: 'response', response: env.response });
   if (env.cancel) set.push({ kind: 'cancel', id: env.cancel.id });
   if (env.message) set.push({ kind: 'message', body: env.message });
+  if (env.credit) set.push({ kind: 'credit', bytes: env.credit.bytes });
   if (set.length !== 1) {
     throw new ProtocolError(
       'undecodable',

@@ -76,6 +76,9 @@ export class SendScheduler {
   readonly #queues = LANES.map(() => new Queue<Outgoing>());
   readonly #queuedBytes = [0, 0, 0];
   readonly #credit = [0, 0, 0];
+  /** Flow-control windows per lane (Infinity = none) and frame bytes sent but not credited. */
+  readonly #window = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  readonly #inFlight = [0, 0, 0];
   #closed: Error | undefined;
   #waitingForDrain = false;
 
@@ -87,6 +90,28 @@ export class SendScheduler {
   /** Bytes waiting in the queue of `lane` (not yet handed to the sink). */
   queuedBytes(lane: Lane): number {
     return this.#queuedBytes[lane]!;
+  }
+
+  /**
+   * Sets the flow-control window of `lane`: frame bytes (headers included) that may be sent
+   * and not yet credited back by the peer. Infinity (or 0, as a peer announces it) = none.
+   * A frame may always go when nothing is in flight, so a tiny window slows a lane but never
+   * stops it for good.
+   */
+  setWindow(lane: Lane, bytes: number): void {
+    this.#window[lane] = bytes > 0 ? bytes : Number.POSITIVE_INFINITY;
+    this.pump();
+  }
+
+  /** The peer consumed `bytes` of `lane`: they leave the window. */
+  credit(lane: Lane, bytes: number): void {
+    this.#inFlight[lane] = Math.max(0, this.#inFlight[lane]! - bytes);
+    this.pump();
+  }
+
+  /** Frame bytes of `lane` sent and not yet credited. */
+  inFlight(lane: Lane): number {
+    return this.#inFlight[lane]!;
   }
 
   /** Messages waiting in the queue of `lane`. */
@@ -154,10 +179,20 @@ export class SendScheduler {
     this.#queuedBytes.fill(0);
   }
 
+  /** Whether the window of `lane` has room for its next frame. */
+  #open(lane: Lane): boolean {
+    const inFlight = this.#inFlight[lane]!;
+    if (inFlight === 0) return true;
+    const msg = this.#queues[lane]!.peek()!;
+    const next =
+      FRAME_HEADER_BYTES + Math.min(this.#opts.maxFrameBytes, msg.data.length - msg.offset);
+    return inFlight + next <= this.#window[lane]!;
+  }
+
   #pick(): Lane | -1 {
     let natural: Lane | -1 = -1;
     for (const lane of LANES) {
-      if (this.#queues[lane]!.length === 0) continue;
+      if (this.#queues[lane]!.length === 0 || !this.#open(lane)) continue;
       if (natural < 0) natural = lane;
       else if (this.#credit[lane]! > 0) return lane;
     }
@@ -180,6 +215,9 @@ export class SendScheduler {
       const flags = (start === 0 ? FLAG_START : 0) | (last ? FLAG_END : 0);
       msg.offset += length;
       this.#queuedBytes[lane]! -= length;
+      if (this.#window[lane]! < Number.POSITIVE_INFINITY) {
+        this.#inFlight[lane]! += FRAME_HEADER_BYTES + length;
+      }
       if (last) q.shift();
       frames.push({ lane, msg, start, length, flags });
       total += FRAME_HEADER_BYTES + length;

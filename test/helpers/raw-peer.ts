@@ -48,7 +48,7 @@ export function frame(lane: number, flags: number, payload: Uint8Array, length?:
 export function helloFrame(nodeId: NodeId, subnet: string): Buffer {
   const hello = encodeWire({
     kind: 'hello',
-    hello: { protocolVersion: PROTOCOL_VERSION, nodeId, subnet, registryVersion: 0 },
+    hello: { protocolVersion: PROTOCOL_VERSION, nodeId, subnet, registryVersion: 0, bulkWindow: 0 },
   });
   return frame(0, FLAG_START | FLAG_END, hello);
 }

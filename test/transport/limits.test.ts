@@ -20,6 +20,7 @@ describe('transport limits', () => {
     ['limits.maxSocketBufferedBytes', { maxSocketBufferedBytes: 1.5 }],
     ['limits.maxQueuedBytes.bulk', { maxQueuedBytes: { control: 1, high: 1, bulk: 0 } }],
     ['limits.bulkMinShare', { bulkMinShare: 1 }],
+    ['limits.bulkWindowBytes', { bulkWindowBytes: 0 }],
     ['limits.maxPendingRequests', { maxPendingRequests: 0 }],
     ['limits.maxInboundRequests', { maxInboundRequests: Number.NaN }],
   ];

@@ -149,4 +149,47 @@ describe('send scheduler', () => {
     assert.equal(sink.writes.length, 1);
     assert.equal(sink.writes[0], 50 * (6 + 40));
   });
+
+  it('holds bulk frames beyond the flow-control window until credited, never high ones', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxSinkBufferedBytes: 1 << 20 });
+    s.setWindow(Lane.bulk, 4 * (1024 + 6));
+    void s.enqueue(Lane.bulk, new Uint8Array(100 * 1024));
+    assert.equal(s.inFlight(Lane.bulk), 4 * 1030);
+    assert.equal(sink.framesByLane.length, 0); // not flushed yet
+    sink.flush();
+    s.pump();
+    assert.equal(sink.framesByLane.length, 4, 'nothing more without credit');
+    void s.enqueue(Lane.high, new Uint8Array(10 * 1024));
+    sink.flush();
+    assert.equal(sink.framesByLane.filter((l) => l === Lane.high).length, 10);
+    s.credit(Lane.bulk, 2 * 1030);
+    sink.flush();
+    assert.equal(sink.framesByLane.filter((l) => l === Lane.bulk).length, 6);
+    assert.equal(s.inFlight(Lane.bulk), 4 * 1030);
+  });
+
+  it('lets one frame at a time through a window smaller than a frame', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxSinkBufferedBytes: 1 << 20 });
+    s.setWindow(Lane.bulk, 10);
+    void s.enqueue(Lane.bulk, new Uint8Array(3 * 1024));
+    sink.flush();
+    assert.equal(sink.framesByLane.length, 1);
+    s.credit(Lane.bulk, 1030);
+    s.credit(Lane.bulk, 1030);
+    s.credit(Lane.bulk, 1030);
+    sink.flush();
+    assert.equal(sink.framesByLane.length, 3);
+    assert.equal(sink.delivered.length, 1);
+  });
+
+  it('treats a window of 0 as no window', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { maxSinkBufferedBytes: 1 << 20 });
+    s.setWindow(Lane.bulk, 0);
+    void s.enqueue(Lane.bulk, new Uint8Array(64 * 1024));
+    sink.flush();
+    assert.equal(sink.delivered.length, 1);
+  });
 });

@@ -8,6 +8,7 @@ export interface Hello {
   nodeId: string
   subnet: string
   registryVersion: number
+  bulkWindow: number
 }
 
 export namespace Hello {
@@ -40,6 +41,11 @@ export namespace Hello {
           w.uint64Number(obj.registryVersion)
         }
 
+        if ((obj.bulkWindow != null && obj.bulkWindow !== 0)) {
+          w.uint32(40)
+          w.uint64Number(obj.bulkWindow)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -48,7 +54,8 @@ export namespace Hello {
           protocolVersion: 0,
           nodeId: '',
           subnet: '',
-          registryVersion: 0
+          registryVersion: 0,
+          bulkWindow: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -71,6 +78,10 @@ export namespace Hello {
             }
             case 4: {
               obj.registryVersion = reader.uint64Number()
+              break
+            }
+            case 5: {
+              obj.bulkWindow = reader.uint64Number()
               break
             }
             default: {
@@ -116,6 +127,13 @@ export namespace Hello {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.bulkWindow`,
+                value: reader.uint64Number()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -148,6 +166,11 @@ export namespace Hello {
     value: number
   }
 
+  export interface HelloBulkWindowFieldEvent {
+    field: '$.bulkWindow'
+    value: number
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Hello.codec())
   }
@@ -156,7 +179,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloNodeIdFieldEvent | HelloSubnetFieldEvent | HelloRegistryVersionFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloNodeIdFieldEvent | HelloSubnetFieldEvent | HelloRegistryVersionFieldEvent | HelloBulkWindowFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -810,6 +833,95 @@ export namespace Cancel {
   }
 }
 
+export interface Credit {
+  bytes: number
+}
+
+export namespace Credit {
+  let _codec: Codec<Credit>
+
+  export const codec = (): Codec<Credit> => {
+    if (_codec == null) {
+      _codec = message<Credit>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.bytes)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          bytes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.bytes = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.bytes`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface CreditBytesFieldEvent {
+    field: '$.bytes'
+    value: number
+  }
+
+  export function encode (obj: Partial<Credit>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Credit.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Credit>): Credit {
+    return decodeMessage(buf, Credit.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Credit>): Generator<CreditBytesFieldEvent> {
+    return streamMessage(buf, Credit.codec(), opts)
+  }
+}
+
 export interface Envelope {
   hello?: Hello
   ping?: Ping
@@ -819,6 +931,7 @@ export interface Envelope {
   response?: Response
   cancel?: Cancel
   message?: Uint8Array<ArrayBuffer>
+  credit?: Credit
 }
 
 export namespace Envelope {
@@ -833,7 +946,19 @@ export namespace Envelope {
 
         obj = { ...obj }
 
+        if (obj.credit != null) {
+          obj.message = undefined
+          obj.cancel = undefined
+          obj.response = undefined
+          obj.request = undefined
+          obj.goodbye = undefined
+          obj.pong = undefined
+          obj.ping = undefined
+          obj.hello = undefined
+        }
+
         if (obj.message != null) {
+          obj.credit = undefined
           obj.cancel = undefined
           obj.response = undefined
           obj.request = undefined
@@ -844,6 +969,7 @@ export namespace Envelope {
         }
 
         if (obj.cancel != null) {
+          obj.credit = undefined
           obj.message = undefined
           obj.response = undefined
           obj.request = undefined
@@ -854,6 +980,7 @@ export namespace Envelope {
         }
 
         if (obj.response != null) {
+          obj.credit = undefined
           obj.message = undefined
           obj.cancel = undefined
           obj.request = undefined
@@ -864,6 +991,7 @@ export namespace Envelope {
         }
 
         if (obj.request != null) {
+          obj.credit = undefined
           obj.message = undefined
           obj.cancel = undefined
           obj.response = undefined
@@ -874,6 +1002,7 @@ export namespace Envelope {
         }
 
         if (obj.goodbye != null) {
+          obj.credit = undefined
           obj.message = undefined
           obj.cancel = undefined
           obj.response = undefined
@@ -884,6 +1013,7 @@ export namespace Envelope {
         }
 
         if (obj.pong != null) {
+          obj.credit = undefined
           obj.message = undefined
           obj.cancel = undefined
           obj.response = undefined
@@ -894,6 +1024,7 @@ export namespace Envelope {
         }
 
         if (obj.ping != null) {
+          obj.credit = undefined
           obj.message = undefined
           obj.cancel = undefined
           obj.response = undefined
@@ -904,6 +1035,7 @@ export namespace Envelope {
         }
 
         if (obj.hello != null) {
+          obj.credit = undefined
           obj.message = undefined
           obj.cancel = undefined
           obj.response = undefined
@@ -951,6 +1083,11 @@ export namespace Envelope {
         if (obj.message != null) {
           w.uint32(66)
           w.bytes(obj.message)
+        }
+
+        if (obj.credit != null) {
+          w.uint32(74)
+          Credit.codec().encode(obj.credit, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1011,6 +1148,12 @@ export namespace Envelope {
               obj.message = reader.bytes()
               break
             }
+            case 9: {
+              obj.credit = Credit.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.credit
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1018,7 +1161,19 @@ export namespace Envelope {
           }
         }
 
+        if (obj.credit != null) {
+          delete obj.message
+          delete obj.cancel
+          delete obj.response
+          delete obj.request
+          delete obj.goodbye
+          delete obj.pong
+          delete obj.ping
+          delete obj.hello
+        }
+
         if (obj.message != null) {
+          delete obj.credit
           delete obj.cancel
           delete obj.response
           delete obj.request
@@ -1029,6 +1184,7 @@ export namespace Envelope {
         }
 
         if (obj.cancel != null) {
+          delete obj.credit
           delete obj.message
           delete obj.response
           delete obj.request
@@ -1039,6 +1195,7 @@ export namespace Envelope {
         }
 
         if (obj.response != null) {
+          delete obj.credit
           delete obj.message
           delete obj.cancel
           delete obj.request
@@ -1049,6 +1206,7 @@ export namespace Envelope {
         }
 
         if (obj.request != null) {
+          delete obj.credit
           delete obj.message
           delete obj.cancel
           delete obj.response
@@ -1059,6 +1217,7 @@ export namespace Envelope {
         }
 
         if (obj.goodbye != null) {
+          delete obj.credit
           delete obj.message
           delete obj.cancel
           delete obj.response
@@ -1069,6 +1228,7 @@ export namespace Envelope {
         }
 
         if (obj.pong != null) {
+          delete obj.credit
           delete obj.message
           delete obj.cancel
           delete obj.response
@@ -1079,6 +1239,7 @@ export namespace Envelope {
         }
 
         if (obj.ping != null) {
+          delete obj.credit
           delete obj.message
           delete obj.cancel
           delete obj.response
@@ -1089,6 +1250,7 @@ export namespace Envelope {
         }
 
         if (obj.hello != null) {
+          delete obj.credit
           delete obj.message
           delete obj.cancel
           delete obj.response
@@ -1162,6 +1324,13 @@ export namespace Envelope {
               }
               break
             }
+            case 9: {
+              yield * Credit.codec().stream(reader, reader.uint32(), `${prefix}.credit`, {
+                limits: opts.limits?.credit
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1191,6 +1360,11 @@ export namespace Envelope {
 
   export interface EnvelopeHelloRegistryVersionFieldEvent {
     field: '$.hello.registryVersion'
+    value: number
+  }
+
+  export interface EnvelopeHelloBulkWindowFieldEvent {
+    field: '$.hello.bulkWindow'
     value: number
   }
 
@@ -1254,6 +1428,11 @@ export namespace Envelope {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface EnvelopeCreditBytesFieldEvent {
+    field: '$.credit.bytes'
+    value: number
+  }
+
   export function encode (obj: Partial<Envelope>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Envelope.codec())
   }
@@ -1262,7 +1441,7 @@ export namespace Envelope {
     return decodeMessage(buf, Envelope.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Envelope>): Generator<EnvelopeHelloProtocolVersionFieldEvent | EnvelopeHelloNodeIdFieldEvent | EnvelopeHelloSubnetFieldEvent | EnvelopeHelloRegistryVersionFieldEvent | EnvelopePingNonceFieldEvent | EnvelopePongNonceFieldEvent | EnvelopeGoodbyeReasonFieldEvent | EnvelopeRequestIdFieldEvent | EnvelopeRequestTimeoutMsFieldEvent | EnvelopeRequestBodyFieldEvent | EnvelopeResponseIdFieldEvent | EnvelopeResponseBodyFieldEvent | EnvelopeResponseErrorCodeFieldEvent | EnvelopeResponseErrorMessageFieldEvent | EnvelopeCancelIdFieldEvent | EnvelopeMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Envelope>): Generator<EnvelopeHelloProtocolVersionFieldEvent | EnvelopeHelloNodeIdFieldEvent | EnvelopeHelloSubnetFieldEvent | EnvelopeHelloRegistryVersionFieldEvent | EnvelopeHelloBulkWindowFieldEvent | EnvelopePingNonceFieldEvent | EnvelopePongNonceFieldEvent | EnvelopeGoodbyeReasonFieldEvent | EnvelopeRequestIdFieldEvent | EnvelopeRequestTimeoutMsFieldEvent | EnvelopeRequestBodyFieldEvent | EnvelopeResponseIdFieldEvent | EnvelopeResponseBodyFieldEvent | EnvelopeResponseErrorCodeFieldEvent | EnvelopeResponseErrorMessageFieldEvent | EnvelopeCancelIdFieldEvent | EnvelopeMessageFieldEvent | EnvelopeCreditBytesFieldEvent> {
     return streamMessage(buf, Envelope.codec(), opts)
   }
 }
