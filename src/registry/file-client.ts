@@ -92,13 +92,12 @@ export class FileRegistryClient implements RegistryClient {
     const logger = options.logger ?? defaultLogger();
     const adopter = new RegistryAdopter({ ...options, logger, source: absolute });
     let stamp: string;
-    let text: string;
     try {
       stamp = await fileStamp(absolute);
     } catch (cause) {
       throw unreadableRegistryError(absolute, cause);
     }
-    text = await readRegistryText(absolute, options.maxRegistryBytes);
+    const text = await readRegistryText(absolute, options.maxRegistryBytes);
     throwIfAborted(options.signal);
     adopter.adoptInitial(text);
     const log = logger.child({ component: 'registry', source: absolute });
