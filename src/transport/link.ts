@@ -14,6 +14,7 @@ import type { TransportLimits } from './limits.ts';
 import { decodeWire, encodeWire, PROTOCOL_VERSION, type WireMessage } from './messages.ts';
 import { type RequestHandler, type RequestOptions, RpcEndpoint, type RpcOutcome } from './rpc.ts';
 import { SendScheduler } from './send-scheduler.ts';
+import { encodeWireParts } from './wire-parts.ts';
 
 /** Grows with every link this node makes, to any peer (local to this node). */
 export type ConnId = number & { readonly __brand: 'ConnId' };
@@ -107,7 +108,21 @@ export class Link {
     this.#socket = opts.socket;
     this.#log = opts.logger.child({ peer: opts.peer, connId: opts.connId });
     const l = opts.limits;
-    this.#scheduler = new SendScheduler(this.#socket, {
+    const socket = this.#socket;
+    const sink = {
+      get writableLength() {
+        return socket.writableLength;
+      },
+      write(chunks: readonly Uint8Array[]): boolean {
+        if (chunks.length === 1) return socket.write(chunks[0]!);
+        socket.cork();
+        let ok = true;
+        for (const c of chunks) ok = socket.write(c);
+        socket.uncork();
+        return ok;
+      },
+    };
+    this.#scheduler = new SendScheduler(sink, {
       maxFrameBytes: l.maxFrameBytes,
       // Envelope overhead on top of the application message: a few bytes of protobuf.
       maxMessageBytes: [l.maxControlMessageBytes, l.maxMessageBytes, l.maxMessageBytes],
@@ -201,7 +216,7 @@ export class Link {
   }
 
   #sendWire(lane: Lane, msg: WireMessage): Promise<void> {
-    return this.#scheduler.enqueue(lane, encodeWire(msg));
+    return this.#scheduler.enqueue(lane, encodeWireParts(msg));
   }
 
   #onData(chunk: Buffer): void {

@@ -6,9 +6,15 @@ import { LANE_NAMES, LANES, type Lane } from './lanes.ts';
 export interface FrameSink {
   /** Bytes handed over and not yet flushed. */
   readonly writableLength: number;
-  /** Hands bytes over; returns false when the sink wants a `drain` before more. */
-  write(bytes: Buffer): boolean;
+  /**
+   * Hands over a batch of chunks, in order (a socket writes them corked, as one writev).
+   * Returns false when the sink wants a `drain` before more.
+   */
+  write(chunks: readonly Uint8Array[]): boolean;
 }
+
+/** Payload slices at least this large are handed to the sink by reference; smaller ones are coalesced. */
+const COALESCE_BELOW = 16 * 1024;
 
 export interface SendSchedulerOptions {
   maxFrameBytes: number;
@@ -25,10 +31,31 @@ export interface SendSchedulerOptions {
 }
 
 interface Outgoing {
-  data: Uint8Array;
-  offset: number;
+  parts: readonly Uint8Array[];
+  length: number;
+  /** Bytes already cut into frames. */
+  sent: number;
+  /** Cursor: the part and the offset in it where the next frame starts. */
+  part: number;
+  partOffset: number;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+/** Takes the next `n` bytes of `msg` as views (no copy), advancing its cursor. */
+function takeBytes(msg: Outgoing, n: number, out: Uint8Array[]): void {
+  while (n > 0) {
+    const part = msg.parts[msg.part]!;
+    const take = Math.min(n, part.length - msg.partOffset);
+    out.push(take === part.length ? part : part.subarray(msg.partOffset, msg.partOffset + take));
+    msg.partOffset += take;
+    n -= take;
+    if (msg.partOffset === part.length) {
+      msg.part++;
+      msg.partOffset = 0;
+    }
+  }
+  while (msg.part < msg.parts.length && msg.parts[msg.part]!.length === 0) msg.part++;
 }
 
 /** A FIFO with O(1) push and shift. */
@@ -120,29 +147,30 @@ export class SendScheduler {
   }
 
   /**
-   * Queues `data` as one message on `lane`. Resolves when its last frame has been handed to
-   * the socket; rejects with {@link QueueFullError} at once if the lane's queue is full, or
-   * with {@link LinkClosedError} if the link closes first.
+   * Queues `data` (one buffer, or parts to be sent back to back) as one message on `lane`.
+   * The bytes are not copied: they must not change until the promise settles. Resolves when
+   * the last frame has been handed to the socket; rejects with {@link QueueFullError} at once
+   * if the lane's queue is full, or with {@link LinkClosedError} if the link closes first.
    */
-  enqueue(lane: Lane, data: Uint8Array): Promise<void> {
+  enqueue(lane: Lane, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closed);
-    if (data.length > this.#opts.maxMessageBytes[lane]!) {
-      return Promise.reject(
-        new MessageTooLargeError(data.length, this.#opts.maxMessageBytes[lane]!),
-      );
-    }
+    const parts = data instanceof Uint8Array ? [data] : data;
+    let length = 0;
+    for (const p of parts) length += p.length;
+    const max = this.#opts.maxMessageBytes[lane]!;
+    if (length > max) return Promise.reject(new MessageTooLargeError(length, max));
     const queued = this.#queuedBytes[lane]!;
-    if (queued > 0 && queued + data.length > this.#opts.maxQueuedBytes[lane]!) {
+    if (queued > 0 && queued + length > this.#opts.maxQueuedBytes[lane]!) {
       return Promise.reject(
         new QueueFullError(
           `${LANE_NAMES[lane]} lane queue holds ${queued} bytes; ` +
-            `${data.length} more would exceed its limit of ${this.#opts.maxQueuedBytes[lane]}`,
+            `${length} more would exceed its limit of ${this.#opts.maxQueuedBytes[lane]}`,
         ),
       );
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queues[lane]!.push({ data, offset: 0, resolve, reject });
-      this.#queuedBytes[lane]! += data.length;
+      this.#queues[lane]!.push({ parts, length, sent: 0, part: 0, partOffset: 0, resolve, reject });
+      this.#queuedBytes[lane]! += length;
       this.pump();
     });
   }
@@ -184,8 +212,7 @@ export class SendScheduler {
     const inFlight = this.#inFlight[lane]!;
     if (inFlight === 0) return true;
     const msg = this.#queues[lane]!.peek()!;
-    const next =
-      FRAME_HEADER_BYTES + Math.min(this.#opts.maxFrameBytes, msg.data.length - msg.offset);
+    const next = FRAME_HEADER_BYTES + Math.min(this.#opts.maxFrameBytes, msg.length - msg.sent);
     return inFlight + next <= this.#window[lane]!;
   }
 
@@ -199,42 +226,69 @@ export class SendScheduler {
     return natural;
   }
 
-  /** Cuts frames (at least one, up to `room` bytes) into one contiguous buffer. */
-  #takeBatch(room: number): Buffer | undefined {
-    const frames: { lane: Lane; msg: Outgoing; start: number; length: number; flags: number }[] =
-      [];
+  /**
+   * Cuts frames (at least one, up to `room` bytes) into a batch of chunks: headers and small
+   * payload slices are coalesced into one buffer, large payload slices are passed by reference.
+   */
+  #takeBatch(room: number): Uint8Array[] | undefined {
+    const chunks: Uint8Array[] = [];
+    let small: Uint8Array[] = [];
+    let smallBytes = 0;
+    const flushSmall = () => {
+      if (smallBytes > 0)
+        chunks.push(small.length === 1 ? small[0]! : Buffer.concat(small, smallBytes));
+      small = [];
+      smallBytes = 0;
+    };
+    const views: Uint8Array[] = [];
+    const finished: Outgoing[] = [];
     let total = 0;
     while (total < room) {
       const lane = this.#pick();
       if (lane === -1) break;
       const q = this.#queues[lane]!;
       const msg = q.peek()!;
-      const start = msg.offset;
-      const length = Math.min(this.#opts.maxFrameBytes, msg.data.length - start);
-      const last = start + length === msg.data.length;
-      const flags = (start === 0 ? FLAG_START : 0) | (last ? FLAG_END : 0);
-      msg.offset += length;
+      const length = Math.min(this.#opts.maxFrameBytes, msg.length - msg.sent);
+      const first = msg.sent === 0;
+      msg.sent += length;
+      const last = msg.sent === msg.length;
+      const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+      encodeFrameHeaderInto(
+        header,
+        0,
+        length,
+        lane,
+        (first ? FLAG_START : 0) | (last ? FLAG_END : 0),
+      );
+      small.push(header);
+      smallBytes += FRAME_HEADER_BYTES;
+      views.length = 0;
+      takeBytes(msg, length, views);
+      for (const v of views) {
+        if (v.length >= COALESCE_BELOW) {
+          flushSmall();
+          chunks.push(v);
+        } else {
+          small.push(v);
+          smallBytes += v.length;
+        }
+      }
       this.#queuedBytes[lane]! -= length;
       if (this.#window[lane]! < Number.POSITIVE_INFINITY) {
         this.#inFlight[lane]! += FRAME_HEADER_BYTES + length;
       }
-      if (last) q.shift();
-      frames.push({ lane, msg, start, length, flags });
+      if (last) {
+        q.shift();
+        finished.push(msg);
+      }
       total += FRAME_HEADER_BYTES + length;
       this.#account(lane, FRAME_HEADER_BYTES + length);
+      this.#opts.onFrame?.(lane, FRAME_HEADER_BYTES + length);
     }
-    if (frames.length === 0) return undefined;
-    const out = Buffer.allocUnsafe(total);
-    let pos = 0;
-    for (const f of frames) {
-      encodeFrameHeaderInto(out, pos, f.length, f.lane, f.flags);
-      pos += FRAME_HEADER_BYTES;
-      out.set(f.msg.data.subarray(f.start, f.start + f.length), pos);
-      pos += f.length;
-      this.#opts.onFrame?.(f.lane, FRAME_HEADER_BYTES + f.length);
-      if (f.flags & FLAG_END) f.msg.resolve();
-    }
-    return out;
+    if (total === 0) return undefined;
+    flushSmall();
+    for (const m of finished) m.resolve();
+    return chunks;
   }
 
   /** Updates the minimum-share credits after `bytes` were taken from `lane`. */

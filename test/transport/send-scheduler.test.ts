@@ -21,7 +21,8 @@ class FakeSink implements FrameSink {
     (lane, m) => this.delivered.push({ lane, size: m.length }),
     (lane) => this.framesByLane.push(lane),
   );
-  write(bytes: Buffer): boolean {
+  write(chunks: readonly Uint8Array[]): boolean {
+    const bytes = Buffer.concat(chunks);
     this.writableLength += bytes.length;
     this.writes.push(bytes.length);
     this.#pending.push(bytes);
@@ -191,5 +192,43 @@ describe('send scheduler', () => {
     void s.enqueue(Lane.bulk, new Uint8Array(64 * 1024));
     sink.flush();
     assert.equal(sink.delivered.length, 1);
+  });
+
+  it('frames a message given as several parts, across frame boundaries, byte for byte', () => {
+    const sink = new FakeSink();
+    const got: Buffer[] = [];
+    const decoder = new FrameDecoder(
+      { maxFrameBytes: 1024, maxMessageBytes: 1 << 20, maxControlMessageBytes: 1024 },
+      (_lane, m) => got.push(m),
+    );
+    const s = new SendScheduler(
+      {
+        writableLength: 0,
+        write: (chunks) => {
+          for (const c of chunks) decoder.push(Buffer.from(c));
+          return true;
+        },
+      },
+      {
+        maxFrameBytes: 1024,
+        maxMessageBytes: [1024, 1 << 20, 1 << 20],
+        maxQueuedBytes: [1 << 20, 1 << 20, 1 << 20],
+        maxSinkBufferedBytes: 1 << 20,
+        minShare: [0, 0, 0],
+      },
+    );
+    void sink;
+    const parts = [
+      new Uint8Array(3),
+      new Uint8Array(0),
+      new Uint8Array(2500),
+      new Uint8Array(20_000),
+      new Uint8Array(1),
+    ];
+    let n = 0;
+    for (const p of parts) for (let i = 0; i < p.length; i++) p[i] = n++ % 251;
+    void s.enqueue(Lane.bulk, parts);
+    assert.equal(got.length, 1);
+    assert.deepEqual(got[0], Buffer.concat(parts));
   });
 });

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { decodeWire, encodeWire, type WireMessage } from '../../src/transport/messages.ts';
+import { encodeWireParts, ZERO_COPY_MIN_BYTES } from '../../src/transport/wire-parts.ts';
+
+const body = fc
+  .integer({ min: 0, max: 3 * ZERO_COPY_MIN_BYTES })
+  .chain((n) => fc.uint8Array({ minLength: n, maxLength: n }));
+const id = fc.oneof(
+  fc.integer({ min: 0, max: 300 }),
+  fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+);
+
+const wireMessage: fc.Arbitrary<WireMessage> = fc.oneof(
+  body.map((b) => ({ kind: 'message' as const, body: b })),
+  fc.record({ id, timeoutMs: fc.integer({ min: 0, max: 2 ** 32 - 1 }), body }).map((request) => ({
+    kind: 'request' as const,
+    request: request as never,
+  })),
+  fc
+    .record({
+      id,
+      body,
+      errorCode: fc.constantFrom('', 'ERR_X'),
+      errorMessage: fc.constantFrom('', 'why'),
+    })
+    .map((response) => ({ kind: 'response' as const, response: response as never })),
+);
+
+describe('zero-copy envelope parts', () => {
+  it('concatenate to exactly the bytes protobuf encoding gives', () => {
+    fc.assert(
+      fc.property(wireMessage, (msg) => {
+        const parts = encodeWireParts(msg);
+        assert.deepEqual(Buffer.concat(parts), Buffer.from(encodeWire(msg)));
+        assert.deepEqual(
+          decodeWire(Buffer.concat(parts)),
+          decodeWire(Buffer.from(encodeWire(msg))),
+        );
+      }),
+      { numRuns: 500, seed: 20261124 },
+    );
+  });
+
+  it('pass a large body by reference', () => {
+    const big = new Uint8Array(1 << 20);
+    const parts = encodeWireParts({ kind: 'message', body: big });
+    assert.equal(parts.length, 2);
+    assert.equal(parts[1], big);
+  });
+});
