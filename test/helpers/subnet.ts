@@ -2,8 +2,10 @@
  * Test harness: real transports on 127.0.0.1 with OS-chosen ports, identities generated once
  * per process, and an in-memory registry per node. Waits are on events, never on sleeps.
  */
+export { identities, metricValue } from './common.ts';
+
 import { Registry as MetricsRegistry } from 'prom-client';
-import { generateIdentity, type NodeId, type NodeIdentity } from '../../src/identity/index.ts';
+import type { NodeId, NodeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import {
   addNode,
@@ -17,12 +19,7 @@ import {
   type TransportEvent,
   type TransportOptions,
 } from '../../src/transport/index.ts';
-
-/** `n` fresh identities, sorted by NodeId (index 0 is the lowest: it dials everyone). */
-export async function identities(n: number): Promise<NodeIdentity[]> {
-  const ids = await Promise.all(Array.from({ length: n }, () => generateIdentity()));
-  return ids.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
-}
+import { identities } from './common.ts';
 
 export interface TestNode {
   identity: NodeIdentity;
@@ -138,18 +135,4 @@ export async function startSubnet(
 /** Stops every node (ignores ones already stopped). */
 export async function stopAll(nodes: TestNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.transport.stop()));
-}
-
-/** The value of a counter or gauge, summed over series matching `labels`. */
-export async function metricValue(
-  metrics: MetricsRegistry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = metrics.getSingleMetric(name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
 }

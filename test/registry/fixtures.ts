@@ -2,8 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Registry as PromRegistry } from 'prom-client';
-import { generateIdentity, type NodeIdentity } from '../../src/identity/index.ts';
+import type { NodeIdentity } from '../../src/identity/index.ts';
 import {
   addNode,
   type FileRegistryClient,
@@ -14,10 +13,7 @@ import {
   type RegistryRejection,
 } from '../../src/registry/index.ts';
 
-/** `n` fresh node identities. */
-export function identities(n: number): Promise<NodeIdentity[]> {
-  return Promise.all(Array.from({ length: n }, () => generateIdentity()));
-}
+export { identities, metricValue } from '../helpers/common.ts';
 
 /**
  * A document with the given nodes, each `[subnet, identity]`, at addresses 127.0.0.1:4100+i.
@@ -45,21 +41,6 @@ export function atVersion(doc: RegistryDocument, version: number): RegistryDocum
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-registry-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** The value of a metric (with the given labels) on a prom-client registry. */
-export async function metricValue(
-  metrics: PromRegistry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number | undefined> {
-  const metric = metrics.getSingleMetric(name);
-  if (metric === undefined) return undefined;
-  const { values } = await metric.get();
-  const match = values.find((v) =>
-    Object.entries(labels).every(([key, value]) => v.labels[key] === value),
-  );
-  return match?.value;
 }
 
 type Watched = FileRegistryClient | InMemoryRegistryClient;
