@@ -62,12 +62,17 @@ function group(text: string): string {
   return text.match(/.{1,5}/g)!.join('-');
 }
 
+/** The Internet Computer's text form of any principal's bytes (e.g. `aaaaa-aa` for none). */
+export function principalToText(principal: Uint8Array): string {
+  return group(base32(checksummed(principal)));
+}
+
 /** Derives the NodeId of an Ed25519 public key given as DER SubjectPublicKeyInfo. */
 export function nodeIdFromPublicKeyDer(spkiDer: Uint8Array): NodeId {
   const principal = new Uint8Array(PRINCIPAL_BYTES);
   principal.set(createHash('sha224').update(spkiDer).digest(), 0);
   principal[PRINCIPAL_BYTES - 1] = SELF_AUTHENTICATING_TAG;
-  return group(base32(checksummed(principal))) as NodeId;
+  return principalToText(principal) as NodeId;
 }
 
 /**
