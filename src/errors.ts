@@ -158,3 +158,22 @@ export class RemoteError extends SubnetP2pError {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Broadcast
+
+/** No channel of that name is configured. */
+export class UnknownChannelError extends SubnetP2pError {
+  readonly channel: string;
+  constructor(channel: string) {
+    super('ERR_UNKNOWN_CHANNEL', `no channel named '${channel}' is configured`);
+    this.channel = channel;
+  }
+}
+
+/** An artifact or its attributes exceed the channel's bounds. */
+export class ArtifactTooLargeError extends SubnetP2pError {
+  constructor(message: string) {
+    super('ERR_ARTIFACT_TOO_LARGE', message);
+  }
+}

@@ -1,0 +1,79 @@
+import { ConfigError } from '../errors.ts';
+import { Lane } from '../transport/index.ts';
+import type { ChannelConfig, DownloadLimits } from './types.ts';
+
+/** Application attributes of an artifact travel in its advert: at most this many bytes. */
+export const MAX_ATTRIBUTES_BYTES = 256;
+
+export const DEFAULT_CHANNEL: Readonly<ChannelConfig> = Object.freeze({
+  lane: Lane.bulk,
+  pushThresholdBytes: 1024,
+  maxArtifactBytes: 4 * 1024 * 1024,
+  maxSlots: 10_000,
+  relay: 'relay',
+  priority: () => ({ fetch: 0 }),
+});
+
+export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
+  maxConcurrentDownloads: 32,
+  maxDownloadsPerPeer: 8,
+  maxBytesInFlightPerPeer: 16 * 1024 * 1024,
+  downloadTimeoutMs: 5000,
+  minThroughputBytesPerSec: 1_000_000,
+  retryBaseMs: 250,
+  retryMaxMs: 30_000,
+  reprioritizeIntervalMs: 1000,
+  maxPendingValidations: 64,
+});
+
+function positive(field: string, value: number, integer = true): void {
+  const ok = integer
+    ? Number.isSafeInteger(value) && value > 0
+    : value > 0 && Number.isFinite(value);
+  if (!ok)
+    throw new ConfigError(
+      field,
+      `must be a positive ${integer ? 'integer' : 'number'}, got ${value}`,
+    );
+}
+
+/** Merges a channel's settings over the defaults and validates them. */
+export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {}): ChannelConfig {
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) {
+    throw new ConfigError(
+      `channels.${name}`,
+      'channel names are 1-63 of [a-z0-9_-], starting alphanumeric',
+    );
+  }
+  const c: ChannelConfig = { ...DEFAULT_CHANNEL, ...partial };
+  const f = (k: string) => `channels.${name}.${k}`;
+  if (c.lane !== Lane.high && c.lane !== Lane.bulk) {
+    throw new ConfigError(f('lane'), 'must be the high or the bulk lane');
+  }
+  if (!Number.isSafeInteger(c.pushThresholdBytes) || c.pushThresholdBytes < 0) {
+    throw new ConfigError(
+      f('pushThresholdBytes'),
+      `must be an integer >= 0, got ${c.pushThresholdBytes}`,
+    );
+  }
+  positive(f('maxArtifactBytes'), c.maxArtifactBytes);
+  positive(f('maxSlots'), c.maxSlots);
+  if (c.maxSlots > 2 ** 32) throw new ConfigError(f('maxSlots'), 'must fit in 32 bits');
+  if (c.relay !== 'relay' && c.relay !== 'origin-only') {
+    throw new ConfigError(f('relay'), `must be 'relay' or 'origin-only', got ${String(c.relay)}`);
+  }
+  if (typeof c.priority !== 'function') throw new ConfigError(f('priority'), 'must be a function');
+  return c;
+}
+
+/** Merges download limits over the defaults and validates them. */
+export function resolveDownloadLimits(partial: Partial<DownloadLimits> = {}): DownloadLimits {
+  const l: DownloadLimits = { ...DEFAULT_DOWNLOAD_LIMITS, ...partial };
+  for (const [k, v] of Object.entries(l)) {
+    positive(`downloads.${k}`, v as number, k !== 'minThroughputBytesPerSec');
+  }
+  if (l.retryMaxMs < l.retryBaseMs) {
+    throw new ConfigError('downloads.retryMaxMs', 'must be at least retryBaseMs');
+  }
+  return l;
+}

@@ -1,0 +1,694 @@
+import { crc32 } from 'node:zlib';
+import {
+  ArtifactTooLargeError,
+  ConfigError,
+  QueueFullError,
+  UnknownChannelError,
+} from '../../errors.ts';
+import type { NodeId } from '../../identity/index.ts';
+import type { ConnId } from '../../transport/index.ts';
+import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
+import { artifactId, idFromBytes, idToBytes } from '../ids.ts';
+import type { ArtifactPool } from '../pool.ts';
+import { FetchRequest, FetchResponse, type SlotUpdate, SlotUpdates } from '../proto/broadcast.ts';
+import type {
+  AdvertInfo,
+  Artifact,
+  ArtifactId,
+  ChannelConfig,
+  CommitNumber,
+  CoreAction,
+  DeliveredArtifact,
+  DownloadLimits,
+  FetchResult,
+  SlotNumber,
+  Validation,
+} from '../types.ts';
+import { Downloads, type Want } from './downloads.ts';
+import type { CoreObserver } from './observer.ts';
+import { PeerSlots } from './peer-slots.ts';
+import { SlotTable } from './slot-table.ts';
+
+/** Bounds of the messages the core writes and reads. */
+export interface MessageLimits {
+  /** Slot updates in one message; a peer's message with more is malformed. Default 1000. */
+  maxUpdatesPerMessage: number;
+  /** Inline artifact bytes in one message we write (one larger artifact goes alone). Default 256 KiB. */
+  maxInlineBytesPerMessage: number;
+}
+
+export const DEFAULT_MESSAGE_LIMITS: Readonly<MessageLimits> = Object.freeze({
+  maxUpdatesPerMessage: 1000,
+  maxInlineBytesPerMessage: 256 * 1024,
+});
+
+export interface CoreOptions {
+  self: NodeId;
+  /** Resolved channel configurations, by name. */
+  channels: ReadonlyMap<string, ChannelConfig>;
+  /** One pool per channel. */
+  pools: ReadonlyMap<string, ArtifactPool>;
+  downloads: DownloadLimits;
+  messages?: Partial<MessageLimits>;
+  observer: CoreObserver;
+}
+
+interface ChannelState {
+  name: string;
+  /** On the wire: CRC32 of the name. */
+  number: number;
+  cfg: ChannelConfig;
+  table: SlotTable;
+  pool: ArtifactPool;
+}
+
+interface Validating {
+  key: string;
+  channel: ChannelState;
+  artifact: DeliveredArtifact;
+}
+
+/** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
+export function channelNumber(name: string): number {
+  return crc32(name) >>> 0;
+}
+
+/** How many keys of rejected or ignored artifacts are remembered, so they are not fetched again. */
+const DISMISSED_MEMORY = 10_000;
+
+/**
+ * The broadcast protocol as a deterministic state machine, with no I/O: methods take events
+ * (with the current time) and queue actions, which `takeActions()` hands to a driver. The
+ * real-network driver and the simulator run this same code.
+ *
+ * Sending: each channel's live artifacts hold slots; every peer gets every slot update
+ * (inline for small or urgent artifacts, else an advert), the whole table again when its link
+ * comes back, and an explicit withdrawal on abort. Receiving: per peer and channel the newest
+ * update of each slot is kept; adverts feed the download scheduler, downloads are verified
+ * (hash, advertised size), validated by the application, delivered, and relayed.
+ */
+export class BroadcastCore {
+  readonly self: NodeId;
+  readonly #channels = new Map<string, ChannelState>();
+  readonly #byNumber = new Map<number, ChannelState>();
+  readonly #limits: DownloadLimits;
+  readonly #msg: MessageLimits;
+  readonly #obs: CoreObserver;
+  readonly #up = new Map<NodeId, ConnId>();
+  readonly #peerSlots = new Map<NodeId, Map<string, PeerSlots>>();
+  readonly #outbox = new Map<NodeId, Map<string, SlotUpdate[]>>();
+  readonly #downloads: Downloads;
+  readonly #validating = new Map<number, Validating>();
+  readonly #validatingKeys = new Set<string>();
+  readonly #dismissed = new Set<string>();
+  #actions: CoreAction[] = [];
+  #nextToken = 1;
+  #nextReprioritize: number | undefined;
+  #wakeAt: number | undefined;
+  #scheduleNeeded = false;
+
+  constructor(opts: CoreOptions) {
+    this.self = opts.self;
+    this.#limits = opts.downloads;
+    this.#msg = { ...DEFAULT_MESSAGE_LIMITS, ...opts.messages };
+    this.#obs = opts.observer;
+    this.#downloads = new Downloads(opts.downloads);
+    for (const [name, cfg] of opts.channels) {
+      const pool = opts.pools.get(name);
+      if (!pool) throw new ConfigError(`channels.${name}`, 'has no pool');
+      const number = channelNumber(name);
+      const clash = this.#byNumber.get(number);
+      if (clash) {
+        throw new ConfigError(
+          `channels.${name}`,
+          `its wire number collides with channel '${clash.name}'; rename one`,
+        );
+      }
+      const state = { name, number, cfg, table: new SlotTable(cfg.maxSlots), pool };
+      this.#channels.set(name, state);
+      this.#byNumber.set(number, state);
+    }
+  }
+
+  #channel(name: string): ChannelState {
+    const ch = this.#channels.get(name);
+    if (!ch) throw new UnknownChannelError(name);
+    return ch;
+  }
+
+  #count(name: Parameters<CoreObserver['count']>[0], labels: Record<string, string>, n = 1): void {
+    this.#obs.count(name, labels, n);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Local artifacts
+
+  /**
+   * Starts broadcasting an artifact of `channel`; returns its id. Idempotent for an artifact
+   * already held. Throws ERR_UNKNOWN_CHANNEL, ERR_ARTIFACT_TOO_LARGE, ERR_QUEUE_FULL (no free
+   * slot, or the pool is full).
+   */
+  add(
+    channel: string,
+    bytes: Uint8Array,
+    opts: { attributes?: Uint8Array; urgent?: boolean },
+    now: number,
+  ): ArtifactId {
+    const ch = this.#channel(channel);
+    const attributes = opts.attributes ?? new Uint8Array(0);
+    if (bytes.length > ch.cfg.maxArtifactBytes) {
+      throw new ArtifactTooLargeError(
+        `artifact of ${bytes.length} bytes exceeds channel '${channel}' limit of ${ch.cfg.maxArtifactBytes}`,
+      );
+    }
+    if (attributes.length > MAX_ATTRIBUTES_BYTES) {
+      throw new ArtifactTooLargeError(
+        `attributes of ${attributes.length} bytes exceed the limit of ${MAX_ATTRIBUTES_BYTES}`,
+      );
+    }
+    const id = artifactId(bytes);
+    if (ch.table.has(id)) return id;
+    if (ch.table.full) {
+      throw new QueueFullError(`channel '${channel}' has all ${ch.cfg.maxSlots} slots in use`);
+    }
+    ch.pool.put({ channel, id, bytes, attributes });
+    const inline = bytes.length <= ch.cfg.pushThresholdBytes || opts.urgent === true;
+    this.#advertise(ch, { id, size: bytes.length, attributes, inline: inline ? bytes : undefined });
+    // We hold it now: stop any download of it.
+    this.#forget(`${channel}:${id}`);
+    this.#touch(now);
+    return id;
+  }
+
+  /**
+   * Stops broadcasting `id`: frees its slot, tells every peer it is withdrawn, drops it from the
+   * pool, and stops downloading it. Returns whether anything was there.
+   */
+  abort(channel: string, id: ArtifactId, now: number): boolean {
+    const ch = this.#channel(channel);
+    const removed = ch.table.remove(id);
+    if (removed)
+      this.#queueToAll(ch, { slot: removed.slot, commit: removed.commit, withdrawn: true });
+    const had = ch.pool.has(id);
+    ch.pool.delete(id);
+    const key = `${channel}:${id}`;
+    const wanted = this.#downloads.get(key) !== undefined;
+    this.#forget(key);
+    this.#dismiss(key);
+    this.#touch(now);
+    return removed !== undefined || had || wanted;
+  }
+
+  /** The artifact, if this node holds it. */
+  get(channel: string, id: ArtifactId): Artifact | undefined {
+    return this.#channel(channel).pool.get(id);
+  }
+
+  #advertise(
+    ch: ChannelState,
+    entry: { id: ArtifactId; size: number; attributes: Uint8Array; inline: Uint8Array | undefined },
+  ): boolean {
+    const taken = ch.table.add(entry);
+    if (!taken) return false;
+    for (const peer of this.#up.keys()) {
+      if (this.#peerHas(peer, ch.name, entry.id)) continue;
+      this.#queue(peer, ch, this.#update(taken.slot, taken.commit, entry));
+    }
+    return true;
+  }
+
+  #update(
+    slot: SlotNumber,
+    commit: CommitNumber,
+    e: { id: ArtifactId; size: number; attributes: Uint8Array; inline: Uint8Array | undefined },
+  ): SlotUpdate {
+    if (e.inline) {
+      return {
+        slot,
+        commit,
+        inline: {
+          artifact: e.inline as Uint8Array<ArrayBuffer>,
+          attributes: e.attributes as Uint8Array<ArrayBuffer>,
+        },
+        withdrawn: false,
+      };
+    }
+    return {
+      slot,
+      commit,
+      advert: {
+        id: idToBytes(e.id) as Uint8Array<ArrayBuffer>,
+        size: e.size,
+        attributes: e.attributes as Uint8Array<ArrayBuffer>,
+      },
+      withdrawn: false,
+    };
+  }
+
+  #queueToAll(ch: ChannelState, update: SlotUpdate): void {
+    for (const peer of this.#up.keys()) this.#queue(peer, ch, update);
+  }
+
+  #queue(peer: NodeId, ch: ChannelState, update: SlotUpdate): void {
+    let byChannel = this.#outbox.get(peer);
+    if (!byChannel) {
+      byChannel = new Map();
+      this.#outbox.set(peer, byChannel);
+    }
+    let list = byChannel.get(ch.name);
+    if (!list) {
+      list = [];
+      byChannel.set(ch.name, list);
+    }
+    list.push(update);
+    const kind = update.inline ? 'inline' : update.advert ? 'advert' : 'withdrawn';
+    this.#count('updates_sent', { channel: ch.name, kind });
+  }
+
+  #peerHas(peer: NodeId, channel: string, id: ArtifactId): boolean {
+    return this.#peerSlots.get(peer)?.get(channel)?.advertises(id) ?? false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Peers
+
+  /** A link to `peer` is up with connection id `connId`: (re)send every live slot. */
+  peerUp(peer: NodeId, connId: ConnId, now: number): void {
+    if (this.#up.has(peer)) this.peerDown(peer, this.#up.get(peer)!, now);
+    this.#up.set(peer, connId);
+    this.#peerSlots.set(peer, new Map());
+    for (const ch of this.#channels.values()) {
+      for (const [slot, entry] of ch.table.entries()) {
+        this.#queue(peer, ch, this.#update(slot, entry.commit, entry));
+      }
+    }
+    this.#touch(now);
+  }
+
+  /** The link `connId` to `peer` is down: forget what it advertised. */
+  peerDown(peer: NodeId, connId: ConnId, now: number): void {
+    if (this.#up.get(peer) !== connId) return;
+    this.#up.delete(peer);
+    this.#outbox.delete(peer);
+    const channels = this.#peerSlots.get(peer);
+    this.#peerSlots.delete(peer);
+    for (const [channel, slots] of channels ?? []) {
+      for (const id of slots.ids()) this.#withdrawAdvert(`${channel}:${id}`, peer);
+    }
+    this.#touch(now);
+  }
+
+  #withdrawAdvert(key: string, peer: NodeId): void {
+    const token = this.#downloads.withdrawn(key, peer);
+    if (token !== undefined) this.#cancel(token, key);
+  }
+
+  #cancel(token: number, key: string): void {
+    this.#actions.push({ type: 'cancel-fetch', token });
+    this.#count('downloads', { channel: key.slice(0, key.indexOf(':')), outcome: 'cancelled' });
+  }
+
+  /** Forgets any download of `key` (we hold it, or it was aborted). */
+  #forget(key: string): void {
+    const token = this.#downloads.remove(key);
+    if (token !== undefined) this.#cancel(token, key);
+  }
+
+  #dismiss(key: string): void {
+    this.#dismissed.add(key);
+    if (this.#dismissed.size > DISMISSED_MEMORY) {
+      this.#dismissed.delete(this.#dismissed.values().next().value!);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receiving slot updates
+
+  /** A batch of slot updates arrived from `peer` on link `connId`. */
+  onUpdates(peer: NodeId, connId: ConnId, body: Uint8Array, now: number): void {
+    if (this.#up.get(peer) !== connId) {
+      this.#count('messages_dropped', { reason: 'stale_connection' });
+      return;
+    }
+    let batch: SlotUpdates;
+    try {
+      batch = SlotUpdates.decode(body, { limits: { updates: this.#msg.maxUpdatesPerMessage } });
+    } catch {
+      this.#count('messages_dropped', { reason: 'malformed' });
+      return;
+    }
+    const ch = this.#byNumber.get(batch.channel);
+    if (!ch) {
+      this.#count('messages_dropped', { reason: 'unknown_channel' });
+      return;
+    }
+    const byChannel = this.#peerSlots.get(peer)!;
+    let slots = byChannel.get(ch.name);
+    if (!slots) {
+      slots = new PeerSlots();
+      byChannel.set(ch.name, slots);
+    }
+    for (const u of batch.updates) this.#apply(peer, connId, ch, slots, u);
+    this.#touch(now);
+  }
+
+  #apply(peer: NodeId, connId: ConnId, ch: ChannelState, slots: PeerSlots, u: SlotUpdate): void {
+    const outcome = (o: string) => this.#count('adverts', { channel: ch.name, outcome: o });
+    if (u.slot >= ch.cfg.maxSlots) {
+      outcome('over_limit');
+      return;
+    }
+    const kinds = (u.advert ? 1 : 0) + (u.inline ? 1 : 0) + (u.withdrawn ? 1 : 0);
+    if (kinds !== 1) {
+      outcome('malformed');
+      return;
+    }
+    let id: ArtifactId | undefined;
+    let size = 0;
+    let attributes: Uint8Array = new Uint8Array(0);
+    if (u.advert) {
+      id = idFromBytes(u.advert.id);
+      size = u.advert.size;
+      attributes = u.advert.attributes;
+      if (id === undefined) {
+        outcome('malformed');
+        return;
+      }
+    } else if (u.inline) {
+      size = u.inline.artifact.length;
+      attributes = u.inline.attributes;
+      id = artifactId(u.inline.artifact);
+    }
+    if (attributes.length > MAX_ATTRIBUTES_BYTES) {
+      outcome('malformed');
+      return;
+    }
+    if (size > ch.cfg.maxArtifactBytes) {
+      outcome('oversized');
+      return;
+    }
+    const applied = slots.apply(u.slot as SlotNumber, connId, u.commit as CommitNumber, id);
+    if (applied.kind === 'stale') {
+      outcome('stale');
+      return;
+    }
+    if (
+      applied.replaced !== undefined &&
+      applied.replaced !== id &&
+      !slots.advertises(applied.replaced)
+    ) {
+      this.#withdrawAdvert(`${ch.name}:${applied.replaced}`, peer);
+    }
+    if (id === undefined) return; // withdrawn
+    const key = `${ch.name}:${id}`;
+    if (ch.pool.has(id) || this.#validatingKeys.has(key) || this.#dismissed.has(key)) {
+      outcome('duplicate');
+      return;
+    }
+    const advert: AdvertInfo = { channel: ch.name, id, size, attributes };
+    if (u.inline && this.#validating.size < this.#limits.maxPendingValidations) {
+      outcome('accepted');
+      this.#forget(key);
+      this.#validate(ch, key, {
+        channel: ch.name,
+        id,
+        bytes: u.inline.artifact,
+        attributes,
+        from: peer,
+      });
+      return;
+    }
+    // An advert (or an inline artifact we cannot validate now: we will fetch it later).
+    const want = this.#downloads.advertised(key, advert, peer, ch.cfg.priority);
+    outcome(want === undefined ? 'dropped' : want.decision === 'later' ? 'later' : 'accepted');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Downloads
+
+  /** The result of fetch `token`. */
+  onFetched(token: number, result: FetchResult, now: number): void {
+    const done = this.#downloads.finish(token);
+    this.#touch(now);
+    if (!done) return; // cancelled or superseded
+    const { want, peer } = done;
+    const ch = this.#channel(want.channel);
+    const labels = { channel: ch.name };
+    if (!result.ok) {
+      this.#retry(want, peer, false);
+      return;
+    }
+    let response: FetchResponse;
+    try {
+      response = FetchResponse.decode(result.body);
+    } catch {
+      this.#faulty(want, peer, 'missing_body');
+      return;
+    }
+    if (response.missing || response.artifact.length === 0) {
+      this.#retry(want, peer, false);
+      return;
+    }
+    const bytes = response.artifact;
+    if (bytes.length > want.advertisers.get(peer)!) {
+      this.#faulty(want, peer, 'oversized');
+      return;
+    }
+    if (artifactId(bytes) !== want.id) {
+      this.#faulty(want, peer, 'bad_hash');
+      return;
+    }
+    if (ch.pool.has(want.id)) {
+      this.#count('duplicate_downloads', labels);
+      this.#downloads.remove(want.key);
+      return;
+    }
+    this.#count('downloads', { ...labels, outcome: 'succeeded' });
+    this.#downloads.remove(want.key);
+    this.#validate(ch, want.key, {
+      channel: ch.name,
+      id: want.id,
+      bytes,
+      attributes: want.attributes,
+      from: peer,
+    });
+  }
+
+  #retry(want: Want, peer: NodeId, faulty: boolean): void {
+    this.#count('downloads', { channel: want.channel, outcome: faulty ? 'faulty' : 'retried' });
+    this.#downloads.failed(want, peer, faulty);
+  }
+
+  #faulty(want: Want, peer: NodeId, reason: string): void {
+    this.#count('peer_faults', { channel: want.channel, peer, reason });
+    this.#retry(want, peer, true);
+  }
+
+  #validate(ch: ChannelState, key: string, artifact: DeliveredArtifact): void {
+    const token = this.#nextToken++;
+    this.#validating.set(token, { key, channel: ch, artifact });
+    this.#validatingKeys.add(key);
+    this.#actions.push({ type: 'validate', token, artifact });
+  }
+
+  /** The application's verdict on the artifact of validation `token`. */
+  onValidated(token: number, verdict: Validation, now: number): void {
+    const v = this.#validating.get(token);
+    if (!v) return;
+    this.#validating.delete(token);
+    this.#validatingKeys.delete(v.key);
+    this.#touch(now);
+    const { channel: ch, artifact } = v;
+    this.#count('validations', { channel: ch.name, verdict });
+    if (verdict !== 'accept') {
+      if (verdict === 'reject') {
+        this.#count('peer_faults', { channel: ch.name, peer: artifact.from, reason: 'rejected' });
+      }
+      this.#dismiss(v.key);
+      this.#forget(v.key);
+      return;
+    }
+    if (ch.pool.has(artifact.id)) return;
+    try {
+      ch.pool.put({
+        channel: ch.name,
+        id: artifact.id,
+        bytes: artifact.bytes,
+        attributes: artifact.attributes,
+      });
+    } catch {
+      this.#count('pool_full', { channel: ch.name });
+      return;
+    }
+    this.#forget(v.key);
+    this.#actions.push({ type: 'deliver', artifact });
+    this.#count('delivered', { channel: ch.name });
+    if (ch.cfg.relay === 'relay') {
+      const relayed = this.#advertise(ch, {
+        id: artifact.id,
+        size: artifact.bytes.length,
+        attributes: artifact.attributes,
+        inline: undefined,
+      });
+      if (relayed) this.#count('relayed', { channel: ch.name });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Serving
+
+  /** Answers a fetch request body from a peer with a FetchResponse body. */
+  serve(body: Uint8Array): Uint8Array {
+    let req: FetchRequest;
+    try {
+      req = FetchRequest.decode(body);
+    } catch {
+      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    }
+    const ch = this.#byNumber.get(req.channel);
+    const id = idFromBytes(req.id);
+    const artifact = ch && id ? ch.pool.get(id) : undefined;
+    if (!artifact) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    return FetchResponse.encode({
+      artifact: artifact.bytes as Uint8Array<ArrayBuffer>,
+      missing: false,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Priorities and time
+
+  /** Asks the priority function again about every artifact not yet held (one channel or all). */
+  reprioritize(channel: string | undefined, now: number): void {
+    for (const want of [...this.#downloads.wants()]) {
+      if (channel !== undefined && want.channel !== channel) continue;
+      const ch = this.#channel(want.channel);
+      const size = Math.max(...want.advertisers.values());
+      const decision = ch.cfg.priority({
+        channel: want.channel,
+        id: want.id,
+        size,
+        attributes: want.attributes,
+      });
+      const token = this.#downloads.redecide(want, decision);
+      if (token !== undefined) this.#cancel(token, want.key);
+    }
+    this.#touch(now);
+  }
+
+  /** Time passed: periodic re-evaluation and retries that are due. */
+  tick(now: number): void {
+    if (this.#nextReprioritize !== undefined && now >= this.#nextReprioritize) {
+      this.#nextReprioritize = undefined;
+      this.reprioritize(undefined, now);
+    }
+    this.#touch(now);
+  }
+
+  #touch(now: number): void {
+    this.#scheduleNeeded = true;
+    this.#now = now;
+    if (this.#nextReprioritize === undefined && this.#downloads.size > 0) {
+      this.#nextReprioritize = now + this.#limits.reprioritizeIntervalMs;
+    }
+  }
+
+  #now = 0;
+
+  /**
+   * Starts the downloads that can start, flushes queued slot updates into messages, and
+   * returns every action since the last call (in order).
+   */
+  takeActions(): CoreAction[] {
+    if (this.#scheduleNeeded) {
+      this.#scheduleNeeded = false;
+      this.#startDownloads(this.#now);
+    }
+    this.#flush();
+    const wake = this.#nextWake();
+    if (wake !== undefined && wake !== this.#wakeAt) {
+      this.#wakeAt = wake;
+      this.#actions.push({ type: 'wake', at: wake });
+    } else if (wake === undefined) {
+      this.#wakeAt = undefined;
+    }
+    const out = this.#actions;
+    this.#actions = [];
+    return out;
+  }
+
+  #startDownloads(now: number): void {
+    if (this.#validating.size >= this.#limits.maxPendingValidations) return;
+    for (const s of this.#downloads.schedule(now, (p) => this.#up.has(p))) {
+      const ch = this.#channel(s.want.channel);
+      this.#count('downloads', { channel: ch.name, outcome: 'started' });
+      this.#actions.push({
+        type: 'fetch',
+        token: s.token,
+        peer: s.peer,
+        lane: ch.cfg.lane,
+        body: FetchRequest.encode({
+          channel: ch.number,
+          id: idToBytes(s.want.id) as Uint8Array<ArrayBuffer>,
+        }),
+        timeoutMs: s.timeoutMs,
+      });
+    }
+  }
+
+  #nextWake(): number | undefined {
+    const times = [this.#nextReprioritize, this.#downloads.nextRetryAt].filter(
+      (t): t is number => t !== undefined,
+    );
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  #flush(): void {
+    for (const [peer, byChannel] of this.#outbox) {
+      for (const [name, updates] of byChannel) {
+        const ch = this.#channels.get(name)!;
+        let batch: SlotUpdate[] = [];
+        let inlineBytes = 0;
+        const emit = () => {
+          if (batch.length === 0) return;
+          const body = SlotUpdates.encode({ channel: ch.number, updates: batch });
+          this.#actions.push({ type: 'send', peer, lane: ch.cfg.lane, body });
+          batch = [];
+          inlineBytes = 0;
+        };
+        for (const u of updates) {
+          const size = u.inline?.artifact.length ?? 0;
+          if (
+            batch.length >= this.#msg.maxUpdatesPerMessage ||
+            (batch.length > 0 && inlineBytes + size > this.#msg.maxInlineBytesPerMessage)
+          ) {
+            emit();
+          }
+          batch.push(u);
+          inlineBytes += size;
+        }
+        emit();
+      }
+    }
+    this.#outbox.clear();
+  }
+
+  /** Counts for gauges. */
+  stats(): {
+    wants: number;
+    downloading: number;
+    validating: number;
+    slots: Record<string, number>;
+    peersUp: number;
+  } {
+    const slots: Record<string, number> = {};
+    for (const ch of this.#channels.values()) slots[ch.name] = ch.table.size;
+    return {
+      wants: this.#downloads.size,
+      downloading: this.#downloads.active,
+      validating: this.#validating.size,
+      slots,
+      peersUp: this.#up.size,
+    };
+  }
+}

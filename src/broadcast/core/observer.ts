@@ -1,0 +1,67 @@
+/**
+ * Every decision the core makes is counted through this interface, so the driver can export
+ * prom-client metrics and the simulator can keep plain counters. Names and labels:
+ *
+ * - `adverts` {channel, outcome}: accepted | duplicate | stale | over_limit | oversized |
+ *   malformed | dropped | later
+ * - `downloads` {channel, outcome}: started | succeeded | retried | faulty | cancelled
+ * - `peer_faults` {channel, peer, reason}: bad_hash | oversized | rejected | missing_body
+ * - `validations` {channel, verdict}: accept | reject | ignore
+ * - `delivered` {channel}; `relayed` {channel}; `duplicate_downloads` {channel}
+ * - `updates_sent` {channel, kind}: advert | inline | withdrawn
+ * - `messages_dropped` {reason}: stale_connection | malformed | unknown_channel
+ * - `pool_full` {channel}
+ */
+export interface CoreObserver {
+  count(name: CounterName, labels: Record<string, string>, n?: number): void;
+}
+
+export const COUNTER_NAMES = [
+  'adverts',
+  'downloads',
+  'peer_faults',
+  'validations',
+  'delivered',
+  'relayed',
+  'duplicate_downloads',
+  'updates_sent',
+  'messages_dropped',
+  'pool_full',
+] as const;
+
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+/** Label names of each counter. */
+export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
+  adverts: ['channel', 'outcome'],
+  downloads: ['channel', 'outcome'],
+  peer_faults: ['channel', 'peer', 'reason'],
+  validations: ['channel', 'verdict'],
+  delivered: ['channel'],
+  relayed: ['channel'],
+  duplicate_downloads: ['channel'],
+  updates_sent: ['channel', 'kind'],
+  messages_dropped: ['reason'],
+  pool_full: ['channel'],
+};
+
+/** An observer that keeps counts in a Map (tests, the simulator). */
+export class CountingObserver implements CoreObserver {
+  readonly counts = new Map<string, number>();
+
+  count(name: CounterName, labels: Record<string, string>, n = 1): void {
+    const key = `${name}${JSON.stringify(labels)}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+  }
+
+  /** Sum of `name` over the series whose labels include `labels`. */
+  get(name: CounterName, labels: Record<string, string> = {}): number {
+    let sum = 0;
+    for (const [key, v] of this.counts) {
+      if (!key.startsWith(`${name}{`)) continue;
+      const l = JSON.parse(key.slice(name.length)) as Record<string, string>;
+      if (Object.entries(labels).every(([k, want]) => l[k] === want)) sum += v;
+    }
+    return sum;
+  }
+}

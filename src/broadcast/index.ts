@@ -1,0 +1,23 @@
+/**
+ * Abortable broadcast: slot tables, adverts, pull, priorities, relay. The protocol core is a
+ * deterministic state machine (core/); drivers run it over the transport or the simulator.
+ * @module
+ */
+export {
+  DEFAULT_CHANNEL,
+  DEFAULT_DOWNLOAD_LIMITS,
+  MAX_ATTRIBUTES_BYTES,
+  resolveChannel,
+  resolveDownloadLimits,
+} from './config.ts';
+export {
+  BroadcastCore,
+  type CoreOptions,
+  channelNumber,
+  DEFAULT_MESSAGE_LIMITS,
+  type MessageLimits,
+} from './core/core.ts';
+export { COUNTER_LABELS, COUNTER_NAMES, type CoreObserver, CountingObserver } from './core/observer.ts';
+export { artifactId, isArtifactId } from './ids.ts';
+export { type ArtifactPool, InMemoryPool } from './pool.ts';
+export type * from './types.ts';

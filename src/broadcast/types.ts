@@ -1,0 +1,126 @@
+import type { NodeId } from '../identity/index.ts';
+import type { ConnId, Lane } from '../transport/index.ts';
+
+/** An artifact's id: the SHA-256 of its bytes, lower-case hex (64 characters). */
+export type ArtifactId = string & { readonly __brand: 'ArtifactId' };
+
+/** A slot in a sender's slot table (0 <= slot < maxSlots). */
+export type SlotNumber = number & { readonly __brand: 'SlotNumber' };
+
+/** A sender's commit number: grows with every change of its slot table (per channel). */
+export type CommitNumber = number & { readonly __brand: 'CommitNumber' };
+
+/** What the receiver learns about an artifact before it has it. */
+export interface AdvertInfo {
+  channel: string;
+  id: ArtifactId;
+  size: number;
+  attributes: Uint8Array;
+}
+
+/**
+ * The application's verdict on an advertised artifact: fetch it now (higher priority first),
+ * keep the advert and ask again at the next re-evaluation, or drop it.
+ */
+export type PriorityDecision = { fetch: number } | 'later' | 'drop';
+
+/** The application's verdict on a received artifact (see ChannelConfig.validate). */
+export type Validation = 'accept' | 'reject' | 'ignore';
+
+/** Who relays an accepted artifact. */
+export type RelayPolicy =
+  /** Every node advertises what it accepted (consensus artifacts). */
+  | 'relay'
+  /** Only the node that created it advertises it (the IC's ingress). */
+  | 'origin-only';
+
+/** One artifact held by a node. */
+export interface Artifact {
+  channel: string;
+  id: ArtifactId;
+  bytes: Uint8Array;
+  attributes: Uint8Array;
+}
+
+/** An artifact delivered to the application. */
+export interface DeliveredArtifact extends Artifact {
+  /** The peer it came from. */
+  from: NodeId;
+}
+
+/** Configuration of one channel (one artifact type). */
+export interface ChannelConfig {
+  /** Lane of its adverts, fetches and artifacts. Default bulk. */
+  lane: Lane;
+  /** Artifacts of at most this many bytes travel inline (pushed). Default 1024. */
+  pushThresholdBytes: number;
+  /** Largest artifact, bytes. Default 4 MiB. */
+  maxArtifactBytes: number;
+  /**
+   * Slots per peer: the sender's live artifacts, and the adverts a receiver keeps per peer;
+   * slot numbers at or above it are refused. Default 10 000.
+   */
+  maxSlots: number;
+  /** Relay policy. Default 'relay'. */
+  relay: RelayPolicy;
+  /** The priority function. Default: fetch everything at priority 0. */
+  priority: (advert: AdvertInfo) => PriorityDecision;
+  /**
+   * The validation hook: accept (keep, deliver and relay), reject (count against the peer),
+   * ignore (drop silently). May be async. Default: accept.
+   */
+  validate?: (artifact: DeliveredArtifact) => Validation | Promise<Validation>;
+}
+
+/** Limits of the download side, per node. */
+export interface DownloadLimits {
+  /** Downloads in progress at once, all channels. Default 32. */
+  maxConcurrentDownloads: number;
+  /** Downloads in progress from one peer. Default 8. */
+  maxDownloadsPerPeer: number;
+  /** Advertised bytes being downloaded from one peer (one download may exceed it alone). Default 16 MiB. */
+  maxBytesInFlightPerPeer: number;
+  /** Deadline of one attempt: base, plus size / minThroughput. Default 5000 ms. */
+  downloadTimeoutMs: number;
+  /** Assumed slowest acceptable throughput, bytes/s, for attempt deadlines. Default 1 MB/s. */
+  minThroughputBytesPerSec: number;
+  /** Backoff after every advertiser failed once: base doubling to max. Default 250 ms .. 30 s. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Period of priority re-evaluation. Default 1000 ms. */
+  reprioritizeIntervalMs: number;
+  /** Validations in progress at once. Default 64. */
+  maxPendingValidations: number;
+}
+
+/** What the core is told (the driver feeds these, with the current time). */
+export type CoreEvent =
+  | { type: 'peer-up'; peer: NodeId; connId: ConnId }
+  | { type: 'peer-down'; peer: NodeId; connId: ConnId }
+  | { type: 'updates'; peer: NodeId; connId: ConnId; body: Uint8Array }
+  | { type: 'fetched'; token: number; result: FetchResult }
+  | { type: 'validated'; token: number; verdict: Validation }
+  | { type: 'add'; channel: string; bytes: Uint8Array; attributes: Uint8Array; urgent: boolean }
+  | { type: 'abort'; channel: string; id: ArtifactId }
+  | { type: 'reprioritize'; channel?: string }
+  | { type: 'tick' };
+
+/** The outcome of a fetch as the driver saw it. */
+export type FetchResult =
+  | { ok: true; body: Uint8Array }
+  | { ok: false; reason: 'timeout' | 'error' | 'link_closed' | 'cancelled' };
+
+/** What the core asks the driver to do. */
+export type CoreAction =
+  /** Send a transport message (an encoded SlotUpdates) to `peer` on `lane`. */
+  | { type: 'send'; peer: NodeId; lane: Lane; body: Uint8Array }
+  /** Send a fetch request; report the result with a 'fetched' event carrying `token`. */
+  | { type: 'fetch'; token: number; peer: NodeId; lane: Lane; body: Uint8Array; timeoutMs: number }
+  /** Abandon the fetch `token` (its result, if any, will be ignored). */
+  | { type: 'cancel-fetch'; token: number }
+  /** Run the validation hook; report with a 'validated' event carrying `token`. */
+  | { type: 'validate'; token: number; artifact: DeliveredArtifact }
+  /** Hand an accepted artifact to the application. */
+  | { type: 'deliver'; artifact: DeliveredArtifact }
+  /** Call `tick` at (or after) time `at` (ms). Replaces any earlier wake-up. */
+  | { type: 'wake'; at: number };
