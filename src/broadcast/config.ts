@@ -22,6 +22,7 @@ export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
   minThroughputBytesPerSec: 1_000_000,
   retryBaseMs: 250,
   retryMaxMs: 30_000,
+  pushGraceMs: 250,
   reprioritizeIntervalMs: 1000,
   maxPendingValidations: 64,
 });

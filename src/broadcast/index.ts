@@ -17,7 +17,12 @@ export {
   DEFAULT_MESSAGE_LIMITS,
   type MessageLimits,
 } from './core/core.ts';
-export { COUNTER_LABELS, COUNTER_NAMES, type CoreObserver, CountingObserver } from './core/observer.ts';
+export {
+  COUNTER_LABELS,
+  COUNTER_NAMES,
+  type CoreObserver,
+  CountingObserver,
+} from './core/observer.ts';
 export { artifactId, isArtifactId } from './ids.ts';
 export { type ArtifactPool, InMemoryPool } from './pool.ts';
 export type * from './types.ts';

@@ -87,6 +87,11 @@ export interface DownloadLimits {
   /** Backoff after every advertiser failed once: base doubling to max. Default 250 ms .. 30 s. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * Grace period before fetching an artifact whose advert says it was pushed inline by its
+   * origin (the push to us is probably on its way). Default 250 ms.
+   */
+  pushGraceMs: number;
   /** Period of priority re-evaluation. Default 1000 ms. */
   reprioritizeIntervalMs: number;
   /** Validations in progress at once. Default 64. */

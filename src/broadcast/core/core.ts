@@ -27,7 +27,7 @@ import type {
 import { Downloads, type Want } from './downloads.ts';
 import type { CoreObserver } from './observer.ts';
 import { PeerSlots } from './peer-slots.ts';
-import { SlotTable } from './slot-table.ts';
+import { type SlotEntry, SlotTable } from './slot-table.ts';
 
 /** Bounds of the messages the core writes and reads. */
 export interface MessageLimits {
@@ -66,6 +66,8 @@ interface Validating {
   key: string;
   channel: ChannelState;
   artifact: DeliveredArtifact;
+  /** It arrived pushed inline (so its origin pushed it to every peer). */
+  pushed: boolean;
 }
 
 /** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
@@ -173,7 +175,13 @@ export class BroadcastCore {
     }
     ch.pool.put({ channel, id, bytes, attributes });
     const inline = bytes.length <= ch.cfg.pushThresholdBytes || opts.urgent === true;
-    this.#advertise(ch, { id, size: bytes.length, attributes, inline: inline ? bytes : undefined });
+    this.#advertise(ch, {
+      id,
+      size: bytes.length,
+      attributes,
+      inline: inline ? bytes : undefined,
+      pushed: false,
+    });
     // We hold it now: stop any download of it.
     this.#forget(`${channel}:${id}`);
     this.#touch(now);
@@ -204,10 +212,7 @@ export class BroadcastCore {
     return this.#channel(channel).pool.get(id);
   }
 
-  #advertise(
-    ch: ChannelState,
-    entry: { id: ArtifactId; size: number; attributes: Uint8Array; inline: Uint8Array | undefined },
-  ): boolean {
+  #advertise(ch: ChannelState, entry: Omit<SlotEntry, 'commit'>): boolean {
     const taken = ch.table.add(entry);
     if (!taken) return false;
     for (const peer of this.#up.keys()) {
@@ -217,11 +222,7 @@ export class BroadcastCore {
     return true;
   }
 
-  #update(
-    slot: SlotNumber,
-    commit: CommitNumber,
-    e: { id: ArtifactId; size: number; attributes: Uint8Array; inline: Uint8Array | undefined },
-  ): SlotUpdate {
+  #update(slot: SlotNumber, commit: CommitNumber, e: Omit<SlotEntry, 'commit'>): SlotUpdate {
     if (e.inline) {
       return {
         slot,
@@ -240,6 +241,7 @@ export class BroadcastCore {
         id: idToBytes(e.id) as Uint8Array<ArrayBuffer>,
         size: e.size,
         attributes: e.attributes as Uint8Array<ArrayBuffer>,
+        pushed: e.pushed,
       },
       withdrawn: false,
     };
@@ -326,6 +328,7 @@ export class BroadcastCore {
 
   /** A batch of slot updates arrived from `peer` on link `connId`. */
   onUpdates(peer: NodeId, connId: ConnId, body: Uint8Array, now: number): void {
+    this.#touch(now);
     if (this.#up.get(peer) !== connId) {
       this.#count('messages_dropped', { reason: 'stale_connection' });
       return;
@@ -349,7 +352,6 @@ export class BroadcastCore {
       byChannel.set(ch.name, slots);
     }
     for (const u of batch.updates) this.#apply(peer, connId, ch, slots, u);
-    this.#touch(now);
   }
 
   #apply(peer: NodeId, connId: ConnId, ch: ChannelState, slots: PeerSlots, u: SlotUpdate): void {
@@ -409,17 +411,18 @@ export class BroadcastCore {
     if (u.inline && this.#validating.size < this.#limits.maxPendingValidations) {
       outcome('accepted');
       this.#forget(key);
-      this.#validate(ch, key, {
-        channel: ch.name,
-        id,
-        bytes: u.inline.artifact,
-        attributes,
-        from: peer,
-      });
+      this.#validate(
+        ch,
+        key,
+        { channel: ch.name, id, bytes: u.inline.artifact, attributes, from: peer },
+        true,
+      );
       return;
     }
-    // An advert (or an inline artifact we cannot validate now: we will fetch it later).
-    const want = this.#downloads.advertised(key, advert, peer, ch.cfg.priority);
+    // An advert (or an inline artifact we cannot validate now: we will fetch it later). An
+    // advert of an artifact its origin pushed waits a grace period: the push is on its way.
+    const grace = u.advert?.pushed ? this.#now + this.#limits.pushGraceMs : 0;
+    const want = this.#downloads.advertised(key, advert, peer, ch.cfg.priority, grace);
     outcome(want === undefined ? 'dropped' : want.decision === 'later' ? 'later' : 'accepted');
   }
 
@@ -465,13 +468,12 @@ export class BroadcastCore {
     }
     this.#count('downloads', { ...labels, outcome: 'succeeded' });
     this.#downloads.remove(want.key);
-    this.#validate(ch, want.key, {
-      channel: ch.name,
-      id: want.id,
-      bytes,
-      attributes: want.attributes,
-      from: peer,
-    });
+    this.#validate(
+      ch,
+      want.key,
+      { channel: ch.name, id: want.id, bytes, attributes: want.attributes, from: peer },
+      false,
+    );
   }
 
   #retry(want: Want, peer: NodeId, faulty: boolean): void {
@@ -484,9 +486,9 @@ export class BroadcastCore {
     this.#retry(want, peer, true);
   }
 
-  #validate(ch: ChannelState, key: string, artifact: DeliveredArtifact): void {
+  #validate(ch: ChannelState, key: string, artifact: DeliveredArtifact, pushed: boolean): void {
     const token = this.#nextToken++;
-    this.#validating.set(token, { key, channel: ch, artifact });
+    this.#validating.set(token, { key, channel: ch, artifact, pushed });
     this.#validatingKeys.add(key);
     this.#actions.push({ type: 'validate', token, artifact });
   }
@@ -529,6 +531,7 @@ export class BroadcastCore {
         size: artifact.bytes.length,
         attributes: artifact.attributes,
         inline: undefined,
+        pushed: v.pushed,
       });
       if (relayed) this.#count('relayed', { channel: ch.name });
     }

@@ -93,6 +93,7 @@ export class Downloads {
     advert: AdvertInfo,
     peer: NodeId,
     decide: (a: AdvertInfo) => PriorityDecision,
+    notBefore = 0,
   ): Want | undefined {
     let want = this.#wants.get(key);
     if (!want) {
@@ -111,7 +112,7 @@ export class Downloads {
         tried: new Set(),
         faulty: new Set(),
         round: 0,
-        notBefore: 0,
+        notBefore,
       };
       this.#wants.set(key, want);
       this.#enqueue(want);

@@ -7,6 +7,8 @@ export interface SlotEntry {
   attributes: Uint8Array;
   /** The artifact's bytes when it travels inline (pushed), else undefined (advertised). */
   inline: Uint8Array | undefined;
+  /** Advertised (not inline) by a relayer that received it pushed by its origin. */
+  pushed: boolean;
   commit: CommitNumber;
 }
 

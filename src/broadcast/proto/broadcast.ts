@@ -7,6 +7,7 @@ export interface Advert {
   id: Uint8Array<ArrayBuffer>
   size: number
   attributes: Uint8Array<ArrayBuffer>
+  pushed: boolean
 }
 
 export namespace Advert {
@@ -34,6 +35,11 @@ export namespace Advert {
           w.bytes(obj.attributes)
         }
 
+        if ((obj.pushed != null && obj.pushed !== false)) {
+          w.uint32(32)
+          w.bool(obj.pushed)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -41,7 +47,8 @@ export namespace Advert {
         const obj: any = {
           id: uint8ArrayAlloc(0),
           size: 0,
-          attributes: uint8ArrayAlloc(0)
+          attributes: uint8ArrayAlloc(0),
+          pushed: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -60,6 +67,10 @@ export namespace Advert {
             }
             case 3: {
               obj.attributes = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.pushed = reader.bool()
               break
             }
             default: {
@@ -98,6 +109,13 @@ export namespace Advert {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.pushed`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -125,6 +143,11 @@ export namespace Advert {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface AdvertPushedFieldEvent {
+    field: '$.pushed'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Advert>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Advert.codec())
   }
@@ -133,7 +156,7 @@ export namespace Advert {
     return decodeMessage(buf, Advert.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Advert>): Generator<AdvertIdFieldEvent | AdvertSizeFieldEvent | AdvertAttributesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Advert>): Generator<AdvertIdFieldEvent | AdvertSizeFieldEvent | AdvertAttributesFieldEvent | AdvertPushedFieldEvent> {
     return streamMessage(buf, Advert.codec(), opts)
   }
 }
@@ -420,6 +443,11 @@ export namespace SlotUpdate {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface SlotUpdateAdvertPushedFieldEvent {
+    field: '$.advert.pushed'
+    value: boolean
+  }
+
   export interface SlotUpdateInlineArtifactFieldEvent {
     field: '$.inline.artifact'
     value: Uint8Array<ArrayBuffer>
@@ -443,7 +471,7 @@ export namespace SlotUpdate {
     return decodeMessage(buf, SlotUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdate>): Generator<SlotUpdateSlotFieldEvent | SlotUpdateCommitFieldEvent | SlotUpdateAdvertIdFieldEvent | SlotUpdateAdvertSizeFieldEvent | SlotUpdateAdvertAttributesFieldEvent | SlotUpdateInlineArtifactFieldEvent | SlotUpdateInlineAttributesFieldEvent | SlotUpdateWithdrawnFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdate>): Generator<SlotUpdateSlotFieldEvent | SlotUpdateCommitFieldEvent | SlotUpdateAdvertIdFieldEvent | SlotUpdateAdvertSizeFieldEvent | SlotUpdateAdvertAttributesFieldEvent | SlotUpdateAdvertPushedFieldEvent | SlotUpdateInlineArtifactFieldEvent | SlotUpdateInlineAttributesFieldEvent | SlotUpdateWithdrawnFieldEvent> {
     return streamMessage(buf, SlotUpdate.codec(), opts)
   }
 }
@@ -595,6 +623,12 @@ export namespace SlotUpdates {
     index: number
   }
 
+  export interface SlotUpdatesUpdatesAdvertPushedFieldEvent {
+    field: '$.updates[].advert.pushed'
+    value: boolean
+    index: number
+  }
+
   export interface SlotUpdatesUpdatesInlineArtifactFieldEvent {
     field: '$.updates[].inline.artifact'
     value: Uint8Array<ArrayBuffer>
@@ -621,7 +655,7 @@ export namespace SlotUpdates {
     return decodeMessage(buf, SlotUpdates.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesAdvertPushedFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent> {
     return streamMessage(buf, SlotUpdates.codec(), opts)
   }
 }
