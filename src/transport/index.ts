@@ -1,6 +1,7 @@
 /**
- * The secure transport: mutual-TLS 1.3 links between registry-listed members of a subnet,
- * framed, with priority lanes and request/response.
+ * The secure transport: mutual-TLS 1.3 links between registry-listed members of a subnet
+ * (a full mesh, or a bounded connected topology in large subnets), framed, with priority lanes
+ * and request/response.
  * @module
  */
 export { FRAME_HEADER_BYTES, FrameDecoder } from './frame.ts';
@@ -11,6 +12,12 @@ export { PROTOCOL_VERSION } from './messages.ts';
 export type { RefusalReason } from './peer-verify.ts';
 export type { InboundRequest, RequestOptions } from './rpc.ts';
 export { type FrameSink, SendScheduler, type SendSchedulerOptions } from './send-scheduler.ts';
+export {
+  DEFAULT_TOPOLOGY,
+  linkedPeers,
+  resolveTopology,
+  type TopologyOptions,
+} from './topology.ts';
 export {
   ALPN,
   type BackoffOptions,

@@ -10,6 +10,7 @@ export type RefusalReason =
   | 'other_subnet'
   | 'certificate_mismatch'
   | 'unexpected_peer'
+  | 'not_a_neighbor'
   | 'self'
   | 'wrong_direction'
   | 'tls_error'
@@ -28,19 +29,22 @@ function commonName(cert: X509Certificate): string | undefined {
 /**
  * Decides whether a peer that completed the TLS handshake may have a link with us: its
  * certificate must be, byte for byte, the registry's certificate for the node named in its CN,
- * and that node must be a member of our subnet at our latest registry version. Inbound links
- * must come from the lower NodeId of the pair (it dials); outbound ones from the node we dialed.
- * TLS already proved the peer holds the certificate's key.
+ * and that node must be a member of our subnet at our latest registry version and one of our
+ * neighbours in the subnet's topology (see `linkedPeers`). Inbound links must come from the
+ * lower NodeId of the pair (it dials); outbound ones from the node we dialed. TLS already
+ * proved the peer holds the certificate's key.
  */
 export function verifyPeer(args: {
   registry: Registry | undefined;
   subnet: SubnetId;
   self: NodeId;
   presented: X509Certificate | undefined;
+  /** Whether a member of our subnet is one of our neighbours (computed from `registry`). */
+  isNeighbor: (peer: NodeId) => boolean;
   /** Outbound: the node we dialed. */
   expected?: NodeId;
 }): Verdict {
-  const { registry, subnet, self, presented, expected } = args;
+  const { registry, subnet, self, presented, isNeighbor, expected } = args;
   if (!registry) return { ok: false, reason: 'no_registry', message: 'no registry version yet' };
   if (!presented) {
     return { ok: false, reason: 'no_certificate', message: 'peer presented no certificate' };
@@ -73,6 +77,13 @@ export function verifyPeer(args: {
     return { ok: false, reason: 'self', message: 'peer presented our own identity' };
   if (expected !== undefined && peer !== expected) {
     return { ok: false, reason: 'unexpected_peer', message: `dialed ${expected}, reached ${peer}` };
+  }
+  if (!isNeighbor(peer)) {
+    return {
+      ok: false,
+      reason: 'not_a_neighbor',
+      message: `node ${peer} is a member of '${subnet}' but not one of our neighbours at registry version ${registry.version}`,
+    };
   }
   if (expected === undefined && compareNodeIds(peer, self) > 0) {
     return {

@@ -20,6 +20,7 @@ import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming 
 import { TransportMetrics } from './metrics.ts';
 import { type RefusalReason, verifyPeer } from './peer-verify.ts';
 import type { InboundRequest, RequestOptions } from './rpc.ts';
+import { linkedPeers, resolveTopology, type TopologyOptions } from './topology.ts';
 
 /** ALPN protocol id of this transport. */
 export const ALPN = 'subnet-p2p/1';
@@ -63,7 +64,7 @@ export type TransportEvent =
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
 
-/** One member of our subnet as seen from here. */
+/** One neighbour (a member of our subnet we keep a link with) as seen from here. */
 export interface PeerStatus {
   nodeId: NodeId;
   address: string;
@@ -81,6 +82,8 @@ export interface TransportOptions {
   limits?: Partial<TransportLimits>;
   timing?: Partial<LinkTiming>;
   backoff?: Partial<BackoffOptions>;
+  /** Which members we link with: a full mesh up to `fullMeshMaxNodes` (40), sparse above. */
+  topology?: Partial<TopologyOptions>;
   logger?: Logger;
   /** prom-client registry for the metrics; a private one by default. */
   metrics?: MetricsRegistry;
@@ -100,8 +103,10 @@ interface DialState {
 
 /**
  * The secure transport of one node: a mutual-TLS 1.3 listener and dialer that keeps exactly
- * one link to every other member of its subnet (the lower NodeId dials), following the
- * registry live.
+ * one link to each of its neighbours (the lower NodeId of a pair dials), following the
+ * registry live. The neighbours are every other member of its subnet up to
+ * `topology.fullMeshMaxNodes` members, and a bounded, connected set derived from the registry
+ * above (see {@link linkedPeers}).
  *
  * @example
  * const transport = createTransport({ identity, registry, subnet: 'subnet-a',
@@ -113,6 +118,7 @@ export class Transport {
   readonly nodeId: NodeId;
   readonly subnet: SubnetId;
   readonly limits: TransportLimits;
+  readonly topology: TopologyOptions;
   readonly metricsRegistry: MetricsRegistry;
   readonly #opts: TransportOptions;
   readonly #timing: LinkTiming;
@@ -125,7 +131,8 @@ export class Transport {
   readonly #dials = new Map<NodeId, DialState>();
   readonly #sockets = new Set<tls.TLSSocket>();
   readonly #listeners = new Set<(e: TransportEvent) => void>();
-  #members = new Map<NodeId, NodeRecord>();
+  /** The members of our subnet we keep a link with, at the registry version we act on. */
+  #neighbors = new Map<NodeId, NodeRecord>();
   #registry: Registry | undefined;
   #unsubscribe: (() => void) | undefined;
   #nextConnId = 1;
@@ -137,6 +144,7 @@ export class Transport {
     this.nodeId = opts.identity.nodeId;
     this.subnet = opts.subnet as SubnetId;
     this.limits = resolveLimits(opts.limits);
+    this.topology = resolveTopology(opts.topology);
     this.#timing = { ...DEFAULT_TIMING, ...opts.timing };
     this.#backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.#log = (opts.logger ?? defaultLogger()).child({
@@ -232,9 +240,12 @@ export class Transport {
     }
   }
 
-  /** Every other member of our subnet and the state of our link to it. */
+  /**
+   * Our neighbours (every other member of our subnet, or in a subnet larger than
+   * `topology.fullMeshMaxNodes` the members `linkedPeers` picks) and the state of our link to each.
+   */
   peers(): PeerStatus[] {
-    return [...this.#members.values()].map((r) => {
+    return [...this.#neighbors.values()].map((r) => {
       const link = this.#links.get(r.nodeId);
       const state: PeerState =
         link?.state === 'up'
@@ -292,25 +303,31 @@ export class Transport {
   #onRegistry(registry: Registry): void {
     if (this.#stopped) return;
     this.#registry = registry;
-    const members = new Map<NodeId, NodeRecord>();
+    const neighbors = new Map<NodeId, NodeRecord>();
     const ids = registry.subnets.get(this.subnet) ?? [];
-    if (ids.includes(this.nodeId)) {
-      for (const id of ids) if (id !== this.nodeId) members.set(id, registry.nodes.get(id)!);
+    const subnetMembers = new Set(ids);
+    const member = subnetMembers.has(this.nodeId);
+    if (member) {
+      for (const id of linkedPeers(ids, this.nodeId, this.topology)) {
+        neighbors.set(id, registry.nodes.get(id)!);
+      }
     } else {
       this.#log.warn({ version: registry.version }, 'this node is not a member of its subnet');
     }
-    this.#members = members;
+    this.#neighbors = neighbors;
     for (const link of [...this.#links.values()]) {
-      const record = members.get(link.peer);
-      if (!record) link.close('removed_from_registry', { goodbye: true });
-      else if (!record.certificateDer.equals(link.certificateDer)) {
+      const record = neighbors.get(link.peer);
+      if (!record) {
+        const stillMember = member && subnetMembers.has(link.peer);
+        link.close(stillMember ? 'not_a_neighbor' : 'removed_from_registry', { goodbye: true });
+      } else if (!record.certificateDer.equals(link.certificateDer)) {
         link.close('certificate_changed', { goodbye: true });
       }
     }
     for (const [peer, dial] of [...this.#dials]) {
-      if (!members.has(peer)) this.#cancelDial(peer, dial);
+      if (!neighbors.has(peer)) this.#cancelDial(peer, dial);
     }
-    for (const peer of members.keys()) this.#ensureDial(peer);
+    for (const peer of neighbors.keys()) this.#ensureDial(peer);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -318,7 +335,7 @@ export class Transport {
 
   #ensureDial(peer: NodeId): void {
     if (this.#stopped || compareNodeIds(this.nodeId, peer) >= 0) return;
-    if (!this.#members.has(peer) || this.#links.has(peer)) return;
+    if (!this.#neighbors.has(peer) || this.#links.has(peer)) return;
     const dial = this.#dials.get(peer);
     if (dial?.socket || dial?.timer) return;
     this.#dial(peer, dial ?? { attempt: 0, timer: undefined, socket: undefined });
@@ -331,7 +348,8 @@ export class Transport {
   }
 
   #scheduleRedial(peer: NodeId): void {
-    if (this.#stopped || !this.#members.has(peer) || compareNodeIds(this.nodeId, peer) >= 0) return;
+    if (this.#stopped || !this.#neighbors.has(peer) || compareNodeIds(this.nodeId, peer) >= 0)
+      return;
     const dial = this.#dials.get(peer) ?? { attempt: 0, timer: undefined, socket: undefined };
     this.#dials.set(peer, dial);
     if (dial.timer || dial.socket) return;
@@ -348,7 +366,7 @@ export class Transport {
   }
 
   #dial(peer: NodeId, dial: DialState): void {
-    const record = this.#members.get(peer);
+    const record = this.#neighbors.get(peer);
     if (!record || this.#stopped) return;
     this.#dials.set(peer, dial);
     let target: HostPort;
@@ -386,6 +404,7 @@ export class Transport {
         subnet: this.subnet,
         self: this.nodeId,
         presented: socket.getPeerX509Certificate(),
+        isNeighbor: (p) => this.#neighbors.has(p),
         expected: peer,
       });
       if (!verdict.ok) {
@@ -418,6 +437,7 @@ export class Transport {
       subnet: this.subnet,
       self: this.nodeId,
       presented: socket.getPeerX509Certificate(),
+      isNeighbor: (p) => this.#neighbors.has(p),
     });
     if (!verdict.ok) {
       this.#refused(verdict.reason, 'inbound', verdict.message);
