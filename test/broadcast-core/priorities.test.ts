@@ -85,7 +85,7 @@ describe('priorities, later/drop and abort', () => {
   });
 
   it('aborting during a download cancels it', () => {
-    const { net, ids } = simSubnet(2, { seed: 23, latencyMs: undefined });
+    const { net, ids } = simSubnet(2, { seed: 23 });
     const [origin, receiver] = ids as [(typeof ids)[0], (typeof ids)[0]];
     const [a] = broadcastRandom(net, origin, 'ingress', 1, 100_000);
     // Run until the receiver has started fetching, then withdraw.
