@@ -287,6 +287,26 @@ export class BroadcastCore {
     this.#touch(now);
   }
 
+  /**
+   * Queues every live slot to `peer` again (same commits: what it already has is ignored as
+   * stale), and a withdrawal of every free slot (at the latest commit, newer than anything it
+   * holds for them). The driver calls it when a message to `peer` could not be sent (queue
+   * full), so that no slot change is lost for good.
+   */
+  resend(peer: NodeId, now: number): void {
+    if (!this.#up.has(peer)) return;
+    for (const ch of this.#channels.values()) {
+      for (const slot of ch.table.freeSlots()) {
+        this.#queue(peer, ch, { slot, commit: ch.table.commit, withdrawn: true });
+      }
+      for (const [slot, entry] of ch.table.entries()) {
+        if (this.#peerHas(peer, ch.name, entry.id)) continue;
+        this.#queue(peer, ch, this.#update(slot, entry.commit, entry));
+      }
+    }
+    this.#touch(now);
+  }
+
   /** The link `connId` to `peer` is down: forget what it advertised. */
   peerDown(peer: NodeId, connId: ConnId, now: number): void {
     if (this.#up.get(peer) !== connId) return;

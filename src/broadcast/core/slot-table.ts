@@ -76,6 +76,16 @@ export class SlotTable {
     return { slot, commit: ++this.#commit as CommitNumber };
   }
 
+  /** Slots below the highest ever used that are free now. */
+  freeSlots(): readonly SlotNumber[] {
+    return this.#free;
+  }
+
+  /** The latest commit number. */
+  get commit(): CommitNumber {
+    return this.#commit as CommitNumber;
+  }
+
   /** Every live slot. */
   entries(): IterableIterator<[SlotNumber, SlotEntry]> {
     return this.#slots.entries();
