@@ -34,6 +34,15 @@ export interface TransportLimits {
    * can sit in kernel buffers ahead of a high-lane frame. Default 2 MiB.
    */
   bulkWindowBytes: number;
+  /**
+   * Bulk bytes all peers together may have in flight to us: each link's window is this
+   * budget shared among our neighbours, between `minBulkWindowBytes` and `bulkWindowBytes`.
+   * With many peers a smaller window per link keeps high-lane frames from waiting behind
+   * much bulk data on any one link. Default 8 MiB.
+   */
+  bulkReceiveBudgetBytes: number;
+  /** The smallest window a link gets from the budget. Default 256 KiB. */
+  minBulkWindowBytes: number;
   /** Outstanding requests this node may have on one link. Default 1024. */
   maxPendingRequests: number;
   /** Requests from one peer being handled at once; more are answered ERR_BUSY. Default 256. */
@@ -53,6 +62,8 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   maxSocketBufferedBytes: 128 * 1024,
   bulkMinShare: 0.1,
   bulkWindowBytes: 2 * 1024 * 1024,
+  bulkReceiveBudgetBytes: 8 * 1024 * 1024,
+  minBulkWindowBytes: 256 * 1024,
   maxPendingRequests: 1024,
   maxInboundRequests: 256,
 });
@@ -64,6 +75,12 @@ function positiveInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER
   if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
     throw new ConfigError(field, `must be an integer in 1..${max}, got ${value}`);
   }
+}
+
+/** The bulk window a link announces when we have `neighbors` neighbours. */
+export function bulkWindowFor(limits: TransportLimits, neighbors: number): number {
+  const share = Math.floor(limits.bulkReceiveBudgetBytes / Math.max(1, neighbors));
+  return Math.min(limits.bulkWindowBytes, Math.max(limits.minBulkWindowBytes, share));
 }
 
 /** Merges `partial` over the defaults and validates the result; throws {@link ConfigError}. */
@@ -79,6 +96,11 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
   positiveInt('limits.maxReceiveBufferBytes', limits.maxReceiveBufferBytes);
   positiveInt('limits.maxSocketBufferedBytes', limits.maxSocketBufferedBytes);
   positiveInt('limits.bulkWindowBytes', limits.bulkWindowBytes, 2 ** 48);
+  positiveInt('limits.bulkReceiveBudgetBytes', limits.bulkReceiveBudgetBytes, 2 ** 48);
+  positiveInt('limits.minBulkWindowBytes', limits.minBulkWindowBytes, 2 ** 48);
+  if (limits.minBulkWindowBytes > limits.bulkWindowBytes) {
+    throw new ConfigError('limits.minBulkWindowBytes', 'must not exceed bulkWindowBytes');
+  }
   positiveInt('limits.maxPendingRequests', limits.maxPendingRequests);
   positiveInt('limits.maxInboundRequests', limits.maxInboundRequests);
   for (const lane of ['control', 'high', 'bulk'] as const) {

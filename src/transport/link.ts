@@ -64,6 +64,8 @@ export interface LinkOptions {
   direction: LinkDirection;
   /** The registry certificate the peer presented (to notice a registry change). */
   certificateDer: Buffer;
+  /** The bulk window this side announces (see bulkWindowFor). */
+  bulkWindowBytes: number;
   limits: TransportLimits;
   timing: LinkTiming;
   logger: Logger;
@@ -175,7 +177,7 @@ export class Link {
         nodeId: opts.self,
         subnet: opts.subnet,
         registryVersion: opts.registryVersion,
-        bulkWindow: opts.limits.bulkWindowBytes,
+        bulkWindow: opts.bulkWindowBytes,
       },
     }).catch(() => {});
   }
@@ -233,7 +235,7 @@ export class Link {
   /** Credits bulk bytes back in batches of a quarter window (flow control; see protocol.md). */
   #consumedBulk(bytes: number): void {
     this.#uncredited += bytes;
-    if (this.#uncredited >= this.#opts.limits.bulkWindowBytes / 4) {
+    if (this.#uncredited >= this.#opts.bulkWindowBytes / 4) {
       const credit = this.#uncredited;
       this.#uncredited = 0;
       void this.#sendWire(Lane.control, { kind: 'credit', bytes: credit }).catch(() => {});

@@ -15,7 +15,7 @@ import {
 } from '../registry/index.ts';
 
 import type { Lane } from './lanes.ts';
-import { resolveLimits, type TransportLimits } from './limits.ts';
+import { bulkWindowFor, resolveLimits, type TransportLimits } from './limits.ts';
 import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming } from './link.ts';
 import { TransportMetrics } from './metrics.ts';
 import { type RefusalReason, verifyPeer } from './peer-verify.ts';
@@ -468,6 +468,7 @@ export class Transport {
       connId,
       direction,
       certificateDer: record.certificateDer,
+      bulkWindowBytes: bulkWindowFor(this.limits, this.#neighbors.size),
       limits: this.limits,
       timing: this.#timing,
       logger: this.#log,

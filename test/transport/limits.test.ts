@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
 import { DEFAULT_LIMITS, resolveLimits } from '../../src/transport/index.ts';
+import { bulkWindowFor } from '../../src/transport/limits.ts';
 
 describe('transport limits', () => {
   it('has bounded defaults that validate', () => {
@@ -21,6 +22,8 @@ describe('transport limits', () => {
     ['limits.maxQueuedBytes.bulk', { maxQueuedBytes: { control: 1, high: 1, bulk: 0 } }],
     ['limits.bulkMinShare', { bulkMinShare: 1 }],
     ['limits.bulkWindowBytes', { bulkWindowBytes: 0 }],
+    ['limits.bulkReceiveBudgetBytes', { bulkReceiveBudgetBytes: 0 }],
+    ['limits.minBulkWindowBytes', { minBulkWindowBytes: 4 * 1024 * 1024 }],
     ['limits.maxPendingRequests', { maxPendingRequests: 0 }],
     ['limits.maxInboundRequests', { maxInboundRequests: Number.NaN }],
   ];
@@ -32,4 +35,12 @@ describe('transport limits', () => {
       );
     });
   }
+
+  it('shares the bulk receive budget among neighbours, within the window bounds', () => {
+    const l = resolveLimits();
+    assert.equal(bulkWindowFor(l, 1), 2 * 1024 * 1024);
+    assert.equal(bulkWindowFor(l, 4), 2 * 1024 * 1024);
+    assert.equal(bulkWindowFor(l, 12), Math.floor((8 * 1024 * 1024) / 12));
+    assert.equal(bulkWindowFor(l, 100), 256 * 1024);
+  });
 });
