@@ -2,7 +2,8 @@
  * subnet-p2p: secure, prioritized, eventual broadcast among the nodes of a permissioned subnet.
  *
  * This is the package's public face. Layers (see docs/architecture.md): identity and registry
- * at the bottom, the mutual-TLS transport above them.
+ * at the bottom, the mutual-TLS transport above them, and the node (`createNode`: broadcast
+ * channels over the transport) on top.
  * @module
  */
 export * from './errors.ts';
@@ -15,6 +16,14 @@ export {
   writeIdentity,
 } from './identity/index.ts';
 export { defaultLogger, type Logger, silentLogger } from './log.ts';
+export {
+  type BroadcastOptions,
+  type Channel,
+  createNode,
+  DEFAULT_NODE_CHANNELS,
+  type Node,
+  type NodeOptions,
+} from './node/index.ts';
 export {
   addNode,
   FileRegistryClient,

@@ -1,0 +1,206 @@
+/**
+ * The application's handle on one broadcast channel: broadcast, abort, look up, and receive.
+ * @module
+ */
+import type { Artifact, ArtifactId, DeliveredArtifact } from './types.ts';
+
+/** Options of {@link Channel.broadcast}. */
+export interface BroadcastOptions {
+  /** Application attributes, at most 256 bytes; they travel in the advert (priority input). */
+  attributes?: Uint8Array;
+  /** Push the artifact inline to every peer whatever its size (no advert round trip). */
+  urgent?: boolean;
+}
+
+/**
+ * One channel (one artifact type) of a node. Obtained from `node.channel(name)`.
+ *
+ * Byte arrays handed out (`get()`, delivered artifacts) are the node's own copies, shared
+ * between readers: treat them as read-only.
+ */
+export interface Channel {
+  /** The channel's name. */
+  readonly name: string;
+  /**
+   * Starts broadcasting `bytes` (copied) and returns its id (SHA-256, hex). Idempotent for an
+   * artifact this node already broadcasts. The slot update leaves at the end of the current
+   * burst of synchronous calls, batched with the others. Throws ERR_ARTIFACT_TOO_LARGE (bytes
+   * or attributes over the channel's bounds), ERR_QUEUE_FULL (no free slot, or the pool is
+   * full), ERR_NODE_STOPPED.
+   */
+  broadcast(bytes: Uint8Array, opts?: BroadcastOptions): ArtifactId;
+  /**
+   * Stops broadcasting `id` (our own or a relayed artifact): its slot is withdrawn at every
+   * peer, it leaves the pool, and any download of it stops; it will not be fetched again.
+   * Returns whether the node had it in any form (slot, pool or download).
+   */
+  abort(id: ArtifactId): boolean;
+  /** The artifact's bytes, if this node holds it (its own, or received and accepted). */
+  get(id: ArtifactId): Uint8Array | undefined;
+  /**
+   * A stream of the artifacts this node accepts from now on (not its own broadcasts). Each call
+   * returns an independent iterator, subscribed at the call. Each iterator buffers at most
+   * `maxBufferedDeliveries` (default 10 000) artifacts its reader has not taken yet; when full,
+   * the oldest is dropped and counted in `subnet_p2p_broadcast_deliveries_dropped_total{channel}`
+   * (the artifact stays in the pool: `get()` still finds it). The iterator ends, after its
+   * buffered artifacts, when the node stops; leaving a `for await` loop early unsubscribes it.
+   */
+  received(): AsyncIterableIterator<DeliveredArtifact>;
+  /**
+   * Asks the channel's priority function again, now, about every advertised artifact not held
+   * yet (it is also asked periodically). Call it when the answers would change.
+   */
+  reprioritize(): void;
+}
+
+/** What a channel needs from the node (the broadcast driver). */
+export interface ChannelHost {
+  add(channel: string, bytes: Uint8Array, opts: BroadcastOptions): ArtifactId;
+  abort(channel: string, id: ArtifactId): boolean;
+  get(channel: string, id: ArtifactId): Artifact | undefined;
+  reprioritize(channel: string): void;
+  /** One delivery dropped from a full buffer. */
+  deliveryDropped(channel: string): void;
+}
+
+export const DEFAULT_MAX_BUFFERED_DELIVERIES = 10_000;
+
+/**
+ * The node's side of a channel: implements {@link Channel} for the application, and takes the
+ * driver's deliveries (`deliver`) and the node's shutdown (`end`).
+ */
+export class ChannelEndpoint implements Channel {
+  readonly name: string;
+  readonly #host: ChannelHost;
+  readonly #maxBuffered: number;
+  readonly #subscribers = new Set<Subscription>();
+  #ended = false;
+
+  constructor(name: string, host: ChannelHost, opts: { maxBufferedDeliveries?: number } = {}) {
+    this.name = name;
+    this.#host = host;
+    this.#maxBuffered = opts.maxBufferedDeliveries ?? DEFAULT_MAX_BUFFERED_DELIVERIES;
+  }
+
+  broadcast(bytes: Uint8Array, opts: BroadcastOptions = {}): ArtifactId {
+    // A copy: the pool keeps these bytes, and the caller may reuse its buffer.
+    const own = new Uint8Array(bytes);
+    const attributes = opts.attributes && new Uint8Array(opts.attributes);
+    return this.#host.add(this.name, own, { attributes, urgent: opts.urgent });
+  }
+
+  abort(id: ArtifactId): boolean {
+    return this.#host.abort(this.name, id);
+  }
+
+  get(id: ArtifactId): Uint8Array | undefined {
+    return this.#host.get(this.name, id)?.bytes;
+  }
+
+  reprioritize(): void {
+    this.#host.reprioritize(this.name);
+  }
+
+  received(): AsyncIterableIterator<DeliveredArtifact> {
+    const sub = new Subscription(this.#maxBuffered, () => this.#host.deliveryDropped(this.name));
+    if (this.#ended) sub.end();
+    else {
+      this.#subscribers.add(sub);
+      sub.onReturn = () => this.#subscribers.delete(sub);
+    }
+    return sub;
+  }
+
+  /** Hands an accepted artifact to every subscriber. */
+  deliver(artifact: DeliveredArtifact): void {
+    for (const sub of this.#subscribers) sub.push(artifact);
+  }
+
+  /** The node stopped: every iterator ends once its buffer is drained. */
+  end(): void {
+    this.#ended = true;
+    for (const sub of this.#subscribers) sub.end();
+    this.#subscribers.clear();
+  }
+
+  /** Number of live `received()` iterators. */
+  get subscribers(): number {
+    return this.#subscribers.size;
+  }
+}
+
+type Waiter = (result: IteratorResult<DeliveredArtifact>) => void;
+
+/** One `received()` iterator: a bounded FIFO that drops its oldest entry when full. */
+class Subscription implements AsyncIterableIterator<DeliveredArtifact> {
+  readonly #max: number;
+  readonly #onDrop: () => void;
+  /** Buffered artifacts are #buffer[#head..]. */
+  #buffer: DeliveredArtifact[] = [];
+  #head = 0;
+  readonly #waiters: Waiter[] = [];
+  #done = false;
+  onReturn: (() => void) | undefined;
+
+  constructor(max: number, onDrop: () => void) {
+    this.#max = max;
+    this.#onDrop = onDrop;
+  }
+
+  get #length(): number {
+    return this.#buffer.length - this.#head;
+  }
+
+  push(artifact: DeliveredArtifact): void {
+    if (this.#done) return;
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      waiter({ value: artifact, done: false });
+      return;
+    }
+    if (this.#length >= this.#max) {
+      this.#head++;
+      this.#onDrop();
+    }
+    this.#buffer.push(artifact);
+    if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** No more artifacts will come; what is buffered can still be read. */
+  end(): void {
+    this.#done = true;
+    for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<DeliveredArtifact>> {
+    if (this.#length > 0) {
+      const value = this.#buffer[this.#head]!;
+      this.#buffer[this.#head] = undefined as unknown as DeliveredArtifact;
+      this.#head++;
+      if (this.#head === this.#buffer.length) {
+        this.#buffer = [];
+        this.#head = 0;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Unsubscribes and drops the buffer (called by `break` in a for-await loop). */
+  return(): Promise<IteratorResult<DeliveredArtifact>> {
+    this.#buffer = [];
+    this.#head = 0;
+    this.end();
+    this.onReturn?.();
+    this.onReturn = undefined;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<DeliveredArtifact> {
+    return this;
+  }
+}

@@ -1,0 +1,481 @@
+/**
+ * Runs the broadcast protocol core over the real transport: feeds it transport events, messages
+ * and requests with the current time, and carries out the actions it asks for.
+ * @module
+ */
+import { Counter, Gauge, type Registry as MetricsRegistry } from 'prom-client';
+import {
+  AbortError,
+  LinkClosedError,
+  QueueFullError,
+  RequestTimeoutError,
+  SubnetP2pError,
+} from '../errors.ts';
+import type { NodeId } from '../identity/index.ts';
+import type { Logger } from '../log.ts';
+import type {
+  InboundMessage,
+  InboundPeerRequest,
+  Transport,
+  TransportEvent,
+} from '../transport/index.ts';
+import { BroadcastCore, type MessageLimits } from './core/core.ts';
+import {
+  COUNTER_LABELS,
+  COUNTER_NAMES,
+  type CoreObserver,
+  type CounterName,
+} from './core/observer.ts';
+import type { ArtifactPool } from './pool.ts';
+import type {
+  Artifact,
+  ArtifactId,
+  ChannelConfig,
+  CoreAction,
+  DeliveredArtifact,
+  DownloadLimits,
+  FetchResult,
+  Validation,
+} from './types.ts';
+
+/** The default clock: wall-clock milliseconds that never go backwards within a process. */
+export function monotonicNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+const COUNTER_HELP: Record<CounterName, string> = {
+  adverts:
+    'Slot updates received that name an artifact, by outcome (accepted, duplicate, stale, later, dropped, malformed, oversized, over_limit)',
+  downloads: 'Artifact downloads by outcome (started, succeeded, retried, faulty, cancelled)',
+  peer_faults:
+    'Peers caught misbehaving (bad_hash, oversized, missing_body) or whose artifacts the validation hook rejected',
+  validations: 'Verdicts of the validation hook',
+  delivered: 'Artifacts accepted and handed to the application',
+  relayed: 'Accepted artifacts advertised on to peers',
+  duplicate_downloads: 'Downloads of an artifact that was already held when they finished',
+  updates_sent: 'Slot updates queued to peers, by kind (advert, inline, withdrawn)',
+  messages_dropped: 'Slot-update messages ignored as a whole, by reason',
+  pool_full: 'Accepted artifacts that did not fit in the pool',
+};
+
+/**
+ * The broadcast layer's prom-client metrics (`subnet_p2p_broadcast_*`): one counter per core
+ * decision (see {@link COUNTER_NAMES}), gauges sampled from `core.stats()` at scrape time, and
+ * the deliveries dropped by full `received()` buffers.
+ */
+export class BroadcastMetrics implements CoreObserver {
+  readonly #counters: Record<CounterName, Counter<string>>;
+  readonly #dropped: Counter<'channel'>;
+
+  constructor(registry: MetricsRegistry, stats: () => ReturnType<BroadcastCore['stats']>) {
+    const registers = [registry];
+    const counters = {} as Record<CounterName, Counter<string>>;
+    for (const name of COUNTER_NAMES) {
+      counters[name] = new Counter({
+        name: `subnet_p2p_broadcast_${name}_total`,
+        help: COUNTER_HELP[name],
+        labelNames: [...COUNTER_LABELS[name]],
+        registers,
+      });
+    }
+    this.#counters = counters;
+    this.#dropped = new Counter({
+      name: 'subnet_p2p_broadcast_deliveries_dropped_total',
+      help: 'Delivered artifacts dropped from a full received() buffer (the oldest goes), by channel',
+      labelNames: ['channel'],
+      registers,
+    });
+    const gauge = (name: string, help: string, pick: (s: ReturnType<typeof stats>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(pick(stats()));
+        },
+      });
+    gauge('subnet_p2p_broadcast_wants', 'Advertised artifacts not held yet', (s) => s.wants);
+    gauge('subnet_p2p_broadcast_downloading', 'Downloads in flight', (s) => s.downloading);
+    gauge('subnet_p2p_broadcast_validating', 'Artifacts in validation', (s) => s.validating);
+    gauge('subnet_p2p_broadcast_peers_up', 'Peers the broadcast layer sees up', (s) => s.peersUp);
+    new Gauge({
+      name: 'subnet_p2p_broadcast_slots',
+      help: 'Slots in use by our own and relayed artifacts, by channel',
+      labelNames: ['channel'],
+      registers,
+      collect() {
+        for (const [channel, n] of Object.entries(stats().slots)) this.labels(channel).set(n);
+      },
+    });
+  }
+
+  /** {@inheritDoc CoreObserver.count} */
+  count(name: CounterName, labels: Record<string, string>, n = 1): void {
+    this.#counters[name].inc(labels, n);
+  }
+
+  /** One delivery dropped from a full received() buffer of `channel`. */
+  deliveryDropped(channel: string): void {
+    this.#dropped.inc({ channel });
+  }
+}
+
+/** Options of {@link BroadcastDriver}. */
+export interface BroadcastDriverOptions {
+  self: NodeId;
+  /** Resolved channel configurations, by name. */
+  channels: ReadonlyMap<string, ChannelConfig>;
+  /** One pool per channel. */
+  pools: ReadonlyMap<string, ArtifactPool>;
+  downloads: DownloadLimits;
+  messages?: Partial<MessageLimits>;
+  /** The node's logger; the driver logs through a child with `component: 'broadcast'`. */
+  logger: Logger;
+  /** prom-client registry (the node's, shared with the transport). */
+  metrics: MetricsRegistry;
+  /** Accepted artifacts, for the application (the node routes them to its channels). */
+  deliver: (artifact: DeliveredArtifact) => void;
+  /** Clock, ms. Default {@link monotonicNow}. */
+  now?: () => number;
+}
+
+/** Backoff of `core.resend` after a full send queue: base doubling to max, ms. */
+const RESEND_BASE_MS = 250;
+const RESEND_MAX_MS = 5000;
+
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs a {@link BroadcastCore} over a {@link Transport}. The core is a state machine without
+ * I/O; the driver feeds it link events, slot-update messages, fetch requests, fetch results and
+ * validation verdicts, each with the current time, and carries out its actions: sends, fetches
+ * (transport requests, cancelled through an AbortSignal), validation hooks, deliveries, and one
+ * wake-up timer.
+ *
+ * Actions are collected once per burst of events: every event only marks the driver as due, and
+ * one microtask then calls `core.takeActions()`. So many synchronous `broadcast()` calls are
+ * flushed into few messages.
+ *
+ * Wiring: the transport takes its message and request handlers at creation, so create the
+ * driver first, pass {@link BroadcastDriver.transportHandlers} to `createTransport`, then
+ * {@link BroadcastDriver.attach} the transport before starting it.
+ *
+ * @example
+ * const driver = new BroadcastDriver({ self, channels, pools, downloads, logger, metrics, deliver });
+ * const transport = createTransport({ identity, registry, subnet, metrics, ...driver.transportHandlers });
+ * driver.attach(transport);
+ * await transport.start();
+ */
+export class BroadcastDriver {
+  readonly core: BroadcastCore;
+  readonly metrics: BroadcastMetrics;
+  readonly #channels: ReadonlyMap<string, ChannelConfig>;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #deliver: (artifact: DeliveredArtifact) => void;
+  readonly #fetches = new Map<number, AbortController>();
+  /** Pending `core.resend` per peer after a full send queue, and the attempts so far. */
+  readonly #resends = new Map<NodeId, NodeJS.Timeout>();
+  readonly #resendAttempts = new Map<NodeId, { attempt: number; at: number }>();
+  #transport: Transport | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #due = false;
+  #wake: { at: number; timer: NodeJS.Timeout } | undefined;
+  #stopped = false;
+
+  constructor(opts: BroadcastDriverOptions) {
+    this.#channels = opts.channels;
+    this.#log = opts.logger.child({ component: 'broadcast' });
+    this.#now = opts.now ?? monotonicNow;
+    this.#deliver = opts.deliver;
+    let core: BroadcastCore | undefined;
+    this.metrics = new BroadcastMetrics(opts.metrics, () => core!.stats());
+    core = new BroadcastCore({
+      self: opts.self,
+      channels: opts.channels,
+      pools: opts.pools,
+      downloads: opts.downloads,
+      messages: opts.messages,
+      observer: this.metrics,
+    });
+    this.core = core;
+  }
+
+  /** The `onMessage` and `onRequest` options to create the transport with. */
+  readonly transportHandlers: {
+    onMessage: (msg: InboundMessage) => void;
+    onRequest: (req: InboundPeerRequest) => Uint8Array;
+  } = {
+    onMessage: (msg) =>
+      this.#feed('updates', (now) => this.core.onUpdates(msg.peer, msg.connId, msg.body, now)),
+    onRequest: (req) => this.core.serve(req.body),
+  };
+
+  /**
+   * Starts following `transport`'s link events (links already up are reported to the core at
+   * once). The transport must have been created with {@link transportHandlers}.
+   */
+  attach(transport: Transport): void {
+    if (this.#transport) throw new Error('broadcast driver already attached to a transport');
+    if (this.#stopped) throw new Error('broadcast driver is stopped');
+    this.#transport = transport;
+    this.#unsubscribe = transport.subscribe((e) => this.#onTransportEvent(e));
+    for (const p of transport.peers()) {
+      if (p.connId !== undefined) {
+        const connId = p.connId;
+        this.#feed('peer-up', (now) => this.core.peerUp(p.nodeId, connId, now));
+      }
+    }
+  }
+
+  #onTransportEvent(e: TransportEvent): void {
+    if (e.type === 'peer-up') {
+      // A new link starts with the whole table: no resend due on the old one.
+      this.#cancelResend(e.peer);
+      this.#feed('peer-up', (now) => this.core.peerUp(e.peer, e.connId, now));
+    } else if (e.type === 'peer-down') {
+      this.#feed('peer-down', (now) => this.core.peerDown(e.peer, e.connId, now));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The application's calls (errors propagate: they are the caller's)
+
+  /** {@inheritDoc BroadcastCore.add} */
+  add(
+    channel: string,
+    bytes: Uint8Array,
+    opts: { attributes?: Uint8Array; urgent?: boolean } = {},
+  ): ArtifactId {
+    this.#checkRunning();
+    const id = this.core.add(channel, bytes, opts, this.#now());
+    this.#schedule();
+    return id;
+  }
+
+  /** {@inheritDoc BroadcastCore.abort} */
+  abort(channel: string, id: ArtifactId): boolean {
+    this.#checkRunning();
+    const had = this.core.abort(channel, id, this.#now());
+    this.#schedule();
+    return had;
+  }
+
+  /** The artifact, if this node holds it. */
+  get(channel: string, id: ArtifactId): Artifact | undefined {
+    return this.core.get(channel, id);
+  }
+
+  /** Asks the priority function again about every artifact not held (one channel or all). */
+  reprioritize(channel?: string): void {
+    this.#checkRunning();
+    this.core.reprioritize(channel, this.#now());
+    this.#schedule();
+  }
+
+  #checkRunning(): void {
+    if (this.#stopped) throw new SubnetP2pError('ERR_NODE_STOPPED', 'the node is stopped');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Events in, actions out
+
+  /** Feeds one event to the core (a core bug is logged, not thrown into the transport). */
+  #feed(what: string, event: (now: number) => void): void {
+    if (this.#stopped) return;
+    try {
+      event(this.#now());
+    } catch (err) {
+      this.#log.error({ err, event: what }, 'broadcast core failed on an event');
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#due || this.#stopped) return;
+    this.#due = true;
+    queueMicrotask(() => this.#pump());
+  }
+
+  #pump(): void {
+    this.#due = false;
+    if (this.#stopped) return;
+    let actions: CoreAction[];
+    try {
+      actions = this.core.takeActions();
+    } catch (err) {
+      this.#log.error({ err }, 'broadcast core failed to produce its actions');
+      return;
+    }
+    for (const action of actions) {
+      try {
+        this.#execute(action);
+      } catch (err) {
+        this.#log.error({ err, action: action.type }, 'broadcast action failed');
+      }
+    }
+  }
+
+  #execute(action: CoreAction): void {
+    switch (action.type) {
+      case 'send': {
+        const peer = action.peer;
+        this.#transport!.send(peer, action.lane, action.body).catch((err: Error) =>
+          this.#sendFailed(peer, err),
+        );
+        return;
+      }
+      case 'fetch':
+        this.#fetch(action);
+        return;
+      case 'cancel-fetch': {
+        const controller = this.#fetches.get(action.token);
+        this.#fetches.delete(action.token);
+        controller?.abort();
+        return;
+      }
+      case 'validate':
+        this.#validate(action.token, action.artifact);
+        return;
+      case 'deliver':
+        this.#deliver(action.artifact);
+        return;
+      case 'wake':
+        this.#arm(action.at);
+        return;
+    }
+  }
+
+  /**
+   * A slot-update message was not sent. Without a link, nothing to do: the core sends the whole
+   * table when the link comes back. With a full send queue, the core is asked to `resend` the
+   * peer its table (live slots and withdrawals) after a backoff, by which time the queue has
+   * drained some (a message into an empty queue is always accepted).
+   */
+  #sendFailed(peer: NodeId, err: Error): void {
+    if (err instanceof LinkClosedError) {
+      this.#log.debug({ peer, err: err.message }, 'slot updates not sent: no link');
+      return;
+    }
+    if (!(err instanceof QueueFullError)) {
+      this.#log.warn({ peer, err: err.message }, 'slot updates not sent');
+      return;
+    }
+    if (this.#stopped || this.#resends.has(peer)) return;
+    // The backoff grows while sends keep failing, and starts over after a quiet spell.
+    const now = this.#now();
+    const last = this.#resendAttempts.get(peer);
+    const attempt = last && now - last.at <= 2 * RESEND_MAX_MS ? last.attempt + 1 : 0;
+    this.#resendAttempts.set(peer, { attempt, at: now });
+    const delay = Math.min(RESEND_MAX_MS, RESEND_BASE_MS * 2 ** Math.min(attempt, 20));
+    this.#log.debug({ peer, delay }, 'send queue full: slot updates will be sent again');
+    const timer = setTimeout(() => {
+      this.#resends.delete(peer);
+      this.#feed('resend', (now) => this.core.resend(peer, now));
+    }, delay);
+    timer.unref();
+    this.#resends.set(peer, timer);
+  }
+
+  #cancelResend(peer: NodeId): void {
+    clearTimeout(this.#resends.get(peer));
+    this.#resends.delete(peer);
+    this.#resendAttempts.delete(peer);
+  }
+
+  #fetch(action: Extract<CoreAction, { type: 'fetch' }>): void {
+    const controller = new AbortController();
+    this.#fetches.set(action.token, controller);
+    const done = (result: FetchResult) => {
+      // A cancelled fetch is no longer the core's business.
+      if (this.#fetches.get(action.token) !== controller) return;
+      this.#fetches.delete(action.token);
+      this.#feed('fetched', (now) => this.core.onFetched(action.token, result, now));
+    };
+    this.#transport!.request(action.peer, action.lane, action.body, {
+      timeoutMs: action.timeoutMs,
+      signal: controller.signal,
+    }).then(
+      (body) => done({ ok: true, body }),
+      (err: unknown) => {
+        const reason =
+          err instanceof RequestTimeoutError
+            ? 'timeout'
+            : err instanceof LinkClosedError
+              ? 'link_closed'
+              : err instanceof AbortError
+                ? 'cancelled'
+                : 'error';
+        if (reason === 'error') {
+          this.#log.debug({ peer: action.peer, err: (err as Error)?.message }, 'fetch failed');
+        }
+        done({ ok: false, reason });
+      },
+    );
+  }
+
+  #validate(token: number, artifact: DeliveredArtifact): void {
+    const hook = this.#channels.get(artifact.channel)?.validate;
+    const verdict = (v: unknown) => {
+      let checked: Validation = 'ignore';
+      if (v === 'accept' || v === 'reject' || v === 'ignore') checked = v;
+      else {
+        this.#log.warn(
+          { channel: artifact.channel, verdict: String(v) },
+          'validation hook returned no verdict; ignoring the artifact',
+        );
+      }
+      this.#feed('validated', (now) => this.core.onValidated(token, checked, now));
+    };
+    const failed = (err: unknown) => {
+      this.#log.warn(
+        { err, channel: artifact.channel, id: artifact.id },
+        'validation hook threw; ignoring the artifact',
+      );
+      this.#feed('validated', (now) => this.core.onValidated(token, 'ignore', now));
+    };
+    if (!hook) {
+      verdict('accept');
+      return;
+    }
+    let result: Validation | Promise<Validation>;
+    try {
+      result = hook(artifact);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    if (typeof result === 'string') verdict(result);
+    else Promise.resolve(result).then(verdict, failed);
+  }
+
+  #arm(at: number): void {
+    if (this.#wake) clearTimeout(this.#wake.timer);
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - this.#now())));
+    const timer = setTimeout(() => {
+      this.#wake = undefined;
+      // Timers may fire a fraction of a millisecond early by our clock: wait the rest.
+      if (this.#now() < at) this.#arm(at);
+      else this.#feed('tick', (now) => this.core.tick(now));
+    }, delay);
+    timer.unref();
+    this.#wake = { at, timer };
+  }
+
+  /**
+   * Stops for good: no more events reach the core, in-flight fetches are aborted, the timer is
+   * cleared, and link events are no longer followed. Does not stop the transport.
+   */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    if (this.#wake) clearTimeout(this.#wake.timer);
+    this.#wake = undefined;
+    for (const peer of [...this.#resends.keys()]) this.#cancelResend(peer);
+    const fetches = [...this.#fetches.values()];
+    this.#fetches.clear();
+    for (const c of fetches) c.abort();
+  }
+}

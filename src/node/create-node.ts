@@ -1,0 +1,239 @@
+import { Registry as MetricsRegistry } from 'prom-client';
+import { type Channel, ChannelEndpoint } from '../broadcast/channel.ts';
+import { BroadcastDriver } from '../broadcast/driver.ts';
+import {
+  type ArtifactPool,
+  type ChannelConfig,
+  type DownloadLimits,
+  InMemoryPool,
+  MAX_ATTRIBUTES_BYTES,
+  resolveChannel,
+  resolveDownloadLimits,
+} from '../broadcast/index.ts';
+import { ConfigError, UnknownChannelError } from '../errors.ts';
+import type { NodeId, NodeIdentity } from '../identity/index.ts';
+import { defaultLogger, type Logger } from '../log.ts';
+import type { HostPort, RegistryClient } from '../registry/index.ts';
+import {
+  type BackoffOptions,
+  createTransport,
+  Lane,
+  type LinkTiming,
+  resolveLimits,
+  type TopologyOptions,
+  type Transport,
+  type TransportLimits,
+} from '../transport/index.ts';
+
+const MIB = 1024 * 1024;
+
+/**
+ * The channels of a node created without `channels`: `consensus` (high lane, artifacts up to
+ * 1 KiB pushed inline) and `ingress` (bulk lane, advertised and pulled); both up to 4 MiB.
+ */
+export const DEFAULT_NODE_CHANNELS: Readonly<Record<string, Partial<ChannelConfig>>> =
+  Object.freeze({
+    consensus: { lane: Lane.high, pushThresholdBytes: 1024, maxArtifactBytes: 4 * MIB },
+    ingress: { lane: Lane.bulk, maxArtifactBytes: 4 * MIB },
+  });
+
+/**
+ * Room left in a transport message for what wraps an artifact (FetchResponse or SlotUpdates,
+ * Response, Envelope): far more than the few dozen bytes it takes.
+ */
+const WRAPPING_BYTES = 4096;
+
+/** Options of {@link createNode}. */
+export interface NodeOptions {
+  identity: NodeIdentity;
+  /** Where the node learns the members of its subnet (followed live). */
+  registry: RegistryClient;
+  subnet: string;
+  /** Where to listen for peers. Default: the node's own address in the registry. Port 0 = any. */
+  listen?: HostPort;
+  /**
+   * The channels, by name (1-63 of [a-z0-9_-]); each is merged over `DEFAULT_CHANNEL`. Every
+   * node of a subnet must configure the same channels. Default {@link DEFAULT_NODE_CHANNELS}.
+   */
+  channels?: Record<string, Partial<ChannelConfig>>;
+  /** A pool per channel name; channels without one get an {@link InMemoryPool} (1 GiB). */
+  pools?: Record<string, ArtifactPool>;
+  /** Download limits, merged over `DEFAULT_DOWNLOAD_LIMITS`. */
+  downloads?: Partial<DownloadLimits>;
+  /** Transport settings, passed through to `createTransport`. */
+  transport?: {
+    limits?: Partial<TransportLimits>;
+    timing?: Partial<LinkTiming>;
+    backoff?: Partial<BackoffOptions>;
+    topology?: Partial<TopologyOptions>;
+  };
+  /**
+   * Artifacts each `received()` iterator buffers for a slow reader before it drops the oldest.
+   * Default 10 000.
+   */
+  maxBufferedDeliveries?: number;
+  logger?: Logger;
+  /** prom-client registry for the transport's and the broadcast layer's metrics. Default: a new one. */
+  metrics?: MetricsRegistry;
+  /** Clock, ms. Default: `performance.timeOrigin + performance.now()`. */
+  now?: () => number;
+}
+
+/** A running node: a transport plus the broadcast layer on it. */
+export interface Node {
+  readonly nodeId: NodeId;
+  /** The address the node listens on for peers (the real port when 0 was asked for). */
+  readonly address: HostPort;
+  /** The channel named `name`; throws ERR_UNKNOWN_CHANNEL if it is not configured. */
+  channel(name: string): Channel;
+  /** The names of the configured channels. */
+  channels(): string[];
+  /** The node's transport (peers, link events, transport metrics). */
+  readonly transport: Transport;
+  /** The prom-client registry with every metric of the node. */
+  readonly metrics: MetricsRegistry;
+  /**
+   * Stops the node: the broadcast layer stops (timers cleared, fetches cancelled), every
+   * `received()` iterator ends once drained, and the transport closes each link with a Goodbye.
+   * Idempotent; resolves when every socket is closed.
+   */
+  stop(): Promise<void>;
+}
+
+function resolveChannels(
+  channels: Record<string, Partial<ChannelConfig>>,
+  maxMessageBytes: number,
+): Map<string, ChannelConfig> {
+  const out = new Map<string, ChannelConfig>();
+  for (const [name, partial] of Object.entries(channels)) {
+    const cfg = resolveChannel(name, partial);
+    // An artifact (and its attributes, when inline) must fit in one transport message.
+    const largest = cfg.maxArtifactBytes + MAX_ATTRIBUTES_BYTES + WRAPPING_BYTES;
+    if (largest > maxMessageBytes) {
+      throw new ConfigError(
+        `channels.${name}.maxArtifactBytes`,
+        `${cfg.maxArtifactBytes} does not fit in a transport message (limits.maxMessageBytes ${maxMessageBytes}, less ${MAX_ATTRIBUTES_BYTES + WRAPPING_BYTES} bytes for attributes and framing)`,
+      );
+    }
+    out.set(name, cfg);
+  }
+  return out;
+}
+
+/**
+ * Creates and starts a node of a permissioned subnet: a mutual-TLS transport that links the
+ * subnet's members (following the registry live), and on it the broadcast layer, with one
+ * {@link Channel} per configured channel. Resolves once the node is listening.
+ *
+ * Throws ERR_CONFIG for an invalid channel, pool or download setting.
+ *
+ * @example
+ * const node = await createNode({
+ *   identity: await loadIdentity('keys/node-1'),
+ *   registry: await FileRegistryClient.open('registry.json'),
+ *   subnet: 'subnet-a',
+ *   listen: { host: '0.0.0.0', port: 4100 },
+ * });
+ * const consensus = node.channel('consensus');
+ * const id = consensus.broadcast(new TextEncoder().encode('block 1'));
+ * for await (const artifact of node.channel('ingress').received()) {
+ *   console.log(artifact.from, artifact.id, artifact.bytes.length);
+ * }
+ * await node.stop();
+ */
+export async function createNode(options: NodeOptions): Promise<Node> {
+  const logger = options.logger ?? defaultLogger();
+  const metrics = options.metrics ?? new MetricsRegistry();
+  const limits = resolveLimits(options.transport?.limits);
+  const channelConfigs = resolveChannels(
+    options.channels ?? DEFAULT_NODE_CHANNELS,
+    limits.maxMessageBytes,
+  );
+  const pools = new Map<string, ArtifactPool>();
+  for (const name of Object.keys(options.pools ?? {})) {
+    if (!channelConfigs.has(name)) {
+      throw new ConfigError(`pools.${name}`, 'names no configured channel');
+    }
+  }
+  for (const name of channelConfigs.keys()) {
+    pools.set(name, options.pools?.[name] ?? new InMemoryPool());
+  }
+  const downloads = resolveDownloadLimits(options.downloads);
+  const maxBufferedDeliveries = options.maxBufferedDeliveries;
+  if (
+    maxBufferedDeliveries !== undefined &&
+    !(Number.isSafeInteger(maxBufferedDeliveries) && maxBufferedDeliveries > 0)
+  ) {
+    throw new ConfigError(
+      'maxBufferedDeliveries',
+      `must be a positive integer, got ${maxBufferedDeliveries}`,
+    );
+  }
+
+  const endpoints = new Map<string, ChannelEndpoint>();
+  const driver = new BroadcastDriver({
+    self: options.identity.nodeId,
+    channels: channelConfigs,
+    pools,
+    downloads,
+    logger: logger.child({ node: options.identity.nodeId }),
+    metrics,
+    now: options.now,
+    deliver: (artifact) => endpoints.get(artifact.channel)?.deliver(artifact),
+  });
+  const host = {
+    add: driver.add.bind(driver),
+    abort: driver.abort.bind(driver),
+    get: driver.get.bind(driver),
+    reprioritize: driver.reprioritize.bind(driver),
+    deliveryDropped: (channel: string) => driver.metrics.deliveryDropped(channel),
+  };
+  for (const name of channelConfigs.keys()) {
+    endpoints.set(name, new ChannelEndpoint(name, host, { maxBufferedDeliveries }));
+  }
+
+  const transport = createTransport({
+    identity: options.identity,
+    registry: options.registry,
+    subnet: options.subnet,
+    listen: options.listen,
+    limits: options.transport?.limits,
+    timing: options.transport?.timing,
+    backoff: options.transport?.backoff,
+    topology: options.transport?.topology,
+    logger,
+    metrics,
+    ...driver.transportHandlers,
+  });
+  driver.attach(transport);
+  let address: HostPort;
+  try {
+    address = await transport.start();
+  } catch (err) {
+    driver.stop();
+    await transport.stop();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    nodeId: options.identity.nodeId,
+    address,
+    transport,
+    metrics,
+    channel(name: string): Channel {
+      const ch = endpoints.get(name);
+      if (!ch) throw new UnknownChannelError(name);
+      return ch;
+    },
+    channels: () => [...endpoints.keys()],
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        driver.stop();
+        for (const ch of endpoints.values()) ch.end();
+        await transport.stop();
+      })();
+      return stopping;
+    },
+  };
+}

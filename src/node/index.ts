@@ -1,0 +1,6 @@
+/**
+ * The node: a transport and the broadcast layer on it, assembled by {@link createNode}.
+ * @module
+ */
+export type { BroadcastOptions, Channel } from '../broadcast/channel.ts';
+export { createNode, DEFAULT_NODE_CHANNELS, type Node, type NodeOptions } from './create-node.ts';
