@@ -35,6 +35,7 @@ import type {
   DeliveredArtifact,
   DownloadLimits,
   FetchResult,
+  SlotNumber,
   Validation,
 } from './types.ts';
 
@@ -52,6 +53,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
   validations: 'Verdicts of the validation hook',
   delivered: 'Artifacts accepted and handed to the application',
   relayed: 'Accepted artifacts advertised on to peers',
+  relay_skipped: 'Accepted artifacts not relayed because every slot of the channel was in use',
   duplicate_downloads: 'Downloads of an artifact that was already held when they finished',
   updates_sent: 'Slot updates queued to peers, by kind (advert, inline, withdrawn)',
   messages_dropped: 'Slot-update messages ignored as a whole, by reason',
@@ -175,8 +177,9 @@ export class BroadcastDriver {
   readonly #now: () => number;
   readonly #deliver: (artifact: DeliveredArtifact) => void;
   readonly #fetches = new Map<number, AbortController>();
-  /** Pending `core.resend` per peer after a full send queue, and the attempts so far. */
+  /** Per peer, after a full send queue: the retry timer and the slots to send again. */
   readonly #resends = new Map<NodeId, NodeJS.Timeout>();
+  readonly #unsent = new Map<NodeId, Map<string, SlotNumber[]>>();
   readonly #resendAttempts = new Map<NodeId, { attempt: number; at: number }>();
   #transport: Transport | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -208,8 +211,10 @@ export class BroadcastDriver {
     onRequest: (req: InboundPeerRequest) => Uint8Array;
   } = {
     onMessage: (msg) =>
-      this.#feed('updates', (now) => this.core.onUpdates(msg.peer, msg.connId, msg.body, now)),
-    onRequest: (req) => this.core.serve(req.body),
+      this.#feed('updates', (now) =>
+        this.core.onUpdates(msg.peer, msg.connId, msg.lane, msg.body, now),
+      ),
+    onRequest: (req) => this.core.serve(req.lane, req.body),
   };
 
   /**
@@ -320,9 +325,8 @@ export class BroadcastDriver {
   #execute(action: CoreAction): void {
     switch (action.type) {
       case 'send': {
-        const peer = action.peer;
-        this.#transport!.send(peer, action.lane, action.body).catch((err: Error) =>
-          this.#sendFailed(peer, err),
+        this.#transport!.send(action.peer, action.lane, action.body).catch((err: Error) =>
+          this.#sendFailed(action, err),
         );
         return;
       }
@@ -349,11 +353,12 @@ export class BroadcastDriver {
 
   /**
    * A slot-update message was not sent. Without a link, nothing to do: the core sends the whole
-   * table when the link comes back. With a full send queue, the core is asked to `resend` the
-   * peer its table (live slots and withdrawals) after a backoff, by which time the queue has
-   * drained some (a message into an empty queue is always accepted).
+   * table when the link comes back. With a full send queue, its slots are handed back to the
+   * core (`onSendFailed`) after a backoff, by which time the queue has drained some (a message
+   * into an empty queue is always accepted); the core queues them again as they are then.
    */
-  #sendFailed(peer: NodeId, err: Error): void {
+  #sendFailed(action: Extract<CoreAction, { type: 'send' }>, err: Error): void {
+    const peer = action.peer;
     if (err instanceof LinkClosedError) {
       this.#log.debug({ peer, err: err.message }, 'slot updates not sent: no link');
       return;
@@ -362,7 +367,14 @@ export class BroadcastDriver {
       this.#log.warn({ peer, err: err.message }, 'slot updates not sent');
       return;
     }
-    if (this.#stopped || this.#resends.has(peer)) return;
+    if (this.#stopped) return;
+    let byChannel = this.#unsent.get(peer);
+    if (!byChannel) {
+      byChannel = new Map();
+      this.#unsent.set(peer, byChannel);
+    }
+    byChannel.set(action.channel, [...(byChannel.get(action.channel) ?? []), ...action.slots]);
+    if (this.#resends.has(peer)) return;
     // The backoff grows while sends keep failing, and starts over after a quiet spell.
     const now = this.#now();
     const last = this.#resendAttempts.get(peer);
@@ -372,7 +384,12 @@ export class BroadcastDriver {
     this.#log.debug({ peer, delay }, 'send queue full: slot updates will be sent again');
     const timer = setTimeout(() => {
       this.#resends.delete(peer);
-      this.#feed('resend', (now) => this.core.resend(peer, now));
+      const unsent = this.#unsent.get(peer);
+      this.#unsent.delete(peer);
+      this.#feed('send-failed', (now) => {
+        for (const [channel, slots] of unsent ?? [])
+          this.core.onSendFailed(peer, channel, slots, now);
+      });
     }, delay);
     timer.unref();
     this.#resends.set(peer, timer);
@@ -381,6 +398,7 @@ export class BroadcastDriver {
   #cancelResend(peer: NodeId): void {
     clearTimeout(this.#resends.get(peer));
     this.#resends.delete(peer);
+    this.#unsent.delete(peer);
     this.#resendAttempts.delete(peer);
   }
 

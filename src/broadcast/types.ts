@@ -117,8 +117,18 @@ export type FetchResult =
 
 /** What the core asks the driver to do. */
 export type CoreAction =
-  /** Send a transport message (an encoded SlotUpdates) to `peer` on `lane`. */
-  | { type: 'send'; peer: NodeId; lane: Lane; body: Uint8Array }
+  /**
+   * Send a transport message (an encoded SlotUpdates of `channel`, covering `slots`) to `peer`
+   * on `lane`. If it cannot be queued, hand `channel` and `slots` back through `onSendFailed`.
+   */
+  | {
+      type: 'send';
+      peer: NodeId;
+      lane: Lane;
+      body: Uint8Array;
+      channel: string;
+      slots: readonly SlotNumber[];
+    }
   /** Send a fetch request; report the result with a 'fetched' event carrying `token`. */
   | { type: 'fetch'; token: number; peer: NodeId; lane: Lane; body: Uint8Array; timeoutMs: number }
   /** Abandon the fetch `token` (its result, if any, will be ignored). */

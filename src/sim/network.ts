@@ -11,7 +11,7 @@ import {
 import { FetchRequest, FetchResponse } from '../broadcast/proto/broadcast.ts';
 import type { ArtifactId } from '../broadcast/types.ts';
 import type { NodeId } from '../identity/index.ts';
-import type { ConnId } from '../transport/index.ts';
+import { type ConnId, Lane } from '../transport/index.ts';
 import { EventQueue } from './event-queue.ts';
 import { Rng } from './rng.ts';
 
@@ -264,9 +264,9 @@ export class SimNetwork {
   }
 
   /** Delivers a raw slot-update message from `from` to `to` over their link (adversarial tests). */
-  inject(from: NodeId, to: NodeId, body: Uint8Array): void {
+  inject(from: NodeId, to: NodeId, body: Uint8Array, lane: Lane = Lane.bulk): void {
     this.#transmit(this.node(from), this.node(to), (receiver, connId) => {
-      receiver.core.onUpdates(from, connId, body, this.now);
+      receiver.core.onUpdates(from, connId, lane, body, this.now);
     });
   }
 
@@ -330,7 +330,7 @@ export class SimNetwork {
     switch (action.type) {
       case 'send':
         this.#transmit(node, this.node(action.peer), (receiver, connId) =>
-          receiver.core.onUpdates(node.id, connId, action.body, this.now),
+          receiver.core.onUpdates(node.id, connId, action.lane, action.body, this.now),
         );
         return;
       case 'fetch':
@@ -387,7 +387,9 @@ export class SimNetwork {
     this.#transmit(node, server, (srv) => {
       if (srv.serve === 'silent') return;
       const response =
-        srv.serve === 'wrong-bytes' ? this.#wrongBytes(action.body) : srv.core.serve(action.body);
+        srv.serve === 'wrong-bytes'
+          ? this.#wrongBytes(action.body)
+          : srv.core.serve(action.lane, action.body);
       this.#transmit(srv, node, () => finish({ ok: true, body: response }));
     });
   }

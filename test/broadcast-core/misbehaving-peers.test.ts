@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { channelNumber } from '../../src/broadcast/index.ts';
 import { SlotUpdates } from '../../src/broadcast/proto/broadcast.ts';
 import type { NodeId } from '../../src/identity/index.ts';
-import { allHold, broadcastRandom, type Sent, simSubnet } from '../helpers/sim.ts';
+import { Lane } from '../../src/transport/index.ts';
+import { allHold, broadcastRandom, simSubnet } from '../helpers/sim.ts';
 
 function advert(slot: number, commit: number, id: Uint8Array, size = 1000) {
   return {
@@ -91,6 +92,7 @@ describe('misbehaving peers do not prevent delivery', () => {
     staleLink.onUpdates(
       a,
       1 as never,
+      Lane.bulk,
       SlotUpdates.encode({ channel: ch, updates: [advert(1, 99, id1)] }),
       net.now,
     );
@@ -129,9 +131,13 @@ describe('misbehaving peers do not prevent delivery', () => {
     const { net, ids } = simSubnet(2, { seed: 3 });
     net.inject(ids[0]!, ids[1]!, Uint8Array.of(0xff, 0xff, 0xff));
     net.inject(ids[0]!, ids[1]!, SlotUpdates.encode({ channel: 12345, updates: [] }));
+    // The ingress channel lives on the bulk lane: its updates on the high lane are refused.
+    const ingress = channelNumber('ingress');
+    net.inject(ids[0]!, ids[1]!, SlotUpdates.encode({ channel: ingress, updates: [] }), Lane.high);
     net.run({ maxTime: 1000 });
     const obs = net.node(ids[1]!).observer;
     assert.equal(obs.get('messages_dropped', { reason: 'malformed' }), 1);
     assert.equal(obs.get('messages_dropped', { reason: 'unknown_channel' }), 1);
+    assert.equal(obs.get('messages_dropped', { reason: 'wrong_lane' }), 1);
   });
 });

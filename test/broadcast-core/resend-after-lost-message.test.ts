@@ -25,7 +25,7 @@ function core(self: string) {
 
 const sends = (actions: CoreAction[]) => actions.filter((a) => a.type === 'send');
 
-describe('a slot-update message that could not be sent is recovered by resend()', () => {
+describe('a slot-update message that could not be sent is recovered by onSendFailed()', () => {
   it('re-advertises live slots and re-withdraws freed ones', () => {
     const rng = new Rng(1);
     const [a, b] = simNodeIds(2, rng) as [never, never];
@@ -38,18 +38,21 @@ describe('a slot-update message that could not be sent is recovered by resend()'
 
     const x = sender.add('ingress', rng.bytes(5000), {}, 1);
     const y = sender.add('ingress', rng.bytes(5000), {}, 1);
-    assert.equal(sends(sender.takeActions()).length, 1); // lost on the way
+    const [lost] = sends(sender.takeActions()); // could not be queued
+    assert.deepEqual(lost?.slots, [0, 1]);
     assert.equal(receiver.stats().wants, 0);
 
-    sender.resend(b, 2);
-    for (const s of sends(sender.takeActions())) receiver.onUpdates(a, 1 as ConnId, s.body, 3);
+    sender.onSendFailed(b, lost!.channel, lost!.slots, 2);
+    for (const s of sends(sender.takeActions()))
+      receiver.onUpdates(a, 1 as ConnId, s.lane, s.body, 3);
     receiver.takeActions();
     assert.equal(receiver.stats().wants, 2, 'both adverts arrived');
 
     sender.abort('ingress', x, 4);
-    assert.equal(sends(sender.takeActions()).length, 1); // the withdrawal is lost too
-    sender.resend(b, 5);
-    for (const s of sends(sender.takeActions())) receiver.onUpdates(a, 1 as ConnId, s.body, 6);
+    const [lostWithdrawal] = sends(sender.takeActions()); // the withdrawal is lost too
+    sender.onSendFailed(b, lostWithdrawal!.channel, lostWithdrawal!.slots, 5);
+    for (const s of sends(sender.takeActions()))
+      receiver.onUpdates(a, 1 as ConnId, s.lane, s.body, 6);
     receiver.takeActions();
     assert.equal(receiver.stats().wants, 1, 'the withdrawn advert is gone, the live one stays');
     void y;

@@ -6,7 +6,7 @@ import {
   UnknownChannelError,
 } from '../../errors.ts';
 import type { NodeId } from '../../identity/index.ts';
-import type { ConnId } from '../../transport/index.ts';
+import type { ConnId, Lane } from '../../transport/index.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
 import { artifactId, idFromBytes, idToBytes } from '../ids.ts';
 import type { ArtifactPool } from '../pool.ts';
@@ -200,8 +200,9 @@ export class BroadcastCore {
     const had = ch.pool.has(id);
     ch.pool.delete(id);
     const key = `${channel}:${id}`;
-    const wanted = this.#downloads.get(key) !== undefined;
+    const wanted = this.#downloads.get(key) !== undefined || this.#validatingKeys.has(key);
     this.#forget(key);
+    // Dismissed: a validation in progress will not deliver it, and adverts will not fetch it.
     this.#dismiss(key);
     this.#touch(now);
     return removed !== undefined || had || wanted;
@@ -288,19 +289,18 @@ export class BroadcastCore {
   }
 
   /**
-   * Queues every live slot to `peer` again (same commits: what it already has is ignored as
-   * stale), and a withdrawal of every free slot (at the latest commit, newer than anything it
-   * holds for them). The driver calls it when a message to `peer` could not be sent (queue
-   * full), so that no slot change is lost for good.
+   * A message to `peer` (slot updates of `channel` covering `slots`) could not be sent: queue
+   * those slots again, as they are now (a live slot's current update, or a withdrawal at the
+   * latest commit, newer than anything the peer holds for it). The driver calls it after a
+   * backoff when the transport's queue was full, so that no slot change is lost for good.
    */
-  resend(peer: NodeId, now: number): void {
+  onSendFailed(peer: NodeId, channel: string, slots: readonly SlotNumber[], now: number): void {
     if (!this.#up.has(peer)) return;
-    for (const ch of this.#channels.values()) {
-      for (const slot of ch.table.freeSlots()) {
-        this.#queue(peer, ch, { slot, commit: ch.table.commit, withdrawn: true });
-      }
-      for (const [slot, entry] of ch.table.entries()) {
-        if (this.#peerHas(peer, ch.name, entry.id)) continue;
+    const ch = this.#channel(channel);
+    for (const slot of new Set(slots)) {
+      const entry = ch.table.get(slot);
+      if (!entry) this.#queue(peer, ch, { slot, commit: ch.table.commit, withdrawn: true });
+      else if (!this.#peerHas(peer, ch.name, entry.id)) {
         this.#queue(peer, ch, this.#update(slot, entry.commit, entry));
       }
     }
@@ -346,8 +346,8 @@ export class BroadcastCore {
   // -------------------------------------------------------------------------------------------
   // Receiving slot updates
 
-  /** A batch of slot updates arrived from `peer` on link `connId`. */
-  onUpdates(peer: NodeId, connId: ConnId, body: Uint8Array, now: number): void {
+  /** A batch of slot updates arrived from `peer` on link `connId`, on `lane`. */
+  onUpdates(peer: NodeId, connId: ConnId, lane: Lane, body: Uint8Array, now: number): void {
     this.#touch(now);
     if (this.#up.get(peer) !== connId) {
       this.#count('messages_dropped', { reason: 'stale_connection' });
@@ -363,6 +363,10 @@ export class BroadcastCore {
     const ch = this.#byNumber.get(batch.channel);
     if (!ch) {
       this.#count('messages_dropped', { reason: 'unknown_channel' });
+      return;
+    }
+    if (lane !== ch.cfg.lane) {
+      this.#count('messages_dropped', { reason: 'wrong_lane' });
       return;
     }
     const byChannel = this.#peerSlots.get(peer)!;
@@ -522,6 +526,7 @@ export class BroadcastCore {
     this.#touch(now);
     const { channel: ch, artifact } = v;
     this.#count('validations', { channel: ch.name, verdict });
+    if (this.#dismissed.has(v.key)) return; // aborted meanwhile
     if (verdict !== 'accept') {
       if (verdict === 'reject') {
         this.#count('peer_faults', { channel: ch.name, peer: artifact.from, reason: 'rejected' });
@@ -531,37 +536,45 @@ export class BroadcastCore {
       return;
     }
     if (ch.pool.has(artifact.id)) return;
+    // Copies: the bytes may be views into a large received message, which must not be pinned.
+    const kept: DeliveredArtifact = {
+      ...artifact,
+      bytes: artifact.bytes.slice(),
+      attributes: artifact.attributes.slice(),
+    };
     try {
       ch.pool.put({
         channel: ch.name,
-        id: artifact.id,
-        bytes: artifact.bytes,
-        attributes: artifact.attributes,
+        id: kept.id,
+        bytes: kept.bytes,
+        attributes: kept.attributes,
       });
     } catch {
       this.#count('pool_full', { channel: ch.name });
+      this.#dismiss(v.key);
+      this.#forget(v.key);
       return;
     }
     this.#forget(v.key);
-    this.#actions.push({ type: 'deliver', artifact });
+    this.#actions.push({ type: 'deliver', artifact: kept });
     this.#count('delivered', { channel: ch.name });
     if (ch.cfg.relay === 'relay') {
       const relayed = this.#advertise(ch, {
-        id: artifact.id,
-        size: artifact.bytes.length,
-        attributes: artifact.attributes,
+        id: kept.id,
+        size: kept.bytes.length,
+        attributes: kept.attributes,
         inline: undefined,
         pushed: v.pushed,
       });
-      if (relayed) this.#count('relayed', { channel: ch.name });
+      this.#count(relayed ? 'relayed' : 'relay_skipped', { channel: ch.name });
     }
   }
 
   // -------------------------------------------------------------------------------------------
   // Serving
 
-  /** Answers a fetch request body from a peer with a FetchResponse body. */
-  serve(body: Uint8Array): Uint8Array {
+  /** Answers a fetch request body that came on `lane` with a FetchResponse body. */
+  serve(lane: Lane, body: Uint8Array): Uint8Array {
     let req: FetchRequest;
     try {
       req = FetchRequest.decode(body);
@@ -569,6 +582,10 @@ export class BroadcastCore {
       return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
     }
     const ch = this.#byNumber.get(req.channel);
+    if (ch && ch.cfg.lane !== lane) {
+      this.#count('messages_dropped', { reason: 'wrong_lane' });
+      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    }
     const id = idFromBytes(req.id);
     const artifact = ch && id ? ch.pool.get(id) : undefined;
     if (!artifact) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
@@ -675,7 +692,15 @@ export class BroadcastCore {
         const emit = () => {
           if (batch.length === 0) return;
           const body = SlotUpdates.encode({ channel: ch.number, updates: batch });
-          this.#actions.push({ type: 'send', peer, lane: ch.cfg.lane, body });
+          const slots = batch.map((u) => u.slot as SlotNumber);
+          this.#actions.push({
+            type: 'send',
+            peer,
+            lane: ch.cfg.lane,
+            body,
+            channel: ch.name,
+            slots,
+          });
           batch = [];
           inlineBytes = 0;
         };

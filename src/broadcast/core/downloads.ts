@@ -103,7 +103,8 @@ export class Downloads {
         key,
         channel: advert.channel,
         id: advert.id,
-        attributes: advert.attributes,
+        // A copy: the advert's bytes are a view into the whole received message.
+        attributes: advert.attributes.slice(),
         advertisers: new Map(),
         decision: decision === 'later' ? 'later' : 'fetch',
         priority: decision === 'later' ? 0 : decision.fetch,

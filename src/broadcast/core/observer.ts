@@ -8,8 +8,9 @@
  * - `peer_faults` {channel, peer, reason}: bad_hash | oversized | rejected | missing_body
  * - `validations` {channel, verdict}: accept | reject | ignore
  * - `delivered` {channel}; `relayed` {channel}; `duplicate_downloads` {channel}
+ * - `relay_skipped` {channel}: an accepted artifact not relayed because all slots are in use
  * - `updates_sent` {channel, kind}: advert | inline | withdrawn
- * - `messages_dropped` {reason}: stale_connection | malformed | unknown_channel
+ * - `messages_dropped` {reason}: stale_connection | malformed | unknown_channel | wrong_lane
  * - `pool_full` {channel}
  */
 export interface CoreObserver {
@@ -23,6 +24,7 @@ export const COUNTER_NAMES = [
   'validations',
   'delivered',
   'relayed',
+  'relay_skipped',
   'duplicate_downloads',
   'updates_sent',
   'messages_dropped',
@@ -39,6 +41,7 @@ export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
   validations: ['channel', 'verdict'],
   delivered: ['channel'],
   relayed: ['channel'],
+  relay_skipped: ['channel'],
   duplicate_downloads: ['channel'],
   updates_sent: ['channel', 'kind'],
   messages_dropped: ['reason'],
