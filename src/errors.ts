@@ -177,3 +177,10 @@ export class ArtifactTooLargeError extends SubnetP2pError {
     super('ERR_ARTIFACT_TOO_LARGE', message);
   }
 }
+
+/** The node (or its broadcast driver) was stopped; no more calls are taken. */
+export class NodeStoppedError extends SubnetP2pError {
+  constructor() {
+    super('ERR_NODE_STOPPED', 'the node is stopped');
+  }
+}

@@ -7,9 +7,9 @@ import { Counter, Gauge, type Registry as MetricsRegistry } from 'prom-client';
 import {
   AbortError,
   LinkClosedError,
+  NodeStoppedError,
   QueueFullError,
   RequestTimeoutError,
-  SubnetP2pError,
 } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
 import type { Logger } from '../log.ts';
@@ -280,7 +280,7 @@ export class BroadcastDriver {
   }
 
   #checkRunning(): void {
-    if (this.#stopped) throw new SubnetP2pError('ERR_NODE_STOPPED', 'the node is stopped');
+    if (this.#stopped) throw new NodeStoppedError();
   }
 
   // -------------------------------------------------------------------------------------------

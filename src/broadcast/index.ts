@@ -3,6 +3,7 @@
  * deterministic state machine (core/); drivers run it over the transport or the simulator.
  * @module
  */
+export type { BroadcastOptions, Channel } from './channel.ts';
 export {
   DEFAULT_CHANNEL,
   DEFAULT_DOWNLOAD_LIMITS,
@@ -23,6 +24,7 @@ export {
   type CoreObserver,
   CountingObserver,
 } from './core/observer.ts';
+export { BroadcastDriver, type BroadcastDriverOptions } from './driver.ts';
 export { artifactId, isArtifactId } from './ids.ts';
 export { type ArtifactPool, InMemoryPool } from './pool.ts';
 export type * from './types.ts';
