@@ -3,7 +3,7 @@
  * deterministic state machine (core/); drivers run it over the transport or the simulator.
  * @module
  */
-export type { BroadcastOptions, Channel } from './channel.ts';
+export { type BroadcastOptions, type Channel, ChannelEndpoint } from './channel.ts';
 export {
   DEFAULT_CHANNEL,
   DEFAULT_DOWNLOAD_LIMITS,
@@ -27,4 +27,6 @@ export {
 export { BroadcastDriver, type BroadcastDriverOptions } from './driver.ts';
 export { artifactId, isArtifactId } from './ids.ts';
 export { type ArtifactPool, InMemoryPool } from './pool.ts';
+/** The broadcast wire messages (protobuf codecs), for tools and adversarial tests. */
+export { FetchRequest, FetchResponse, SlotUpdates } from './proto/broadcast.ts';
 export type * from './types.ts';

@@ -1,9 +1,10 @@
 import { Registry as MetricsRegistry } from 'prom-client';
-import { type Channel, ChannelEndpoint } from '../broadcast/channel.ts';
-import { BroadcastDriver } from '../broadcast/driver.ts';
 import {
   type ArtifactPool,
+  BroadcastDriver,
+  type Channel,
   type ChannelConfig,
+  ChannelEndpoint,
   type DownloadLimits,
   InMemoryPool,
   MAX_ATTRIBUTES_BYTES,

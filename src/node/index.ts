@@ -2,5 +2,5 @@
  * The node: a transport and the broadcast layer on it, assembled by {@link createNode}.
  * @module
  */
-export type { BroadcastOptions, Channel } from '../broadcast/channel.ts';
+export type { BroadcastOptions, Channel } from '../broadcast/index.ts';
 export { createNode, DEFAULT_NODE_CHANNELS, type Node, type NodeOptions } from './create-node.ts';

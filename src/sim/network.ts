@@ -1,15 +1,17 @@
 import {
+  type ArtifactId,
   BroadcastCore,
   type ChannelConfig,
   type CoreAction,
   CountingObserver,
   type DownloadLimits,
+  FetchRequest,
+  FetchResponse,
   InMemoryPool,
   resolveChannel,
   resolveDownloadLimits,
 } from '../broadcast/index.ts';
-import { FetchRequest, FetchResponse } from '../broadcast/proto/broadcast.ts';
-import type { ArtifactId } from '../broadcast/types.ts';
+
 import type { NodeId } from '../identity/index.ts';
 import { type ConnId, Lane } from '../transport/index.ts';
 import { EventQueue } from './event-queue.ts';
