@@ -2,6 +2,7 @@
  * The application's handle on one broadcast channel: broadcast, abort, look up, and receive.
  * @module
  */
+import { Fifo } from '../util/fifo.ts';
 import type { Artifact, ArtifactId, DeliveredArtifact } from './types.ts';
 
 /** Options of {@link Channel.broadcast}. */
@@ -135,9 +136,7 @@ type Waiter = (result: IteratorResult<DeliveredArtifact>) => void;
 class Subscription implements AsyncIterableIterator<DeliveredArtifact> {
   readonly #max: number;
   readonly #onDrop: () => void;
-  /** Buffered artifacts are #buffer[#head..]. */
-  #buffer: DeliveredArtifact[] = [];
-  #head = 0;
+  #buffer = new Fifo<DeliveredArtifact>();
   readonly #waiters: Waiter[] = [];
   #done = false;
   onReturn: (() => void) | undefined;
@@ -147,10 +146,6 @@ class Subscription implements AsyncIterableIterator<DeliveredArtifact> {
     this.#onDrop = onDrop;
   }
 
-  get #length(): number {
-    return this.#buffer.length - this.#head;
-  }
-
   push(artifact: DeliveredArtifact): void {
     if (this.#done) return;
     const waiter = this.#waiters.shift();
@@ -158,15 +153,11 @@ class Subscription implements AsyncIterableIterator<DeliveredArtifact> {
       waiter({ value: artifact, done: false });
       return;
     }
-    if (this.#length >= this.#max) {
-      this.#head++;
+    if (this.#buffer.length >= this.#max) {
+      this.#buffer.shift();
       this.#onDrop();
     }
     this.#buffer.push(artifact);
-    if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
-      this.#buffer = this.#buffer.slice(this.#head);
-      this.#head = 0;
-    }
   }
 
   /** No more artifacts will come; what is buffered can still be read. */
@@ -176,15 +167,8 @@ class Subscription implements AsyncIterableIterator<DeliveredArtifact> {
   }
 
   next(): Promise<IteratorResult<DeliveredArtifact>> {
-    if (this.#length > 0) {
-      const value = this.#buffer[this.#head]!;
-      this.#buffer[this.#head] = undefined as unknown as DeliveredArtifact;
-      this.#head++;
-      if (this.#head === this.#buffer.length) {
-        this.#buffer = [];
-        this.#head = 0;
-      }
-      return Promise.resolve({ value, done: false });
+    if (this.#buffer.length > 0) {
+      return Promise.resolve({ value: this.#buffer.shift()!, done: false });
     }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => this.#waiters.push(resolve));
@@ -192,8 +176,7 @@ class Subscription implements AsyncIterableIterator<DeliveredArtifact> {
 
   /** Unsubscribes and drops the buffer (called by `break` in a for-await loop). */
   return(): Promise<IteratorResult<DeliveredArtifact>> {
-    this.#buffer = [];
-    this.#head = 0;
+    this.#buffer.drain();
     this.end();
     this.onReturn?.();
     this.onReturn = undefined;

@@ -3,7 +3,12 @@
  * deterministic state machine (core/); drivers run it over the transport or the simulator.
  * @module
  */
-export { type BroadcastOptions, type Channel, ChannelEndpoint } from './channel.ts';
+export {
+  type BroadcastOptions,
+  type Channel,
+  ChannelEndpoint,
+  type ChannelHost,
+} from './channel.ts';
 export {
   DEFAULT_CHANNEL,
   DEFAULT_DOWNLOAD_LIMITS,

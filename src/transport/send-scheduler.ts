@@ -1,4 +1,5 @@
 import { LinkClosedError, MessageTooLargeError, QueueFullError } from '../errors.ts';
+import { Fifo } from '../util/fifo.ts';
 import { encodeFrameHeaderInto, FLAG_END, FLAG_START, FRAME_HEADER_BYTES } from './frame.ts';
 import { LANE_NAMES, LANES, type Lane } from './lanes.ts';
 
@@ -58,36 +59,6 @@ function takeBytes(msg: Outgoing, n: number, out: Uint8Array[]): void {
   while (msg.part < msg.parts.length && msg.parts[msg.part]!.length === 0) msg.part++;
 }
 
-/** A FIFO with O(1) push and shift. */
-class Queue<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-  push(item: T): void {
-    this.#items.push(item);
-  }
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-  shift(): T | undefined {
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-  drain(): T[] {
-    const rest = this.#items.slice(this.#head) as T[];
-    this.#items = [];
-    this.#head = 0;
-    return rest;
-  }
-}
-
 /**
  * The send side of a link: one FIFO queue per lane, cut into frames of at most
  * `maxFrameBytes`, interleaved by priority. Only `maxSinkBufferedBytes` are ever handed to the
@@ -100,7 +71,7 @@ class Queue<T> {
 export class SendScheduler {
   readonly #opts: SendSchedulerOptions;
   readonly #sink: FrameSink;
-  readonly #queues = LANES.map(() => new Queue<Outgoing>());
+  readonly #queues = LANES.map(() => new Fifo<Outgoing>());
   readonly #queuedBytes = [0, 0, 0];
   readonly #credit = [0, 0, 0];
   /** Flow-control windows per lane (Infinity = none) and frame bytes sent but not credited. */
