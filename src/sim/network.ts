@@ -3,44 +3,87 @@ import {
   BroadcastCore,
   type ChannelConfig,
   type CoreAction,
-  CountingObserver,
+  type DeliveredArtifact,
   type DownloadLimits,
   FetchRequest,
   FetchResponse,
-  InMemoryPool,
   resolveChannel,
   resolveDownloadLimits,
+  type SlotNumber,
 } from '../broadcast/index.ts';
 
 import type { NodeId } from '../identity/index.ts';
-import { type ConnId, Lane } from '../transport/index.ts';
+import {
+  type ConnId,
+  DEFAULT_TOPOLOGY,
+  Lane,
+  linkedPeers,
+  type TopologyOptions,
+} from '../transport/index.ts';
+import {
+  type Bandwidth,
+  type Batch,
+  bulkWindowFor,
+  creditEnvelopeBytes,
+  Downlink,
+  framedBytes,
+  messageEnvelopeBytes,
+  Nic,
+  Pipe,
+  type PipeHost,
+  requestEnvelopeBytes,
+  resolveSimTransport,
+  responseEnvelopeBytes,
+  type SimTransportLimits,
+} from './bandwidth.ts';
 import { EventQueue } from './event-queue.ts';
+import { SimObserver } from './observer.ts';
+import { ArtifactBytes, SimPool } from './pool.ts';
 import { Rng } from './rng.ts';
 
 /** How a simulated node answers fetches. */
 export type ServeBehavior = 'honest' | 'wrong-bytes' | 'silent';
 
+/** One-way latency of a link, drawn once per link: [min, max] ms uniformly, or a sampler. */
+export type LatencyModel = readonly [number, number] | ((rng: Rng) => number);
+
 export interface SimNetworkOptions {
   seed: number;
-  /** One-way latency of each link, drawn once per link from [min, max] ms. Default [10, 150]. */
-  latencyMs?: readonly [number, number];
+  /** One-way latency of each link, drawn once per link. Default uniform in [10, 150] ms. */
+  latencyMs?: LatencyModel;
   channels: Record<string, Partial<ChannelConfig>>;
   downloads?: Partial<DownloadLimits>;
+  /**
+   * Every node's access link (addNode may override it per node). Unset: unlimited bandwidth,
+   * each message arrives exactly one latency after it was sent (fast; the core tests use it).
+   * Set: messages go through the production send scheduler of each link, the node's upload,
+   * the link's latency and the receiver's download (see bandwidth.ts).
+   */
+  bandwidth?: Bandwidth;
+  /** Transport settings of the bandwidth model. Default: the production limits. */
+  transport?: Partial<SimTransportLimits>;
+  /** Width of the time bins of the recorded traffic series, ms. Default 100. */
+  binMs?: number;
 }
 
 /** One simulated node: a production BroadcastCore plus what the simulation observed of it. */
 export interface SimNode {
   readonly id: NodeId;
   core: BroadcastCore;
-  observer: CountingObserver;
+  observer: SimObserver;
   alive: boolean;
   /** Bumped at every restart: events of an older incarnation are dropped. */
   incarnation: number;
   serve: ServeBehavior;
-  /** Artifacts delivered to the application, by `channel:id`: when and from whom. */
+  /** Artifacts delivered to the application, by `channel:id`: first time, and from whom. */
   readonly deliveries: Map<string, { at: number; from: NodeId }>;
   nextConnId: number;
   wakeVersion: number;
+  /** Its access link, if bandwidth is modelled. */
+  readonly bandwidth: Bandwidth | undefined;
+  nic: Nic | undefined;
+  downlink: Downlink | undefined;
+  pools: Map<string, SimPool>;
 }
 
 interface Link {
@@ -55,29 +98,63 @@ interface Link {
   last: Map<NodeId, number>;
   /** Fetches in flight over this link: token -> requesting node. */
   fetches: Map<string, () => void>;
+  /** Bandwidth model: the pipe of each direction, keyed by its sender. */
+  pipes: Map<NodeId, Pipe>;
 }
+
+/** Traffic on all links: frame bytes (headers included) per lane, in total and over time. */
+export interface Traffic {
+  /** Frame bytes per lane: control, high, bulk. */
+  readonly bytes: [number, number, number];
+  /** Frame bytes per lane per time bin (bin index = floor(t / binMs)). */
+  readonly series: Map<number, [number, number, number]>;
+  readonly binMs: number;
+  /** Messages sent (slot updates, requests, responses, credits). */
+  messages: number;
+}
+
+type SendOutcome = 'sent' | 'down' | 'full';
 
 function pairKey(a: NodeId, b: NodeId): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
 }
 
+/** The driver's backoff for a send the transport refused (queue full): 250 ms doubling to 5 s. */
+const RESEND_BASE_MS = 250;
+const RESEND_MAX_MS = 5000;
+
 /**
  * A deterministic network of production broadcast cores: virtual time, seeded latencies,
- * links that go down and up, partitions, crashes and restarts, and misbehaving servers.
+ * optional bandwidth (production send schedulers drained by per-node upload and download
+ * rates), links that go down and up, partitions, crashes and restarts, and misbehaving servers.
  * Everything that happens is a function of the seed and the calls made.
  */
 export class SimNetwork {
   readonly queue = new EventQueue();
   readonly rng: Rng;
+  readonly traffic: Traffic;
+  /** Called at every delivery to the application (after `node.deliveries` is updated). */
+  onDeliver: ((node: SimNode, artifact: DeliveredArtifact) => void) | undefined;
+  /** Called when a node crashes (it loses everything it held). */
+  onCrash: ((node: SimNode) => void) | undefined;
   readonly #opts: SimNetworkOptions;
   readonly #channels: Map<string, ChannelConfig>;
   readonly #downloads: DownloadLimits;
+  readonly #transport: SimTransportLimits;
   readonly #nodes = new Map<NodeId, SimNode>();
   readonly #links = new Map<string, Link>();
+  /** Links of each node (keys into #links). */
+  readonly #linksOf = new Map<NodeId, string[]>();
   /** Links the topology wants (both directions). */
   readonly #wanted = new Set<string>();
   /** Links cut by a partition or by hand. */
   readonly #cut = new Set<string>();
+  readonly #bytes = new ArtifactBytes();
+  /** Slot updates the transport refused, per node and peer, waiting for a resend. */
+  readonly #unsent = new Map<
+    string,
+    { slots: Map<string, SlotNumber[]>; attempt: number; lastAt: number; armed: boolean }
+  >();
 
   constructor(opts: SimNetworkOptions) {
     this.#opts = opts;
@@ -86,10 +163,17 @@ export class SimNetwork {
       Object.entries(opts.channels).map(([n, c]) => [n, resolveChannel(n, c)]),
     );
     this.#downloads = resolveDownloadLimits(opts.downloads);
+    this.#transport = resolveSimTransport(opts.transport);
+    this.traffic = { bytes: [0, 0, 0], series: new Map(), binMs: opts.binMs ?? 100, messages: 0 };
   }
 
   get now(): number {
     return this.queue.now;
+  }
+
+  /** The channels, as resolved. */
+  get channels(): ReadonlyMap<string, ChannelConfig> {
+    return this.#channels;
   }
 
   nodes(): SimNode[] {
@@ -102,9 +186,26 @@ export class SimNetwork {
     return n;
   }
 
-  #newCore(id: NodeId): { core: BroadcastCore; observer: CountingObserver } {
-    const observer = new CountingObserver();
-    const pools = new Map([...this.#channels.keys()].map((n) => [n, new InMemoryPool()]));
+  /** The one-way latency of the link between `a` and `b`, if there is one. */
+  latency(a: NodeId, b: NodeId): number | undefined {
+    return this.#links.get(pairKey(a, b))?.latency;
+  }
+
+  /** The nodes `id` is linked with (up or not). */
+  neighbors(id: NodeId): NodeId[] {
+    return (this.#linksOf.get(id) ?? []).map((k) => {
+      const l = this.#links.get(k)!;
+      return l.a === id ? l.b : l.a;
+    });
+  }
+
+  #newCore(id: NodeId): {
+    core: BroadcastCore;
+    observer: SimObserver;
+    pools: Map<string, SimPool>;
+  } {
+    const observer = new SimObserver();
+    const pools = new Map([...this.#channels.keys()].map((n) => [n, new SimPool(this.#bytes)]));
     const core = new BroadcastCore({
       self: id,
       channels: this.#channels,
@@ -112,25 +213,43 @@ export class SimNetwork {
       downloads: this.#downloads,
       observer,
     });
-    return { core, observer };
+    return { core, observer, pools };
   }
 
   /** Adds a node (not linked to anyone yet). */
-  addNode(id: NodeId, serve: ServeBehavior = 'honest'): SimNode {
-    const { core, observer } = this.#newCore(id);
+  addNode(
+    id: NodeId,
+    opts: ServeBehavior | { serve?: ServeBehavior; bandwidth?: Bandwidth } = 'honest',
+  ): SimNode {
+    const o = typeof opts === 'string' ? { serve: opts } : opts;
+    const { core, observer, pools } = this.#newCore(id);
+    const bandwidth = o.bandwidth ?? this.#opts.bandwidth;
     const node: SimNode = {
       id,
       core,
       observer,
       alive: true,
       incarnation: 0,
-      serve,
+      serve: o.serve ?? 'honest',
       deliveries: new Map(),
       nextConnId: 1,
       wakeVersion: 0,
+      bandwidth,
+      nic: undefined,
+      downlink: undefined,
+      pools,
     };
+    this.#attachAccess(node);
     this.#nodes.set(id, node);
+    this.#linksOf.set(id, []);
     return node;
+  }
+
+  #attachAccess(node: SimNode): void {
+    if (!node.bandwidth) return;
+    const quantum = this.#transport.maxFrameBytes + 6;
+    node.nic = new Nic(this.queue, node.bandwidth.uploadBytesPerSec, quantum);
+    node.downlink = new Downlink(node.bandwidth.downloadBytesPerSec);
   }
 
   /** Wants a link between `a` and `b` (it comes up unless cut or a node is down). */
@@ -138,17 +257,22 @@ export class SimNetwork {
     const key = pairKey(a, b);
     this.#wanted.add(key);
     if (!this.#links.has(key)) {
-      const [lo, hi] = this.#opts.latencyMs ?? [10, 150];
+      const model = this.#opts.latencyMs ?? [10, 150];
+      const latency =
+        typeof model === 'function' ? model(this.rng) : this.rng.between(model[0], model[1]);
       this.#links.set(key, {
         a,
         b,
-        latency: this.rng.between(lo, hi),
+        latency,
         up: false,
         epoch: 0,
         conn: new Map(),
         last: new Map(),
         fetches: new Map(),
+        pipes: new Map(),
       });
+      this.#linksOf.get(a)?.push(key);
+      this.#linksOf.get(b)?.push(key);
     }
     this.#reconcile(key);
   }
@@ -158,6 +282,17 @@ export class SimNetwork {
     const ids = [...this.#nodes.keys()];
     for (let i = 0; i < ids.length; i++)
       for (let j = i + 1; j < ids.length; j++) this.link(ids[i]!, ids[j]!);
+  }
+
+  /**
+   * Links the nodes as the production transport does (`linkedPeers`): a full mesh up to
+   * `fullMeshMaxNodes` (40), a ring with power-of-two chords above.
+   */
+  topology(opts: TopologyOptions = DEFAULT_TOPOLOGY): void {
+    const ids = [...this.#nodes.keys()];
+    for (const a of ids) {
+      for (const b of linkedPeers(ids, a, opts)) if (a < b) this.link(a, b);
+    }
   }
 
   /** Cuts (or restores) the link between `a` and `b`. */
@@ -187,24 +322,28 @@ export class SimNetwork {
   /** The node stops: its links go down, its state is lost. */
   crash(id: NodeId): void {
     const node = this.node(id);
+    if (!node.alive) return;
     node.alive = false;
     node.incarnation++;
-    for (const key of this.#linksOf(id)) this.#reconcile(key);
+    if (node.nic) node.nic.stopped = true;
+    for (const pool of node.pools.values()) pool.clear();
+    for (const key of this.#linksOf.get(id) ?? []) this.#reconcile(key);
+    for (const k of [...this.#unsent.keys()]) if (k.startsWith(`${id}>`)) this.#unsent.delete(k);
+    this.onCrash?.(node);
   }
 
   /** The node comes back with a fresh state (empty pools) and reconnects. */
   restart(id: NodeId): void {
     const node = this.node(id);
-    const { core, observer } = this.#newCore(id);
+    if (node.alive) return;
+    const { core, observer, pools } = this.#newCore(id);
     node.core = core;
     node.observer = observer;
+    node.pools = pools;
     node.alive = true;
     node.incarnation++;
-    for (const key of this.#linksOf(id)) this.#reconcile(key);
-  }
-
-  #linksOf(id: NodeId): string[] {
-    return [...this.#links.entries()].filter(([, l]) => l.a === id || l.b === id).map(([k]) => k);
+    this.#attachAccess(node);
+    for (const key of this.#linksOf.get(id) ?? []) this.#reconcile(key);
   }
 
   #reconcile(key: string): void {
@@ -219,22 +358,85 @@ export class SimNetwork {
       link.epoch++;
       link.last.clear();
       for (const n of [a, b]) link.conn.set(n.id, n.nextConnId++ as ConnId);
+      if (a.nic && b.nic) {
+        // Each receiver announces its bulk window: its receive budget shared among its neighbours.
+        const window = (n: NodeId) =>
+          bulkWindowFor(this.#transport, this.#linksOf.get(n)?.length ?? 1);
+        const host = (from: SimNode, to: SimNode) => this.#pipeHost(link, link.epoch, from, to);
+        link.pipes.set(a.id, new Pipe(a.nic, host(a, b), this.#transport, window(b.id)));
+        link.pipes.set(b.id, new Pipe(b.nic, host(b, a), this.#transport, window(a.id)));
+      }
       a.core.peerUp(b.id, link.conn.get(a.id)!, this.now);
       b.core.peerUp(a.id, link.conn.get(b.id)!, this.now);
       this.#pump(a);
       this.#pump(b);
     } else {
       link.up = false;
+      for (const pipe of link.pipes.values()) pipe.dead = true;
+      link.pipes.clear();
       const failFetches = [...link.fetches.values()];
       link.fetches.clear();
       for (const n of [a, b]) {
         if (!n.alive) continue;
         const other = n === a ? b : a;
         n.core.peerDown(other.id, link.conn.get(n.id)!, this.now);
+        this.#unsent.delete(`${n.id}>${other.id}`);
       }
       for (const fail of failFetches) fail();
       this.#pump(a);
       this.#pump(b);
+    }
+  }
+
+  /** Carries the batches of the pipe `from` -> `to` of `link` (of link epoch `epoch`). */
+  #pipeHost(link: Link, epoch: number, from: SimNode, to: SimNode): PipeHost {
+    const incarnation = to.incarnation;
+    return {
+      depart: (pipe: Pipe, batch: Batch, at: number) => {
+        this.#record(at, batch.laneBytes);
+        const valid = () =>
+          link.up && link.epoch === epoch && to.alive && to.incarnation === incarnation;
+        this.queue.at(at + link.latency, () => {
+          if (!valid()) return;
+          const done = to.downlink!.arrive(this.now, batch.bytes);
+          const bulk = batch.laneBytes[Lane.bulk];
+          if (batch.ends.length === 0 && bulk === 0) return;
+          this.queue.at(done, () => {
+            if (!valid()) return;
+            for (const msg of batch.ends) msg.deliver();
+            if (bulk > 0) this.#credit(link, pipe, from.id, to.id, bulk);
+          });
+        });
+      },
+    };
+  }
+
+  /** The receiver read `bytes` of bulk data from `pipe`: credit them back every quarter window. */
+  #credit(link: Link, pipe: Pipe, sender: NodeId, receiver: NodeId, bytes: number): void {
+    pipe.uncredited += bytes;
+    if (pipe.uncredited < pipe.window / 4) return;
+    const credit = pipe.uncredited;
+    pipe.uncredited = 0;
+    const back = link.pipes.get(receiver);
+    if (!back) return;
+    const length = creditEnvelopeBytes(credit);
+    this.traffic.messages++;
+    back.send(Lane.control, length, () => {
+      if (link.pipes.get(sender) === pipe) pipe.scheduler.credit(Lane.bulk, credit);
+    });
+  }
+
+  #record(at: number, laneBytes: readonly number[]): void {
+    const t = this.traffic;
+    const bin = Math.floor(at / t.binMs);
+    let row = t.series.get(bin);
+    if (!row) {
+      row = [0, 0, 0];
+      t.series.set(bin, row);
+    }
+    for (let l = 0; l < 3; l++) {
+      row[l]! += laneBytes[l]!;
+      t.bytes[l]! += laneBytes[l]!;
     }
   }
 
@@ -265,11 +467,22 @@ export class SimNetwork {
     this.#pump(node);
   }
 
-  /** Delivers a raw slot-update message from `from` to `to` over their link (adversarial tests). */
-  inject(from: NodeId, to: NodeId, body: Uint8Array, lane: Lane = Lane.bulk): void {
-    this.#transmit(this.node(from), this.node(to), (receiver, connId) => {
-      receiver.core.onUpdates(from, connId, lane, body, this.now);
-    });
+  /**
+   * Sends a raw slot-update message from `from` to `to` over their link (adversarial tests and
+   * misbehaving nodes); it takes bandwidth like any message. Returns whether it was sent.
+   */
+  inject(from: NodeId, to: NodeId, body: Uint8Array, lane: Lane = Lane.bulk): boolean {
+    return (
+      this.#transmit(
+        this.node(from),
+        this.node(to),
+        lane,
+        messageEnvelopeBytes(body.length),
+        (receiver, connId) => {
+          receiver.core.onUpdates(from, connId, lane, body, this.now);
+        },
+      ) === 'sent'
+    );
   }
 
   /**
@@ -296,24 +509,41 @@ export class SimNetwork {
 
   // -------------------------------------------------------------------------------------------
 
-  /** Runs `deliver` at the receiver after the link's latency, if the link stays up. */
+  /**
+   * Sends a message of `length` wire bytes on `lane`; `deliver` runs at the receiver when it
+   * has arrived, if the link stayed up and the receiver did not restart meanwhile. Without
+   * bandwidth it arrives one latency later; with it, it crosses the bandwidth model.
+   */
   #transmit(
     from: SimNode,
     to: SimNode,
+    lane: Lane,
+    length: number,
     deliver: (receiver: SimNode, connId: ConnId) => void,
-  ): boolean {
+  ): SendOutcome {
     const link = this.#links.get(pairKey(from.id, to.id));
-    if (!link?.up) return false;
+    if (!link?.up) return 'down';
     const epoch = link.epoch;
-    const at = Math.max(this.now + link.latency, link.last.get(from.id) ?? 0);
-    link.last.set(from.id, at);
     const incarnation = to.incarnation;
-    this.queue.at(at, () => {
+    const run = () => {
       if (!link.up || link.epoch !== epoch || !to.alive || to.incarnation !== incarnation) return;
       deliver(to, link.conn.get(to.id)!);
       this.#pump(to);
-    });
-    return true;
+    };
+    const pipe = link.pipes.get(from.id);
+    if (pipe) {
+      if (!pipe.send(lane, length, run)) return 'full';
+      this.traffic.messages++;
+      return 'sent';
+    }
+    this.traffic.messages++;
+    const laneBytes = [0, 0, 0];
+    laneBytes[lane] = framedBytes(length, this.#transport.maxFrameBytes);
+    this.#record(this.now, laneBytes);
+    const at = Math.max(this.now + link.latency, link.last.get(from.id) ?? 0);
+    link.last.set(from.id, at);
+    this.queue.at(at, run);
+    return 'sent';
   }
 
   #pump(node: SimNode): void {
@@ -330,11 +560,18 @@ export class SimNetwork {
         this.#pump(node);
       });
     switch (action.type) {
-      case 'send':
-        this.#transmit(node, this.node(action.peer), (receiver, connId) =>
-          receiver.core.onUpdates(node.id, connId, action.lane, action.body, this.now),
+      case 'send': {
+        const outcome = this.#transmit(
+          node,
+          this.node(action.peer),
+          action.lane,
+          messageEnvelopeBytes(action.body.length),
+          (receiver, connId) =>
+            receiver.core.onUpdates(node.id, connId, action.lane, action.body, this.now),
         );
+        if (outcome === 'full') this.#sendFailed(node, action);
         return;
+      }
       case 'fetch':
         this.#fetch(node, action, later);
         return;
@@ -352,6 +589,7 @@ export class SimNetwork {
         const key = `${action.artifact.channel}:${action.artifact.id}`;
         if (!node.deliveries.has(key))
           node.deliveries.set(key, { at: this.now, from: action.artifact.from });
+        this.onDeliver?.(node, action.artifact);
         return;
       }
       case 'wake': {
@@ -362,6 +600,37 @@ export class SimNetwork {
         return;
       }
     }
+  }
+
+  /**
+   * The transport refused a slot-update message (its lane queue is full). As the driver does,
+   * the slots go back to the core after a backoff (250 ms doubling to 5 s), which queues them
+   * again as they are then.
+   */
+  #sendFailed(node: SimNode, action: Extract<CoreAction, { type: 'send' }>): void {
+    const key = `${node.id}>${action.peer}`;
+    let entry = this.#unsent.get(key);
+    if (!entry) {
+      entry = { slots: new Map(), attempt: -1, lastAt: -Infinity, armed: false };
+      this.#unsent.set(key, entry);
+    }
+    entry.slots.set(action.channel, [...(entry.slots.get(action.channel) ?? []), ...action.slots]);
+    if (entry.armed) return;
+    entry.armed = true;
+    entry.attempt = this.now - entry.lastAt <= 2 * RESEND_MAX_MS ? entry.attempt + 1 : 0;
+    entry.lastAt = this.now;
+    const delay = Math.min(RESEND_MAX_MS, RESEND_BASE_MS * 2 ** Math.min(entry.attempt, 20));
+    const incarnation = node.incarnation;
+    const armed = entry;
+    this.queue.at(this.now + delay, () => {
+      if (this.#unsent.get(key) !== armed || !node.alive || node.incarnation !== incarnation)
+        return;
+      armed.armed = false;
+      const slots = [...armed.slots];
+      armed.slots.clear();
+      for (const [channel, s] of slots) node.core.onSendFailed(action.peer, channel, s, this.now);
+      this.#pump(node);
+    });
   }
 
   #fetch(
@@ -386,14 +655,30 @@ export class SimNetwork {
       finish({ ok: false, reason: 'link_closed' }),
     );
     later(() => finish({ ok: false, reason: 'timeout' }), this.now + action.timeoutMs);
-    this.#transmit(node, server, (srv) => {
-      if (srv.serve === 'silent') return;
-      const response =
-        srv.serve === 'wrong-bytes'
-          ? this.#wrongBytes(action.body)
-          : srv.core.serve(action.lane, action.body);
-      this.#transmit(srv, node, () => finish({ ok: true, body: response }));
-    });
+    const pipe = link.pipes.get(node.id);
+    const requestId = pipe ? pipe.nextRequestId++ : action.token;
+    const sent = this.#transmit(
+      node,
+      server,
+      action.lane,
+      requestEnvelopeBytes(requestId, action.timeoutMs, action.body.length),
+      (srv) => {
+        if (srv.serve === 'silent') return;
+        const response =
+          srv.serve === 'wrong-bytes'
+            ? this.#wrongBytes(action.body)
+            : srv.core.serve(action.lane, action.body);
+        // A response the responder cannot queue is lost: the requester times out.
+        this.#transmit(
+          srv,
+          node,
+          action.lane,
+          responseEnvelopeBytes(requestId, response.length),
+          () => finish({ ok: true, body: response }),
+        );
+      },
+    );
+    if (sent === 'full') finish({ ok: false, reason: 'error' });
   }
 
   #wrongBytes(requestBody: Uint8Array): Uint8Array {
