@@ -13,6 +13,7 @@ import { registerDemoCommand } from './demo.ts';
 import { type CliIo, processIo } from './io.ts';
 import { registerKeygenCommand } from './keygen.ts';
 import { registerRegistryCommands } from './registry.ts';
+import { registerSimCommand } from './sim.ts';
 
 /** Exit code of a command that failed in an expected way (bad input, refused, invalid file). */
 export const EXIT_FAILURE = 1;
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerKeygenCommand(program, io);
   registerRegistryCommands(program, io);
   registerDemoCommand(program, io);
+  registerSimCommand(program, io);
   return program;
 }
 

@@ -1,0 +1,224 @@
+/**
+ * The report of a simulation run: the result as JSON and three charts, each as SVG (vega-lite
+ * compiled to vega, rendered headless) and PNG (resvg, with the DejaVu Sans font shipped by an
+ * npm package, so it renders the same on a fresh machine).
+ * @module
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { SimRun } from './scenarios.ts';
+import { quantile, round } from './stats.ts';
+
+const FONT_FILE = join(
+  dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')),
+  'ttf',
+  'DejaVuSans.ttf',
+);
+
+type Row = Record<string, string | number>;
+
+/** At most `points` rows of an ECDF of `values` (sorted). */
+function ecdf(sorted: readonly number[], points: number): { ms: number; fraction: number }[] {
+  const out: { ms: number; fraction: number }[] = [];
+  const n = sorted.length;
+  const steps = Math.min(points, n);
+  for (let i = 1; i <= steps; i++) {
+    const q = i / steps;
+    out.push({ ms: Math.max(0.01, round(quantile(sorted, q), 2)), fraction: round(q, 4) });
+  }
+  return out;
+}
+
+/** Rows of the latency chart: an ECDF per series. */
+export function latencyRows(run: SimRun): Row[] {
+  const bySeries = new Map<string, number[]>();
+  for (const r of run.deliveries) {
+    const s = run.series(r);
+    let list = bySeries.get(s);
+    if (!list) {
+      list = [];
+      bySeries.set(s, list);
+    }
+    list.push(r.at - r.artifact.at);
+  }
+  const rows: Row[] = [];
+  for (const [series, values] of [...bySeries].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    values.sort((a, b) => a - b);
+    for (const p of ecdf(values, 250)) rows.push({ series, ...p });
+  }
+  return rows;
+}
+
+/** Rows of the progress chart: fraction of each channel's expected deliveries held over time. */
+export function progressRows(run: SimRun): Row[] {
+  const byChannel = new Map<string, number[]>();
+  for (const r of run.deliveries) {
+    let list = byChannel.get(r.artifact.channel);
+    if (!list) {
+      list = [];
+      byChannel.set(r.artifact.channel, list);
+    }
+    list.push(r.at);
+  }
+  const rows: Row[] = [];
+  for (const [channel, times] of [...byChannel].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    times.sort((a, b) => a - b);
+    const expected = run.expectedByChannel[channel] ?? times.length;
+    const step = Math.max(1, Math.floor(times.length / 300));
+    rows.push({ channel, seconds: 0, fraction: 0 });
+    for (let i = step - 1; i < times.length; i += step) {
+      rows.push({
+        channel,
+        seconds: round(times[i]! / 1000, 4),
+        fraction: round((i + 1) / expected, 4),
+      });
+    }
+    const last = times.length - 1;
+    if ((last + 1) % step !== 0) {
+      rows.push({
+        channel,
+        seconds: round(times[last]! / 1000, 4),
+        fraction: round((last + 1) / expected, 4),
+      });
+    }
+  }
+  return rows;
+}
+
+const LANES = ['control', 'high', 'bulk'] as const;
+
+/** Rows of the lanes chart: MB/s sent per lane (all links), in bins of at least 100 ms. */
+export function laneRows(run: SimRun): Row[] {
+  const { binMs, bins } = run.traffic;
+  if (bins.length === 0) return [];
+  const lastBin = bins.at(-1)![0];
+  const group = Math.max(1, Math.ceil((lastBin + 1) / 300));
+  const width = binMs * group;
+  const sums = new Map<number, [number, number, number]>();
+  for (const [bin, row] of bins) {
+    const g = Math.floor(bin / group);
+    const s = sums.get(g) ?? [0, 0, 0];
+    for (let l = 0; l < 3; l++) s[l]! += row[l]!;
+    sums.set(g, s);
+  }
+  const rows: Row[] = [];
+  for (let g = 0; g <= Math.floor(lastBin / group); g++) {
+    const s = sums.get(g) ?? [0, 0, 0];
+    for (let l = 0; l < 3; l++) {
+      rows.push({
+        seconds: round((g * width) / 1000, 3),
+        lane: LANES[l]!,
+        mbPerSec: round(s[l]! / 1e6 / (width / 1000), 3),
+      });
+    }
+  }
+  return rows;
+}
+
+function title(run: SimRun, what: string): string {
+  const r = run.result;
+  return `${what}: ${r.scenario}, ${r.nodes} nodes, seed ${r.seed}`;
+}
+
+/** The three charts as vega-lite specs. */
+export function chartSpecs(run: SimRun): Record<'latency' | 'progress' | 'lanes', TopLevelSpec> {
+  const base = { width: 640, height: 320, background: 'white' } as const;
+  return {
+    latency: {
+      ...base,
+      title: title(run, 'Delivery latency (broadcast to each receiver)'),
+      data: { values: latencyRows(run) },
+      mark: { type: 'line', interpolate: 'step-after' },
+      encoding: {
+        x: {
+          field: 'ms',
+          type: 'quantitative',
+          title: 'latency (virtual ms, log scale)',
+          scale: { type: 'log' },
+        },
+        y: { field: 'fraction', type: 'quantitative', title: 'fraction of deliveries' },
+        color: { field: 'series', type: 'nominal', title: 'channel', legend: { labelLimit: 400 } },
+      },
+    },
+    progress: {
+      ...base,
+      title: title(run, 'Delivery progress'),
+      data: { values: progressRows(run) },
+      mark: { type: 'line', interpolate: 'step-after' },
+      encoding: {
+        x: { field: 'seconds', type: 'quantitative', title: 'virtual time (s)' },
+        y: {
+          field: 'fraction',
+          type: 'quantitative',
+          title: 'expected deliveries held',
+          scale: { domain: [0, 1] },
+        },
+        color: { field: 'channel', type: 'nominal' },
+      },
+    },
+    lanes: {
+      ...base,
+      title: title(run, 'Bytes sent per lane, all links'),
+      data: { values: laneRows(run) },
+      mark: { type: 'area', interpolate: 'step-after' },
+      encoding: {
+        x: { field: 'seconds', type: 'quantitative', title: 'virtual time (s)' },
+        y: { field: 'mbPerSec', type: 'quantitative', title: 'MB/s', stack: 'zero' },
+        color: {
+          field: 'lane',
+          type: 'nominal',
+          scale: { domain: [...LANES] },
+          sort: [...LANES],
+        },
+        order: { field: 'lane', sort: 'ascending' },
+      },
+    },
+  };
+}
+
+/** Renders a vega-lite spec as SVG text. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Renders SVG text as PNG, at twice its size, with the bundled font. */
+export function svgToPng(svg: string): Uint8Array {
+  const resvg = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: 2 },
+    font: {
+      loadSystemFonts: false,
+      fontFiles: [FONT_FILE],
+      defaultFontFamily: 'DejaVu Sans',
+      sansSerifFamily: 'DejaVu Sans',
+    },
+  });
+  return resvg.render().asPng();
+}
+
+/** Writes `result.json` and the charts (`<name>.svg`, `<name>.png`) into `dir`; returns the files. */
+export async function writeReport(run: SimRun, dir: string): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const json = join(dir, 'result.json');
+  writeFileSync(json, `${JSON.stringify(run.result, null, 2)}\n`);
+  files.push(json);
+  for (const [name, spec] of Object.entries(chartSpecs(run))) {
+    const svg = await renderSvg(spec);
+    const svgFile = join(dir, `${name}.svg`);
+    const pngFile = join(dir, `${name}.png`);
+    writeFileSync(svgFile, svg);
+    writeFileSync(pngFile, svgToPng(svg));
+    files.push(svgFile, pngFile);
+  }
+  return files;
+}
