@@ -4,7 +4,7 @@
  * function of its options (the seed included), except the wall-clock time it took.
  * @module
  */
-import type { ChannelConfig } from '../broadcast/index.ts';
+import type { ChannelConfig, DownloadLimits } from '../broadcast/index.ts';
 import { channelNumber, SlotUpdates } from '../broadcast/index.ts';
 import type { NodeId } from '../identity/index.ts';
 import { DEFAULT_TOPOLOGY, Lane } from '../transport/index.ts';
@@ -70,6 +70,8 @@ export interface ScenarioOptions {
   bandwidth?: Bandwidth;
   /** One-way latency of each link, drawn uniformly. Default [10, 150] ms. */
   latencyMs?: readonly [number, number];
+  /** Download limits of every node, over the defaults (and the scenario's own). */
+  downloads?: Partial<DownloadLimits>;
   /** Transport settings of the bandwidth model (default: production limits). */
   transport?: Partial<SimTransportLimits>;
   /** byzantine: fake adverts each flooder sends each neighbour per second, per channel. Default 200. */
@@ -150,7 +152,7 @@ function setup(
   opts: ScenarioOptions,
   n: number,
   receivers?: (ids: NodeId[]) => NodeId[],
-  downloads?: ConstructorParameters<typeof SimNetwork>[0]['downloads'],
+  downloads?: Partial<DownloadLimits>,
 ): Setup {
   const bandwidth = opts.bandwidth ?? DEFAULT_BANDWIDTH;
   const latencyMs = opts.latencyMs ?? [10, 150];
@@ -159,7 +161,7 @@ function setup(
     channels: CHANNELS,
     bandwidth,
     latencyMs,
-    downloads,
+    downloads: { ...downloads, ...opts.downloads },
     transport: opts.transport,
     binMs: 100,
   });
@@ -396,9 +398,10 @@ function byzantine(opts: ScenarioOptions, load: number, wall: number): SimRun {
   mixedWorkload(s, honest, 0, duration);
   // Flooders: every 100 ms, a batch of adverts of artifacts that do not exist to each
   // neighbour, on both channels, cycling through all 10 000 slots with growing commit numbers.
-  const floodBatch = Math.max(1, Math.round((opts.floodAdvertsPerSec ?? 200) / 10));
+  const floodBatch = Math.round((opts.floodAdvertsPerSec ?? 200) / 10);
   let floodAdverts = 0;
-  const flooders = [...faulty].filter(([, k]) => k === 'flood').map(([id]) => id);
+  const flooders =
+    floodBatch > 0 ? [...faulty].filter(([, k]) => k === 'flood').map(([id]) => id) : [];
   const commits = new Map<NodeId, number>();
   for (const fl of flooders) {
     for (let t = 50; t < duration; t += 100) {
