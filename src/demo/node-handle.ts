@@ -11,7 +11,7 @@ import type { FromWorker, NodeReport, ToWorker, WorkerConfig } from './protocol.
 const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
 const ENTRY = new URL('./node-worker.ts', import.meta.url);
 
-/** How long a worker gets to stop its transport gracefully before it is terminated, ms. */
+/** How long a worker gets to stop its node gracefully before it is terminated, ms. */
 export const STOP_GRACE_MS = 5000;
 
 /** One node worker, seen from the main thread. */
@@ -19,14 +19,19 @@ export class NodeHandle {
   readonly index: number;
   /** Links up, as last reported by the worker. */
   peersUp = 0;
-  /** Payload bytes received, as last reported by the worker. */
+  /** Distinct artifacts delivered, as last reported by the worker. */
+  deliveries = 0;
+  /** Bytes of those artifacts, as last reported by the worker. */
   receivedBytes = 0;
+  /** When the node had every artifact of the others (shared clock, ms), once it has. */
+  receivedAt: number | undefined;
   /** The node's report, once posted. */
   report: NodeReport | undefined;
   readonly #worker: Worker;
   readonly #listening = deferred<{ nodeId: string; port: number }>();
   readonly #meshed = deferred();
-  readonly #done = deferred<NodeReport>();
+  readonly #received = deferred();
+  readonly #reported = deferred<NodeReport>();
   readonly #stopped = deferred();
   readonly #exited = deferred();
   #stopRequested = false;
@@ -58,15 +63,21 @@ export class NodeHandle {
         break;
       case 'progress':
         this.peersUp = msg.peersUp;
+        this.deliveries = msg.deliveries;
         this.receivedBytes = msg.receivedBytes;
         break;
       case 'mesh':
         this.#meshed.resolve();
         break;
-      case 'done':
+      case 'received':
+        this.receivedAt = msg.at;
+        this.#received.resolve();
+        break;
+      case 'report':
         this.report = msg.report;
-        this.receivedBytes = msg.report.payloadBytes;
-        this.#done.resolve(msg.report);
+        this.deliveries = Object.values(msg.report.deliveries).reduce((a, b) => a + b, 0);
+        this.receivedBytes = msg.report.receivedBytes;
+        this.#reported.resolve(msg.report);
         break;
       case 'failed':
         if (!this.#stopRequested) onFailure(msg.message);
@@ -77,7 +88,7 @@ export class NodeHandle {
     }
   }
 
-  /** Resolves with the node's NodeId and port once its transport listens. */
+  /** Resolves with the node's NodeId and port once it listens. */
   get listening(): Promise<{ nodeId: string; port: number }> {
     return this.#listening.promise;
   }
@@ -87,9 +98,14 @@ export class NodeHandle {
     return this.#meshed.promise;
   }
 
-  /** Resolves with the node's report once it sent and received everything. */
-  get done(): Promise<NodeReport> {
-    return this.#done.promise;
+  /** Resolves once the node broadcast its artifacts and received every other node's. */
+  get received(): Promise<void> {
+    return this.#received.promise;
+  }
+
+  /** Resolves with the node's report, once posted (ask with {@link requestReport}). */
+  get reported(): Promise<NodeReport> {
+    return this.#reported.promise;
   }
 
   /** Tells the worker that the registry file lists every node now. */
@@ -97,13 +113,18 @@ export class NodeHandle {
     this.#post({ type: 'registry-written' });
   }
 
-  /** Tells the worker to start its workload. */
-  go(): void {
-    this.#post({ type: 'go' });
+  /** Tells the worker to start its workload; `startAt` is time zero of its schedule. */
+  go(startAt: number): void {
+    this.#post({ type: 'go', startAt });
+  }
+
+  /** Asks the worker for its report (every node has received everything). */
+  requestReport(): void {
+    this.#post({ type: 'report' });
   }
 
   /**
-   * Asks the worker to report (if it has not yet), stop its transport gracefully and finish;
+   * Asks the worker to report (if it has not yet), stop its node gracefully and finish;
    * terminates it after {@link STOP_GRACE_MS} at the latest. Resolves once the thread is gone.
    */
   async stop(): Promise<void> {

@@ -1,28 +1,45 @@
 /**
  * One demo node, run in its own worker thread (started through worker-bootstrap.mjs): loads its
- * identity from disk, follows the registry file, runs a transport on 127.0.0.1 (port chosen by
- * the OS), and runs the workload when told to. See protocol.ts for the message sequence.
+ * identity from disk, follows the registry file, runs a node (transport + broadcast layer, see
+ * createNode) on 127.0.0.1 (port chosen by the OS), and broadcasts its share of the workload
+ * when told to, while counting what it receives. See protocol.ts for the message sequence.
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import { InMemoryPool } from '../broadcast/index.ts';
 import { loadIdentity, type NodeId } from '../identity/index.ts';
 import { silentLogger } from '../log.ts';
+import { createNode, type Node } from '../node/index.ts';
 import { FileRegistryClient } from '../registry/index.ts';
-import { createTransport, type Transport } from '../transport/index.ts';
+import { Lane } from '../transport/index.ts';
 import { deferred } from './deferred.ts';
 import {
+  type BroadcastCounters,
+  CHANNELS,
+  CONSENSUS,
+  CONSENSUS_PUSH_THRESHOLD,
   DEMO_SUBNET,
   type FromWorker,
+  INGRESS,
   type NodeReport,
   type ToWorker,
   type WorkerConfig,
 } from './protocol.ts';
-import { Receiver, sendWorkload } from './workload.ts';
+import {
+  now,
+  planWorkload,
+  Receiver,
+  type SendStats,
+  sendArtifacts,
+  type WorkloadPlan,
+} from './workload.ts';
 
 /** How often progress is posted to the main thread, ms. */
 const PROGRESS_INTERVAL_MS = 100;
 /** How often the registry file is polled (the main thread also asks for a check), ms. */
 const REGISTRY_POLL_MS = 250;
+const MiB = 1024 * 1024;
 
 const parent = parentPort;
 if (parent === null) throw new Error('node-worker.ts must run in a worker thread');
@@ -40,7 +57,8 @@ function describe(err: unknown): string {
 /** Resolvers of the steps the main thread triggers. */
 const signals = {
   registryWritten: deferred(),
-  go: deferred(),
+  go: deferred<number>(),
+  report: deferred(),
 };
 
 let failed = false;
@@ -50,134 +68,221 @@ function fail(message: string): void {
   post({ type: 'failed', message: `node ${config.index}: ${message}` });
 }
 
-/** The wire bytes this node's transport handed to TLS, per lane. */
-async function wireBytes(transport: Transport): Promise<NodeReport['wireBytes']> {
-  const out = { control: 0, high: 0, bulk: 0 };
-  const metric = transport.metricsRegistry.getSingleMetric('subnet_p2p_transport_sent_bytes_total');
-  if (!metric) return out;
-  for (const v of (await metric.get()).values) {
-    const lane = String(v.labels.lane);
-    if (lane === 'control' || lane === 'high' || lane === 'bulk') out[lane] += v.value;
-  }
-  return out;
+/** Sum of the values of metric `name` whose labels include `labels`. */
+async function metricSum(
+  metrics: MetricsRegistry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = metrics.getSingleMetric(name);
+  if (!metric) return 0;
+  return (await metric.get()).values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+async function wireBytes(metrics: MetricsRegistry): Promise<NodeReport['wireBytes']> {
+  const sent = (lane: string) =>
+    metricSum(metrics, 'subnet_p2p_transport_sent_bytes_total', { lane });
+  return { control: await sent('control'), high: await sent('high'), bulk: await sent('bulk') };
+}
+
+async function broadcastCounters(metrics: MetricsRegistry): Promise<BroadcastCounters> {
+  const downloads = (outcome: string) =>
+    metricSum(metrics, 'subnet_p2p_broadcast_downloads_total', { outcome });
+  const updates = (kind: string) =>
+    metricSum(metrics, 'subnet_p2p_broadcast_updates_sent_total', { kind });
+  return {
+    duplicateDownloads: await metricSum(metrics, 'subnet_p2p_broadcast_duplicate_downloads_total'),
+    downloads: {
+      started: await downloads('started'),
+      succeeded: await downloads('succeeded'),
+      retried: await downloads('retried'),
+      faulty: await downloads('faulty'),
+      cancelled: await downloads('cancelled'),
+    },
+    updatesSent: {
+      inline: await updates('inline'),
+      advert: await updates('advert'),
+      withdrawn: await updates('withdrawn'),
+    },
+    deliveriesDropped: await metricSum(metrics, 'subnet_p2p_broadcast_deliveries_dropped_total'),
+    wants: await metricSum(metrics, 'subnet_p2p_broadcast_wants'),
+  };
 }
 
 interface NodeState {
-  transport: Transport;
+  node: Node;
   registry: FileRegistryClient;
+  plan: WorkloadPlan;
   receiver: Receiver;
-  peers: NodeId[];
-  sendErrors: number;
+  sent: SendStats;
   linkDrops: number;
-  finished: boolean;
   reported: boolean;
+  stopping: boolean;
   progress: NodeJS.Timeout;
+  readers: Promise<void>[];
 }
 
-async function report(node: NodeState): Promise<void> {
-  if (node.reported) return;
-  node.reported = true;
-  const { transport, receiver } = node;
-  const connected = transport.peers().filter((p) => p.state === 'connected');
+async function report(state: NodeState): Promise<void> {
+  if (state.reported) return;
+  state.reported = true;
+  const { node, receiver, sent, plan } = state;
+  const connected = node.transport.peers().filter((p) => p.state === 'connected');
+  const own = plan.byOrigin[config.index]!.length;
   const result: NodeReport = {
     index: config.index,
-    nodeId: transport.nodeId,
+    nodeId: node.nodeId,
     connectedPeers: connected.map((p) => p.nodeId),
-    delivered: receiver.delivered(),
-    payloadBytes: receiver.payloadBytes,
-    shortPairs: receiver.shortPairs(node.peers),
+    linkDrops: state.linkDrops,
+    deliveries: { ...receiver.deliveries },
+    receivedBytes: receiver.receivedBytes,
+    duplicateDeliveries: receiver.duplicateDeliveries,
     malformed: receiver.malformed,
-    sendErrors: node.sendErrors,
-    linkDrops: node.linkDrops,
-    wireBytes: await wireBytes(transport),
     latenciesMs: receiver.latencies(),
-    finished: node.finished,
+    backgroundDoneAt: receiver.backgroundDoneAt,
+    lastLoadedSentAt: receiver.lastLoadedSentAt,
+    completedAt: receiver.completedAt,
+    broadcasts: sent.broadcasts,
+    broadcastRetries: sent.retries,
+    broadcastErrors: sent.errors,
+    pacingLagMaxMs: sent.pacingLagMaxMs,
+    wireBytes: await wireBytes(node.metrics),
+    broadcast: await broadcastCounters(node.metrics),
+    finished: receiver.finished && sent.broadcasts === own && sent.errors === 0,
   };
-  post({ type: 'done', report: result });
+  post({ type: 'report', report: result });
 }
 
 async function start(): Promise<NodeState> {
+  const plan = planWorkload(config.nodes, config.workload);
   const identity = await loadIdentity(config.identityDir);
   const registry = await FileRegistryClient.open(config.registryPath, {
     operatorPublicKey: config.operatorPublicKeyPem,
     pollIntervalMs: REGISTRY_POLL_MS,
     logger: silentLogger(),
   });
-  const receiver = new Receiver(config.workload, config.nodes - 1);
-  const transport = createTransport({
+  // Every node keeps every artifact (its own and relayed ones): slots and pools sized for the
+  // whole run; received() buffers too, so no delivery is dropped.
+  const slots = (n: number) => Math.max(10_000, n + 16);
+  const poolBytes = (n: number) => Math.max(1024 * MiB, n + MiB);
+  const c = plan.channels;
+  const node = await createNode({
     identity,
     registry,
     subnet: DEMO_SUBNET,
     listen: { host: '127.0.0.1', port: 0 },
+    channels: {
+      [CONSENSUS]: {
+        lane: Lane.high,
+        pushThresholdBytes: CONSENSUS_PUSH_THRESHOLD,
+        maxArtifactBytes: MiB,
+        maxSlots: slots(c.consensus.artifacts),
+      },
+      [INGRESS]: {
+        lane: Lane.bulk,
+        maxArtifactBytes: Math.max(MiB, c.ingress.maxSize ?? 0),
+        maxSlots: slots(c.ingress.artifacts),
+      },
+    },
+    pools: {
+      [CONSENSUS]: new InMemoryPool({ maxBytes: poolBytes(c.consensus.payloadBytes) }),
+      [INGRESS]: new InMemoryPool({ maxBytes: poolBytes(c.ingress.payloadBytes) }),
+    },
+    maxBufferedDeliveries: Math.max(10_000, plan.artifacts.length),
     logger: silentLogger(),
-    onMessage: (msg) => receiver.record(msg),
   });
-  const node: NodeState = {
-    transport,
+  const receiver = new Receiver(plan, config.index);
+  const state: NodeState = {
+    node,
     registry,
+    plan,
     receiver,
-    peers: [],
-    sendErrors: 0,
+    sent: { broadcasts: 0, retries: 0, errors: 0, pacingLagMaxMs: null },
     linkDrops: 0,
-    finished: false,
     reported: false,
+    stopping: false,
     progress: setInterval(() => {
-      const peersUp = transport.peers().filter((p) => p.state === 'connected').length;
-      post({ type: 'progress', peersUp, receivedBytes: receiver.payloadBytes });
+      const peersUp = node.transport.peers().filter((p) => p.state === 'connected').length;
+      post({
+        type: 'progress',
+        peersUp,
+        deliveries: receiver.received,
+        receivedBytes: receiver.receivedBytes,
+      });
     }, PROGRESS_INTERVAL_MS),
+    readers: [],
   };
-  node.progress.unref();
-  return node;
+  state.progress.unref();
+  // Subscribed before any peer is known: nothing can be delivered earlier.
+  state.readers = CHANNELS.map(async (name) => {
+    for await (const artifact of node.channel(name).received()) {
+      receiver.record(name, artifact, now());
+    }
+  });
+  return state;
 }
 
-/** Resolves when `transport` has a link up to each of the other `nodes - 1` members. */
-function meshUp(node: NodeState): Promise<void> {
-  const up = new Set<NodeId>();
+/** Resolves when the node has a link up to each of the other `nodes - 1` members. */
+function meshUp(state: NodeState): Promise<void> {
+  const { transport } = state.node;
+  const up = new Set<NodeId>(
+    transport
+      .peers()
+      .filter((p) => p.state === 'connected')
+      .map((p) => p.nodeId),
+  );
   const { promise, resolve } = deferred();
   let meshed = false;
-  node.transport.subscribe((e) => {
-    if (e.type === 'peer-up') up.add(e.peer);
-    if (e.type === 'peer-down') {
-      up.delete(e.peer);
-      if (meshed) node.linkDrops += 1;
-    }
+  const check = () => {
     if (!meshed && up.size === config.nodes - 1) {
       meshed = true;
       resolve();
     }
+  };
+  transport.subscribe((e) => {
+    if (e.type === 'peer-up') up.add(e.peer);
+    if (e.type === 'peer-down') {
+      up.delete(e.peer);
+      if (meshed) state.linkDrops += 1;
+    }
+    check();
   });
+  check();
   return promise;
 }
 
-async function run(node: NodeState): Promise<void> {
-  const { transport, registry, receiver } = node;
-  const mesh = meshUp(node);
-  const { port } = await transport.start();
-  post({ type: 'listening', nodeId: transport.nodeId, port });
+async function run(state: NodeState): Promise<void> {
+  const { node, registry, receiver, plan } = state;
+  const mesh = meshUp(state);
+  post({ type: 'listening', nodeId: node.nodeId, port: node.address.port });
   await signals.registryWritten.promise;
   await registry.checkNow();
   await mesh;
-  node.peers = transport.peers().map((p) => p.nodeId);
   post({ type: 'mesh' });
-  await signals.go.promise;
-  node.sendErrors = await sendWorkload(
-    transport,
-    node.peers,
-    config.workload,
-    config.index,
-    (peer, err) => fail(`send to ${peer} failed: ${describe(err)}`),
+  const startAt = await signals.go.promise;
+  const sending = sendArtifacts(
+    node,
+    plan.byOrigin[config.index]!,
+    startAt,
+    state.sent,
+    () => state.stopping,
+    (a, err) => fail(`broadcast of artifact ${a.index} failed: ${describe(err)}`),
   );
-  await receiver.complete;
-  node.finished = node.sendErrors === 0;
-  await report(node);
+  await Promise.all([sending, receiver.complete]);
+  post({ type: 'received', at: receiver.completedAt ?? now() });
+  await signals.report.promise;
+  await report(state);
 }
 
-async function stop(node: NodeState | undefined): Promise<void> {
-  if (node) {
-    await report(node).catch(() => undefined);
-    clearInterval(node.progress);
-    await node.transport.stop();
-    await node.registry.close();
+async function stop(state: NodeState | undefined): Promise<void> {
+  if (state) {
+    state.stopping = true;
+    await report(state).catch(() => undefined);
+    clearInterval(state.progress);
+    await state.node.stop();
+    await Promise.all(state.readers).catch(() => undefined);
+    await state.registry.close();
   }
   post({ type: 'stopped' });
   closed = true;
@@ -188,7 +293,8 @@ const starting = start();
 let stopping: Promise<void> | undefined;
 parent.on('message', (msg: ToWorker) => {
   if (msg.type === 'registry-written') signals.registryWritten.resolve();
-  else if (msg.type === 'go') signals.go.resolve();
+  else if (msg.type === 'go') signals.go.resolve(msg.startAt);
+  else if (msg.type === 'report') signals.report.resolve();
   else if (msg.type === 'stop') {
     stopping ??= starting.then(stop, () => stop(undefined));
   }

@@ -2,17 +2,35 @@
  * Text output of the demo: the closing report table and the live progress line.
  * @module
  */
+import { CHANNELS } from './protocol.ts';
 import type { DemoProgress } from './run-demo.ts';
 import type { DemoResult, LatencySummary } from './summary.ts';
 
-/** Bytes in decimal units: kB below 1 MB, else MB. */
-function mb(bytes: number): string {
-  return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
+/** Bytes in decimal units: B, kB, MB or GB. */
+function bytes(n: number): string {
+  if (n < 1e3) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}
+
+/** A size in binary units: B below 1 KiB, else KiB or MiB (one decimal unless round). */
+function size(n: number | null): string {
+  if (n === null) return '-';
+  const unit = (value: number, name: string) =>
+    `${Number.isInteger(value) ? value : value.toFixed(1)} ${name}`;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return unit(n / 1024, 'KiB');
+  return unit(n / (1024 * 1024), 'MiB');
 }
 
 function ms(value: number | null): string {
   if (value === null) return '-';
   return value < 10 ? value.toFixed(2) : value.toFixed(1);
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 /** Lays out `rows` in columns separated by two spaces; `right[i]` right-aligns column i. */
@@ -31,84 +49,142 @@ function columns(rows: readonly string[][], right: readonly boolean[]): string[]
   );
 }
 
-function laneRow(
-  lane: string,
-  size: number,
-  delivered: number,
-  expected: number,
-  wire: number,
-  latency: LatencySummary,
-): string[] {
-  return [
-    lane,
-    `${size} B`,
-    `${delivered} / ${expected}`,
-    mb(wire),
-    ms(latency.p50),
-    ms(latency.p99),
-    ms(latency.max),
-  ];
+function latencyCells(l: LatencySummary | undefined): string[] {
+  return [ms(l?.p50 ?? null), ms(l?.p99 ?? null), ms(l?.max ?? null)];
 }
 
-/** The closing report of a run, as a table (ends with a newline). */
+/** How the workload was shaped, in a few words. */
+function describeWorkload(r: DemoResult): string {
+  const w = r.workload;
+  const background = r.priority?.backgroundArtifacts ?? 0;
+  const workloadArtifacts = r.artifacts - background;
+  let text =
+    w.size === null
+      ? `${count(workloadArtifacts)} artifacts, mixed (every 4th consensus, urgent)`
+      : `${count(workloadArtifacts)} artifacts of ${size(w.size)}`;
+  text += `, spread over the ${r.nodes} nodes`;
+  if (w.consensusIntervalMs > 0) {
+    text += `; consensus paced at 1 per ${w.consensusIntervalMs} ms per node`;
+    if (r.pacingLagMaxMs !== null) text += ` (at worst ${ms(r.pacingLagMaxMs)} ms late)`;
+  }
+  if (w.backgroundBulkBytes > 0) {
+    text += `; + ${size(w.backgroundBulkBytes)} of background bulk per node (${count(background)} artifacts)`;
+  }
+  return text;
+}
+
+/** The closing report of a run, as tables (ends with a newline). */
 export function formatReport(r: DemoResult): string {
-  const urgent = Math.ceil(r.messagesPerNode / r.urgentEvery);
-  const perNode =
-    `${r.messagesPerNode} x ${r.size} B bulk + ${urgent} x ${r.urgentSize} B urgent ` +
-    `(1 per ${r.urgentEvery} bulk)`;
+  const amplification = r.amplification === null ? '-' : `${r.amplification.toFixed(3)} x ideal`;
   const summary = columns(
     [
-      ['nodes', `${r.nodes} (subnet 'demo' on 127.0.0.1, one worker thread each)`],
-      ['workload', `every node to every other: ${perNode}`],
+      ['nodes', `${r.nodes} (subnet 'demo' on 127.0.0.1, one worker thread each, mutual TLS)`],
       ['links up', `${r.linksUp} / ${r.expectedLinks}`],
-      ['payload', `${mb(r.payloadBytes)} delivered`],
+      ['workload', describeWorkload(r)],
+      ['payload', `${bytes(r.payloadBytes)} broadcast (${count(r.artifacts)} artifacts)`],
+      ['ideal', `${bytes(r.idealBytes)} (payload x ${r.nodes - 1} receivers)`],
       [
         'wire bytes',
-        `${mb(r.wireBytes)} framed, all lanes (control ${mb(r.wireBytesByLane.control)})`,
+        `${bytes(r.wireBytes)} written into TLS by all nodes ` +
+          `(high ${bytes(r.wireBytesByLane.high)}, bulk ${bytes(r.wireBytesByLane.bulk)}, ` +
+          `control ${bytes(r.wireBytesByLane.control)})`,
       ],
-      ['overhead', r.overhead === null ? '-' : `${r.overhead.toFixed(4)} x payload`],
+      ['amplification', amplification],
+      [
+        'downloads',
+        `${count(r.downloads)} succeeded, ${count(r.duplicateDownloads)} duplicate, ` +
+          `${count(r.downloadsRetried)} retried, ${count(r.downloadsCancelled)} cancelled`,
+      ],
+      [
+        'slot updates',
+        `${count(r.updatesSent.inline)} inline, ${count(r.updatesSent.advert)} adverts, ` +
+          `${count(r.updatesSent.withdrawn)} withdrawals`,
+      ],
       ['setup', `${(r.setupMs / 1000).toFixed(2)} s (identities, workers, registry, mesh)`],
-      ['duration', `${(r.durationMs / 1000).toFixed(2)} s`],
-      ['throughput', `${r.throughputMBps.toFixed(1)} MB/s payload delivered`],
+      ['duration', `${(r.durationMs / 1000).toFixed(2)} s (start to last delivery)`],
+      ['throughput', `${r.throughputMBps.toFixed(1)} MB/s payload delivered, all receivers`],
     ],
     [false, false],
   );
-  const lanes = columns(
-    [
-      ['lane', 'size', 'delivered / expected', 'wire', 'p50 ms', 'p99 ms', 'max ms'],
-      laneRow(
-        'high',
-        r.urgentSize,
-        r.delivered.high,
-        r.expected.high,
-        r.wireBytesByLane.high,
-        r.latencyMs.high,
-      ),
-      laneRow(
-        'bulk',
-        r.size,
-        r.delivered.bulk,
-        r.expected.bulk,
-        r.wireBytesByLane.bulk,
-        r.latencyMs.bulk,
-      ),
-    ],
-    [false, true, true, true, true, true, true],
-  );
+  const rows: string[][] = [
+    ['channel', 'lane', 'artifacts', 'sizes', 'delivered / expected', 'p50 ms', 'p99 ms', 'max ms'],
+  ];
+  for (const name of CHANNELS) {
+    const c = r.channels[name]!;
+    const sizes =
+      c.minSize === c.maxSize ? size(c.minSize) : `${size(c.minSize)}-${size(c.maxSize)}`;
+    rows.push([
+      name,
+      c.lane,
+      count(c.artifacts),
+      c.artifacts > 0 ? sizes : '-',
+      `${count(c.deliveries)} / ${count(c.expectedDeliveries)}`,
+      ...latencyCells(r.latencyMs[name]),
+    ]);
+  }
+  rows.push([
+    'all',
+    '',
+    count(r.artifacts),
+    '',
+    `${count(r.deliveries)} / ${count(r.expectedDeliveries)}`,
+    '',
+    '',
+    '',
+  ]);
+  const channelTable = columns(rows, [false, false, true, true, true, true, true, true]);
+
+  const priority: string[] = [];
+  if (r.priority) {
+    const p = r.priority;
+    const ratio = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)} x`);
+    priority.push(
+      '',
+      ...columns(
+        [
+          ['consensus stream', 'samples', 'p50 ms', 'p99 ms', 'max ms'],
+          ['alone', count(p.consensusAlone.samples), ...latencyCells(p.consensusAlone)],
+          [
+            'with background bulk',
+            count(p.consensusWithBulk.samples),
+            ...latencyCells(p.consensusWithBulk),
+          ],
+          ['ratio', '', ratio(p.p50Ratio), ratio(p.p99Ratio), ''],
+        ],
+        [false, true, true, true, true],
+      ).map((l) => `  ${l}`),
+      `  background bulk: ${p.bulkThroughputMBps === null ? '-' : p.bulkThroughputMBps.toFixed(1)} MB/s delivered; ` +
+        (p.bulkBusyThroughout
+          ? 'still running when the last loaded consensus artifact was sent'
+          : 'NOT running under the whole loaded stream (raise --background-bulk)'),
+    );
+  }
+
   const problems: string[] = [];
-  if (r.sendErrors > 0) problems.push(`${r.sendErrors} sends failed`);
   if (r.linkDrops > 0) problems.push(`${r.linkDrops} link drops`);
-  if (r.malformed > 0) problems.push(`${r.malformed} malformed messages`);
+  if (r.broadcastErrors > 0) problems.push(`${r.broadcastErrors} broadcasts failed`);
+  if (r.duplicateDeliveries > 0) problems.push(`${r.duplicateDeliveries} duplicate deliveries`);
+  if (r.malformed > 0) problems.push(`${r.malformed} malformed deliveries`);
+  if (r.deliveriesDropped > 0) problems.push(`${r.deliveriesDropped} deliveries dropped`);
   if (r.reportingNodes < r.nodes) problems.push(`${r.reportingNodes} of ${r.nodes} nodes reported`);
   if (r.error !== undefined) problems.push(r.error);
+  const notes: string[] = [];
+  if (r.broadcastRetries > 0) {
+    notes.push(
+      `  ${count(r.broadcastRetries)} broadcast() calls hit ERR_QUEUE_FULL and were retried`,
+    );
+  }
   const lines = [
-    'subnet-p2p demo',
+    'subnet-p2p demo: broadcast',
     '',
     ...summary.map((l) => `  ${l}`),
     '',
-    ...lanes.map((l) => `  ${l}`),
+    ...channelTable.map((l) => `  ${l}`),
+    ...priority,
     '',
-    '  latency: one way, from send() to delivery; 1 MB = 10^6 bytes, 1 kB = 10^3 bytes',
+    '  latency: one way, from the origin’s broadcast() to delivery at each receiver',
+    '  1 kB = 10^3 bytes, 1 MB = 10^6 bytes; 1 KiB = 2^10 bytes, 1 MiB = 2^20 bytes',
+    ...notes,
     ...(r.directory === undefined ? [] : [`  kept: ${r.directory}`]),
     `  result: ${r.complete ? 'complete' : `INCOMPLETE${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`}`,
   ];
@@ -130,7 +206,10 @@ export function formatProgress(p: DemoProgress): string {
       const share = p.expectedBytes > 0 ? Math.min(1, p.receivedBytes / p.expectedBytes) : 1;
       const filled = Math.round(share * BAR_WIDTH);
       const bar = `${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}`;
-      return `[${bar}] ${Math.floor(share * 100)}%  received ${mb(p.receivedBytes)} / ${mb(p.expectedBytes)}`;
+      return (
+        `[${bar}] ${Math.floor(share * 100)}%  ${count(p.deliveries)} / ` +
+        `${count(p.expectedDeliveries)} deliveries, ${bytes(p.receivedBytes)} / ${bytes(p.expectedBytes)}`
+      );
     }
     case 'stopping':
       return 'stopping nodes...';

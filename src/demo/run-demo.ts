@@ -1,13 +1,16 @@
 /**
  * The demo's orchestrator: a local subnet of N nodes on 127.0.0.1, each in its own worker
  * thread, with identities and a signed registry file on disk in a temporary directory, then a
- * workload where every node sends to every other node on the bulk and high lanes.
+ * workload where every node broadcasts its share of the run's artifacts (consensus and ingress
+ * channels) and receives everybody else's.
  *
  * Steps: generate the operator key and N identities (written with writeIdentity), write an
  * empty signed registry (version 0), start the workers (each opens the registry file and
  * listens on a port the OS picks), write the registry listing all N nodes at their real ports
- * (the workers adopt it live), wait for the full mesh, start every workload at once, wait for
- * every node's report, stop everything, and remove the directory (unless `keep`).
+ * (the workers adopt it live), wait for the full mesh, start every workload at once (one common
+ * start time), wait until every node has every artifact, let trailing adverts settle, collect
+ * every node's report (its metrics read then), stop everything, and remove the directory
+ * (unless `keep`).
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,8 +30,9 @@ import {
 } from '../registry/index.ts';
 import { deferred } from './deferred.ts';
 import { NodeHandle } from './node-handle.ts';
-import { DEMO_SUBNET, type DemoWorkload, expectedPerPeer, URGENT_BYTES } from './protocol.ts';
+import { DEMO_SUBNET, type DemoWorkload } from './protocol.ts';
 import { type DemoResult, summarize } from './summary.ts';
+import { now, planWorkload } from './workload.ts';
 
 /** Name of the registry file in the demo directory. */
 export const REGISTRY_FILE = 'registry.json';
@@ -58,14 +62,27 @@ export interface DemoProgress {
   /** Links up, from the nodes' latest progress messages. */
   linksUp: number;
   expectedLinks: number;
-  /** Payload bytes received by all nodes. */
+  /** Distinct (artifact, receiver) deliveries so far. */
+  deliveries: number;
+  /** Deliveries of a complete run: artifacts x (nodes - 1). */
+  expectedDeliveries: number;
+  /** Bytes of the artifacts delivered, all nodes. */
   receivedBytes: number;
-  /** Payload bytes all nodes receive in a complete run. */
+  /** Bytes all nodes receive in a complete run: payload x (nodes - 1). */
   expectedBytes: number;
 }
 
 /** How often {@link DemoOptions.onProgress} is called, ms. */
 export const PROGRESS_INTERVAL_MS = 200;
+
+/** Time between the start signal and the common start of every node's schedule, ms. */
+const GO_LEAD_MS = 50;
+
+/**
+ * Wait after the last delivery before the nodes read their metrics, ms: relayed adverts of the
+ * last artifacts are still being written then, and belong to the run's wire bytes.
+ */
+export const SETTLE_MS = 200;
 
 const PHASE_DOING: Record<DemoPhase, string> = {
   setup: 'generating identities',
@@ -110,9 +127,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   );
   const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, stop.promise]);
 
-  const perPeer = expectedPerPeer(workload);
-  const expectedBytes =
-    nodes * (nodes - 1) * (perPeer.bulk * workload.size + perPeer.high * URGENT_BYTES);
+  const plan = planWorkload(nodes, workload);
+  const expectedBytes = (nodes - 1) * plan.payloadBytes;
+  const expectedDeliveries = (nodes - 1) * plan.artifacts.length;
   const progress = setInterval(() => {
     options.onProgress?.({
       phase,
@@ -120,6 +137,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       nodesListening,
       linksUp: Math.floor(handles.reduce((n, h) => n + h.peersUp, 0) / 2),
       expectedLinks: (nodes * (nodes - 1)) / 2,
+      deliveries: handles.reduce((n, h) => n + h.deliveries, 0),
+      expectedDeliveries,
       receivedBytes: handles.reduce((n, h) => n + h.receivedBytes, 0),
       expectedBytes,
     });
@@ -172,15 +191,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     setupMs = performance.now() - started;
 
     phase = 'running';
-    runStart = performance.now();
-    for (const h of handles) h.go();
-    await step(Promise.all(handles.map((h) => h.done)));
-    durationMs = performance.now() - runStart;
+    const startAt = now() + GO_LEAD_MS;
+    runStart = startAt;
+    for (const h of handles) h.go(startAt);
+    await step(Promise.all(handles.map((h) => h.received)));
+    durationMs = Math.max(0, ...handles.map((h) => (h.receivedAt ?? now()) - startAt));
+    await step(new Promise((resolve) => setTimeout(resolve, SETTLE_MS)));
+    for (const h of handles) h.requestReport();
+    await step(Promise.all(handles.map((h) => h.reported)));
   } catch (err) {
     if (!(err instanceof DemoStop)) throw err;
     error = err.message;
     if (runStart === undefined) setupMs = performance.now() - started;
-    else durationMs = performance.now() - runStart;
+    else if (durationMs === 0) durationMs = Math.max(0, now() - runStart);
   } finally {
     clearTimeout(deadline);
     phase = 'stopping';
@@ -190,8 +213,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   const reports = handles.flatMap((h) => (h.report ? [h.report] : []));
   return summarize(reports, {
-    nodes,
-    workload,
+    plan,
+    ...(runStart === undefined ? {} : { startAt: runStart }),
     setupMs,
     durationMs,
     ...(error === undefined ? {} : { error }),

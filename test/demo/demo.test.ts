@@ -1,26 +1,45 @@
 // `subnet-p2p demo` end to end, through the real binary: worker threads, identities and a
-// registry file on disk, transports on 127.0.0.1.
+// registry file on disk, nodes (transport + broadcast layer) on 127.0.0.1 over mutual TLS.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DemoResult } from '../../src/demo/summary.ts';
 import { isCleanError, runCli } from '../cli/run-cli.ts';
 
-test('a small demo completes: full mesh, every message delivered, exit 0', () => {
-  const run = runCli(['demo', '--nodes', '4', '--messages', '20', '--size', '4096', '--json']);
+test('a small mixed demo completes: every artifact reaches every other node once', () => {
+  const run = runCli(['demo', '--nodes', '4', '--artifacts', '20', '--json']);
   assert.equal(run.status, 0, run.stderr);
   const result = JSON.parse(run.stdout) as DemoResult;
   assert.equal(result.complete, true);
   assert.equal(result.nodes, 4);
+  assert.equal(result.artifacts, 20);
   assert.equal(result.linksUp, 6);
-  assert.equal(result.expectedLinks, 6);
-  assert.deepEqual(result.delivered, result.expected);
-  // 4 nodes x 3 peers x (20 bulk + 2 urgent).
-  assert.deepEqual(result.expected, { high: 24, bulk: 240 });
-  assert.equal(result.payloadBytes, 24 * 100 + 240 * 4096);
-  assert.ok(result.wireBytes > result.payloadBytes);
-  assert.ok(result.overhead !== null && result.overhead > 1 && result.overhead < 1.1);
-  assert.equal(result.latencyMs.bulk.samples, 240);
-  assert.ok(result.latencyMs.high.p50 !== null && result.latencyMs.high.p50 >= 0);
+  assert.equal(result.expectedDeliveries, 20 * 3);
+  assert.equal(result.deliveries, result.expectedDeliveries);
+  // Mixed: every 4th artifact of a node is consensus (5 of 20), the rest ingress.
+  const { consensus, ingress } = result.channels;
+  assert.equal(consensus?.artifacts, 5);
+  assert.equal(ingress?.artifacts, 15);
+  assert.equal(consensus.deliveries, 15);
+  assert.equal(ingress.deliveries, 45);
+  assert.ok(consensus.minSize! >= 200 && consensus.maxSize! <= 1000);
+  assert.ok(ingress.minSize! >= 16 * 1024 && ingress.maxSize! <= 1024 * 1024);
+  assert.equal(result.payloadBytes, consensus.payloadBytes + ingress.payloadBytes);
+  // Ingress is pulled once per receiver; consensus is pushed.
+  assert.equal(result.duplicateDownloads, 0);
+  assert.equal(result.duplicateDeliveries, 0);
+  assert.ok(result.downloads >= 45);
+  assert.equal(result.idealBytes, 3 * result.payloadBytes);
+  assert.ok(result.wireBytes > result.idealBytes);
+  assert.ok(
+    result.amplification !== null && result.amplification < 1.3,
+    `amplification ${result.amplification}`,
+  );
+  for (const name of ['consensus', 'ingress']) {
+    const l = result.latencyMs[name];
+    assert.ok(l && l.p50 !== null && l.p99 !== null && l.max !== null, name);
+    assert.ok(l.p50! >= 0 && l.p50! <= l.p99! && l.p99! <= l.max!, name);
+  }
+  assert.ok(result.durationMs > 0);
 });
 
 test('a demo that cannot finish in time fails cleanly with exit 1', () => {
@@ -28,8 +47,10 @@ test('a demo that cannot finish in time fails cleanly with exit 1', () => {
     'demo',
     '--nodes',
     '3',
-    '--messages',
-    '100000',
+    '--artifacts',
+    '3000',
+    '--size',
+    '65536',
     '--timeout-ms',
     '1000',
     '--json',
@@ -40,10 +61,17 @@ test('a demo that cannot finish in time fails cleanly with exit 1', () => {
   const result = JSON.parse(run.stdout) as DemoResult;
   assert.equal(result.complete, false);
   assert.match(result.error ?? '', /timed out/);
+  assert.ok(result.deliveries < result.expectedDeliveries);
 });
 
 test('demo options are checked', () => {
-  const run = runCli(['demo', '--nodes', '1']);
-  assert.equal(run.status, 2);
-  assert.match(run.stderr, /--nodes/);
+  for (const args of [
+    ['--nodes', '1'],
+    ['--artifacts', '0'],
+    ['--size', '8'],
+  ]) {
+    const run = runCli(['demo', ...args]);
+    assert.equal(run.status, 2, args.join(' '));
+    assert.match(run.stderr, new RegExp(args[0]!), args.join(' '));
+  }
 });
