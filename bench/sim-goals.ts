@@ -68,6 +68,16 @@ const rows: Row[] = [
     report: true,
   },
   {
+    name: 'priority-budget-32mib',
+    opts: {
+      scenario: 'priority',
+      seed: 1,
+      load: q(1),
+      transport: { bulkReceiveBudgetBytes: 32 * 1024 * 1024, bulkWindowBytes: 8 * 1024 * 1024 },
+    },
+    figures: (run) => ({ ...common(run), ...pick(d(run)) }),
+  },
+  {
     name: 'priority-100mbit',
     opts: { scenario: 'priority', seed: 1, load: q(1), bandwidth: MBIT_100 },
     figures: (run) => ({ ...common(run), ...pick(d(run)) }),
@@ -160,6 +170,7 @@ for (const row of rows) {
   }
 }
 mkdirSync(OUT, { recursive: true });
-const file = join(OUT, quick ? 'sim-goals-quick.json' : 'sim-goals.json');
+const suffix = `${quick ? '-quick' : ''}${only ? `-${[...only].join('+')}` : ''}`;
+const file = join(OUT, `sim-goals${suffix}.json`);
 writeFileSync(file, `${JSON.stringify({ machine, results }, null, 2)}\n`);
 console.log(`\nwritten ${file}`);
