@@ -41,8 +41,17 @@ export interface TransportLimits {
    * much bulk data on any one link. Default 8 MiB.
    */
   bulkReceiveBudgetBytes: number;
-  /** The smallest window a link gets from the budget. Default 256 KiB. */
+  /**
+   * The smallest bulk window: a link's share of the budget, and the floor of the sender's
+   * delay-controlled window. Default 64 KiB.
+   */
   minBulkWindowBytes: number;
+  /**
+   * The sender keeps its bulk window small enough that bulk bytes come back credited within
+   * this delay, so high-lane frames never queue long behind bulk data, whatever the receiver's
+   * speed. Default 20 ms.
+   */
+  bulkTargetDelayMs: number;
   /** Outstanding requests this node may have on one link. Default 1024. */
   maxPendingRequests: number;
   /** Requests from one peer being handled at once; more are answered ERR_BUSY. Default 256. */
@@ -63,7 +72,8 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   bulkMinShare: 0.1,
   bulkWindowBytes: 2 * 1024 * 1024,
   bulkReceiveBudgetBytes: 8 * 1024 * 1024,
-  minBulkWindowBytes: 256 * 1024,
+  minBulkWindowBytes: 64 * 1024,
+  bulkTargetDelayMs: 20,
   maxPendingRequests: 1024,
   maxInboundRequests: 256,
 });
@@ -98,6 +108,7 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
   positiveInt('limits.bulkWindowBytes', limits.bulkWindowBytes, 2 ** 48);
   positiveInt('limits.bulkReceiveBudgetBytes', limits.bulkReceiveBudgetBytes, 2 ** 48);
   positiveInt('limits.minBulkWindowBytes', limits.minBulkWindowBytes, 2 ** 48);
+  positiveInt('limits.bulkTargetDelayMs', limits.bulkTargetDelayMs, 60_000);
   if (limits.minBulkWindowBytes > limits.bulkWindowBytes) {
     throw new ConfigError('limits.minBulkWindowBytes', 'must not exceed bulkWindowBytes');
   }

@@ -16,6 +16,9 @@ import { type RequestHandler, type RequestOptions, RpcEndpoint, type RpcOutcome 
 import { SendScheduler } from './send-scheduler.ts';
 import { encodeWireParts } from './wire-parts.ts';
 
+/** Bulk bytes read between two credits at most (see #consumedBulk). */
+const CREDIT_BATCH_BYTES = 16 * 1024;
+
 /** Grows with every link this node makes, to any peer (local to this node). */
 export type ConnId = number & { readonly __brand: 'ConnId' };
 
@@ -132,6 +135,11 @@ export class Link {
       maxSinkBufferedBytes: Math.max(l.maxSocketBufferedBytes, this.#socket.writableHighWaterMark),
       minShare: [0, 0, l.bulkMinShare],
       onFrame: (lane, bytes) => opts.callbacks.onFrameSent(lane, bytes),
+      delayControl: {
+        now: () => performance.now(),
+        targetDelayMs: l.bulkTargetDelayMs,
+        minWindowBytes: l.minBulkWindowBytes,
+      },
     });
     this.#decoder = new FrameDecoder(
       l,
@@ -232,10 +240,13 @@ export class Link {
     this.#checkBudget();
   }
 
-  /** Credits bulk bytes back in batches of a quarter window (flow control; see protocol.md). */
+  /**
+   * Credits bulk bytes back every {@link CREDIT_BATCH_BYTES} (or quarter window, if smaller):
+   * often enough for the sender's delay control to keep even a small window flowing.
+   */
   #consumedBulk(bytes: number): void {
     this.#uncredited += bytes;
-    if (this.#uncredited >= this.#opts.bulkWindowBytes / 4) {
+    if (this.#uncredited >= Math.min(CREDIT_BATCH_BYTES, this.#opts.bulkWindowBytes / 4)) {
       const credit = this.#uncredited;
       this.#uncredited = 0;
       void this.#sendWire(Lane.control, { kind: 'credit', bytes: credit }).catch(() => {});

@@ -14,6 +14,9 @@ export interface FrameSink {
   write(chunks: readonly Uint8Array[]): boolean;
 }
 
+/** The smallest frame cut to fit a flow-control window (unless the message ends sooner). */
+const MIN_WINDOW_FRAME = 1024;
+
 /** Payload slices at least this large are handed to the sink by reference; smaller ones are coalesced. */
 const COALESCE_BELOW = 16 * 1024;
 
@@ -29,6 +32,25 @@ export interface SendSchedulerOptions {
   minShare: readonly [number, number, number];
   /** Called after each frame is handed to the sink (metrics). */
   onFrame?: (lane: Lane, bytes: number) => void;
+  /**
+   * Delay-based control of flow-controlled lanes: with a clock, the scheduler measures how
+   * long credits take to come back and keeps its window only as large as that delay allows.
+   * Without one, a lane's window is just what the peer announced.
+   */
+  delayControl?: {
+    /** Monotonic clock, ms. */
+    now: () => number;
+    /** Credit delay the controller aims at, ms (default 20). */
+    targetDelayMs: number;
+    /** The window never shrinks below this many bytes (default 64 KiB). */
+    minWindowBytes: number;
+  };
+}
+
+/** A point of a flow-controlled lane: `offset` bytes had been sent at time `at`. */
+interface Checkpoint {
+  offset: number;
+  at: number;
 }
 
 interface Outgoing {
@@ -77,6 +99,14 @@ export class SendScheduler {
   /** Flow-control windows per lane (Infinity = none) and frame bytes sent but not credited. */
   readonly #window = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
   readonly #inFlight = [0, 0, 0];
+  /** Delay control, per lane: the congestion window, bytes sent and credited in all, checkpoints. */
+  readonly #cwnd = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  readonly #sentTotal = [0, 0, 0];
+  readonly #creditedTotal = [0, 0, 0];
+  readonly #checkpoints = LANES.map(() => new Fifo<Checkpoint>());
+  readonly #lastDecrease = [0, 0, 0];
+  /** The latest credit delay measured per lane, ms (for metrics and tests). */
+  readonly creditDelayMs = [0, 0, 0];
   #closed: Error | undefined;
   #waitingForDrain = false;
 
@@ -98,13 +128,51 @@ export class SendScheduler {
    */
   setWindow(lane: Lane, bytes: number): void {
     this.#window[lane] = bytes > 0 ? bytes : Number.POSITIVE_INFINITY;
+    const dc = this.#opts.delayControl;
+    if (dc && bytes > 0) {
+      this.#cwnd[lane] = Math.min(bytes, Math.max(dc.minWindowBytes, Math.floor(bytes / 4)));
+    }
     this.pump();
   }
 
   /** The peer consumed `bytes` of `lane`: they leave the window. */
   credit(lane: Lane, bytes: number): void {
     this.#inFlight[lane] = Math.max(0, this.#inFlight[lane]! - bytes);
+    const dc = this.#opts.delayControl;
+    if (dc && this.#window[lane]! < Number.POSITIVE_INFINITY) this.#control(lane, bytes, dc);
     this.pump();
+  }
+
+  /**
+   * Delay-based window (after LEDBAT): the time from sending a byte to its credit is the
+   * queueing and processing delay ahead of any frame on this link. Above the target the window
+   * shrinks by a fifth (at most once per target interval); below it, it grows by the bytes
+   * credited, up to the peer's announced window.
+   */
+  #control(lane: Lane, bytes: number, dc: NonNullable<SendSchedulerOptions['delayControl']>): void {
+    this.#creditedTotal[lane]! += bytes;
+    const credited = this.#creditedTotal[lane]!;
+    const cps = this.#checkpoints[lane]!;
+    let sample: Checkpoint | undefined;
+    while (cps.length > 0 && cps.peek()!.offset <= credited) sample = cps.shift();
+    if (!sample) return;
+    const now = dc.now();
+    const delay = now - sample.at;
+    this.creditDelayMs[lane] = delay;
+    const max = this.#window[lane]!;
+    if (delay > dc.targetDelayMs) {
+      if (now - this.#lastDecrease[lane]! >= dc.targetDelayMs) {
+        this.#lastDecrease[lane] = now;
+        this.#cwnd[lane] = Math.max(dc.minWindowBytes, Math.floor(this.#cwnd[lane]! * 0.8));
+      }
+    } else {
+      this.#cwnd[lane] = Math.min(max, this.#cwnd[lane]! + bytes);
+    }
+  }
+
+  /** The window of `lane` in force: the peer's, or less under delay control. */
+  window(lane: Lane): number {
+    return Math.min(this.#window[lane]!, this.#cwnd[lane]!);
   }
 
   /** Frame bytes of `lane` sent and not yet credited. */
@@ -178,13 +246,23 @@ export class SendScheduler {
     this.#queuedBytes.fill(0);
   }
 
-  /** Whether the window of `lane` has room for its next frame. */
-  #open(lane: Lane): boolean {
-    const inFlight = this.#inFlight[lane]!;
-    if (inFlight === 0) return true;
+  /**
+   * Room in the window of `lane` for its next frame, in payload bytes: a frame is cut to fit
+   * (at least {@link MIN_WINDOW_FRAME} bytes, or what is left of the message), so a blocked
+   * sender always has nearly its whole window in flight and the receiver, crediting every so
+   * many bytes, is sure to credit. With nothing in flight a full frame may always go.
+   */
+  #room(lane: Lane): number {
     const msg = this.#queues[lane]!.peek()!;
-    const next = FRAME_HEADER_BYTES + Math.min(this.#opts.maxFrameBytes, msg.length - msg.sent);
-    return inFlight + next <= this.#window[lane]!;
+    const full = Math.min(this.#opts.maxFrameBytes, msg.length - msg.sent);
+    const inFlight = this.#inFlight[lane]!;
+    if (inFlight === 0) return full;
+    const room = Math.floor(Math.min(full, this.window(lane) - inFlight - FRAME_HEADER_BYTES));
+    return room > 0 && room >= Math.min(full, MIN_WINDOW_FRAME) ? room : 0;
+  }
+
+  #open(lane: Lane): boolean {
+    return this.#room(lane) > 0 || this.#queues[lane]!.peek()!.length === 0;
   }
 
   #pick(): Lane | -1 {
@@ -219,7 +297,7 @@ export class SendScheduler {
       if (lane === -1) break;
       const q = this.#queues[lane]!;
       const msg = q.peek()!;
-      const length = Math.min(this.#opts.maxFrameBytes, msg.length - msg.sent);
+      const length = this.#room(lane);
       const first = msg.sent === 0;
       msg.sent += length;
       const last = msg.sent === msg.length;
@@ -247,6 +325,9 @@ export class SendScheduler {
       this.#queuedBytes[lane]! -= length;
       if (this.#window[lane]! < Number.POSITIVE_INFINITY) {
         this.#inFlight[lane]! += FRAME_HEADER_BYTES + length;
+        this.#sentTotal[lane]! += FRAME_HEADER_BYTES + length;
+        const dc = this.#opts.delayControl;
+        if (dc) this.#checkpoints[lane]!.push({ offset: this.#sentTotal[lane]!, at: dc.now() });
       }
       if (last) {
         q.shift();

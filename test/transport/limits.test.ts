@@ -24,6 +24,7 @@ describe('transport limits', () => {
     ['limits.bulkWindowBytes', { bulkWindowBytes: 0 }],
     ['limits.bulkReceiveBudgetBytes', { bulkReceiveBudgetBytes: 0 }],
     ['limits.minBulkWindowBytes', { minBulkWindowBytes: 4 * 1024 * 1024 }],
+    ['limits.bulkTargetDelayMs', { bulkTargetDelayMs: 0 }],
     ['limits.maxPendingRequests', { maxPendingRequests: 0 }],
     ['limits.maxInboundRequests', { maxInboundRequests: Number.NaN }],
   ];
@@ -41,6 +42,7 @@ describe('transport limits', () => {
     assert.equal(bulkWindowFor(l, 1), 2 * 1024 * 1024);
     assert.equal(bulkWindowFor(l, 4), 2 * 1024 * 1024);
     assert.equal(bulkWindowFor(l, 12), Math.floor((8 * 1024 * 1024) / 12));
-    assert.equal(bulkWindowFor(l, 100), 256 * 1024);
+    assert.equal(bulkWindowFor(l, 100), Math.floor((8 * 1024 * 1024) / 100));
+    assert.equal(bulkWindowFor(l, 1000), 64 * 1024);
   });
 });

@@ -231,4 +231,33 @@ describe('send scheduler', () => {
     assert.equal(got.length, 1);
     assert.deepEqual(got[0], Buffer.concat(parts));
   });
+
+  it('shrinks the bulk window when credits come back slowly, and grows it back when they are fast', () => {
+    let now = 0;
+    const sink = new FakeSink();
+    const s = scheduler(sink, {
+      maxSinkBufferedBytes: 1 << 30,
+      delayControl: { now: () => now, targetDelayMs: 20, minWindowBytes: 4 * 1030 },
+    });
+    const announced = 64 * 1030;
+    s.setWindow(Lane.bulk, announced);
+    void s.enqueue(Lane.bulk, new Uint8Array(4 << 20));
+    const start = s.window(Lane.bulk);
+    assert.ok(start >= 4 * 1030 && start <= announced);
+    // A slow receiver: every credit comes back 100 ms after its bytes were sent.
+    for (let i = 0; i < 200; i++) {
+      now += 100;
+      s.credit(Lane.bulk, s.inFlight(Lane.bulk));
+      sink.flush();
+    }
+    assert.equal(s.window(Lane.bulk), 4 * 1030, 'down to the floor');
+    assert.ok(s.creditDelayMs[Lane.bulk]! >= 100);
+    // A fast receiver: credits come back within 1 ms.
+    for (let i = 0; i < 200; i++) {
+      now += 1;
+      s.credit(Lane.bulk, s.inFlight(Lane.bulk));
+      sink.flush();
+    }
+    assert.equal(s.window(Lane.bulk), announced, 'back up to what the peer announced');
+  });
 });
