@@ -17,7 +17,7 @@ import { SendScheduler } from './send-scheduler.ts';
 import { encodeWireParts } from './wire-parts.ts';
 
 /** Bulk bytes read between two credits at most (see #consumedBulk). */
-const CREDIT_BATCH_BYTES = 16 * 1024;
+const CREDIT_BATCH_BYTES = 32 * 1024;
 
 /** Grows with every link this node makes, to any peer (local to this node). */
 export type ConnId = number & { readonly __brand: 'ConnId' };
@@ -249,7 +249,7 @@ export class Link {
     if (this.#uncredited >= Math.min(CREDIT_BATCH_BYTES, this.#opts.bulkWindowBytes / 4)) {
       const credit = this.#uncredited;
       this.#uncredited = 0;
-      void this.#sendWire(Lane.control, { kind: 'credit', bytes: credit }).catch(() => {});
+      this.#scheduler.push(Lane.control, encodeWire({ kind: 'credit', bytes: credit }));
     }
   }
 
@@ -288,7 +288,7 @@ export class Link {
       case 'hello':
         throw new ProtocolError('bad_hello', 'second hello on an established link');
       case 'ping':
-        void this.#sendWire(Lane.control, { kind: 'pong', nonce: msg.nonce }).catch(() => {});
+        this.#scheduler.push(Lane.control, encodeWire({ kind: 'pong', nonce: msg.nonce }));
         return;
       case 'pong':
         return;

@@ -14,6 +14,8 @@ export interface FrameSink {
   write(chunks: readonly Uint8Array[]): boolean;
 }
 
+const NOOP = () => {};
+
 /** The smallest frame cut to fit a flow-control window (unless the message ends sooner). */
 const MIN_WINDOW_FRAME = 1024;
 
@@ -192,26 +194,43 @@ export class SendScheduler {
    * if the lane's queue is full, or with {@link LinkClosedError} if the link closes first.
    */
   enqueue(lane: Lane, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    if (this.#closed) return Promise.reject(this.#closed);
+    return new Promise<void>((resolve, reject) => {
+      const err = this.#add(lane, data, resolve, reject);
+      if (err) reject(err);
+    });
+  }
+
+  /**
+   * Like {@link enqueue}, without a promise (the transport's own small control messages, sent
+   * many times a second). Returns the error instead of rejecting; the message is dropped then.
+   */
+  push(lane: Lane, data: Uint8Array | readonly Uint8Array[]): Error | undefined {
+    return this.#add(lane, data, NOOP, NOOP);
+  }
+
+  #add(
+    lane: Lane,
+    data: Uint8Array | readonly Uint8Array[],
+    resolve: () => void,
+    reject: (err: Error) => void,
+  ): Error | undefined {
+    if (this.#closed) return this.#closed;
     const parts = data instanceof Uint8Array ? [data] : data;
     let length = 0;
     for (const p of parts) length += p.length;
     const max = this.#opts.maxMessageBytes[lane]!;
-    if (length > max) return Promise.reject(new MessageTooLargeError(length, max));
+    if (length > max) return new MessageTooLargeError(length, max);
     const queued = this.#queuedBytes[lane]!;
     if (queued > 0 && queued + length > this.#opts.maxQueuedBytes[lane]!) {
-      return Promise.reject(
-        new QueueFullError(
-          `${LANE_NAMES[lane]} lane queue holds ${queued} bytes; ` +
-            `${length} more would exceed its limit of ${this.#opts.maxQueuedBytes[lane]}`,
-        ),
+      return new QueueFullError(
+        `${LANE_NAMES[lane]} lane queue holds ${queued} bytes; ` +
+          `${length} more would exceed its limit of ${this.#opts.maxQueuedBytes[lane]}`,
       );
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#queues[lane]!.push({ parts, length, sent: 0, part: 0, partOffset: 0, resolve, reject });
-      this.#queuedBytes[lane]! += length;
-      this.pump();
-    });
+    this.#queues[lane]!.push({ parts, length, sent: 0, part: 0, partOffset: 0, resolve, reject });
+    this.#queuedBytes[lane]! += length;
+    this.pump();
+    return undefined;
   }
 
   /** Hands frames to the sink while it has room. Call it again on the sink's `drain`. */

@@ -6,12 +6,12 @@ import { Lane } from '../../src/transport/lanes.ts';
 import { SendScheduler } from '../../src/transport/send-scheduler.ts';
 
 /**
- * A sender and a receiver that credits bulk bytes every min(16 KiB, window / 4), as links do:
+ * A sender and a receiver that credits bulk bytes every min(32 KiB, window / 4), as links do:
  * whatever the window and the message sizes, every message gets through (no credit deadlock).
  */
 function transfer(window: number, sizes: number[], delayControl: boolean): number {
   let now = 0;
-  const threshold = Math.min(16 * 1024, window / 4);
+  const threshold = Math.min(32 * 1024, window / 4);
   let uncredited = 0;
   let pending: Uint8Array[] = [];
   let delivered = 0;
@@ -25,7 +25,13 @@ function transfer(window: number, sizes: number[], delayControl: boolean): numbe
     },
   );
   const s = new SendScheduler(
-    { writableLength: 0, write: (chunks) => (pending.push(...chunks), true) },
+    {
+      writableLength: 0,
+      write: (chunks) => {
+        pending.push(...chunks);
+        return true;
+      },
+    },
     {
       maxFrameBytes: 64 * 1024,
       maxMessageBytes: [64 * 1024, 1 << 24, 1 << 24],
