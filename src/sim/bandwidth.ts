@@ -45,6 +45,7 @@ export type SimTransportLimits = Pick<
   | 'bulkWindowBytes'
   | 'bulkReceiveBudgetBytes'
   | 'minBulkWindowBytes'
+  | 'bulkTargetDelayMs'
 >;
 
 export function resolveSimTransport(partial: Partial<SimTransportLimits> = {}): SimTransportLimits {
@@ -58,14 +59,9 @@ export function resolveSimTransport(partial: Partial<SimTransportLimits> = {}): 
     bulkWindowBytes: DEFAULT_LIMITS.bulkWindowBytes,
     bulkReceiveBudgetBytes: DEFAULT_LIMITS.bulkReceiveBudgetBytes,
     minBulkWindowBytes: DEFAULT_LIMITS.minBulkWindowBytes,
+    bulkTargetDelayMs: DEFAULT_LIMITS.bulkTargetDelayMs,
     ...partial,
   };
-}
-
-/** The bulk window a receiver with `neighbors` neighbours announces (as the transport's `bulkWindowFor`). */
-export function bulkWindowFor(limits: SimTransportLimits, neighbors: number): number {
-  const share = Math.floor(limits.bulkReceiveBudgetBytes / Math.max(1, neighbors));
-  return Math.min(limits.bulkWindowBytes, Math.max(limits.minBulkWindowBytes, share));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +173,13 @@ export class Pipe implements FrameSink {
   /** Request ids on this link (their varint length is part of the wire size). */
   nextRequestId = 1;
 
-  constructor(nic: Nic, host: PipeHost, limits: SimTransportLimits, window: number) {
+  constructor(
+    nic: Nic,
+    host: PipeHost,
+    limits: SimTransportLimits,
+    window: number,
+    now: () => number,
+  ) {
     this.nic = nic;
     this.host = host;
     this.#limits = limits;
@@ -197,6 +199,12 @@ export class Pipe implements FrameSink {
       maxSinkBufferedBytes: limits.maxSocketBufferedBytes,
       minShare: [0, 0, limits.bulkMinShare],
       onFrame: (lane, bytes) => this.#onFrame(lane, bytes),
+      // The production delay control, on virtual time.
+      delayControl: {
+        now,
+        targetDelayMs: limits.bulkTargetDelayMs,
+        minWindowBytes: limits.minBulkWindowBytes,
+      },
     });
     this.scheduler.setWindow(Lane.bulk, window);
   }

@@ -14,7 +14,9 @@ import {
 
 import type { NodeId } from '../identity/index.ts';
 import {
+  bulkWindowFor,
   type ConnId,
+  creditThreshold,
   DEFAULT_TOPOLOGY,
   Lane,
   linkedPeers,
@@ -23,7 +25,6 @@ import {
 import {
   type Bandwidth,
   type Batch,
-  bulkWindowFor,
   creditEnvelopeBytes,
   Downlink,
   framedBytes,
@@ -363,8 +364,14 @@ export class SimNetwork {
         const window = (n: NodeId) =>
           bulkWindowFor(this.#transport, this.#linksOf.get(n)?.length ?? 1);
         const host = (from: SimNode, to: SimNode) => this.#pipeHost(link, link.epoch, from, to);
-        link.pipes.set(a.id, new Pipe(a.nic, host(a, b), this.#transport, window(b.id)));
-        link.pipes.set(b.id, new Pipe(b.nic, host(b, a), this.#transport, window(a.id)));
+        link.pipes.set(
+          a.id,
+          new Pipe(a.nic, host(a, b), this.#transport, window(b.id), () => this.now),
+        );
+        link.pipes.set(
+          b.id,
+          new Pipe(b.nic, host(b, a), this.#transport, window(a.id), () => this.now),
+        );
       }
       a.core.peerUp(b.id, link.conn.get(a.id)!, this.now);
       b.core.peerUp(a.id, link.conn.get(b.id)!, this.now);
@@ -411,10 +418,10 @@ export class SimNetwork {
     };
   }
 
-  /** The receiver read `bytes` of bulk data from `pipe`: credit them back every quarter window. */
+  /** The receiver read `bytes` of bulk data from `pipe`: credit them back as the transport does. */
   #credit(link: Link, pipe: Pipe, sender: NodeId, receiver: NodeId, bytes: number): void {
     pipe.uncredited += bytes;
-    if (pipe.uncredited < pipe.window / 4) return;
+    if (pipe.uncredited < creditThreshold(pipe.window)) return;
     const credit = pipe.uncredited;
     pipe.uncredited = 0;
     const back = link.pipes.get(receiver);

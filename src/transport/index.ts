@@ -6,7 +6,14 @@
  */
 export { FRAME_HEADER_BYTES, FrameDecoder } from './frame.ts';
 export { isLane, LANE_NAMES, LANES, Lane, type LaneName, laneFromName } from './lanes.ts';
-export { DEFAULT_LIMITS, resolveLimits, type TransportLimits } from './limits.ts';
+export {
+  bulkWindowFor,
+  CREDIT_BATCH_BYTES,
+  creditThreshold,
+  DEFAULT_LIMITS,
+  resolveLimits,
+  type TransportLimits,
+} from './limits.ts';
 export { type ConnId, DEFAULT_TIMING, type LinkTiming } from './link.ts';
 export { PROTOCOL_VERSION } from './messages.ts';
 export type { RefusalReason } from './peer-verify.ts';

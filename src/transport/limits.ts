@@ -88,9 +88,23 @@ function positiveInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER
 }
 
 /** The bulk window a link announces when we have `neighbors` neighbours. */
-export function bulkWindowFor(limits: TransportLimits, neighbors: number): number {
+export function bulkWindowFor(
+  limits: Pick<
+    TransportLimits,
+    'bulkReceiveBudgetBytes' | 'bulkWindowBytes' | 'minBulkWindowBytes'
+  >,
+  neighbors: number,
+): number {
   const share = Math.floor(limits.bulkReceiveBudgetBytes / Math.max(1, neighbors));
   return Math.min(limits.bulkWindowBytes, Math.max(limits.minBulkWindowBytes, share));
+}
+
+/** Bulk bytes read between two credits at most: often enough for delay control to keep a small window flowing. */
+export const CREDIT_BATCH_BYTES = 32 * 1024;
+
+/** After how many bulk bytes read a receiver that announced `window` sends a credit. */
+export function creditThreshold(window: number): number {
+  return Math.min(CREDIT_BATCH_BYTES, window / 4);
 }
 
 /** Merges `partial` over the defaults and validates the result; throws {@link ConfigError}. */

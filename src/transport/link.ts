@@ -10,14 +10,11 @@ import {
   FrameDecoder,
 } from './frame.ts';
 import { Lane } from './lanes.ts';
-import type { TransportLimits } from './limits.ts';
+import { creditThreshold, type TransportLimits } from './limits.ts';
 import { decodeWire, encodeWire, PROTOCOL_VERSION, type WireMessage } from './messages.ts';
 import { type RequestHandler, type RequestOptions, RpcEndpoint, type RpcOutcome } from './rpc.ts';
 import { SendScheduler } from './send-scheduler.ts';
 import { encodeWireParts } from './wire-parts.ts';
-
-/** Bulk bytes read between two credits at most (see #consumedBulk). */
-const CREDIT_BATCH_BYTES = 32 * 1024;
 
 /** Grows with every link this node makes, to any peer (local to this node). */
 export type ConnId = number & { readonly __brand: 'ConnId' };
@@ -240,13 +237,10 @@ export class Link {
     this.#checkBudget();
   }
 
-  /**
-   * Credits bulk bytes back every {@link CREDIT_BATCH_BYTES} (or quarter window, if smaller):
-   * often enough for the sender's delay control to keep even a small window flowing.
-   */
+  /** Credits bulk bytes back every `creditThreshold` bytes (see limits.ts). */
   #consumedBulk(bytes: number): void {
     this.#uncredited += bytes;
-    if (this.#uncredited >= Math.min(CREDIT_BATCH_BYTES, this.#opts.bulkWindowBytes / 4)) {
+    if (this.#uncredited >= creditThreshold(this.#opts.bulkWindowBytes)) {
       const credit = this.#uncredited;
       this.#uncredited = 0;
       this.#scheduler.push(Lane.control, encodeWire({ kind: 'credit', bytes: credit }));

@@ -107,7 +107,13 @@ export class SendScheduler {
   readonly #creditedTotal = [0, 0, 0];
   readonly #checkpoints = LANES.map(() => new Fifo<Checkpoint>());
   readonly #lastDecrease = [0, 0, 0];
-  /** The latest credit delay measured per lane, ms (for metrics and tests). */
+  /** The smallest credit delay seen per lane: the link's base delay (round trip, no queue). */
+  readonly #baseDelay = [
+    Number.POSITIVE_INFINITY,
+    Number.POSITIVE_INFINITY,
+    Number.POSITIVE_INFINITY,
+  ];
+  /** The latest queueing delay measured per lane (credit delay less the base), ms. */
   readonly creditDelayMs = [0, 0, 0];
   #closed: Error | undefined;
   #waitingForDrain = false;
@@ -131,9 +137,8 @@ export class SendScheduler {
   setWindow(lane: Lane, bytes: number): void {
     this.#window[lane] = bytes > 0 ? bytes : Number.POSITIVE_INFINITY;
     const dc = this.#opts.delayControl;
-    if (dc && bytes > 0) {
-      this.#cwnd[lane] = Math.min(bytes, Math.max(dc.minWindowBytes, Math.floor(bytes / 4)));
-    }
+    // Delay control starts from the whole window and shrinks it only if queueing appears.
+    if (dc && bytes > 0) this.#cwnd[lane] = bytes;
     this.pump();
   }
 
@@ -146,10 +151,10 @@ export class SendScheduler {
   }
 
   /**
-   * Delay-based window (after LEDBAT): the time from sending a byte to its credit is the
-   * queueing and processing delay ahead of any frame on this link. Above the target the window
-   * shrinks by a fifth (at most once per target interval); below it, it grows by the bytes
-   * credited, up to the peer's announced window.
+   * Delay-based window (after LEDBAT): the time from sending a byte to its credit, less the
+   * smallest such time seen on this link (its round trip), is the queueing and processing
+   * delay ahead of any frame. Above the target the window shrinks by a fifth (at most once per
+   * target interval); below it, it grows by the bytes credited, up to the peer's window.
    */
   #control(lane: Lane, bytes: number, dc: NonNullable<SendSchedulerOptions['delayControl']>): void {
     this.#creditedTotal[lane]! += bytes;
@@ -160,9 +165,11 @@ export class SendScheduler {
     if (!sample) return;
     const now = dc.now();
     const delay = now - sample.at;
-    this.creditDelayMs[lane] = delay;
+    this.#baseDelay[lane] = Math.min(this.#baseDelay[lane]!, delay);
+    const queueing = delay - this.#baseDelay[lane]!;
+    this.creditDelayMs[lane] = queueing;
     const max = this.#window[lane]!;
-    if (delay > dc.targetDelayMs) {
+    if (queueing > dc.targetDelayMs) {
       if (now - this.#lastDecrease[lane]! >= dc.targetDelayMs) {
         this.#lastDecrease[lane] = now;
         this.#cwnd[lane] = Math.max(dc.minWindowBytes, Math.floor(this.#cwnd[lane]! * 0.8));

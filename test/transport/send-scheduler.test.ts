@@ -241,17 +241,24 @@ describe('send scheduler', () => {
     });
     const announced = 64 * 1030;
     s.setWindow(Lane.bulk, announced);
-    void s.enqueue(Lane.bulk, new Uint8Array(4 << 20));
+    for (let i = 0; i < 15; i++) void s.enqueue(Lane.bulk, new Uint8Array(1 << 20));
     const start = s.window(Lane.bulk);
     assert.ok(start >= 4 * 1030 && start <= announced);
-    // A slow receiver: every credit comes back 100 ms after its bytes were sent.
-    for (let i = 0; i < 200; i++) {
+    // A long but steady round trip (100 ms) is not queueing: the window stays open.
+    for (let i = 0; i < 50; i++) {
       now += 100;
       s.credit(Lane.bulk, s.inFlight(Lane.bulk));
       sink.flush();
     }
+    assert.equal(s.window(Lane.bulk), announced, 'a long round trip alone does not shrink it');
+    // A receiver falling behind: credits come back later and later (queueing grows).
+    for (let i = 0; i < 200; i++) {
+      now += 100 + 30 * i;
+      s.credit(Lane.bulk, s.inFlight(Lane.bulk));
+      sink.flush();
+    }
     assert.equal(s.window(Lane.bulk), 4 * 1030, 'down to the floor');
-    assert.ok(s.creditDelayMs[Lane.bulk]! >= 100);
+    assert.ok(s.creditDelayMs[Lane.bulk]! > 20);
     // A fast receiver: credits come back within 1 ms.
     for (let i = 0; i < 200; i++) {
       now += 1;
