@@ -19,21 +19,19 @@ import type {
   Transport,
   TransportEvent,
 } from '../transport/index.ts';
-import { BroadcastCore, type MessageLimits } from './core/core.ts';
+import { BroadcastCore, type CoreOptions } from './core/core.ts';
 import {
   COUNTER_LABELS,
   COUNTER_NAMES,
   type CoreObserver,
   type CounterName,
 } from './core/observer.ts';
-import type { ArtifactPool } from './pool.ts';
 import type {
   Artifact,
   ArtifactId,
   ChannelConfig,
   CoreAction,
   DeliveredArtifact,
-  DownloadLimits,
   FetchResult,
   SlotNumber,
   Validation,
@@ -122,15 +120,8 @@ export class BroadcastMetrics implements CoreObserver {
   }
 }
 
-/** Options of {@link BroadcastDriver}. */
-export interface BroadcastDriverOptions {
-  self: NodeId;
-  /** Resolved channel configurations, by name. */
-  channels: ReadonlyMap<string, ChannelConfig>;
-  /** One pool per channel. */
-  pools: ReadonlyMap<string, ArtifactPool>;
-  downloads: DownloadLimits;
-  messages?: Partial<MessageLimits>;
+/** Options of {@link BroadcastDriver}: those of the core (its observer is the driver's metrics), and: */
+export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
   /** The node's logger; the driver logs through a child with `component: 'broadcast'`. */
   logger: Logger;
   /** prom-client registry (the node's, shared with the transport). */

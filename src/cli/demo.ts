@@ -6,7 +6,7 @@
  * @module
  */
 import { totalmem } from 'node:os';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import {
   CONSENSUS_PUSH_THRESHOLD,
   type DemoWorkload,
@@ -23,6 +23,7 @@ import {
 } from '../demo/workload.ts';
 import { SubnetP2pError } from '../errors.ts';
 import { type CliIo, processIo } from './io.ts';
+import { integer } from './options.ts';
 
 /** The demo ran but did not complete (a link or delivery missing, a timeout, a node failed). */
 export class DemoIncompleteError extends SubnetP2pError {
@@ -53,17 +54,6 @@ interface DemoCliOptions {
   timeoutMs: number;
   keep?: boolean;
   json?: boolean;
-}
-
-/** A commander parser of an integer option in `min..max`. */
-function integer(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
-    }
-    return n;
-  };
 }
 
 /** Why `result` is not complete, in one line. */

@@ -19,6 +19,7 @@ import {
   writeReport,
 } from '../sim/index.ts';
 import { type CliIo, processIo } from './io.ts';
+import { integer } from './options.ts';
 
 /** The simulation ran but did not deliver everything it had to. */
 export class SimIncompleteError extends SubnetP2pError {
@@ -35,16 +36,6 @@ interface SimCliOptions {
   bandwidthMbit?: number;
   json?: boolean;
   report?: string;
-}
-
-function integer(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
-    }
-    return n;
-  };
 }
 
 function positive(max: number): (value: string) => number {
