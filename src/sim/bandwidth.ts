@@ -24,6 +24,7 @@ import {
   Lane,
   SendScheduler,
   type TransportLimits,
+  varintLength,
 } from '../transport/index.ts';
 import { Fifo } from '../util/fifo.ts';
 
@@ -66,15 +67,6 @@ export function resolveSimTransport(partial: Partial<SimTransportLimits> = {}): 
 
 // ---------------------------------------------------------------------------------------------
 // Wire sizes (protobuf Envelope around the application bytes; see transport/proto/wire.proto)
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
 
 /** A length-delimited field of `n` bytes: tag, length, bytes (proto3 omits it when empty). */
 function bytesField(n: number): number {

@@ -38,3 +38,4 @@ export {
   type TransportEvent,
   type TransportOptions,
 } from './transport.ts';
+export { varintLength } from './wire-parts.ts';

@@ -19,7 +19,8 @@ const ENVELOPE_REQUEST = 5;
 const ENVELOPE_RESPONSE = 6;
 const ENVELOPE_MESSAGE = 8;
 
-function varintLength(n: number): number {
+/** Bytes of `n` as a protobuf varint. */
+export function varintLength(n: number): number {
   let len = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
