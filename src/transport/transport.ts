@@ -521,8 +521,9 @@ export class Transport {
   }
 
   #onLinkClosed(link: Link, reason: string): void {
-    const wasUp = this.#links.get(link.peer) === link;
-    if (wasUp) this.#links.delete(link.peer);
+    // A link replaced by a newer one is no longer the peer's current link.
+    const current = this.#links.get(link.peer) === link;
+    if (current) this.#links.delete(link.peer);
     const label = reason.split(':')[0]!;
     if (link.upAt !== undefined) {
       this.#metrics.linksUp.dec();
@@ -535,7 +536,7 @@ export class Transport {
     } else {
       this.#metrics.closed.inc({ reason: label });
     }
-    if (wasUp && !this.#stopped) this.#scheduleRedial(link.peer);
+    if (current && !this.#stopped) this.#scheduleRedial(link.peer);
   }
 
   /**

@@ -108,6 +108,8 @@ export class BroadcastCore {
   #nextReprioritize: number | undefined;
   #wakeAt: number | undefined;
   #scheduleNeeded = false;
+  /** The time of the latest event, ms. */
+  #now = 0;
 
   constructor(opts: CoreOptions) {
     this.self = opts.self;
@@ -632,8 +634,6 @@ export class BroadcastCore {
       this.#nextReprioritize = now + this.#limits.reprioritizeIntervalMs;
     }
   }
-
-  #now = 0;
 
   /**
    * Starts the downloads that can start, flushes queued slot updates into messages, and
