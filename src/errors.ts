@@ -184,3 +184,18 @@ export class NodeStoppedError extends SubnetP2pError {
     super('ERR_NODE_STOPPED', 'the node is stopped');
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Daemon
+
+/**
+ * A request to the daemon's HTTP API cannot be served (bad artifact id, unknown route, too many
+ * streams...); `status` is the HTTP status it is answered with.
+ */
+export class ApiRequestError extends SubnetP2pError {
+  readonly status: number;
+  constructor(status: number, code: string, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}

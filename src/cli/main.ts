@@ -12,6 +12,7 @@ import { SubnetP2pError } from '../errors.ts';
 import { registerDemoCommand } from './demo.ts';
 import { type CliIo, processIo } from './io.ts';
 import { registerKeygenCommand } from './keygen.ts';
+import { registerNodeCommand } from './node.ts';
 import { registerRegistryCommands } from './registry.ts';
 import { registerSimCommand } from './sim.ts';
 
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .version(version);
   registerKeygenCommand(program, io);
   registerRegistryCommands(program, io);
+  registerNodeCommand(program, io);
   registerDemoCommand(program, io);
   registerSimCommand(program, io);
   return program;

@@ -4,7 +4,7 @@
  * that adopts only valid, strictly newer (and, with an operator key, signed) versions.
  * @module
  */
-export { type HostPort, parseAddress } from './address.ts';
+export { addressProblem, type HostPort, parseAddress } from './address.ts';
 export type { AdoptionResult, RegistryRejection } from './adoption.ts';
 export { canonicalJson } from './canonical-json.ts';
 export {

@@ -1,0 +1,222 @@
+/**
+ * The daemon's configuration file: JSON, validated with a zod schema. Every problem is
+ * reported as a {@link ConfigError} naming the field (dotted path), e.g. `channels.ingress.lane`.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_CHANNEL } from '../broadcast/index.ts';
+import { ConfigError } from '../errors.ts';
+import { DEFAULT_NODE_CHANNELS } from '../node/index.ts';
+import { addressProblem, type HostPort, SUBNET_NAME_PATTERN } from '../registry/index.ts';
+import { Lane } from '../transport/index.ts';
+
+const MIB = 1024 * 1024;
+
+/** Largest config file read, bytes. */
+export const MAX_CONFIG_BYTES = 1 * MIB;
+
+/** Default `api`: loopback only. */
+export const DEFAULT_API_ADDRESS = '127.0.0.1:4180';
+
+/** Defaults of the daemon's own bounds (`limits` in the config file). */
+export const DEFAULT_DAEMON_LIMITS = Object.freeze({
+  /** Open `events` streams, all channels; one more is refused with 503. */
+  maxEventStreams: 64,
+  /** Events queued for one stream whose client reads too slowly; over it the stream is closed. */
+  maxEventBacklog: 1000,
+  /** Concurrent API requests that carry a body (POST); one more is refused with 503. */
+  maxConcurrentUploads: 16,
+  /** Samples kept for the status page's charts (at `statusSampleMs` each: 10 minutes). */
+  statusHistorySamples: 600,
+  /** How often the status page's figures are sampled, ms. */
+  statusSampleMs: 1000,
+  /** How often the registry file is checked for changes, ms. */
+  registryPollIntervalMs: 1000,
+  /** Longest graceful shutdown, ms: after it, links are closed whatever is still queued. */
+  shutdownTimeoutMs: 10_000,
+  /** Shutdown waits until nothing was sent on the high and bulk lanes for this long, ms. */
+  shutdownQuietMs: 500,
+  /** Comment line sent on idle event streams so that proxies keep them open, ms. */
+  eventKeepAliveMs: 15_000,
+});
+
+export type DaemonLimits = { -readonly [K in keyof typeof DEFAULT_DAEMON_LIMITS]: number };
+
+/** One channel as the config file gives it (the priority and validation hooks stay default). */
+export interface DaemonChannelConfig {
+  lane: Lane;
+  pushThresholdBytes: number;
+  maxArtifactBytes: number;
+  maxSlots: number;
+  relay: 'relay' | 'origin-only';
+}
+
+/** A validated daemon config; paths are absolute (resolved against the config file's folder). */
+export interface DaemonConfig {
+  identityDir: string;
+  registryFile: string;
+  registryPublicKey: string | undefined;
+  subnet: string;
+  listen: HostPort;
+  api: HostPort;
+  channels: Record<string, DaemonChannelConfig>;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  limits: DaemonLimits;
+}
+
+/**
+ * Parses `host:port` where port may be 0 (any port): an IPv4 address, a DNS name, or an IPv6
+ * address in brackets. Returns the problem as a string for the schema to report.
+ */
+export function parseHostPort(text: string): HostPort | string {
+  const m = /^(.*):(0|[1-9][0-9]{0,4})$/.exec(text);
+  // addressProblem checks hosts and ports 1..65535; port 0 is checked as 1.
+  const problem = addressProblem(m?.[2] === '0' ? `${m[1]}:1` : text);
+  if (problem !== undefined || m === null) return problem ?? `'${text}' is not host:port`;
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return { host, port: Number(m[2]) };
+}
+
+const hostPort = z.string().transform((text, ctx): HostPort => {
+  const parsed = parseHostPort(text);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+const channelSchema = z
+  .object({
+    lane: z.enum(['high', 'bulk']).optional(),
+    pushThresholdBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    maxArtifactBytes: positiveInt.optional(),
+    maxSlots: positiveInt.max(2 ** 32).optional(),
+    relay: z.enum(['relay', 'origin-only']).optional(),
+  })
+  .strict();
+
+const limitsSchema = z
+  .object(
+    Object.fromEntries(Object.keys(DEFAULT_DAEMON_LIMITS).map((k) => [k, positiveInt.optional()])),
+  )
+  .strict();
+
+const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const configSchema = z
+  .object({
+    identityDir: z.string().min(1),
+    registryFile: z.string().min(1),
+    registryPublicKey: z.string().min(1).optional(),
+    subnet: z.string().regex(SUBNET_NAME_PATTERN, 'is not a valid subnet name'),
+    listen: hostPort,
+    api: hostPort.optional(),
+    channels: z
+      .record(z.string(), channelSchema)
+      .superRefine((channels, ctx) => {
+        const names = Object.keys(channels);
+        if (names.length === 0) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'at least one channel is needed' });
+        }
+        for (const name of names) {
+          if (!CHANNEL_NAME.test(name)) {
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: [name],
+              message: 'channel names are 1-63 of [a-z0-9_-], starting alphanumeric',
+            });
+          }
+        }
+      })
+      .optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    limits: limitsSchema.optional(),
+  })
+  .strict();
+
+function fieldOf(path: readonly (string | number)[]): string {
+  return path.length === 0 ? '(root)' : path.join('.');
+}
+
+/**
+ * Validates a parsed config object. `baseDir` is where relative paths start (the config file's
+ * folder). Throws {@link ConfigError} naming the first offending field.
+ */
+export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    let message = issue.message;
+    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+      // Name the unknown key itself, not its parent.
+      const key = issue.keys[0]!;
+      throw new ConfigError(fieldOf([...issue.path, key]), 'is not a known setting');
+    }
+    if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') {
+      message = 'is required';
+    }
+    throw new ConfigError(fieldOf(issue.path), message);
+  }
+  const c = result.data;
+  const channels: Record<string, DaemonChannelConfig> = {};
+  const given = c.channels ?? { consensus: {}, ingress: {} };
+  for (const [name, ch] of Object.entries(given)) {
+    const defaults = { ...DEFAULT_CHANNEL, ...DEFAULT_NODE_CHANNELS[name] };
+    channels[name] = {
+      lane: ch.lane === undefined ? defaults.lane : ch.lane === 'high' ? Lane.high : Lane.bulk,
+      pushThresholdBytes: ch.pushThresholdBytes ?? defaults.pushThresholdBytes,
+      maxArtifactBytes: ch.maxArtifactBytes ?? defaults.maxArtifactBytes,
+      maxSlots: ch.maxSlots ?? defaults.maxSlots,
+      relay: ch.relay ?? defaults.relay,
+    };
+  }
+  const limits = { ...DEFAULT_DAEMON_LIMITS, ...c.limits } as DaemonLimits;
+  if (limits.shutdownQuietMs >= limits.shutdownTimeoutMs) {
+    throw new ConfigError('limits.shutdownQuietMs', 'must be less than limits.shutdownTimeoutMs');
+  }
+  return {
+    identityDir: resolve(baseDir, c.identityDir),
+    registryFile: resolve(baseDir, c.registryFile),
+    registryPublicKey:
+      c.registryPublicKey === undefined ? undefined : resolve(baseDir, c.registryPublicKey),
+    subnet: c.subnet,
+    listen: c.listen,
+    api: c.api ?? (parseHostPort(DEFAULT_API_ADDRESS) as HostPort),
+    channels,
+    logLevel: c.logLevel ?? 'info',
+    limits,
+  };
+}
+
+/**
+ * Reads and validates the config file at `path`. Throws {@link ConfigError}: field `config`
+ * when the file cannot be read or is not JSON, else the offending field.
+ */
+export async function loadDaemonConfig(path: string): Promise<DaemonConfig> {
+  let text: string;
+  try {
+    const bytes = await readFile(path);
+    if (bytes.length > MAX_CONFIG_BYTES) {
+      throw new ConfigError('config', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+    }
+    text = bytes.toString('utf8');
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new ConfigError('config', `cannot read ${path} (${code})`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError('config', `${path} is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return parseDaemonConfig(json, dirname(resolve(path)));
+}

@@ -1,0 +1,343 @@
+/**
+ * The daemon's local HTTP API (node:http): status, metrics, the status page, and per channel
+ * artifact upload, read, abort and event streams. Errors are JSON
+ * `{ "error": { "code", "message" } }` with the matching status.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ArtifactId, Channel } from '../broadcast/index.ts';
+import { MAX_ATTRIBUTES_BYTES } from '../broadcast/index.ts';
+import { ApiRequestError, SubnetP2pError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Node } from '../node/index.ts';
+import type { DaemonMetrics } from './metrics.ts';
+import type { EventStreams } from './sse.ts';
+import type { StatusHistory } from './status-history.ts';
+
+/** Request header carrying an artifact's attributes, base64 (at most 256 bytes decoded). */
+export const ATTRIBUTES_HEADER = 'x-artifact-attributes';
+
+/** HTTP status of each error code the broadcast layer throws. */
+const STATUS_OF_CODE: Record<string, number> = {
+  ERR_UNKNOWN_CHANNEL: 404,
+  ERR_ARTIFACT_TOO_LARGE: 413,
+  ERR_QUEUE_FULL: 503,
+  ERR_NODE_STOPPED: 503,
+};
+
+const ARTIFACT_ID = /^[0-9a-f]{64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The static files of the status page, read once at start. */
+const STATUS_PAGE_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/status-page.js': { file: 'status-page.js', type: 'text/javascript; charset=utf-8' },
+};
+
+/** What the API needs from the daemon. */
+export interface ApiContext {
+  node: Node;
+  subnet: string;
+  streams: EventStreams;
+  history: StatusHistory;
+  metrics: DaemonMetrics;
+  limits: { maxEventStreams: number; maxConcurrentUploads: number };
+  /** The largest artifact of a configured channel, bytes. */
+  maxArtifactBytes: (channel: string) => number;
+  logger: Logger;
+  /** True once shutdown began: new uploads and streams are refused with 503. */
+  draining: () => boolean;
+}
+
+/** `GET /v1/status`. */
+export interface StatusJson {
+  nodeId: string;
+  subnet: string;
+  registryVersion: number | null;
+  address: string;
+  channels: { name: string }[];
+  peers: { nodeId: string; address: string; state: string; connId: number | null }[];
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Builds the `GET /v1/status` answer. */
+export function statusOf(node: Node, subnet: string): StatusJson {
+  return {
+    nodeId: node.nodeId,
+    subnet,
+    registryVersion: node.transport.registryVersion ?? null,
+    address: formatHostPort(node.address.host, node.address.port),
+    channels: node.channels().map((name) => ({ name })),
+    peers: node.transport.peers().map((p) => ({
+      nodeId: p.nodeId,
+      address: p.address,
+      state: p.state,
+      connId: p.connId ?? null,
+    })),
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: { code, message } });
+}
+
+function parseId(text: string): ArtifactId {
+  const id = text.toLowerCase();
+  if (!ARTIFACT_ID.test(id)) {
+    throw new ApiRequestError(
+      400,
+      'ERR_BAD_ARTIFACT_ID',
+      `'${text.slice(0, 100)}' is not an artifact id (64 hex digits of SHA-256)`,
+    );
+  }
+  return id as ArtifactId;
+}
+
+function parseAttributes(header: string | string[] | undefined): Uint8Array | undefined {
+  if (header === undefined) return undefined;
+  const text = Array.isArray(header) ? header.join('') : header.trim();
+  if (!BASE64.test(text)) {
+    throw new ApiRequestError(
+      400,
+      'ERR_BAD_ATTRIBUTES',
+      `header ${ATTRIBUTES_HEADER} must be base64 (standard alphabet, padded)`,
+    );
+  }
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length > MAX_ATTRIBUTES_BYTES) {
+    throw new ApiRequestError(
+      400,
+      'ERR_BAD_ATTRIBUTES',
+      `attributes of ${bytes.length} bytes exceed the limit of ${MAX_ATTRIBUTES_BYTES}`,
+    );
+  }
+  return bytes;
+}
+
+function methodNotAllowed(res: ServerResponse, allowed: string): void {
+  res.setHeader('allow', allowed);
+  throw new ApiRequestError(405, 'ERR_METHOD_NOT_ALLOWED', `use ${allowed} on this path`);
+}
+
+function tooLarge(channel: string, max: number, size: string): ApiRequestError {
+  return new ApiRequestError(
+    413,
+    'ERR_ARTIFACT_TOO_LARGE',
+    `artifact of ${size} bytes exceeds channel '${channel}' limit of ${max}`,
+  );
+}
+
+/**
+ * Reads a request body of at most `max` bytes. A declared Content-Length over `max` is refused
+ * before anything is read; a body that grows past `max` is refused as soon as it does: neither
+ * is buffered whole. On refusal the connection is closed after the response, since the rest of
+ * the body is not read.
+ */
+function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  channel: string,
+  max: number,
+): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) {
+    res.setHeader('connection', 'close');
+    return Promise.reject(tooLarge(channel, max, declared));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.off('data', onData);
+        req.pause();
+        res.setHeader('connection', 'close');
+        reject(tooLarge(channel, max, `more than ${max}`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+/** The request handler of the API, for `http.createServer`. */
+export function createApiHandler(
+  ctx: ApiContext,
+  statusPageDir: URL,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const pages = new Map<string, { body: Buffer; type: string }>();
+  for (const [path, { file, type }] of Object.entries(STATUS_PAGE_FILES)) {
+    pages.set(path, { body: readFileSync(new URL(file, statusPageDir)), type });
+  }
+  let uploads = 0;
+
+  const channelOf = (name: string): Channel => {
+    // Throws UnknownChannelError (404).
+    return ctx.node.channel(decodeURIComponent(name));
+  };
+
+  const routes = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    setRoute: (route: string) => void,
+  ): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const page = pages.get(path);
+    if (page !== undefined) {
+      setRoute('page');
+      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET');
+      res.writeHead(200, {
+        'content-type': page.type,
+        'content-length': page.body.length,
+        'cache-control': 'no-cache',
+      });
+      res.end(method === 'HEAD' ? undefined : page.body);
+      return;
+    }
+    if (path === '/metrics') {
+      setRoute('metrics');
+      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      const text = await ctx.node.metrics.metrics();
+      res.writeHead(200, { 'content-type': ctx.node.metrics.contentType });
+      res.end(text);
+      return;
+    }
+    if (path === '/v1/status') {
+      setRoute('status');
+      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      sendJson(res, 200, statusOf(ctx.node, ctx.subnet));
+      return;
+    }
+    if (path === '/v1/history') {
+      setRoute('history');
+      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      sendJson(res, 200, ctx.history.toJSON());
+      return;
+    }
+    const m = /^\/v1\/channels\/([^/]+)\/(artifacts|events)(?:\/([^/]+))?$/.exec(path);
+    if (m === null) {
+      setRoute('unknown');
+      throw new ApiRequestError(404, 'ERR_NOT_FOUND', `no such path: ${path.slice(0, 200)}`);
+    }
+    const [, name, kind, idText] = m as unknown as [string, string, string, string | undefined];
+    if (kind === 'events') {
+      setRoute('events');
+      if (idText !== undefined) {
+        throw new ApiRequestError(404, 'ERR_NOT_FOUND', `no such path: ${path.slice(0, 200)}`);
+      }
+      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      const channel = channelOf(name);
+      if (ctx.draining()) throw shuttingDown();
+      if (ctx.streams.size >= ctx.limits.maxEventStreams) {
+        throw new ApiRequestError(
+          503,
+          'ERR_TOO_MANY_STREAMS',
+          `all ${ctx.limits.maxEventStreams} event streams (limits.maxEventStreams) are open`,
+        );
+      }
+      ctx.streams.open(channel.name, res);
+      return;
+    }
+    if (idText === undefined) {
+      setRoute('post_artifact');
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      const channel = channelOf(name);
+      const attributes = parseAttributes(req.headers[ATTRIBUTES_HEADER]);
+      const urgentText = query.get('urgent');
+      if (urgentText !== null && urgentText !== 'true' && urgentText !== 'false') {
+        throw new ApiRequestError(400, 'ERR_BAD_REQUEST', "query 'urgent' must be true or false");
+      }
+      if (ctx.draining()) throw shuttingDown();
+      if (uploads >= ctx.limits.maxConcurrentUploads) {
+        throw new ApiRequestError(
+          503,
+          'ERR_TOO_MANY_UPLOADS',
+          `${ctx.limits.maxConcurrentUploads} uploads (limits.maxConcurrentUploads) are in progress`,
+        );
+      }
+      uploads++;
+      let body: Buffer;
+      try {
+        body = await readBody(req, res, channel.name, ctx.maxArtifactBytes(channel.name));
+      } finally {
+        uploads--;
+      }
+      const id = channel.broadcast(body, { attributes, urgent: urgentText === 'true' });
+      ctx.metrics.postedBytes.inc({ channel: channel.name }, body.length);
+      res.setHeader('location', `/v1/channels/${channel.name}/artifacts/${id}`);
+      sendJson(res, 201, { id });
+      return;
+    }
+    const read = method === 'GET' || method === 'HEAD';
+    setRoute(read ? 'get_artifact' : method === 'DELETE' ? 'delete_artifact' : 'artifact');
+    if (!read && method !== 'DELETE') return methodNotAllowed(res, 'GET, DELETE');
+    const channel = channelOf(name);
+    const id = parseId(decodeURIComponent(idText));
+    if (read) {
+      const bytes = channel.get(id);
+      if (bytes === undefined) {
+        throw new ApiRequestError(
+          404,
+          'ERR_NOT_FOUND',
+          `this node does not hold artifact ${id} in channel '${channel.name}'`,
+        );
+      }
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': bytes.length,
+      });
+      res.end(method === 'HEAD' ? undefined : bytes);
+      return;
+    }
+    const held = channel.abort(id);
+    sendJson(res, 200, { id, held });
+  };
+
+  return (req, res) => {
+    let route = 'unknown';
+    // During shutdown, no connection is kept for another request.
+    if (ctx.draining()) res.setHeader('connection', 'close');
+    res.on('finish', () => ctx.metrics.requests.inc({ route, status: res.statusCode }));
+    const url = new URL(req.url ?? '/', 'http://api');
+    routes(req, res, url.pathname, url.searchParams, (r) => {
+      route = r;
+    }).catch((err: unknown) => {
+      if (err instanceof ApiRequestError) {
+        sendError(res, err.status, err.code, err.message);
+      } else if (err instanceof SubnetP2pError && STATUS_OF_CODE[err.code] !== undefined) {
+        sendError(res, STATUS_OF_CODE[err.code]!, err.code, err.message);
+      } else {
+        ctx.logger.error({ err, path: url.pathname }, 'API request failed');
+        sendError(res, 500, 'ERR_INTERNAL', 'internal error (see the daemon log)');
+      }
+    });
+  };
+}
+
+function shuttingDown(): ApiRequestError {
+  return new ApiRequestError(503, 'ERR_SHUTTING_DOWN', 'the node is shutting down');
+}

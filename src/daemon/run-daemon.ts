@@ -1,0 +1,259 @@
+/**
+ * The standalone node: one node (identity, registry file followed live, channels) with its local
+ * HTTP API, status page and metrics, and a graceful shutdown.
+ * @module
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { Registry as MetricsRegistry } from 'prom-client';
+import type { ChannelConfig } from '../broadcast/index.ts';
+import {
+  ConfigError,
+  IdentityError,
+  RegistryFormatError,
+  RegistrySignatureError,
+  type SubnetP2pError,
+} from '../errors.ts';
+import { loadIdentity } from '../identity/index.ts';
+import type { Logger } from '../log.ts';
+import { createNode, type Node } from '../node/index.ts';
+import { FileRegistryClient, type HostPort, loadOperatorPublicKey } from '../registry/index.ts';
+import { Lane } from '../transport/index.ts';
+import type { DaemonConfig } from './config.ts';
+import { createApiHandler } from './http-api.ts';
+import { DaemonMetrics } from './metrics.ts';
+import { EventStreams } from './sse.ts';
+import { StatusHistory } from './status-history.ts';
+
+const STATUS_PAGE_DIR = new URL('./status-page/', import.meta.url);
+
+/** A running daemon. */
+export interface Daemon {
+  readonly node: Node;
+  /** Where the HTTP API listens (the real port when 0 was asked for). */
+  readonly api: HostPort;
+  /** Re-reads the registry file now (as on SIGHUP). */
+  reloadRegistry(): Promise<void>;
+  /**
+   * Graceful shutdown: new uploads and streams are refused, requests in progress finish, event
+   * streams end, send queues drain and the links fall quiet (at most `limits.shutdownTimeoutMs`),
+   * then every link closes with a Goodbye. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/** Wraps a failure to read a file the config names as a ConfigError on that field. */
+function asConfigError(field: string, err: unknown): unknown {
+  if (
+    err instanceof IdentityError ||
+    err instanceof RegistryFormatError ||
+    err instanceof RegistrySignatureError ||
+    err instanceof ConfigError
+  ) {
+    return new ConfigError(field, (err as SubnetP2pError).message, { cause: err });
+  }
+  return err;
+}
+
+function formatHostPort(a: HostPort): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** Stops accepting connections and waits for the requests in progress (at most `timeoutMs`). */
+async function closeHttp(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  await closed;
+  clearTimeout(force);
+}
+
+/**
+ * Starts a daemon from a validated config. Throws {@link ConfigError} (naming the field) when a
+ * file the config names cannot be used: `identityDir`, `registryPublicKey`, `registryFile`.
+ */
+export async function startDaemon(
+  config: DaemonConfig,
+  opts: { logger?: Logger } = {},
+): Promise<Daemon> {
+  const logger = opts.logger ?? pino({ level: config.logLevel });
+  const limits = config.limits;
+  const identity = await loadIdentity(config.identityDir).catch((err) => {
+    throw asConfigError('identityDir', err);
+  });
+  const operatorPublicKey =
+    config.registryPublicKey === undefined
+      ? undefined
+      : await loadOperatorPublicKey(config.registryPublicKey).catch((err) => {
+          throw asConfigError('registryPublicKey', err);
+        });
+  const metrics = new MetricsRegistry();
+  const registry = await FileRegistryClient.open(config.registryFile, {
+    operatorPublicKey,
+    metrics,
+    logger,
+    pollIntervalMs: limits.registryPollIntervalMs,
+  }).catch((err) => {
+    throw asConfigError('registryFile', err);
+  });
+
+  const channels: Record<string, Partial<ChannelConfig>> = {};
+  for (const [name, ch] of Object.entries(config.channels)) channels[name] = { ...ch };
+  let node: Node;
+  try {
+    node = await createNode({
+      identity,
+      registry,
+      subnet: config.subnet,
+      listen: config.listen,
+      channels,
+      logger,
+      metrics,
+    });
+  } catch (err) {
+    await registry.close();
+    throw err;
+  }
+  const names = node.channels();
+  const daemonMetrics = new DaemonMetrics(metrics, names);
+  const streams = new EventStreams({
+    maxBacklog: limits.maxEventBacklog,
+    keepAliveMs: limits.eventKeepAliveMs,
+    onClosed: (_channel, reason) => daemonMetrics.streamsClosed.inc({ reason }),
+    onCount: (channel, open) => daemonMetrics.streams.set({ channel }, open),
+  });
+
+  // One reader per channel feeds the event streams and the delivered-bytes counter; each ends
+  // when the node stops.
+  const readers = names.map(async (name) => {
+    for await (const artifact of node.channel(name).received()) {
+      daemonMetrics.deliveredBytes.inc({ channel: name }, artifact.bytes.length);
+      streams.publish(artifact);
+    }
+  });
+
+  const history = new StatusHistory(metrics, names, {
+    sampleMs: limits.statusSampleMs,
+    maxSamples: limits.statusHistorySamples,
+  });
+  await history.start();
+
+  let draining = false;
+  const server = createServer(
+    createApiHandler(
+      {
+        node,
+        subnet: config.subnet,
+        streams,
+        history,
+        metrics: daemonMetrics,
+        limits,
+        logger,
+        draining: () => draining,
+        maxArtifactBytes: (name) => config.channels[name]!.maxArtifactBytes,
+      },
+      STATUS_PAGE_DIR,
+    ),
+  );
+  server.listen(config.api.port, config.api.host);
+  try {
+    await Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([err]) => {
+        throw err;
+      }),
+    ]);
+  } catch (err) {
+    history.stop();
+    streams.closeAll();
+    await node.stop();
+    await registry.close();
+    throw err;
+  }
+  const apiAddress = server.address() as AddressInfo;
+  const api = { host: apiAddress.address, port: apiAddress.port };
+  logger.info(
+    {
+      nodeId: node.nodeId,
+      subnet: config.subnet,
+      listen: formatHostPort(node.address),
+      api: formatHostPort(api),
+      registryVersion: node.transport.registryVersion ?? null,
+    },
+    'node ready',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    draining = true;
+    const started = Date.now();
+    streams.closeAll();
+    await closeHttp(server, limits.shutdownTimeoutMs);
+    await drainLinks(node, metrics, limits, started);
+    history.stop();
+    await node.stop();
+    await Promise.all(readers);
+    await registry.close();
+    logger.info({ ms: Date.now() - started }, 'node stopped');
+  };
+
+  return {
+    node,
+    api,
+    reloadRegistry: async () => {
+      await registry.checkNow();
+    },
+    stop: () => {
+      stopping ??= stop();
+      return stopping;
+    },
+  };
+}
+
+/** Sum of the bytes sent on the high and bulk lanes so far. */
+async function appBytesSent(metrics: MetricsRegistry): Promise<number> {
+  const metric = metrics.getSingleMetric('subnet_p2p_transport_sent_bytes_total');
+  if (metric === undefined) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((v) => v.labels.lane === 'high' || v.labels.lane === 'bulk')
+    .reduce((s, v) => s + v.value, 0);
+}
+
+/**
+ * Waits until every send queue is empty and nothing was sent on the high and bulk lanes for
+ * `shutdownQuietMs` (peers fetching what we advertised keep it busy), or until
+ * `shutdownTimeoutMs` after `started`.
+ */
+async function drainLinks(
+  node: Node,
+  metrics: MetricsRegistry,
+  limits: DaemonConfig['limits'],
+  started: number,
+): Promise<void> {
+  const deadline = started + limits.shutdownTimeoutMs;
+  const step = Math.max(10, Math.min(50, limits.shutdownQuietMs / 4));
+  let sent = await appBytesSent(metrics);
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    const queued = node.transport
+      .peers()
+      .reduce(
+        (s, p) =>
+          s +
+          node.transport.queuedBytes(p.nodeId, Lane.high) +
+          node.transport.queuedBytes(p.nodeId, Lane.bulk),
+        0,
+      );
+    const now = await appBytesSent(metrics);
+    if (queued > 0 || now !== sent) {
+      sent = now;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= limits.shutdownQuietMs) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, step));
+  }
+}
