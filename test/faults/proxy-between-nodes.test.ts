@@ -1,0 +1,231 @@
+/**
+ * Faults on the wire between real nodes: a FaultProxy sits in front of the highest node of a
+ * three-node subnet, so every link of that node goes through it. Under each fault (delay,
+ * throughput limit, dropped connections, black hole, reset in the middle of a frame, a flipped
+ * byte) every artifact broadcast by the other nodes still reaches it, byte for byte; links that
+ * the fault broke come back by themselves; links that do not cross the proxy are untouched.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { ArtifactId } from '../../src/broadcast/index.ts';
+import type { TransportEvent } from '../../src/transport/index.ts';
+import type { FaultProxy } from '../helpers/fault-proxy.ts';
+import {
+  NodeGroup,
+  randomBytes,
+  readUntil,
+  sameBytes,
+  type TestBroadcastNode,
+} from '../helpers/nodes.ts';
+import { startProxiedNodes } from '../helpers/proxied-nodes.ts';
+import { nextEvent } from '../helpers/subnet.ts';
+
+const N = 3;
+const BEHIND = N - 1; // the node behind the proxy: every other node dials it through the proxy
+
+let group: NodeGroup;
+let proxies: Map<number, FaultProxy>;
+
+afterEach(async () => {
+  await group.stop();
+  await Promise.all([...proxies.values()].map((p) => p.close()));
+});
+
+async function subnet(): Promise<{ nodes: TestBroadcastNode[]; proxy: FaultProxy }> {
+  group = new NodeGroup();
+  proxies = new Map();
+  const nodes = await startProxiedNodes(group, proxies, N, [BEHIND]);
+  return { nodes, proxy: proxies.get(BEHIND)! };
+}
+
+interface Sent {
+  channel: 'consensus' | 'ingress';
+  bytes: Uint8Array;
+}
+
+/** Node 0 broadcasts `consensus` small and `ingress` large artifacts; returns them by id. */
+function broadcast(
+  node: TestBroadcastNode,
+  consensus: number,
+  ingress: number,
+  ingressBytes: number,
+): Map<ArtifactId, Sent> {
+  const sent = new Map<ArtifactId, Sent>();
+  for (let i = 0; i < consensus; i++) {
+    const bytes = randomBytes(300);
+    sent.set(node.node.channel('consensus').broadcast(bytes), { channel: 'consensus', bytes });
+  }
+  for (let i = 0; i < ingress; i++) {
+    const bytes = randomBytes(ingressBytes);
+    sent.set(node.node.channel('ingress').broadcast(bytes), { channel: 'ingress', bytes });
+  }
+  return sent;
+}
+
+/** Resolves when `node` has received every artifact of `sent`, checking each byte for byte. */
+async function receivesAll(
+  node: TestBroadcastNode,
+  streams: Record<
+    'consensus' | 'ingress',
+    AsyncIterator<import('../../src/broadcast/index.ts').DeliveredArtifact>
+  >,
+  sent: Map<ArtifactId, Sent>,
+  allowedErrors: string[] = [],
+): Promise<void> {
+  for (const channel of ['consensus', 'ingress'] as const) {
+    const want = [...sent].filter(([, s]) => s.channel === channel);
+    const seen = await readUntil(streams[channel], (got) => got.length >= want.length);
+    for (const a of seen) {
+      const s = sent.get(a.id);
+      assert.ok(s, `unexpected artifact ${a.id}`);
+      assert.ok(sameBytes(a.bytes, s.bytes), `artifact ${a.id} differs`);
+    }
+    assert.deepEqual(new Set(seen.map((a) => a.id)), new Set(want.map(([id]) => id)));
+  }
+  // Whatever the fault did, no corrupted frame reached the decoder: the only protocol errors
+  // allowed are those the fault explains (a connection cut inside a frame is `truncated`).
+  const errors = await node.node.metrics
+    .getSingleMetric('subnet_p2p_transport_protocol_errors_total')!
+    .get();
+  for (const v of errors.values) {
+    if (v.value > 0)
+      assert.ok(allowedErrors.includes(String(v.labels.reason)), String(v.labels.reason));
+  }
+}
+
+function streamsOf(node: TestBroadcastNode) {
+  return {
+    consensus: node.node.channel('consensus').received(),
+    ingress: node.node.channel('ingress').received(),
+  };
+}
+
+/** Records the transport events of `node`. */
+function record(node: TestBroadcastNode): TransportEvent[] {
+  const events: TransportEvent[] = [];
+  node.node.transport.subscribe((e) => events.push(e));
+  return events;
+}
+
+describe('faults between nodes (FaultProxy in front of one node)', () => {
+  it('added delay: everything arrives, later than the delay, and no link drops', {
+    timeout: 30_000,
+  }, async () => {
+    const { nodes, proxy } = await subnet();
+    const target = nodes[BEHIND]!;
+    const events = record(target);
+    const streams = streamsOf(target);
+    proxy.set('both', { delayMs: 60 });
+    const t0 = performance.now();
+    const sent = broadcast(nodes[0]!, 5, 2, 200_000);
+    const first = await streams.consensus.next();
+    assert.ok(performance.now() - t0 >= 60, 'an artifact crossed the proxy faster than its delay');
+    const rest = { consensus: streams.consensus, ingress: streams.ingress };
+    sent.delete(first.value!.id);
+    await receivesAll(target, rest, sent);
+    assert.ok(proxy.stats.forwarded.toTarget > 400_000);
+    assert.equal(events.filter((e) => e.type === 'peer-down').length, 0);
+  });
+
+  it('throughput limit: a 512 KiB artifact takes at least size / rate, and arrives whole', {
+    timeout: 30_000,
+  }, async () => {
+    const { nodes, proxy } = await subnet();
+    const target = nodes[BEHIND]!;
+    const events = record(target);
+    const streams = streamsOf(target);
+    const rate = 1_000_000; // bytes/s, per connection and direction
+    proxy.set('both', { bytesPerSec: rate });
+    const t0 = performance.now();
+    const sent = broadcast(nodes[0]!, 3, 1, 512 * 1024);
+    await receivesAll(target, streams, sent);
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed >= 0.9 * ((512 * 1024) / rate) * 1000, `took only ${elapsed} ms`);
+    assert.equal(events.filter((e) => e.type === 'peer-down').length, 0);
+  });
+
+  it('dropped connections in the middle of a transfer: links come back, nothing is lost', {
+    timeout: 30_000,
+  }, async () => {
+    const { nodes, proxy } = await subnet();
+    const target = nodes[BEHIND]!;
+    const streams = streamsOf(target);
+    const link01 = nodes[0]!.node.transport.connId(nodes[1]!.identity.nodeId);
+    proxy.set('both', { bytesPerSec: 4_000_000 });
+    const sent = broadcast(nodes[0]!, 5, 2, 1024 * 1024);
+    await proxy.whenForwarded('toTarget', 256 * 1024);
+    const down = nextEvent(target.node.transport, (e) => e.type === 'peer-down');
+    proxy.dropConnections();
+    await down;
+    proxy.heal();
+    // The proxy closed the TCP connections without a TLS close_notify: a receiver inside a frame
+    // sees its peer's stream end there, which it counts as `truncated`.
+    await receivesAll(target, streams, sent, ['truncated']);
+    assert.ok(proxy.stats.dropped >= 1);
+    assert.ok(proxy.stats.accepted >= 2 * (N - 1), 'the links were not dialled again');
+    // The link that does not cross the proxy was never touched.
+    assert.equal(nodes[0]!.node.transport.connId(nodes[1]!.identity.nodeId), link01);
+  });
+
+  it('black hole (accepts, never forwards): links die by idle timeout, redials vanish, all arrives once healed', {
+    timeout: 30_000,
+  }, async () => {
+    const { nodes, proxy } = await subnet();
+    const target = nodes[BEHIND]!;
+    const streams = streamsOf(target);
+    const dialer = nodes[0]!.node.transport;
+    proxy.set('both', { blackHole: true });
+    const idle = nextEvent(
+      target.node.transport,
+      (e) => e.type === 'peer-down' && e.reason === 'idle_timeout',
+    );
+    const sent = broadcast(nodes[0]!, 5, 1, 100_000);
+    await idle;
+    // A redial into the black hole fails too (the TLS handshake never completes).
+    const acceptedBefore = proxy.stats.accepted;
+    await nextEvent(
+      dialer,
+      (e) => e.type === 'dial-retry' && e.peer === target.identity.nodeId && e.attempt >= 2,
+    );
+    assert.ok(proxy.stats.accepted > acceptedBefore, 'no redial reached the black hole');
+    assert.ok(proxy.stats.discarded.toTarget > 0);
+    proxy.heal();
+    await receivesAll(target, streams, sent);
+  });
+
+  it('reset in the middle of a frame: the link is re-established and the artifact arrives whole', {
+    timeout: 30_000,
+  }, async () => {
+    const { nodes, proxy } = await subnet();
+    const target = nodes[BEHIND]!;
+    const streams = streamsOf(target);
+    // 1 MiB goes as sixteen 64 KiB frames: 300 000 bytes in is inside one of them.
+    const cut = nextEvent(target.node.transport, (e) => e.type === 'peer-down');
+    const back = nextEvent(target.node.transport, (e) => e.type === 'peer-up');
+    proxy.set('toTarget', { resetAfterBytes: 300_000 });
+    const sent = broadcast(nodes[0]!, 3, 1, 1024 * 1024);
+    await receivesAll(target, streams, sent);
+    assert.equal(proxy.stats.resets, 1);
+    const down = await cut;
+    assert.equal(down.type === 'peer-down' && down.reason, 'socket_error');
+    await back;
+  });
+
+  it('a flipped byte: TLS rejects the record, the link is re-established, delivery completes', {
+    timeout: 30_000,
+  }, async () => {
+    const { nodes, proxy } = await subnet();
+    const target = nodes[BEHIND]!;
+    const streams = streamsOf(target);
+    const cut = nextEvent(target.node.transport, (e) => e.type === 'peer-down');
+    const back = nextEvent(target.node.transport, (e) => e.type === 'peer-up');
+    proxy.set('toTarget', { flipAfterBytes: 50_000 });
+    const sent = broadcast(nodes[0]!, 3, 1, 512 * 1024);
+    await receivesAll(target, streams, sent);
+    assert.equal(proxy.stats.flipped, 1);
+    // The corrupted record closed the link at the TLS layer (a socket error), never as frames.
+    const down = await cut;
+    assert.equal(down.type === 'peer-down' && down.reason, 'socket_error');
+    await back;
+  });
+});
