@@ -1,0 +1,129 @@
+/**
+ * The comparison as a function: every system in turn on the same workload (same nodes, sizes,
+ * artifacts per node, identities), then the figures, ratios and goals, and the machine it ran
+ * on. `main.ts` is its command line.
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import { generateIdentity } from '../../src/identity/index.ts';
+import type { SystemName } from './protocol.ts';
+import { type RoundPlan, runSystem } from './run-system.ts';
+import {
+  type GoalResult,
+  goals,
+  type RoundResult,
+  ratiosAt,
+  type SizeRatios,
+  summarizeRound,
+} from './summary.ts';
+
+export interface CompareOptions {
+  nodes: number;
+  systems: readonly SystemName[];
+  rounds: readonly RoundPlan[];
+  roundTimeoutMs: number;
+  settleMs: number;
+  log?: (message: string) => void;
+}
+
+export interface MachineInfo {
+  nproc: number;
+  memoryGiB: number;
+  cpuModel: string;
+  node: string;
+  kernel: string;
+  date: string;
+  /** 1-minute load average when the run started and ended. */
+  loadAverage: { start: number; end: number };
+}
+
+export interface CompareResult {
+  options: {
+    nodes: number;
+    systems: SystemName[];
+    rounds: RoundPlan[];
+    roundTimeoutMs: number;
+    settleMs: number;
+  };
+  machine: MachineInfo;
+  results: RoundResult[];
+  ratios: SizeRatios[];
+  goals: GoalResult[];
+  /** How each figure is measured. */
+  method: Record<string, string>;
+}
+
+function nproc(): number {
+  try {
+    return Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  } catch {
+    return os.availableParallelism();
+  }
+}
+
+export const METHOD: Record<string, string> = {
+  processes:
+    'one child process per node (node --import tsx), all on 127.0.0.1; a system runs alone, its nodes started and linked before its rounds, one round per size',
+  time: 'from the common start of the sends to the last node holding every other node’s artifacts of the round',
+  throughput: 'payload delivered to all receivers ((n-1) x artifacts x size) / time, 1 MB = 10^6 B',
+  wireBytes:
+    'kernel TCP counters: sum of bytes_sent (ss -tinp) over every established socket of the node processes, difference between a snapshot before the round and one taken settleMs after it completed; TLS/noise records, frame headers, adverts, requests, gossip control and keepalives included; IP/TCP headers excluded',
+  amplification: 'wireBytes / ((n-1) x payload bytes)',
+  duplicateReceptions:
+    'payload copies received beyond the first per (artifact, receiver). subnet-p2p: inline updates sent + downloads succeeded + duplicate downloads (its metrics) - deliveries; gossipsub: messages its validateReceivedMessage judged duplicate; raw TLS: frames received more than once (0 by construction)',
+  latency:
+    'one way, from the origin’s broadcast call (time stamped into the artifact) to delivery to the application at each receiver; nearest-rank percentiles over all deliveries',
+  cpu: 'process.cpuUsage() (user + system) of every node process from the round message to its report, summed',
+  memory:
+    'process.memoryUsage.rss() sampled every 20 ms during the round: the largest node, and the sum of each node’s peak',
+};
+
+/** Runs every system of `options` and combines the figures. */
+export async function runCompare(options: CompareOptions): Promise<CompareResult> {
+  const log = options.log ?? (() => undefined);
+  const loadStart = os.loadavg()[0]!;
+  const identities = await Promise.all(Array.from({ length: options.nodes }, generateIdentity));
+  const results: RoundResult[] = [];
+  for (const system of options.systems) {
+    const raws = await runSystem({
+      system,
+      identities,
+      rounds: options.rounds,
+      roundTimeoutMs: options.roundTimeoutMs,
+      settleMs: options.settleMs,
+      log,
+    });
+    results.push(...raws.map(summarizeRound));
+  }
+  // Rows by size, then system, in the order given.
+  const sizes = [...new Set(options.rounds.map((r) => r.size))];
+  results.sort(
+    (a, b) =>
+      sizes.indexOf(a.size) - sizes.indexOf(b.size) ||
+      options.systems.indexOf(a.system) - options.systems.indexOf(b.system),
+  );
+  const ratios = sizes.map((s) => ratiosAt(results, s));
+  return {
+    options: {
+      nodes: options.nodes,
+      systems: [...options.systems],
+      rounds: [...options.rounds],
+      roundTimeoutMs: options.roundTimeoutMs,
+      settleMs: options.settleMs,
+    },
+    machine: {
+      nproc: nproc(),
+      memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      kernel: `${os.type()} ${os.release()}`,
+      date: new Date().toISOString(),
+      loadAverage: { start: loadStart, end: os.loadavg()[0]! },
+    },
+    results,
+    ratios,
+    goals: goals(results, ratios),
+    method: METHOD,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * `npm run bench:compare`: the same broadcast workload through subnet-p2p (mutual TLS), libp2p
+ * gossipsub (TCP, noise, yamux) and a raw-TLS ceiling (each origin writes each artifact straight
+ * to every other node), 13 node processes on 127.0.0.1, one round per artifact size.
+ *
+ * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
+ *          [--systems subnet-p2p,gossipsub,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
+ *          [--settle-ms MS] [--no-chart]
+ *   --sizes      artifact sizes, bytes or with k / m (KiB / MiB)
+ *   --per-node   artifacts each node broadcasts per round: one number for every size, or one
+ *                per size
+ *   --json       print only the JSON object on stdout
+ *   --out DIR    where compare.json and the chart (compare.svg, compare.png) go
+ *                (default bench/results/compare)
+ *
+ * Progress goes to stderr; the markdown tables (or the JSON) to stdout.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { renderSvg, svgToPng } from '../../src/sim/report.ts';
+import { chartSpec } from './chart.ts';
+import { runCompare } from './compare.ts';
+import { SYSTEMS, type SystemName } from './protocol.ts';
+import { markdownTables } from './summary.ts';
+
+/** Default artifacts per node for each default size: about a minute per system on 2 cores. */
+const DEFAULT_SIZES = '1k,64k,1m';
+const DEFAULT_PER_NODE = '200,24,4';
+
+const { values: args } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '13' },
+    sizes: { type: 'string', default: DEFAULT_SIZES },
+    'per-node': { type: 'string', default: DEFAULT_PER_NODE },
+    systems: { type: 'string', default: SYSTEMS.join(',') },
+    json: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/compare' },
+    'timeout-ms': { type: 'string', default: '300000' },
+    'settle-ms': { type: 'string', default: '300' },
+    'no-chart': { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`bench:compare: ${message}\n`);
+  process.exit(2);
+}
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) fail(`--${name} must be positive integers, got ${value}`);
+  return n;
+}
+
+function parseSize(value: string): number {
+  const m = /^(\d+)([km]?)$/i.exec(value.trim());
+  if (!m) fail(`--sizes: cannot read ${value}`);
+  const unit = m[2]!.toLowerCase();
+  const size = Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+  if (size < 32 || size > 4 * 1024 * 1024) fail(`--sizes: ${value} is outside 32 B .. 4 MiB`);
+  return size;
+}
+
+const nodes = positiveInt('nodes', args.nodes);
+if (nodes < 2) fail('--nodes must be at least 2');
+const sizes = args.sizes.split(',').map(parseSize);
+let perNode = args['per-node'].split(',').map((v) => positiveInt('per-node', v.trim()));
+if (perNode.length === 1) perNode = sizes.map(() => perNode[0]!);
+else if (args['per-node'] === DEFAULT_PER_NODE && args.sizes !== DEFAULT_SIZES) {
+  // Sizes chosen without counts: scale the default byte budget of 4 MiB per node.
+  perNode = sizes.map((s) => Math.max(2, Math.min(200, Math.round((4 * 1024 * 1024) / s))));
+}
+if (perNode.length !== sizes.length) fail('--per-node needs one number, or one per size');
+const systems = args.systems.split(',').map((s) => s.trim()) as SystemName[];
+for (const s of systems) if (!SYSTEMS.includes(s)) fail(`--systems: unknown system ${s}`);
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+const result = await runCompare({
+  nodes,
+  systems,
+  rounds: sizes.map((size, i) => ({ size, perNode: perNode[i]! })),
+  roundTimeoutMs: positiveInt('timeout-ms', args['timeout-ms']),
+  settleMs: positiveInt('settle-ms', args['settle-ms']),
+  log,
+});
+
+mkdirSync(args.out, { recursive: true });
+const jsonFile = join(args.out, 'compare.json');
+writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+const files = [jsonFile];
+if (!args['no-chart']) {
+  const m = result.machine;
+  const svg = await renderSvg(
+    chartSpec(
+      result.results,
+      `${nodes} nodes on 127.0.0.1, ${m.nproc} cores, ${m.date.slice(0, 10)}`,
+    ),
+  );
+  writeFileSync(join(args.out, 'compare.svg'), svg);
+  writeFileSync(join(args.out, 'compare.png'), svgToPng(svg));
+  files.push(join(args.out, 'compare.svg'), join(args.out, 'compare.png'));
+}
+
+if (args.json) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  const m = result.machine;
+  process.stdout.write(
+    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}\nWritten: ${files.join(', ')}\n`,
+  );
+}
+process.exit(result.results.every((r) => r.complete) ? 0 : 1);

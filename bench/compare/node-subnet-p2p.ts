@@ -1,0 +1,133 @@
+/**
+ * A subnet-p2p node process of the comparison: `createNode` on 127.0.0.1 over mutual TLS 1.3,
+ * with the node's default channels (`consensus` on the high lane, pushed inline up to 1 KiB;
+ * `ingress` on the bulk lane, advertised and pulled) and an in-memory registry listing every
+ * node, published when the driver sends the addresses. Artifacts of at most 1 KiB go on
+ * `consensus` (urgent, so inline), larger ones on `ingress`.
+ * @module
+ */
+import type { Registry as MetricsRegistry } from 'prom-client';
+import { identityFromPem, type NodeIdentity } from '../../src/identity/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createNode, DEFAULT_NODE_CHANNELS, type Node } from '../../src/node/index.ts';
+import { addNode, InMemoryRegistryClient, initRegistry } from '../../src/registry/index.ts';
+import { runNodeProcess, type SystemNode } from './node-process.ts';
+import type { NodeSetup } from './protocol.ts';
+
+const SUBNET = 'bench';
+/** Artifacts up to this size go on `consensus` (pushed inline), larger ones on `ingress`. */
+export const CONSENSUS_MAX_BYTES = 1024;
+/** Slots per channel: every artifact of a default run (each node relays every artifact). */
+const MAX_SLOTS = 100_000;
+
+/** Sum of the values of metric `name` whose labels include `labels`. */
+async function metricSum(
+  metrics: MetricsRegistry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = metrics.getSingleMetric(name);
+  if (!metric) return 0;
+  return (await metric.get()).values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+class SubnetP2pNode implements SystemNode {
+  #identity: NodeIdentity | undefined;
+  #registry = new InMemoryRegistryClient();
+  #node: Node | undefined;
+  #nodes = 0;
+
+  async start(setup: NodeSetup, deliver: (bytes: Uint8Array) => void): Promise<string> {
+    this.#identity = identityFromPem(setup.keyPem, setup.certPem);
+    this.#nodes = setup.nodes;
+    const channels = Object.fromEntries(
+      Object.entries(DEFAULT_NODE_CHANNELS).map(([name, cfg]) => [
+        name,
+        { ...cfg, maxSlots: MAX_SLOTS },
+      ]),
+    );
+    const node = await createNode({
+      identity: this.#identity,
+      registry: this.#registry,
+      subnet: SUBNET,
+      listen: { host: '127.0.0.1', port: 0 },
+      channels,
+      maxBufferedDeliveries: MAX_SLOTS,
+      logger: silentLogger(),
+    });
+    this.#node = node;
+    for (const name of node.channels()) {
+      void (async () => {
+        for await (const artifact of node.channel(name).received()) deliver(artifact.bytes);
+      })();
+    }
+    return `127.0.0.1:${node.address.port}|${setup.certPem}`;
+  }
+
+  async connect(addresses: readonly string[]): Promise<void> {
+    const node = this.#node!;
+    // Identities travel with the addresses: the driver sends "address certificate-PEM".
+    let doc = initRegistry();
+    for (const entry of addresses) {
+      const [address, certificatePem] = entry.split('|') as [string, string];
+      doc = addNode(doc, { subnet: SUBNET, address, certificatePem });
+    }
+    const result = this.#registry.publish(doc);
+    if (!result.adopted) throw new Error(`registry not adopted: ${JSON.stringify(result)}`);
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        const up = node.transport.peers().filter((p) => p.state === 'connected').length;
+        if (up === this.#nodes - 1) {
+          off();
+          resolve();
+        }
+      };
+      const off = node.transport.subscribe(check);
+      check();
+    });
+  }
+
+  broadcast(bytes: Uint8Array, size: number): void {
+    const node = this.#node!;
+    if (size <= CONSENSUS_MAX_BYTES) node.channel('consensus').broadcast(bytes, { urgent: true });
+    else node.channel('ingress').broadcast(bytes);
+  }
+
+  async counters(): Promise<Record<string, number>> {
+    const m = this.#node!.metrics;
+    return {
+      inlineSent: await metricSum(m, 'subnet_p2p_broadcast_updates_sent_total', {
+        kind: 'inline',
+      }),
+      advertsSent: await metricSum(m, 'subnet_p2p_broadcast_updates_sent_total', {
+        kind: 'advert',
+      }),
+      downloadsSucceeded: await metricSum(m, 'subnet_p2p_broadcast_downloads_total', {
+        outcome: 'succeeded',
+      }),
+      downloadsRetried: await metricSum(m, 'subnet_p2p_broadcast_downloads_total', {
+        outcome: 'retried',
+      }),
+      duplicateDownloads: await metricSum(m, 'subnet_p2p_broadcast_duplicate_downloads_total'),
+      tlsPlaintextSent: await metricSum(m, 'subnet_p2p_transport_sent_bytes_total'),
+    };
+  }
+
+  /**
+   * Inline copies are counted where they are sent (each reaches its peer once), so a node
+   * cannot tell its own: the driver sums `inlineSent + downloadsSucceeded + duplicateDownloads`
+   * over all nodes instead.
+   */
+  payloadCopies(): null {
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    await this.#node?.stop();
+    await this.#registry.close();
+  }
+}
+
+runNodeProcess(new SubnetP2pNode());

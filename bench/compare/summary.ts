@@ -1,0 +1,279 @@
+/**
+ * The comparison's figures: each round's node reports and wire bytes combined into one row per
+ * system and size, the ratios between systems, the goals, and the markdown table.
+ * @module
+ */
+import { quantile } from '../../src/sim/stats.ts';
+import type { SystemName } from './protocol.ts';
+import type { RawRound } from './run-system.ts';
+
+/** One system at one artifact size. 1 MB = 10^6 bytes. */
+export interface RoundResult {
+  system: SystemName;
+  size: number;
+  perNode: number;
+  nodes: number;
+  /** Artifacts broadcast, all nodes: nodes x perNode. */
+  artifacts: number;
+  /** artifacts x size. */
+  payloadBytes: number;
+  /** (nodes - 1) x payloadBytes: every artifact carried once to every other node. */
+  idealBytes: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  /** Every node got every other node's artifacts, once, and nothing failed. */
+  complete: boolean;
+  /** From the common start to the last node holding every artifact, ms. */
+  durationMs: number | null;
+  /** Payload delivered (all receivers) per second of durationMs. */
+  throughputMBps: number | null;
+  /** TCP payload bytes sent by all nodes' sockets during the round (kernel counters, `ss`). */
+  wireBytes: number | null;
+  /** wireBytes / idealBytes. */
+  amplification: number | null;
+  /** Payload copies received beyond the first of each (artifact, receiver). */
+  duplicateReceptions: number | null;
+  /** One-way latency, origin's broadcast call to delivery, all receivers, ms. */
+  latencyMs: { p50: number | null; p99: number | null; max: number | null };
+  /** CPU time of all node processes during the round, s. */
+  cpuSeconds: number;
+  /** Largest resident set of one node process during the round, and the sum over nodes, MB. */
+  peakRssMB: { maxNode: number; allNodes: number };
+  /** System counters summed over the nodes (deltas of the round). */
+  counters: Record<string, number>;
+  sockets: number | null;
+  socketsLost: number | null;
+  error?: string;
+}
+
+function sumOf<T>(items: readonly T[], f: (x: T) => number): number {
+  return items.reduce((s, x) => s + f(x), 0);
+}
+
+/** Payload copies received in the round, all nodes, or null when unknown. */
+function payloadCopies(raw: RawRound, counters: Record<string, number>): number | null {
+  if (raw.system === 'raw-tls') return sumOf(raw.reports, (r) => r.deliveries + r.appDuplicates);
+  if (raw.system === 'subnet-p2p') {
+    // Each inline update sent reaches its peer once; downloads count where they land.
+    return (
+      (counters.inlineSent ?? 0) +
+      (counters.downloadsSucceeded ?? 0) +
+      (counters.duplicateDownloads ?? 0)
+    );
+  }
+  const per = raw.reports.map((r) => r.payloadCopies);
+  return per.some((c) => c === null) ? null : sumOf(per, (c) => c ?? 0);
+}
+
+export function summarizeRound(raw: RawRound): RoundResult {
+  const { reports, nodes, perNode, size } = raw;
+  const artifacts = nodes * perNode;
+  const payloadBytes = artifacts * size;
+  const idealBytes = (nodes - 1) * payloadBytes;
+  const expectedDeliveries = (nodes - 1) * artifacts;
+  const deliveries = sumOf(reports, (r) => r.deliveries);
+  const receivedBytes = sumOf(reports, (r) => r.receivedBytes);
+  const counters: Record<string, number> = {};
+  for (const r of reports) {
+    for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
+  }
+  const copies = reports.length === nodes ? payloadCopies(raw, counters) : null;
+  const latencies = reports.flatMap((r) => Array.from(r.latenciesMs)).sort((a, b) => a - b);
+  const pick = (q: number) => (latencies.length > 0 ? quantile(latencies, q) : null);
+  const wireBytes = raw.wire?.bytes ?? null;
+  const complete =
+    raw.error === undefined &&
+    reports.length === nodes &&
+    deliveries === expectedDeliveries &&
+    reports.every((r) => r.malformed === 0 && r.appDuplicates === 0 && r.broadcastErrors === 0);
+  const durationMs = raw.durationMs;
+  const result: RoundResult = {
+    system: raw.system,
+    size,
+    perNode,
+    nodes,
+    artifacts,
+    payloadBytes,
+    idealBytes,
+    expectedDeliveries,
+    deliveries,
+    complete,
+    durationMs,
+    throughputMBps: durationMs !== null && durationMs > 0 ? receivedBytes / 1e3 / durationMs : null,
+    wireBytes,
+    amplification: wireBytes !== null && idealBytes > 0 ? wireBytes / idealBytes : null,
+    duplicateReceptions: copies === null ? null : copies - deliveries,
+    latencyMs: { p50: pick(0.5), p99: pick(0.99), max: pick(1) },
+    cpuSeconds: sumOf(reports, (r) => r.cpuSeconds),
+    peakRssMB: {
+      maxNode: Math.max(0, ...reports.map((r) => r.peakRssBytes)) / 1e6,
+      allNodes: sumOf(reports, (r) => r.peakRssBytes) / 1e6,
+    },
+    counters,
+    sockets: raw.wire?.sockets ?? null,
+    socketsLost: raw.wire?.socketsLost ?? null,
+  };
+  if (raw.error !== undefined) result.error = raw.error;
+  return result;
+}
+
+/** Ratios of subnet-p2p to the other systems at one size. */
+export interface SizeRatios {
+  size: number;
+  /** subnet-p2p throughput / gossipsub throughput. */
+  throughputVsGossipsub: number | null;
+  /** subnet-p2p throughput / raw TLS throughput. */
+  throughputVsRaw: number | null;
+  /** gossipsub throughput / raw TLS throughput. */
+  gossipsubVsRaw: number | null;
+  /** subnet-p2p CPU seconds / gossipsub CPU seconds (same work). */
+  cpuVsGossipsub: number | null;
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  return a == null || b == null || b <= 0 ? null : a / b;
+}
+
+export function ratiosAt(results: readonly RoundResult[], size: number): SizeRatios {
+  const at = (s: SystemName) => results.find((r) => r.system === s && r.size === size);
+  const ours = at('subnet-p2p');
+  const gs = at('gossipsub');
+  const raw = at('raw-tls');
+  const tput = (r: RoundResult | undefined) => (r?.complete ? r.throughputMBps : null);
+  return {
+    size,
+    throughputVsGossipsub: ratio(tput(ours), tput(gs)),
+    throughputVsRaw: ratio(tput(ours), tput(raw)),
+    gossipsubVsRaw: ratio(tput(gs), tput(raw)),
+    cpuVsGossipsub: ours?.complete && gs?.complete ? ratio(ours.cpuSeconds, gs.cpuSeconds) : null,
+  };
+}
+
+/** One goal of issue 8 and whether this run met it (null: not measured). */
+export interface GoalResult {
+  goal: string;
+  size: number;
+  measured: number | null;
+  met: boolean | null;
+}
+
+export function goals(results: readonly RoundResult[], ratios: readonly SizeRatios[]) {
+  const out: GoalResult[] = [];
+  for (const r of ratios) {
+    const large = r.size >= 64 * 1024;
+    const want = large ? 3 : 1;
+    out.push({
+      goal: `throughput >= ${want}x gossipsub`,
+      size: r.size,
+      measured: r.throughputVsGossipsub,
+      met: r.throughputVsGossipsub === null ? null : r.throughputVsGossipsub >= want,
+    });
+    if (large) {
+      const ours = results.find((x) => x.system === 'subnet-p2p' && x.size === r.size);
+      const amp = ours?.complete ? ours.amplification : null;
+      out.push({
+        goal: 'amplification <= 1.05',
+        size: r.size,
+        measured: amp,
+        met: amp === null ? null : amp <= 1.05,
+      });
+      out.push({
+        goal: 'throughput >= 0.6x raw TLS',
+        size: r.size,
+        measured: r.throughputVsRaw,
+        met: r.throughputVsRaw === null ? null : r.throughputVsRaw >= 0.6,
+      });
+    }
+  }
+  return out;
+}
+
+/** "1 KiB", "64 KiB", "1 MiB", or bytes. */
+export function sizeLabel(size: number): string {
+  if (size >= 1 << 20 && size % (1 << 20) === 0) return `${size >> 20} MiB`;
+  if (size >= 1 << 10 && size % (1 << 10) === 0) return `${size >> 10} KiB`;
+  return `${size} B`;
+}
+
+function fmt(x: number | null | undefined, digits = 1): string {
+  if (x == null || !Number.isFinite(x)) return '–';
+  return x.toFixed(digits);
+}
+
+/** Markdown tables: one row per system and size, then the ratios and goals. */
+export function markdownTables(
+  results: readonly RoundResult[],
+  ratios: readonly SizeRatios[],
+  goalResults: readonly GoalResult[],
+): string {
+  const head = [
+    'Size',
+    'System',
+    'Artifacts',
+    'Complete',
+    'Time s',
+    'Delivered MB/s',
+    'Wire MB',
+    'Amplification',
+    'Duplicate receptions',
+    'p50 ms',
+    'p99 ms',
+    'CPU s',
+    'Peak RSS MB (max node / all)',
+  ];
+  const rows = results.map((r) => [
+    sizeLabel(r.size),
+    r.system,
+    `${r.nodes} x ${r.perNode}`,
+    r.complete ? 'yes' : `no${r.error ? ` (${r.error})` : ''}`,
+    fmt(r.durationMs === null ? null : r.durationMs / 1000, 2),
+    fmt(r.throughputMBps, 1),
+    fmt(r.wireBytes === null ? null : r.wireBytes / 1e6, 1),
+    fmt(r.amplification, 3),
+    r.duplicateReceptions === null ? '–' : String(r.duplicateReceptions),
+    fmt(r.latencyMs.p50, 1),
+    fmt(r.latencyMs.p99, 1),
+    fmt(r.cpuSeconds, 1),
+    `${fmt(r.peakRssMB.maxNode, 0)} / ${fmt(r.peakRssMB.allNodes, 0)}`,
+  ]);
+  const table = (h: string[], body: string[][], right: boolean[]) =>
+    [
+      `| ${h.join(' | ')} |`,
+      `| ${h.map((_, i) => (right[i] ? '---:' : '---')).join(' | ')} |`,
+      ...body.map((row) => `| ${row.join(' | ')} |`),
+    ].join('\n');
+  const main = table(
+    head,
+    rows,
+    head.map((_, i) => i >= 4),
+  );
+  const ratioHead = [
+    'Size',
+    'subnet-p2p / gossipsub MB/s',
+    'subnet-p2p / raw TLS MB/s',
+    'gossipsub / raw TLS MB/s',
+    'subnet-p2p / gossipsub CPU s',
+  ];
+  const ratioRows = ratios.map((r) => [
+    sizeLabel(r.size),
+    fmt(r.throughputVsGossipsub, 2),
+    fmt(r.throughputVsRaw, 2),
+    fmt(r.gossipsubVsRaw, 2),
+    fmt(r.cpuVsGossipsub, 2),
+  ]);
+  const goalRows = goalResults.map((g) => [
+    sizeLabel(g.size),
+    g.goal,
+    fmt(g.measured, g.goal.startsWith('amplification') ? 3 : 2),
+    g.met === null ? 'not measured' : g.met ? 'yes' : 'no',
+  ]);
+  return [
+    main,
+    table(
+      ratioHead,
+      ratioRows,
+      ratioHead.map((_, i) => i > 0),
+    ),
+    table(['Size', 'Goal', 'Measured', 'Met'], goalRows, [false, false, true, false]),
+  ].join('\n\n');
+}
