@@ -66,6 +66,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
 export class BroadcastMetrics implements CoreObserver {
   readonly #counters: Record<CounterName, Counter<string>>;
   readonly #dropped: Counter<'channel'>;
+  readonly #fetchFailures: Counter<'peer' | 'reason'>;
 
   constructor(registry: MetricsRegistry, stats: () => ReturnType<BroadcastCore['stats']>) {
     const registers = [registry];
@@ -83,6 +84,12 @@ export class BroadcastMetrics implements CoreObserver {
       name: 'subnet_p2p_broadcast_deliveries_dropped_total',
       help: 'Delivered artifacts dropped from a full received() buffer (the oldest goes), by channel',
       labelNames: ['channel'],
+      registers,
+    });
+    this.#fetchFailures = new Counter({
+      name: 'subnet_p2p_broadcast_fetch_failures_total',
+      help: 'Fetches a peer did not answer in time (timeout) or answered with an error (error), by peer',
+      labelNames: ['peer', 'reason'],
       registers,
     });
     const gauge = (name: string, help: string, pick: (s: ReturnType<typeof stats>) => number) =>
@@ -112,6 +119,11 @@ export class BroadcastMetrics implements CoreObserver {
   /** {@inheritDoc CoreObserver.count} */
   count(name: CounterName, labels: Record<string, string>, n = 1): void {
     this.#counters[name].inc(labels, n);
+  }
+
+  /** A fetch from `peer` timed out or failed (counted against that peer). */
+  fetchFailed(peer: NodeId, reason: 'timeout' | 'error'): void {
+    this.#fetchFailures.inc({ peer, reason });
   }
 
   /** One delivery dropped from a full received() buffer of `channel`. */
@@ -418,6 +430,9 @@ export class BroadcastDriver {
                 : 'error';
         if (reason === 'error') {
           this.#log.debug({ peer: action.peer, err: (err as Error)?.message }, 'fetch failed');
+        }
+        if (reason === 'timeout' || reason === 'error') {
+          this.metrics.fetchFailed(action.peer, reason);
         }
         done({ ok: false, reason });
       },

@@ -227,6 +227,9 @@ export class Link {
   }
 
   #onData(chunk: Buffer): void {
+    // After a close with Goodbye the socket stays readable until the peer ends it: whatever
+    // still arrives is discarded, not decoded (a failed decoder would count its error again).
+    if (this.#state === 'closed') return;
     this.#lastReceived = Date.now();
     try {
       this.#decoder.push(chunk);

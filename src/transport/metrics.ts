@@ -10,8 +10,8 @@ export class TransportMetrics {
   readonly accepted: Counter;
   readonly established: Counter<'direction'>;
   readonly refused: Counter<'reason' | 'direction'>;
-  readonly closed: Counter<'reason'>;
-  readonly protocolErrors: Counter<'reason'>;
+  readonly closed: Counter<'reason' | 'peer'>;
+  readonly protocolErrors: Counter<'reason' | 'peer'>;
   readonly receivePaused: Counter;
   readonly requests: Counter<'outcome'>;
   readonly #sentBytes: LaneCounter[];
@@ -56,14 +56,14 @@ export class TransportMetrics {
     });
     this.closed = new Counter({
       name: 'subnet_p2p_transport_links_closed_total',
-      help: 'Links closed after verification, by reason',
-      labelNames: ['reason'],
+      help: 'Links closed after verification, by reason and peer',
+      labelNames: ['reason', 'peer'],
       registers,
     });
     this.protocolErrors = new Counter({
       name: 'subnet_p2p_transport_protocol_errors_total',
-      help: 'Peers that broke the wire protocol (the link was closed), by reason',
-      labelNames: ['reason'],
+      help: 'Peers that broke the wire protocol (the link was closed), by reason and peer',
+      labelNames: ['reason', 'peer'],
       registers,
     });
     this.receivePaused = new Counter({

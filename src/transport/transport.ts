@@ -496,7 +496,7 @@ export class Transport {
       onMessage: (link, lane, body) =>
         this.#opts.onMessage?.({ peer: link.peer, connId: link.connId, lane, body }),
       onProtocolError: (link, err: ProtocolError) => {
-        m().protocolErrors.inc({ reason: err.reason });
+        m().protocolErrors.inc({ reason: err.reason, peer: link.peer });
         this.#emit({
           type: 'protocol-error',
           peer: link.peer,
@@ -527,14 +527,14 @@ export class Transport {
     const label = reason.split(':')[0]!;
     if (link.upAt !== undefined) {
       this.#metrics.linksUp.dec();
-      this.#metrics.closed.inc({ reason: label });
+      this.#metrics.closed.inc({ reason: label, peer: link.peer });
       this.#emit({ type: 'peer-down', peer: link.peer, connId: link.connId, reason });
     } else if (label === 'hello_timeout' || label === 'protocol_error') {
       // The peer passed TLS but not the hello exchange: a refusal.
       const r: RefusalReason = label === 'hello_timeout' ? 'hello_timeout' : 'bad_hello';
       this.#refused(r, link.direction, `link closed before hello completed: ${reason}`);
     } else {
-      this.#metrics.closed.inc({ reason: label });
+      this.#metrics.closed.inc({ reason: label, peer: link.peer });
     }
     if (current && !this.#stopped) this.#scheduleRedial(link.peer);
   }
@@ -553,7 +553,12 @@ export class Transport {
     const deadline = setTimeout(() => {
       for (const s of this.#sockets) s.destroy();
     }, this.#timing.closeTimeoutMs + 200);
-    await Promise.all([...this.#sockets].map((s) => (s.closed ? undefined : once(s, 'close'))));
+    // Not events.once: it rejects on 'error' (a peer resetting during shutdown), 'close' follows.
+    await Promise.all(
+      [...this.#sockets].map((s) =>
+        s.closed ? undefined : new Promise<void>((resolve) => s.once('close', () => resolve())),
+      ),
+    );
     clearTimeout(deadline);
     await serverClosed;
   }

@@ -352,23 +352,23 @@ export class BroadcastCore {
   onUpdates(peer: NodeId, connId: ConnId, lane: Lane, body: Uint8Array, now: number): void {
     this.#touch(now);
     if (this.#up.get(peer) !== connId) {
-      this.#count('messages_dropped', { reason: 'stale_connection' });
+      this.#count('messages_dropped', { reason: 'stale_connection', peer });
       return;
     }
     let batch: SlotUpdates;
     try {
       batch = SlotUpdates.decode(body, { limits: { updates: this.#msg.maxUpdatesPerMessage } });
     } catch {
-      this.#count('messages_dropped', { reason: 'malformed' });
+      this.#count('messages_dropped', { reason: 'malformed', peer });
       return;
     }
     const ch = this.#byNumber.get(batch.channel);
     if (!ch) {
-      this.#count('messages_dropped', { reason: 'unknown_channel' });
+      this.#count('messages_dropped', { reason: 'unknown_channel', peer });
       return;
     }
     if (lane !== ch.cfg.lane) {
-      this.#count('messages_dropped', { reason: 'wrong_lane' });
+      this.#count('messages_dropped', { reason: 'wrong_lane', peer });
       return;
     }
     const byChannel = this.#peerSlots.get(peer)!;
@@ -381,7 +381,7 @@ export class BroadcastCore {
   }
 
   #apply(peer: NodeId, connId: ConnId, ch: ChannelState, slots: PeerSlots, u: SlotUpdate): void {
-    const outcome = (o: string) => this.#count('adverts', { channel: ch.name, outcome: o });
+    const outcome = (o: string) => this.#count('adverts', { channel: ch.name, outcome: o, peer });
     if (u.slot >= ch.cfg.maxSlots) {
       outcome('over_limit');
       return;

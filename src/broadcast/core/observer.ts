@@ -2,7 +2,7 @@
  * Every decision the core makes is counted through this interface, so the driver can export
  * prom-client metrics and the simulator can keep plain counters. Names and labels:
  *
- * - `adverts` {channel, outcome}: accepted | duplicate | stale | over_limit | oversized |
+ * - `adverts` {channel, outcome, peer}: accepted | duplicate | stale | over_limit | oversized |
  *   malformed | dropped | later
  * - `downloads` {channel, outcome}: started | succeeded | retried | faulty | cancelled
  * - `peer_faults` {channel, peer, reason}: bad_hash | oversized | rejected | missing_body
@@ -10,7 +10,7 @@
  * - `delivered` {channel}; `relayed` {channel}; `duplicate_downloads` {channel}
  * - `relay_skipped` {channel}: an accepted artifact not relayed because all slots are in use
  * - `updates_sent` {channel, kind}: advert | inline | withdrawn
- * - `messages_dropped` {reason}: stale_connection | malformed | unknown_channel | wrong_lane
+ * - `messages_dropped` {reason, peer}: stale_connection | malformed | unknown_channel | wrong_lane
  * - `pool_full` {channel}
  */
 export interface CoreObserver {
@@ -35,7 +35,7 @@ export type CounterName = (typeof COUNTER_NAMES)[number];
 
 /** Label names of each counter. */
 export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
-  adverts: ['channel', 'outcome'],
+  adverts: ['channel', 'outcome', 'peer'],
   downloads: ['channel', 'outcome'],
   peer_faults: ['channel', 'peer', 'reason'],
   validations: ['channel', 'verdict'],
@@ -44,7 +44,7 @@ export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
   relay_skipped: ['channel'],
   duplicate_downloads: ['channel'],
   updates_sent: ['channel', 'kind'],
-  messages_dropped: ['reason'],
+  messages_dropped: ['reason', 'peer'],
   pool_full: ['channel'],
 };
 
