@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  DEFAULT_DAEMON_LIMITS,
+  loadDaemonConfig,
+  parseDaemonConfig,
+  parseHostPort,
+} from '../../src/daemon/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { Lane } from '../../src/transport/index.ts';
+
+const MINIMAL = {
+  identityDir: 'keys/node1',
+  registryFile: '../registry.json',
+  subnet: 's1',
+  listen: '10.0.0.1:4100',
+};
+
+function refused(input: unknown, field: string, message?: RegExp): void {
+  assert.throws(
+    () => parseDaemonConfig(input, '/etc/subnet-p2p'),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.field, field, err.message);
+      assert.equal(err.code, 'ERR_CONFIG');
+      assert.ok(err.message.includes(`'${field}'`), err.message);
+      if (message) assert.match(err.message, message);
+      return true;
+    },
+  );
+}
+
+describe('daemon config schema', () => {
+  it('fills in defaults: consensus on the high lane, ingress on bulk, loopback API', () => {
+    const c = parseDaemonConfig(MINIMAL, '/etc/subnet-p2p');
+    assert.equal(c.identityDir, '/etc/subnet-p2p/keys/node1');
+    assert.equal(c.registryFile, '/etc/registry.json');
+    assert.equal(c.registryPublicKey, undefined);
+    assert.deepEqual(c.listen, { host: '10.0.0.1', port: 4100 });
+    assert.deepEqual(c.api, { host: '127.0.0.1', port: 4180 });
+    assert.deepEqual(Object.keys(c.channels), ['consensus', 'ingress']);
+    assert.equal(c.channels.consensus!.lane, Lane.high);
+    assert.equal(c.channels.consensus!.pushThresholdBytes, 1024);
+    assert.equal(c.channels.ingress!.lane, Lane.bulk);
+    assert.equal(c.channels.ingress!.maxArtifactBytes, 4 * 1024 * 1024);
+    assert.equal(c.logLevel, 'info');
+    assert.deepEqual(c.limits, DEFAULT_DAEMON_LIMITS);
+  });
+
+  it('takes channels, an operator key, an IPv6 API address and limits', () => {
+    const c = parseDaemonConfig(
+      {
+        ...MINIMAL,
+        registryPublicKey: '/keys/operator.pub',
+        api: '[::1]:0',
+        channels: {
+          blocks: { lane: 'high', maxArtifactBytes: 1000, relay: 'origin-only' },
+          consensus: { pushThresholdBytes: 0 },
+        },
+        limits: { maxEventStreams: 3 },
+      },
+      '/etc',
+    );
+    assert.equal(c.registryPublicKey, '/keys/operator.pub');
+    assert.deepEqual(c.api, { host: '::1', port: 0 });
+    assert.deepEqual(c.channels.blocks, {
+      lane: Lane.high,
+      pushThresholdBytes: 1024,
+      maxArtifactBytes: 1000,
+      maxSlots: 10_000,
+      relay: 'origin-only',
+    });
+    // A channel named like a default one starts from that one's defaults.
+    assert.equal(c.channels.consensus!.lane, Lane.high);
+    assert.equal(c.channels.consensus!.pushThresholdBytes, 0);
+    assert.equal(c.limits.maxEventStreams, 3);
+    assert.equal(c.limits.maxEventBacklog, DEFAULT_DAEMON_LIMITS.maxEventBacklog);
+  });
+
+  it('names the field at fault', () => {
+    const { subnet: _s, ...noSubnet } = MINIMAL;
+    refused(noSubnet, 'subnet', /is required/);
+    refused({ ...MINIMAL, subnet: 'Bad Name' }, 'subnet');
+    refused({ ...MINIMAL, listen: 'localhost' }, 'listen', /not host:port/);
+    refused({ ...MINIMAL, listen: '10.0.0.1:70000' }, 'listen');
+    refused({ ...MINIMAL, api: '::1:80' }, 'api');
+    refused({ ...MINIMAL, identityDir: 42 }, 'identityDir');
+    refused({ ...MINIMAL, registryFile: '' }, 'registryFile');
+    refused({ ...MINIMAL, lsiten: '1.2.3.4:5' }, 'lsiten', /not a known setting/);
+    refused({ ...MINIMAL, channels: {} }, 'channels', /at least one/);
+    refused({ ...MINIMAL, channels: { ingress: { lane: 'control' } } }, 'channels.ingress.lane');
+    refused(
+      { ...MINIMAL, channels: { ingress: { maxArtifactBytes: -1 } } },
+      'channels.ingress.maxArtifactBytes',
+    );
+    refused({ ...MINIMAL, channels: { ingress: { priority: 1 } } }, 'channels.ingress.priority');
+    refused({ ...MINIMAL, channels: { 'Bad!': {} } }, 'channels.Bad!');
+    refused({ ...MINIMAL, logLevel: 'loud' }, 'logLevel');
+    refused({ ...MINIMAL, limits: { maxEventStreams: 0 } }, 'limits.maxEventStreams');
+    refused({ ...MINIMAL, limits: { maxStreams: 1 } }, 'limits.maxStreams');
+    refused(
+      { ...MINIMAL, limits: { shutdownQuietMs: 5000, shutdownTimeoutMs: 1000 } },
+      'limits.shutdownQuietMs',
+    );
+    refused([], '(root)');
+  });
+
+  it('parses host:port with port 0 and refuses what addresses cannot be', () => {
+    assert.deepEqual(parseHostPort('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+    assert.deepEqual(parseHostPort('node-1.example.org:4100'), {
+      host: 'node-1.example.org',
+      port: 4100,
+    });
+    assert.deepEqual(parseHostPort('[::1]:4100'), { host: '::1', port: 4100 });
+    for (const bad of ['', ':80', '1.2.3.4', '1.2.3.4:-1', '1.2.3.4:08', '[zz]:1', 'a b:1']) {
+      assert.equal(typeof parseHostPort(bad), 'string', bad);
+    }
+  });
+
+  it('reads a file: relative paths from its folder; unreadable or not JSON names config', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-config-'));
+    try {
+      const path = join(dir, 'node.json');
+      await writeFile(path, JSON.stringify(MINIMAL));
+      const c = await loadDaemonConfig(path);
+      assert.equal(c.identityDir, join(dir, 'keys/node1'));
+      await writeFile(path, '{ "subnet": ');
+      await assert.rejects(loadDaemonConfig(path), { field: 'config', message: /not valid JSON/ });
+      await assert.rejects(loadDaemonConfig(join(dir, 'missing.json')), {
+        field: 'config',
+        message: /cannot read .*ENOENT/,
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

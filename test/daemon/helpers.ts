@@ -1,0 +1,251 @@
+/**
+ * Test harness for the daemon: the real `subnet-p2p` binary in child processes, free loopback
+ * ports, the HTTP API, and server-sent event streams. Waits are on events (a log line, an SSE
+ * event, a process exit), or polls of the API with a bounded deadline.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/subnet-p2p.js', import.meta.url));
+
+/** A free TCP port on 127.0.0.1, chosen by the OS (bound to port 0, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** What a finished CLI run produced. */
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `subnet-p2p ...args` asynchronously (so that several can run at once). */
+export async function cli(args: readonly string[], cwd?: string): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const [status] = (await once(child, 'close')) as [number | null];
+  return { status, stdout, stderr };
+}
+
+/** Runs the CLI and returns its stdout, trimmed; throws with its stderr if it failed. */
+export async function cliOk(args: readonly string[], cwd?: string): Promise<string> {
+  const r = await cli(args, cwd);
+  if (r.status !== 0) throw new Error(`subnet-p2p ${args.join(' ')}: ${r.status} ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** A `subnet-p2p node` process. */
+export class DaemonProcess {
+  readonly child: ChildProcess;
+  /** Resolves with the API base URL once the node logged 'node ready'. */
+  readonly ready: Promise<string>;
+  /** Resolves with the exit code (null if killed by a signal) and the signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr = '';
+  readonly logs: Record<string, unknown>[] = [];
+
+  constructor(configFile: string) {
+    this.child = spawn(process.execPath, [BIN, 'node', '--config', configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    this.ready = new Promise((resolve, reject) => {
+      const lines = createInterface({ input: this.child.stdout! });
+      lines.on('line', (line) => {
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return;
+        }
+        this.logs.push(entry);
+        if (entry.msg === 'node ready') resolve(`http://${entry.api as string}`);
+      });
+      void this.exited.then(({ code, signal }) =>
+        reject(new Error(`node exited (${code ?? signal}) before ready: ${this.stderr}`)),
+      );
+    });
+    // The rejection is observed by whoever awaits `ready`; avoid an unhandled one if nobody does.
+    this.ready.catch(() => undefined);
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Stops the process if it still runs (SIGKILL) and waits for it. */
+  async dispose(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Writes a daemon config file and returns its path. */
+export async function writeConfig(
+  dir: string,
+  name: string,
+  config: Record<string, unknown>,
+): Promise<string> {
+  const path = join(dir, `${name}.json`);
+  await writeFile(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+/** `GET /v1/status` of a daemon. */
+export interface Status {
+  nodeId: string;
+  subnet: string;
+  registryVersion: number | null;
+  peers: { nodeId: string; address: string; state: string; connId: number | null }[];
+}
+
+export async function status(base: string): Promise<Status> {
+  const res = await fetch(`${base}/v1/status`);
+  if (res.status !== 200) throw new Error(`status: ${res.status}`);
+  return (await res.json()) as Status;
+}
+
+/**
+ * Polls `check` every 50 ms until it returns a value other than undefined, or throws after
+ * `timeoutMs` with `what` and the last value seen.
+ */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Resolves like `promise`, or rejects naming `what` if it takes longer than `ms`. */
+export async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until `base` has a connected link to each of `peers` and to no other node. */
+export function connectedTo(base: string, peers: readonly string[], timeoutMs?: number) {
+  const want = [...peers].sort().join(',');
+  return until(
+    `${base} connected to exactly ${peers.length} peers`,
+    async () => {
+      const s = await status(base);
+      const up = s.peers
+        .filter((p) => p.state === 'connected')
+        .map((p) => p.nodeId)
+        .sort()
+        .join(',');
+      return up === want ? s : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** One `artifact` event of an event stream. */
+export interface ArtifactEventData {
+  channel: string;
+  id: string;
+  size: number;
+  attributes: string;
+  from: string;
+}
+
+/** A client of `GET /v1/channels/{channel}/events`. */
+export class EventStreamClient {
+  readonly events: ArtifactEventData[] = [];
+  readonly #waiters = new Set<() => void>();
+  #close: () => void = () => undefined;
+
+  /** Opens the stream; resolves once the daemon confirmed the subscription. */
+  static async open(base: string, channel: string): Promise<EventStreamClient> {
+    const client = new EventStreamClient();
+    await client.#open(`${base}/v1/channels/${channel}/events`);
+    return client;
+  }
+
+  #open(url: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, (res) => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`events: ${res.statusCode}`));
+          res.resume();
+          return;
+        }
+        res.setEncoding('utf8');
+        let buffer = '';
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            if (block.startsWith(': subscribed')) resolve();
+            const data = block.split('\n').find((l) => l.startsWith('data: '));
+            if (data !== undefined) {
+              this.events.push(JSON.parse(data.slice(6)) as ArtifactEventData);
+              for (const w of this.#waiters) w();
+            }
+          }
+        });
+        res.on('error', () => undefined);
+      });
+      req.on('error', reject);
+      req.end();
+      this.#close = () => req.destroy();
+    });
+  }
+
+  /** Resolves with the first event (past or future) whose id is `id`. */
+  waitFor(id: string): Promise<ArtifactEventData> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const e = this.events.find((x) => x.id === id);
+        if (e === undefined) return;
+        this.#waiters.delete(check);
+        resolve(e);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  close(): void {
+    this.#close();
+  }
+}
