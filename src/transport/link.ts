@@ -15,7 +15,7 @@ import type { CreditHolder, LoadGovernor } from './load-governor.ts';
 import { decodeWire, encodeWire, PROTOCOL_VERSION, type WireMessage } from './messages.ts';
 import { type RequestHandler, type RequestOptions, RpcEndpoint, type RpcOutcome } from './rpc.ts';
 import { SendScheduler } from './send-scheduler.ts';
-import { encodeWireParts } from './wire-parts.ts';
+import { encodeResponseParts, encodeWireParts } from './wire-parts.ts';
 
 /** Grows with every link this node makes, to any peer (local to this node). */
 export type ConnId = number & { readonly __brand: 'ConnId' };
@@ -156,7 +156,16 @@ export class Link implements CreditHolder {
       onOutcome: (o) => opts.callbacks.onRpcOutcome(o),
       wire: {
         sendRequest: (lane, request) => this.#sendWire(lane, { kind: 'request', request }),
-        sendResponse: (lane, response) => this.#sendWire(lane, { kind: 'response', response }),
+        sendResponse: (lane, response) => {
+          const { body } = response;
+          if (!Array.isArray(body)) {
+            return this.#sendWire(lane, {
+              kind: 'response',
+              response: { ...response, body: body as Uint8Array<ArrayBuffer> },
+            });
+          }
+          return this.#scheduler.enqueue(lane, encodeResponseParts(response.id, body));
+        },
         sendCancel: (lane, id) => this.#sendWire(lane, { kind: 'cancel', id }),
       },
     });

@@ -20,7 +20,7 @@ import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming 
 import { LoadGovernor } from './load-governor.ts';
 import { TransportMetrics } from './metrics.ts';
 import { type RefusalReason, verifyPeer } from './peer-verify.ts';
-import type { InboundRequest, RequestOptions } from './rpc.ts';
+import type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
 import { linkedPeers, resolveTopology, type TopologyOptions } from './topology.ts';
 
 /** How often the load governor measures the event loop's lag, ms. */
@@ -96,7 +96,7 @@ export interface TransportOptions {
   /** Application messages. Returning a promise holds the bytes in the receive budget until it settles. */
   onMessage?: (msg: InboundMessage) => void | Promise<void>;
   /** Application requests; the result is the response body. */
-  onRequest?: (req: InboundPeerRequest) => Promise<Uint8Array> | Uint8Array;
+  onRequest?: (req: InboundPeerRequest) => Promise<ResponseBody> | ResponseBody;
 }
 
 interface DialState {
