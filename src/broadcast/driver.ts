@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts';
 import type {
   InboundMessage,
   InboundPeerRequest,
+  ResponseBody,
   Transport,
   TransportEvent,
 } from '../transport/index.ts';
@@ -211,7 +212,7 @@ export class BroadcastDriver {
   /** The `onMessage` and `onRequest` options to create the transport with. */
   readonly transportHandlers: {
     onMessage: (msg: InboundMessage) => void;
-    onRequest: (req: InboundPeerRequest) => Uint8Array;
+    onRequest: (req: InboundPeerRequest) => ResponseBody;
   } = {
     onMessage: (msg) =>
       this.#feed('updates', (now) =>

@@ -16,6 +16,7 @@ import type { NodeId } from '../identity/index.ts';
 import {
   bulkWindowFor,
   type ConnId,
+  concatParts,
   creditThreshold,
   DEFAULT_TOPOLOGY,
   Lane,
@@ -674,7 +675,7 @@ export class SimNetwork {
         const response =
           srv.serve === 'wrong-bytes'
             ? this.#wrongBytes(action.body)
-            : srv.core.serve(action.lane, action.body);
+            : concatParts(srv.core.serve(action.lane, action.body));
         // A response the responder cannot queue is lost: the requester times out.
         this.#transmit(
           srv,

@@ -17,7 +17,7 @@ export {
 export { type ConnId, DEFAULT_TIMING, type LinkTiming } from './link.ts';
 export { PROTOCOL_VERSION } from './messages.ts';
 export type { RefusalReason } from './peer-verify.ts';
-export type { InboundRequest, RequestOptions } from './rpc.ts';
+export type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
 export { type FrameSink, SendScheduler, type SendSchedulerOptions } from './send-scheduler.ts';
 export {
   DEFAULT_TOPOLOGY,
@@ -38,4 +38,10 @@ export {
   type TransportEvent,
   type TransportOptions,
 } from './transport.ts';
-export { varintLength } from './wire-parts.ts';
+export {
+  concatParts,
+  lengthDelimitedPrefix,
+  partsLength,
+  varintLength,
+  ZERO_COPY_MIN_BYTES,
+} from './wire-parts.ts';

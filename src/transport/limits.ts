@@ -52,6 +52,14 @@ export interface TransportLimits {
    * speed. Default 20 ms.
    */
   bulkTargetDelayMs: number;
+  /**
+   * Event loop lag at or above which this node holds back the bulk credits it owes its peers,
+   * so bulk traffic yields the loop to everything else (see load-governor.ts). 0 turns it off.
+   * Default 10 ms.
+   */
+  bulkYieldLagMs: number;
+  /** Longest a bulk credit is held back while the loop lags, ms. Default 100 ms. */
+  maxCreditHoldMs: number;
   /** Outstanding requests this node may have on one link. Default 1024. */
   maxPendingRequests: number;
   /** Requests from one peer being handled at once; more are answered ERR_BUSY. Default 256. */
@@ -74,6 +82,8 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   bulkReceiveBudgetBytes: 8 * 1024 * 1024,
   minBulkWindowBytes: 64 * 1024,
   bulkTargetDelayMs: 20,
+  bulkYieldLagMs: 10,
+  maxCreditHoldMs: 100,
   maxPendingRequests: 1024,
   maxInboundRequests: 256,
 });
@@ -123,6 +133,13 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
   positiveInt('limits.bulkReceiveBudgetBytes', limits.bulkReceiveBudgetBytes, 2 ** 48);
   positiveInt('limits.minBulkWindowBytes', limits.minBulkWindowBytes, 2 ** 48);
   positiveInt('limits.bulkTargetDelayMs', limits.bulkTargetDelayMs, 60_000);
+  if (!(Number.isSafeInteger(limits.bulkYieldLagMs) && limits.bulkYieldLagMs >= 0)) {
+    throw new ConfigError(
+      'limits.bulkYieldLagMs',
+      `must be an integer >= 0 (0 = off), got ${limits.bulkYieldLagMs}`,
+    );
+  }
+  positiveInt('limits.maxCreditHoldMs', limits.maxCreditHoldMs, 60_000);
   if (limits.minBulkWindowBytes > limits.bulkWindowBytes) {
     throw new ConfigError('limits.minBulkWindowBytes', 'must not exceed bulkWindowBytes');
   }

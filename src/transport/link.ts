@@ -11,10 +11,11 @@ import {
 } from './frame.ts';
 import { Lane } from './lanes.ts';
 import { creditThreshold, type TransportLimits } from './limits.ts';
+import type { CreditHolder, LoadGovernor } from './load-governor.ts';
 import { decodeWire, encodeWire, PROTOCOL_VERSION, type WireMessage } from './messages.ts';
 import { type RequestHandler, type RequestOptions, RpcEndpoint, type RpcOutcome } from './rpc.ts';
 import { SendScheduler } from './send-scheduler.ts';
-import { encodeWireParts } from './wire-parts.ts';
+import { encodeResponseParts, encodeWireParts } from './wire-parts.ts';
 
 /** Grows with every link this node makes, to any peer (local to this node). */
 export type ConnId = number & { readonly __brand: 'ConnId' };
@@ -70,6 +71,8 @@ export interface LinkOptions {
   timing: LinkTiming;
   logger: Logger;
   requestHandler: RequestHandler | undefined;
+  /** Holds bulk credits back while the event loop lags (none: credits always go at once). */
+  governor: LoadGovernor | undefined;
   callbacks: LinkCallbacks;
 }
 
@@ -79,7 +82,7 @@ export interface LinkOptions {
  * incremental decoder; the receive side holds at most `maxReceiveBufferBytes` (it pauses the
  * socket at the bound).
  */
-export class Link {
+export class Link implements CreditHolder {
   readonly peer: NodeId;
   readonly connId: ConnId;
   readonly direction: LinkDirection;
@@ -153,7 +156,16 @@ export class Link {
       onOutcome: (o) => opts.callbacks.onRpcOutcome(o),
       wire: {
         sendRequest: (lane, request) => this.#sendWire(lane, { kind: 'request', request }),
-        sendResponse: (lane, response) => this.#sendWire(lane, { kind: 'response', response }),
+        sendResponse: (lane, response) => {
+          const { body } = response;
+          if (!Array.isArray(body)) {
+            return this.#sendWire(lane, {
+              kind: 'response',
+              response: { ...response, body: body as Uint8Array<ArrayBuffer> },
+            });
+          }
+          return this.#scheduler.enqueue(lane, encodeResponseParts(response.id, body));
+        },
         sendCancel: (lane, id) => this.#sendWire(lane, { kind: 'cancel', id }),
       },
     });
@@ -240,14 +252,23 @@ export class Link {
     this.#checkBudget();
   }
 
-  /** Credits bulk bytes back every `creditThreshold` bytes (see limits.ts). */
+  /**
+   * Credits bulk bytes back every `creditThreshold` bytes (see limits.ts), unless the governor
+   * holds the credit back for a while because the event loop is overloaded.
+   */
   #consumedBulk(bytes: number): void {
     this.#uncredited += bytes;
-    if (this.#uncredited >= creditThreshold(this.#opts.bulkWindowBytes)) {
-      const credit = this.#uncredited;
-      this.#uncredited = 0;
-      this.#scheduler.push(Lane.control, encodeWire({ kind: 'credit', bytes: credit }));
-    }
+    if (this.#uncredited < creditThreshold(this.#opts.bulkWindowBytes)) return;
+    if (this.#opts.governor?.hold(this)) return;
+    this.releaseCredit();
+  }
+
+  /** Sends the bulk credit owed to the peer now (see {@link LoadGovernor}). */
+  releaseCredit(): void {
+    if (this.#uncredited === 0 || this.#state === 'closed') return;
+    const credit = this.#uncredited;
+    this.#uncredited = 0;
+    this.#scheduler.push(Lane.control, encodeWire({ kind: 'credit', bytes: credit }));
   }
 
   #protocolError(err: unknown): void {
@@ -394,6 +415,7 @@ export class Link {
   close(reason: string, opts: { goodbye: boolean; error?: Error }): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#opts.governor?.forget(this);
     for (const t of this.#timers) clearTimeout(t);
     const err = new LinkClosedError(`link ${this.connId} to ${this.peer} closed: ${reason}`, {
       cause: opts.error,

@@ -24,6 +24,8 @@ export class TransportMetrics {
     sample: {
       queuedBytes: (lane: Lane) => number;
       receiveBufferedBytes: () => number;
+      loopLagMs: () => number;
+      creditsHeld: () => number;
     },
   ) {
     const registers = [registry];
@@ -120,6 +122,23 @@ export class TransportMetrics {
       registers,
       collect() {
         this.set(sample.receiveBufferedBytes());
+      },
+    });
+    new Gauge({
+      name: 'subnet_p2p_transport_event_loop_lag_ms',
+      help: 'How late the load governor last found its 5 ms timer, ms (0 when it is off)',
+      registers,
+      collect() {
+        this.set(sample.loopLagMs());
+      },
+    });
+    new Counter({
+      name: 'subnet_p2p_transport_bulk_credits_held_total',
+      help: 'Bulk credits held back because the event loop lagged (bulk yielding to other work)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sample.creditsHeld());
       },
     });
   }

@@ -25,12 +25,21 @@ export interface InboundRequest {
   signal: AbortSignal;
 }
 
-export type RequestHandler = (req: InboundRequest) => Promise<Uint8Array> | Uint8Array;
+/**
+ * A response body: one buffer, or parts that go on the wire back to back without being
+ * copied together (e.g. a small header and a large artifact the responder holds).
+ */
+export type ResponseBody = Uint8Array | readonly Uint8Array[];
+
+export type RequestHandler = (req: InboundRequest) => Promise<ResponseBody> | ResponseBody;
+
+/** A Response whose body may be in parts. */
+export type OutgoingResponse = Omit<Response, 'body'> & { body: ResponseBody };
 
 /** How the endpoint sends its messages (the link's scheduler). */
 export interface RpcWire {
   sendRequest(lane: Lane, req: Request): Promise<void>;
-  sendResponse(lane: Lane, res: Response): Promise<void>;
+  sendResponse(lane: Lane, res: OutgoingResponse): Promise<void>;
   sendCancel(lane: Lane, id: number): Promise<void>;
 }
 
@@ -148,7 +157,7 @@ export class RpcEndpoint {
   /** A request arrived: run the handler (bounded) and answer on the same lane. */
   onRequest(lane: Lane, req: Request): void {
     if (this.#closed) return;
-    const reply = (res: Omit<Response, 'id'>) =>
+    const reply = (res: Omit<OutgoingResponse, 'id'>) =>
       void this.#wire.sendResponse(lane, { id: req.id, ...res }).catch(() => {});
     if (this.#inbound.has(req.id)) {
       reply({ body: new Uint8Array(0), errorCode: 'ERR_DUPLICATE_ID', errorMessage: 'id in use' });
@@ -178,8 +187,7 @@ export class RpcEndpoint {
       .then(() => handler({ lane, body: req.body, signal: controller.signal }))
       .then(
         (body) => {
-          if (!controller.signal.aborted)
-            reply({ body: body as Uint8Array<ArrayBuffer>, errorCode: '', errorMessage: '' });
+          if (!controller.signal.aborted) reply({ body, errorCode: '', errorMessage: '' });
         },
         (err: unknown) => {
           if (controller.signal.aborted) return;

@@ -17,10 +17,14 @@ import {
 import type { Lane } from './lanes.ts';
 import { bulkWindowFor, resolveLimits, type TransportLimits } from './limits.ts';
 import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming } from './link.ts';
+import { LoadGovernor } from './load-governor.ts';
 import { TransportMetrics } from './metrics.ts';
 import { type RefusalReason, verifyPeer } from './peer-verify.ts';
-import type { InboundRequest, RequestOptions } from './rpc.ts';
+import type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
 import { linkedPeers, resolveTopology, type TopologyOptions } from './topology.ts';
+
+/** How often the load governor measures the event loop's lag, ms. */
+const LAG_SAMPLE_INTERVAL_MS = 5;
 
 /** ALPN protocol id of this transport. */
 export const ALPN = 'subnet-p2p/1';
@@ -92,7 +96,7 @@ export interface TransportOptions {
   /** Application messages. Returning a promise holds the bytes in the receive budget until it settles. */
   onMessage?: (msg: InboundMessage) => void | Promise<void>;
   /** Application requests; the result is the response body. */
-  onRequest?: (req: InboundPeerRequest) => Promise<Uint8Array> | Uint8Array;
+  onRequest?: (req: InboundPeerRequest) => Promise<ResponseBody> | ResponseBody;
 }
 
 interface DialState {
@@ -125,6 +129,7 @@ export class Transport {
   readonly #backoff: BackoffOptions;
   readonly #log: Logger;
   readonly #metrics: TransportMetrics;
+  readonly #governor: LoadGovernor | undefined;
   readonly #random: () => number;
   readonly #server: tls.Server;
   readonly #links = new Map<NodeId, Link>();
@@ -153,9 +158,20 @@ export class Transport {
     });
     this.#random = opts.random ?? Math.random;
     this.metricsRegistry = opts.metrics ?? new MetricsRegistry();
+    if (this.limits.bulkYieldLagMs > 0) {
+      this.#governor = new LoadGovernor({
+        intervalMs: LAG_SAMPLE_INTERVAL_MS,
+        yieldLagMs: this.limits.bulkYieldLagMs,
+        maxHoldMs: this.limits.maxCreditHoldMs,
+        now: () => performance.now(),
+      });
+    }
+    const governor = this.#governor;
     this.#metrics = new TransportMetrics(this.metricsRegistry, {
       queuedBytes: (lane) => this.#sumLinks((l) => l.queuedBytes(lane)),
       receiveBufferedBytes: () => this.#sumLinks((l) => l.receiveBufferedBytes),
+      loopLagMs: () => governor?.lagMs ?? 0,
+      creditsHeld: () => governor?.heldTotal ?? 0,
     });
     this.#server = tls.createServer({
       ...this.#tlsOptions(),
@@ -194,6 +210,7 @@ export class Transport {
     const listen = this.#opts.listen ?? this.#ownRegistryAddress();
     this.#server.listen(listen.port, listen.host);
     await once(this.#server, 'listening');
+    this.#governor?.start();
     this.#unsubscribe = this.#opts.registry.subscribe((r) => this.#onRegistry(r));
     const current = this.#opts.registry.current();
     if (current) this.#onRegistry(current);
@@ -475,6 +492,7 @@ export class Transport {
       requestHandler: this.#opts.onRequest
         ? (req) => this.#opts.onRequest!({ ...req, peer: record.nodeId, connId })
         : undefined,
+      governor: this.#governor,
       callbacks: this.#callbacks,
     });
     this.#links.set(record.nodeId, link);
@@ -546,6 +564,7 @@ export class Transport {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#governor?.stop();
     this.#unsubscribe?.();
     for (const [peer, dial] of [...this.#dials]) this.#cancelDial(peer, dial);
     for (const link of [...this.#links.values()]) link.close('shutdown', { goodbye: true });

@@ -72,21 +72,52 @@ function innerPrefix(
   };
 }
 
-/** Envelope field `envelopeField` holding a sub-message made of `inner` then the body. */
+/** Envelope field `envelopeField` holding a sub-message made of `inner` then the body (in parts). */
 function nested(
   envelopeField: number,
   fields: [number, number][],
   bodyField: number,
-  body: Uint8Array,
+  body: readonly Uint8Array[],
 ): Uint8Array[] {
-  const inner = innerPrefix(fields, bodyField, body.length);
-  const innerLength = inner.length + body.length;
+  const bodyLength = partsLength(body);
+  const inner = innerPrefix(fields, bodyField, bodyLength);
+  const innerLength = inner.length + bodyLength;
   const w = new PrefixWriter(
     varintLength(envelopeField * 8) + varintLength(innerLength) + inner.length,
   );
   w.tag(envelopeField, WIRE_LEN).varint(innerLength);
   inner.write(w);
-  return [w.bytes.subarray(0, w.pos), body];
+  return [w.bytes.subarray(0, w.pos), ...body];
+}
+
+/** A body in one buffer (parts are concatenated: for tests and the simulator). */
+export function concatParts(body: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  return body instanceof Uint8Array ? body : Buffer.concat(body);
+}
+
+/** Total bytes of `parts`. */
+export function partsLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
+/**
+ * The parts of a successful Response envelope whose body is `body`'s parts, sent back to back:
+ * a responder can answer with a header it wrote and an artifact it holds, neither copied.
+ */
+export function encodeResponseParts(id: number, body: readonly Uint8Array[]): Uint8Array[] {
+  return nested(ENVELOPE_RESPONSE, [[1, id]], 2, body);
+}
+
+/**
+ * The bytes of a length-delimited protobuf field `field` whose value is `length` bytes long
+ * (its tag and length): written before a value that is passed on by reference.
+ */
+export function lengthDelimitedPrefix(field: number, length: number): Uint8Array {
+  const w = new PrefixWriter(varintLength(field * 8) + varintLength(length));
+  w.tag(field, WIRE_LEN).varint(length);
+  return w.bytes;
 }
 
 /** Encodes `msg` as parts; large application bodies are not copied. */
@@ -108,13 +139,13 @@ export function encodeWireParts(msg: WireMessage): Uint8Array[] {
           [2, r.timeoutMs],
         ],
         3,
-        r.body,
+        [r.body],
       );
     }
     case 'response': {
       const r: Response = msg.response;
       if (r.body.length < ZERO_COPY_MIN_BYTES || r.errorCode || r.errorMessage) break;
-      return nested(ENVELOPE_RESPONSE, [[1, r.id]], 2, r.body);
+      return nested(ENVELOPE_RESPONSE, [[1, r.id]], 2, [r.body]);
     }
     default:
       break;

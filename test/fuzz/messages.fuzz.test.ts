@@ -22,7 +22,7 @@ import {
 } from '../../src/broadcast/index.ts';
 import { ProtocolError } from '../../src/errors.ts';
 import type { NodeId } from '../../src/identity/index.ts';
-import { type ConnId, Lane } from '../../src/transport/index.ts';
+import { type ConnId, concatParts, Lane } from '../../src/transport/index.ts';
 import { decodeWire, encodeWire, type WireMessage } from '../../src/transport/messages.ts';
 import {
   Cancel,
@@ -372,7 +372,7 @@ describe('fuzz: broadcast messages at the core', () => {
         fc.constantFrom(Lane.high, Lane.bulk, Lane.control),
         (body, lane) => {
           const { c } = core();
-          const answer = FetchResponse.decode(c.serve(lane, body));
+          const answer = FetchResponse.decode(concatParts(c.serve(lane, body)));
           assert.equal(answer.missing, true);
         },
       ),

@@ -25,6 +25,8 @@ describe('transport limits', () => {
     ['limits.bulkReceiveBudgetBytes', { bulkReceiveBudgetBytes: 0 }],
     ['limits.minBulkWindowBytes', { minBulkWindowBytes: 4 * 1024 * 1024 }],
     ['limits.bulkTargetDelayMs', { bulkTargetDelayMs: 0 }],
+    ['limits.bulkYieldLagMs', { bulkYieldLagMs: -1 }],
+    ['limits.maxCreditHoldMs', { maxCreditHoldMs: 0 }],
     ['limits.maxPendingRequests', { maxPendingRequests: 0 }],
     ['limits.maxInboundRequests', { maxInboundRequests: Number.NaN }],
   ];

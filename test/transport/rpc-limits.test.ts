@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LinkClosedError, QueueFullError } from '../../src/errors.ts';
 import { Lane } from '../../src/transport/lanes.ts';
-import type { Response } from '../../src/transport/messages.ts';
-import { RpcEndpoint } from '../../src/transport/rpc.ts';
+import { type OutgoingResponse, RpcEndpoint } from '../../src/transport/rpc.ts';
 
 function endpoint(maxPending: number, maxInbound = 2) {
-  const responses: Response[] = [];
+  const responses: OutgoingResponse[] = [];
   const rpc = new RpcEndpoint({
     maxPending,
     maxInbound,

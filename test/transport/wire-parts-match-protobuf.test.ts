@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodeWire, encodeWire, type WireMessage } from '../../src/transport/messages.ts';
-import { encodeWireParts, ZERO_COPY_MIN_BYTES } from '../../src/transport/wire-parts.ts';
+import { FetchResponse } from '../../src/broadcast/index.ts';
+import {
+  encodeResponseParts,
+  encodeWireParts,
+  lengthDelimitedPrefix,
+  ZERO_COPY_MIN_BYTES,
+} from '../../src/transport/wire-parts.ts';
 
 const body = fc
   .integer({ min: 0, max: 3 * ZERO_COPY_MIN_BYTES })
@@ -48,5 +54,30 @@ describe('zero-copy envelope parts', () => {
     const parts = encodeWireParts({ kind: 'message', body: big });
     assert.equal(parts.length, 2);
     assert.equal(parts[1], big);
+  });
+
+  it('encode a response whose body is in parts as protobuf would encode it whole', () => {
+    fc.assert(
+      fc.property(id, fc.array(body, { maxLength: 4 }), (rid, parts) => {
+        const whole = Buffer.concat(parts);
+        const response = { id: rid, body: whole, errorCode: '', errorMessage: '' };
+        assert.deepEqual(
+          Buffer.concat(encodeResponseParts(rid, parts)),
+          Buffer.from(encodeWire({ kind: 'response', response })),
+        );
+      }),
+      { numRuns: 300, seed: 20261124 },
+    );
+  });
+
+  it('write a field header that, before the value, gives the protobuf encoding (FetchResponse)', () => {
+    fc.assert(
+      fc.property(body, (artifact) => {
+        fc.pre(artifact.length > 0); // proto3 omits an empty field
+        const parts = Buffer.concat([lengthDelimitedPrefix(1, artifact.length), artifact]);
+        assert.deepEqual(parts, Buffer.from(FetchResponse.encode({ artifact, missing: false })));
+      }),
+      { numRuns: 300, seed: 20261124 },
+    );
   });
 });

@@ -6,7 +6,13 @@ import {
   UnknownChannelError,
 } from '../../errors.ts';
 import type { NodeId } from '../../identity/index.ts';
-import type { ConnId, Lane } from '../../transport/index.ts';
+import {
+  type ConnId,
+  type Lane,
+  lengthDelimitedPrefix,
+  type ResponseBody,
+  ZERO_COPY_MIN_BYTES,
+} from '../../transport/index.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
 import { artifactId, idFromBytes, idToBytes } from '../ids.ts';
 import type { ArtifactPool } from '../pool.ts';
@@ -575,8 +581,12 @@ export class BroadcastCore {
   // -------------------------------------------------------------------------------------------
   // Serving
 
-  /** Answers a fetch request body that came on `lane` with a FetchResponse body. */
-  serve(lane: Lane, body: Uint8Array): Uint8Array {
+  /**
+   * Answers a fetch request body that came on `lane` with a FetchResponse body. A large
+   * artifact is not copied into it: the answer is then the field's header and the artifact's
+   * own bytes, sent back to back.
+   */
+  serve(lane: Lane, body: Uint8Array): ResponseBody {
     let req: FetchRequest;
     try {
       req = FetchRequest.decode(body);
@@ -591,6 +601,10 @@ export class BroadcastCore {
     const id = idFromBytes(req.id);
     const artifact = ch && id ? ch.pool.get(id) : undefined;
     if (!artifact) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    if (artifact.bytes.length >= ZERO_COPY_MIN_BYTES) {
+      // FetchResponse { artifact = 1 } with `missing` false (omitted), artifact by reference.
+      return [lengthDelimitedPrefix(1, artifact.bytes.length), artifact.bytes];
+    }
     return FetchResponse.encode({
       artifact: artifact.bytes as Uint8Array<ArrayBuffer>,
       missing: false,
