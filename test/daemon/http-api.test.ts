@@ -1,0 +1,346 @@
+// The daemon's HTTP API in-process (one node, a real registry file): routes, error paths, and
+// the bounds of uploads, event streams and the status history.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Registry as MetricsRegistry } from 'prom-client';
+import type { ArtifactId, DeliveredArtifact } from '../../src/broadcast/index.ts';
+import { parseDaemonConfig } from '../../src/daemon/config.ts';
+import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
+import { EventStreams } from '../../src/daemon/sse.ts';
+import { StatusHistory } from '../../src/daemon/status-history.ts';
+import { generateIdentity, type NodeId, writeIdentity } from '../../src/identity/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
+import { EventStreamClient, freePort } from './helpers.ts';
+
+const MAX = 64 * 1024;
+
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+async function expectError(res: Response, status: number, code: string): Promise<string> {
+  assert.equal(res.status, status);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  const body = (await res.json()) as ErrorBody;
+  assert.equal(body.error.code, code);
+  assert.ok(body.error.message.length > 0);
+  return body.error.message;
+}
+
+/** Sends a POST whose body never ends; resolves with the response (and how much was sent). */
+function unfinishedPost(
+  url: string,
+  headers: Record<string, string | number>,
+  chunk: Buffer,
+  maxBytes: number,
+): Promise<{ res: IncomingMessage; body: string; sent: number }> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = request(url, { method: 'POST', headers }, (res) => {
+      answered = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => {
+        resolve({ res, body, sent });
+        req.destroy();
+      });
+    });
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    const pump = () => {
+      while (!answered && sent < maxBytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+describe('daemon HTTP API', { timeout: 60_000 }, () => {
+  let dir: string;
+  let daemon: Daemon;
+  let api: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-api-'));
+    const identity = await generateIdentity();
+    await writeIdentity(join(dir, 'node'), identity);
+    const port = await freePort();
+    const doc = addNode(initRegistry(), {
+      subnet: 's1',
+      address: `127.0.0.1:${port}`,
+      certificatePem: identity.certificatePem,
+    });
+    await writeRegistryFile(join(dir, 'registry.json'), doc);
+    const config = parseDaemonConfig(
+      {
+        identityDir: 'node',
+        registryFile: 'registry.json',
+        subnet: 's1',
+        listen: `127.0.0.1:${port}`,
+        api: '127.0.0.1:0',
+        channels: { consensus: {}, ingress: { maxArtifactBytes: MAX } },
+        limits: {
+          maxEventStreams: 2,
+          maxConcurrentUploads: 1,
+          statusSampleMs: 100,
+          statusHistorySamples: 5,
+          shutdownQuietMs: 10,
+        },
+      },
+      dir,
+    );
+    daemon = await startDaemon(config, { logger: silentLogger() });
+    api = `http://127.0.0.1:${daemon.api.port}`;
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('POST broadcasts and answers 201 with the SHA-256; GET reads it; DELETE aborts it', async () => {
+    const bytes = Buffer.from('block 42');
+    const res = await fetch(`${api}/v1/channels/ingress/artifacts`, {
+      method: 'POST',
+      body: bytes,
+      headers: { 'x-artifact-attributes': Buffer.from([1, 2]).toString('base64') },
+    });
+    assert.equal(res.status, 201);
+    const { id } = (await res.json()) as { id: string };
+    assert.equal(id, createHash('sha256').update(bytes).digest('hex'));
+    assert.equal(res.headers.get('location'), `/v1/channels/ingress/artifacts/${id}`);
+
+    const got = await fetch(`${api}/v1/channels/ingress/artifacts/${id.toUpperCase()}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-type'), 'application/octet-stream');
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), bytes);
+
+    const del = await fetch(`${api}/v1/channels/ingress/artifacts/${id}`, { method: 'DELETE' });
+    assert.deepEqual(await del.json(), { id, held: true });
+    await expectError(
+      await fetch(`${api}/v1/channels/ingress/artifacts/${id}`),
+      404,
+      'ERR_NOT_FOUND',
+    );
+    const again = await fetch(`${api}/v1/channels/ingress/artifacts/${id}`, { method: 'DELETE' });
+    assert.deepEqual(await again.json(), { id, held: false });
+  });
+
+  it('status, metrics and the status page', async () => {
+    const status = (await (await fetch(`${api}/v1/status`)).json()) as Record<string, unknown>;
+    assert.equal(status.nodeId, daemon.node.nodeId);
+    assert.equal(status.subnet, 's1');
+    assert.equal(status.registryVersion, 1);
+    assert.deepEqual(status.peers, []);
+    const metrics = await fetch(`${api}/metrics`);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await metrics.text();
+    assert.match(text, /^subnet_p2p_daemon_http_requests_total\{route="status",status="200"\} 1$/m);
+    assert.match(text, /^subnet_p2p_transport_links_up 0$/m);
+    const page = await fetch(`${api}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script src="\/status-page.js">/);
+    const script = await fetch(`${api}/status-page.js`);
+    assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+  });
+
+  it('a body over the channel maximum is refused with 413 before it is all sent (Content-Length)', async () => {
+    const { res, body, sent } = await unfinishedPost(
+      `${api}/v1/channels/ingress/artifacts`,
+      { 'content-length': 64 * MAX },
+      Buffer.alloc(1024),
+      1024,
+    );
+    assert.equal(res.statusCode, 413);
+    assert.equal((JSON.parse(body) as ErrorBody).error.code, 'ERR_ARTIFACT_TOO_LARGE');
+    assert.equal(res.headers.connection, 'close');
+    assert.equal(sent, 1024);
+  });
+
+  it('a chunked body that grows over the maximum is refused with 413 while it is still being sent', async () => {
+    // The body never ends: a server that waited for all of it would never answer.
+    const { res, body, sent } = await unfinishedPost(
+      `${api}/v1/channels/ingress/artifacts`,
+      { 'transfer-encoding': 'chunked' },
+      Buffer.alloc(16 * 1024),
+      256 * MAX,
+    );
+    assert.equal(res.statusCode, 413);
+    assert.match((JSON.parse(body) as ErrorBody).error.message, /exceeds channel 'ingress' limit/);
+    assert.ok(sent < 256 * MAX, `sent ${sent}`);
+  });
+
+  it('unknown artifacts, channels, paths and methods; bad ids, attributes and flags', async () => {
+    const id = 'ab'.repeat(32);
+    const a = `${api}/v1/channels`;
+    await expectError(await fetch(`${a}/ingress/artifacts/${id}`), 404, 'ERR_NOT_FOUND');
+    for (const [url, method] of [
+      [`${a}/blocks/artifacts/${id}`, 'GET'],
+      [`${a}/blocks/artifacts/${id}`, 'DELETE'],
+      [`${a}/blocks/artifacts`, 'POST'],
+      [`${a}/blocks/events`, 'GET'],
+    ] as const) {
+      const msg = await expectError(await fetch(url, { method }), 404, 'ERR_UNKNOWN_CHANNEL');
+      assert.match(msg, /'blocks'/);
+    }
+    for (const bad of ['xyz', 'ab'.repeat(31), `${'ab'.repeat(31)}zz`]) {
+      await expectError(await fetch(`${a}/ingress/artifacts/${bad}`), 400, 'ERR_BAD_ARTIFACT_ID');
+    }
+    const post = (headers: Record<string, string>, query = '') =>
+      fetch(`${a}/ingress/artifacts${query}`, { method: 'POST', body: 'x', headers });
+    await expectError(await post({ 'x-artifact-attributes': '!!' }), 400, 'ERR_BAD_ATTRIBUTES');
+    const big = Buffer.alloc(257).toString('base64');
+    await expectError(await post({ 'x-artifact-attributes': big }), 400, 'ERR_BAD_ATTRIBUTES');
+    await expectError(await post({}, '?urgent=yes'), 400, 'ERR_BAD_REQUEST');
+    assert.equal((await post({}, '?urgent=true')).status, 201);
+    await expectError(await fetch(`${api}/v2/status`), 404, 'ERR_NOT_FOUND');
+    await expectError(await fetch(`${a}/ingress/artifacts/${id}/x`), 404, 'ERR_NOT_FOUND');
+    const put = await fetch(`${a}/ingress/artifacts/${id}`, { method: 'PUT' });
+    assert.equal(put.headers.get('allow'), 'GET, DELETE');
+    await expectError(put, 405, 'ERR_METHOD_NOT_ALLOWED');
+    await expectError(
+      await fetch(`${a}/ingress/artifacts`, { method: 'GET' }),
+      405,
+      'ERR_METHOD_NOT_ALLOWED',
+    );
+    await expectError(
+      await fetch(`${api}/metrics`, { method: 'POST' }),
+      405,
+      'ERR_METHOD_NOT_ALLOWED',
+    );
+  });
+
+  it('limits.maxEventStreams: one stream more is refused with 503', async () => {
+    const open = [
+      await EventStreamClient.open(api, 'ingress'),
+      await EventStreamClient.open(api, 'consensus'),
+    ];
+    try {
+      await expectError(
+        await fetch(`${api}/v1/channels/ingress/events`),
+        503,
+        'ERR_TOO_MANY_STREAMS',
+      );
+    } finally {
+      for (const s of open) s.close();
+    }
+  });
+
+  it('limits.maxConcurrentUploads: an upload more while one is in progress is refused with 503', async () => {
+    // An upload in progress: its body is not finished.
+    const held = request(`${api}/v1/channels/ingress/artifacts`, {
+      method: 'POST',
+      headers: { 'content-length': 10 },
+    });
+    held.on('error', () => undefined);
+    held.write('12345');
+    try {
+      let res: Response | undefined;
+      // The server counts the upload once it has its headers: retry until it does.
+      for (let i = 0; i < 200; i++) {
+        res = await fetch(`${api}/v1/channels/ingress/artifacts`, { method: 'POST', body: 'x' });
+        if (res.status === 503) break;
+        await res.arrayBuffer();
+      }
+      await expectError(res!, 503, 'ERR_TOO_MANY_UPLOADS');
+    } finally {
+      held.destroy();
+    }
+  });
+
+  it('the status history keeps limits.statusHistorySamples samples', async () => {
+    const history = await fetch(`${api}/v1/history`);
+    const json = (await history.json()) as { sampleMs: number; samples: { t: number }[] };
+    assert.equal(json.sampleMs, 100);
+    assert.ok(json.samples.length <= 5);
+  });
+});
+
+describe('status history bound', () => {
+  it('drops the oldest sample beyond maxSamples', async () => {
+    const history = new StatusHistory(new MetricsRegistry(), ['ingress'], {
+      sampleMs: 1000,
+      maxSamples: 3,
+    });
+    for (let i = 0; i < 7; i++) await history.sample();
+    const json = history.toJSON();
+    assert.equal(json.samples.length, 3);
+    assert.equal(json.maxSamples, 3);
+    const ts = json.samples.map((s) => s.t);
+    assert.deepEqual(
+      ts,
+      [...ts].sort((x, y) => x - y),
+    );
+    assert.deepEqual(json.samples[0]!.channels.ingress, {
+      delivered: 0,
+      deliveredBytes: 0,
+      postedBytes: 0,
+      updatesSent: 0,
+      slots: 0,
+    });
+  });
+});
+
+/** A response whose socket buffer is always full: every write returns false. */
+class StalledResponse extends EventEmitter {
+  writes = 0;
+  destroyed = false;
+  writeHead(): this {
+    return this;
+  }
+  write(): boolean {
+    this.writes++;
+    return false;
+  }
+  end(): void {}
+  destroy(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+describe('event stream backlog bound', () => {
+  it('closes a stream whose client stopped reading once maxBacklog events wait', () => {
+    const closed: string[] = [];
+    const streams = new EventStreams({
+      maxBacklog: 4,
+      keepAliveMs: 60_000,
+      onClosed: (_ch, reason) => closed.push(reason),
+    });
+    const res = new StalledResponse();
+    streams.open('ingress', res as unknown as ServerResponse);
+    const artifact = (i: number): DeliveredArtifact => ({
+      channel: 'ingress',
+      id: String(i).padStart(64, '0') as ArtifactId,
+      bytes: new Uint8Array(10),
+      attributes: new Uint8Array(0),
+      from: 'peer' as NodeId,
+    });
+    // The `: subscribed` line filled the buffer; 4 events wait, the 5th closes the stream.
+    for (let i = 0; i < 4; i++) streams.publish(artifact(i));
+    assert.equal(streams.size, 1);
+    assert.equal(res.destroyed, false);
+    streams.publish(artifact(4));
+    assert.equal(res.destroyed, true);
+    assert.deepEqual(closed, ['slow_client']);
+    assert.equal(streams.size, 0);
+    streams.closeAll();
+  });
+});
