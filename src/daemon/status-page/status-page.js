@@ -31,7 +31,7 @@ function formatValue(v, unit) {
     x /= base;
     i++;
   }
-  const digits = x >= 100 || x === 0 || i === 0 ? 0 : 1;
+  const digits = x >= 100 || Number.isInteger(x) ? 0 : 1;
   const suffix = unit === 'B' ? ` ${steps[i]}` : `${steps[i]}${unit ? ` ${unit}` : ''}`;
   return `${x.toFixed(digits)}${suffix}`;
 }
@@ -72,7 +72,9 @@ function draw(c, times, series) {
   const n = times.length;
   let max = 0;
   for (const s of series) for (const v of s) max = Math.max(max, v);
-  const top = max > 0 ? niceCeil(max) : 1;
+  // At least 1 KiB for bytes and 4 for counts, so that the axis labels stay distinct.
+  const floor = c.unit === 'B' ? 1024 : 4;
+  const top = max <= floor ? floor : niceCeil(max);
   const x0 = PAD.left;
   const x1 = W - PAD.right;
   const y0 = H - PAD.bottom;
