@@ -11,7 +11,10 @@ import {
   connectedTo,
   DaemonProcess,
   EventStreamClient,
+  fetched,
   freePort,
+  getArtifact,
+  postArtifact as post,
   status,
   until,
   within,
@@ -26,36 +29,6 @@ interface Member {
   config: string;
   daemon: DaemonProcess;
   api: string;
-}
-
-async function post(
-  api: string,
-  channel: string,
-  body: Uint8Array,
-  attributes?: Uint8Array,
-): Promise<string> {
-  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-  if (attributes) headers['x-artifact-attributes'] = Buffer.from(attributes).toString('base64');
-  const res = await fetch(`${api}/v1/channels/${channel}/artifacts`, {
-    method: 'POST',
-    body,
-    headers,
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  const { id } = (await res.json()) as { id: string };
-  return id;
-}
-
-async function getArtifact(api: string, channel: string, id: string): Promise<Response> {
-  return fetch(`${api}/v1/channels/${channel}/artifacts/${id}`);
-}
-
-/** Polls until `api` holds artifact `id`, and returns its bytes. */
-function fetched(api: string, channel: string, id: string): Promise<Buffer> {
-  return until(`${api} to hold ${id.slice(0, 8)}`, async () => {
-    const res = await getArtifact(api, channel, id);
-    return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined;
-  });
 }
 
 describe('four node daemons', { timeout: 180_000 }, () => {
@@ -106,7 +79,7 @@ describe('four node daemons', { timeout: 180_000 }, () => {
         listen: `127.0.0.1:${ports[i]}`,
         api: '127.0.0.1:0',
         logLevel: 'info',
-        limits: { registryPollIntervalMs: 100, statusSampleMs: 500, shutdownQuietMs: 300 },
+        limits: { registryPollIntervalMs: 100, statusSampleMs: 500, shutdownQuietMs: 1000 },
       });
       members.push({ nodeId: ids[i]!, config, daemon: undefined!, api: '' });
     }
