@@ -53,6 +53,8 @@ const COUNTER_HELP: Record<CounterName, string> = {
   delivered: 'Artifacts accepted and handed to the application',
   relayed: 'Accepted artifacts advertised on to peers',
   relay_skipped: 'Accepted artifacts not relayed because every slot of the channel was in use',
+  relay_suppressed:
+    'Delayed relayed adverts of pushed artifacts not sent: the peer advertised the artifact meanwhile',
   duplicate_downloads: 'Downloads of an artifact that was already held when they finished',
   updates_sent: 'Slot updates queued to peers, by kind (advert, inline, withdrawn)',
   messages_dropped: 'Slot-update messages ignored as a whole, by reason',
@@ -205,6 +207,7 @@ export class BroadcastDriver {
       downloads: opts.downloads,
       messages: opts.messages,
       observer: this.metrics,
+      linked: opts.linked,
     });
     this.core = core;
   }

@@ -92,6 +92,13 @@ export interface DownloadLimits {
    * origin (the push to us is probably on its way). Default 250 ms.
    */
   pushGraceMs: number;
+  /**
+   * A relayed advert of a pushed artifact, to a peer its origin links to as well, waits this
+   * long (at most) and goes in a batch with others, or not at all if the peer advertises the
+   * artifact to us meanwhile: that peer got the push and waits `pushGraceMs` before acting on
+   * such an advert anyway. At most `pushGraceMs`. Default 100 ms.
+   */
+  pushRelayDelayMs: number;
   /** Period of priority re-evaluation. Default 1000 ms. */
   reprioritizeIntervalMs: number;
   /** Validations in progress at once. Default 64. */

@@ -181,6 +181,8 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     metrics,
     now: options.now,
     deliver: (artifact) => endpoints.get(artifact.channel)?.deliver(artifact),
+    // The transport exists before the first event reaches the core.
+    linked: (a, b) => transport.linked(a, b),
   });
   const host = {
     add: driver.add.bind(driver),

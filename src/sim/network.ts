@@ -214,6 +214,7 @@ export class SimNetwork {
       pools,
       downloads: this.#downloads,
       observer,
+      linked: (a, b) => this.#links.has(pairKey(a, b)),
     });
     return { core, observer, pools };
   }

@@ -24,6 +24,7 @@ export {
   linkedPeers,
   resolveTopology,
   type TopologyOptions,
+  TopologyView,
 } from './topology.ts';
 export {
   ALPN,

@@ -96,3 +96,31 @@ function ringOrder(members: readonly NodeId[]): NodeId[] {
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : 1))
     .map((e) => e.id);
 }
+
+/**
+ * Who links whom in a subnet, answered for any pair (the same links {@link linkedPeers} gives
+ * each member): built once per membership, then O(1) per question.
+ */
+export class TopologyView {
+  readonly #members: Set<NodeId>;
+  /** Ring positions (sparse subnets only). */
+  readonly #position: Map<NodeId, number> | undefined;
+
+  constructor(members: readonly NodeId[], opts: TopologyOptions = DEFAULT_TOPOLOGY) {
+    this.#members = new Set(members);
+    if (this.#members.size > opts.fullMeshMaxNodes) {
+      this.#position = new Map(ringOrder([...this.#members]).map((id, i) => [id, i]));
+    }
+  }
+
+  /** Whether members `a` and `b` keep a link (false if either is not a member, or a = b). */
+  linked(a: NodeId, b: NodeId): boolean {
+    if (a === b || !this.#members.has(a) || !this.#members.has(b)) return false;
+    if (!this.#position) return true;
+    const n = this.#members.size;
+    const apart = Math.abs(this.#position.get(a)! - this.#position.get(b)!);
+    const d = Math.min(apart, n - apart);
+    // Distances 1, 2, 4, ... below n / 2 (and 1 always), as linkedPeers picks them.
+    return d === 1 || ((d & (d - 1)) === 0 && 2 * d < n);
+  }
+}

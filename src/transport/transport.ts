@@ -21,7 +21,7 @@ import { LoadGovernor } from './load-governor.ts';
 import { TransportMetrics } from './metrics.ts';
 import { type RefusalReason, verifyPeer } from './peer-verify.ts';
 import type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
-import { linkedPeers, resolveTopology, type TopologyOptions } from './topology.ts';
+import { linkedPeers, resolveTopology, type TopologyOptions, TopologyView } from './topology.ts';
 
 /** How often the load governor measures the event loop's lag, ms. */
 const LAG_SAMPLE_INTERVAL_MS = 5;
@@ -139,6 +139,8 @@ export class Transport {
   /** The members of our subnet we keep a link with, at the registry version we act on. */
   #neighbors = new Map<NodeId, NodeRecord>();
   #registry: Registry | undefined;
+  /** Who links whom in our subnet, at the registry version we act on. */
+  #view: TopologyView | undefined;
   #unsubscribe: (() => void) | undefined;
   #nextConnId = 1;
   #started = false;
@@ -309,6 +311,14 @@ export class Transport {
     return this.#upLink(peer).request(lane, body, opts);
   }
 
+  /**
+   * Whether members `a` and `b` of our subnet keep a link with each other (by the topology, at
+   * the registry version we act on; whether the link is up now is another matter).
+   */
+  linked(a: NodeId, b: NodeId): boolean {
+    return this.#view?.linked(a, b) ?? false;
+  }
+
   /** Bytes queued to send on `lane` of the link to `peer` (0 without a link). */
   queuedBytes(peer: NodeId, lane: Lane): number {
     return this.#links.get(peer)?.queuedBytes(lane) ?? 0;
@@ -322,6 +332,7 @@ export class Transport {
     this.#registry = registry;
     const neighbors = new Map<NodeId, NodeRecord>();
     const ids = registry.subnets.get(this.subnet) ?? [];
+    this.#view = new TopologyView(ids, this.topology);
     const subnetMembers = new Set(ids);
     const member = subnetMembers.has(this.nodeId);
     if (member) {

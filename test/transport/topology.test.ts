@@ -7,6 +7,7 @@ import {
   linkedPeers,
   resolveTopology,
   type TopologyOptions,
+  TopologyView,
 } from '../../src/transport/topology.ts';
 
 const SEED = 20_260_124;
@@ -167,5 +168,27 @@ describe('topology: which members link', () => {
     const { degree, diam } = checkGraph(nodeIds(3000, 3), DEFAULT_TOPOLOGY);
     assert.equal(degree, 22);
     assert.equal(diam, 6);
+  });
+
+  it('TopologyView answers for any pair exactly what linkedPeers gives each member', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 90 }),
+        fc.constantFrom(0, 5, 40),
+        fc.integer({ min: 0, max: 1000 }),
+        (n, fullMeshMaxNodes, salt) => {
+          const ids = nodeIds(n, salt);
+          const opts = { fullMeshMaxNodes };
+          const view = new TopologyView(ids, opts);
+          for (const a of ids) {
+            const peers = linkedPeers(ids, a, opts);
+            for (const b of ids) assert.equal(view.linked(a, b), peers.has(b), `${a} - ${b}`);
+          }
+          const stranger = nodeIds(1, salt + 5000)[0]!;
+          assert.equal(view.linked(ids[0]!, stranger), false);
+        },
+      ),
+      { seed: SEED, numRuns: 60 },
+    );
   });
 });

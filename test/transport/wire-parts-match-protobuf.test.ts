@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeWire, encodeWire, type WireMessage } from '../../src/transport/messages.ts';
 import { FetchResponse } from '../../src/broadcast/index.ts';
+import { decodeWire, encodeWire, type WireMessage } from '../../src/transport/messages.ts';
 import {
   encodeResponseParts,
   encodeWireParts,

@@ -57,6 +57,11 @@ export interface CoreOptions {
   downloads: DownloadLimits;
   messages?: Partial<MessageLimits>;
   observer: CoreObserver;
+  /**
+   * Whether members `a` and `b` keep a link (the topology). Default: always (a full mesh).
+   * It decides which relayed adverts say `pushed` (see `DownloadLimits.pushRelayDelayMs`).
+   */
+  linked?: (a: NodeId, b: NodeId) => boolean;
 }
 
 interface ChannelState {
@@ -72,8 +77,8 @@ interface Validating {
   key: string;
   channel: ChannelState;
   artifact: DeliveredArtifact;
-  /** It arrived pushed inline (so its origin pushed it to every peer). */
-  pushed: boolean;
+  /** The peer that pushed it inline: its origin, which pushed it to every peer. */
+  pushedBy: NodeId | undefined;
 }
 
 /** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
@@ -105,6 +110,10 @@ export class BroadcastCore {
   readonly #up = new Map<NodeId, ConnId>();
   readonly #peerSlots = new Map<NodeId, Map<string, PeerSlots>>();
   readonly #outbox = new Map<NodeId, Map<string, SlotUpdate[]>>();
+  /** Relayed adverts of pushed artifacts, due at `#laterAt` (see `pushRelayDelayMs`). */
+  readonly #later = new Map<NodeId, Map<string, { update: SlotUpdate; id: ArtifactId }[]>>();
+  #laterAt: number | undefined;
+  readonly #linked: (a: NodeId, b: NodeId) => boolean;
   readonly #downloads: Downloads;
   readonly #validating = new Map<number, Validating>();
   readonly #validatingKeys = new Set<string>();
@@ -122,6 +131,7 @@ export class BroadcastCore {
     this.#limits = opts.downloads;
     this.#msg = { ...DEFAULT_MESSAGE_LIMITS, ...opts.messages };
     this.#obs = opts.observer;
+    this.#linked = opts.linked ?? (() => true);
     this.#downloads = new Downloads(opts.downloads);
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
@@ -188,7 +198,7 @@ export class BroadcastCore {
       size: bytes.length,
       attributes,
       inline: inline ? bytes : undefined,
-      pushed: false,
+      pushedBy: undefined,
     });
     // We hold it now: stop any download of it.
     this.#forget(`${channel}:${id}`);
@@ -226,12 +236,20 @@ export class BroadcastCore {
     if (!taken) return false;
     for (const peer of this.#up.keys()) {
       if (this.#peerHas(peer, ch.name, entry.id)) continue;
-      this.#queue(peer, ch, this.#update(taken.slot, taken.commit, entry));
+      const update = this.#update(taken.slot, taken.commit, entry, peer);
+      if (update.advert?.pushed) this.#queueLater(peer, ch, update, entry.id);
+      else this.#queue(peer, ch, update);
     }
     return true;
   }
 
-  #update(slot: SlotNumber, commit: CommitNumber, e: Omit<SlotEntry, 'commit'>): SlotUpdate {
+  /** The update of a slot for `peer` (an advert says `pushed` if the origin links to the peer). */
+  #update(
+    slot: SlotNumber,
+    commit: CommitNumber,
+    e: Omit<SlotEntry, 'commit'>,
+    peer: NodeId,
+  ): SlotUpdate {
     if (e.inline) {
       return {
         slot,
@@ -250,7 +268,7 @@ export class BroadcastCore {
         id: idToBytes(e.id) as Uint8Array<ArrayBuffer>,
         size: e.size,
         attributes: e.attributes as Uint8Array<ArrayBuffer>,
-        pushed: e.pushed,
+        pushed: e.pushedBy !== undefined && this.#linked(e.pushedBy, peer),
       },
       withdrawn: false,
     };
@@ -276,6 +294,44 @@ export class BroadcastCore {
     this.#count('updates_sent', { channel: ch.name, kind });
   }
 
+  /** Queues a relayed advert of a pushed artifact for the next delayed batch. */
+  #queueLater(peer: NodeId, ch: ChannelState, update: SlotUpdate, id: ArtifactId): void {
+    let byChannel = this.#later.get(peer);
+    if (!byChannel) {
+      byChannel = new Map();
+      this.#later.set(peer, byChannel);
+    }
+    let list = byChannel.get(ch.name);
+    if (!list) {
+      list = [];
+      byChannel.set(ch.name, list);
+    }
+    list.push({ update, id });
+    this.#laterAt ??= this.#now + this.#limits.pushRelayDelayMs;
+  }
+
+  /**
+   * The delayed relayed adverts are due: each goes unless the peer has advertised the artifact
+   * to us since (it has it) or its slot has changed (a newer update went or will go).
+   */
+  #releaseLater(): void {
+    this.#laterAt = undefined;
+    for (const [peer, byChannel] of this.#later) {
+      for (const [name, list] of byChannel) {
+        const ch = this.#channels.get(name)!;
+        for (const { update, id } of list) {
+          const current = ch.table.get(update.slot as SlotNumber);
+          if (current?.commit !== update.commit || this.#peerHas(peer, name, id)) {
+            this.#count('relay_suppressed', { channel: name });
+          } else {
+            this.#queue(peer, ch, update);
+          }
+        }
+      }
+    }
+    this.#later.clear();
+  }
+
   #peerHas(peer: NodeId, channel: string, id: ArtifactId): boolean {
     return this.#peerSlots.get(peer)?.get(channel)?.advertises(id) ?? false;
   }
@@ -290,7 +346,7 @@ export class BroadcastCore {
     this.#peerSlots.set(peer, new Map());
     for (const ch of this.#channels.values()) {
       for (const [slot, entry] of ch.table.entries()) {
-        this.#queue(peer, ch, this.#update(slot, entry.commit, entry));
+        this.#queue(peer, ch, this.#update(slot, entry.commit, entry, peer));
       }
     }
     this.#touch(now);
@@ -309,7 +365,7 @@ export class BroadcastCore {
       const entry = ch.table.get(slot);
       if (!entry) this.#queue(peer, ch, { slot, commit: ch.table.commit, withdrawn: true });
       else if (!this.#peerHas(peer, ch.name, entry.id)) {
-        this.#queue(peer, ch, this.#update(slot, entry.commit, entry));
+        this.#queue(peer, ch, this.#update(slot, entry.commit, entry, peer));
       }
     }
     this.#touch(now);
@@ -320,6 +376,7 @@ export class BroadcastCore {
     if (this.#up.get(peer) !== connId) return;
     this.#up.delete(peer);
     this.#outbox.delete(peer);
+    this.#later.delete(peer);
     const channels = this.#peerSlots.get(peer);
     this.#peerSlots.delete(peer);
     for (const [channel, slots] of channels ?? []) {
@@ -447,7 +504,7 @@ export class BroadcastCore {
         ch,
         key,
         { channel: ch.name, id, bytes: u.inline.artifact, attributes, from: peer },
-        true,
+        peer,
       );
       return;
     }
@@ -504,7 +561,7 @@ export class BroadcastCore {
       ch,
       want.key,
       { channel: ch.name, id: want.id, bytes, attributes: want.attributes, from: peer },
-      false,
+      undefined,
     );
   }
 
@@ -518,9 +575,14 @@ export class BroadcastCore {
     this.#retry(want, peer, true);
   }
 
-  #validate(ch: ChannelState, key: string, artifact: DeliveredArtifact, pushed: boolean): void {
+  #validate(
+    ch: ChannelState,
+    key: string,
+    artifact: DeliveredArtifact,
+    pushedBy: NodeId | undefined,
+  ): void {
     const token = this.#nextToken++;
-    this.#validating.set(token, { key, channel: ch, artifact, pushed });
+    this.#validating.set(token, { key, channel: ch, artifact, pushedBy });
     this.#validatingKeys.add(key);
     this.#actions.push({ type: 'validate', token, artifact });
   }
@@ -572,7 +634,7 @@ export class BroadcastCore {
         size: kept.bytes.length,
         attributes: kept.attributes,
         inline: undefined,
-        pushed: v.pushed,
+        pushedBy: v.pushedBy,
       });
       this.#count(relayed ? 'relayed' : 'relay_skipped', { channel: ch.name });
     }
@@ -658,6 +720,7 @@ export class BroadcastCore {
       this.#scheduleNeeded = false;
       this.#startDownloads(this.#now);
     }
+    if (this.#laterAt !== undefined && this.#now >= this.#laterAt) this.#releaseLater();
     this.#flush();
     const wake = this.#nextWake();
     if (wake !== undefined && wake !== this.#wakeAt) {
@@ -691,7 +754,7 @@ export class BroadcastCore {
   }
 
   #nextWake(): number | undefined {
-    const times = [this.#nextReprioritize, this.#downloads.nextRetryAt].filter(
+    const times = [this.#nextReprioritize, this.#downloads.nextRetryAt, this.#laterAt].filter(
       (t): t is number => t !== undefined,
     );
     return times.length > 0 ? Math.min(...times) : undefined;

@@ -9,6 +9,8 @@
  * - `validations` {channel, verdict}: accept | reject | ignore
  * - `delivered` {channel}; `relayed` {channel}; `duplicate_downloads` {channel}
  * - `relay_skipped` {channel}: an accepted artifact not relayed because all slots are in use
+ * - `relay_suppressed` {channel}: a delayed relayed advert not sent: the peer advertised the
+ *   artifact to us meanwhile (or it was withdrawn)
  * - `updates_sent` {channel, kind}: advert | inline | withdrawn
  * - `messages_dropped` {reason, peer}: stale_connection | malformed | unknown_channel | wrong_lane
  * - `pool_full` {channel}
@@ -25,6 +27,7 @@ export const COUNTER_NAMES = [
   'delivered',
   'relayed',
   'relay_skipped',
+  'relay_suppressed',
   'duplicate_downloads',
   'updates_sent',
   'messages_dropped',
@@ -42,6 +45,7 @@ export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
   delivered: ['channel'],
   relayed: ['channel'],
   relay_skipped: ['channel'],
+  relay_suppressed: ['channel'],
   duplicate_downloads: ['channel'],
   updates_sent: ['channel', 'kind'],
   messages_dropped: ['reason', 'peer'],

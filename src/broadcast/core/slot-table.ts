@@ -1,3 +1,4 @@
+import type { NodeId } from '../../identity/index.ts';
 import type { ArtifactId, CommitNumber, SlotNumber } from '../types.ts';
 
 /** What a live slot holds. */
@@ -7,8 +8,11 @@ export interface SlotEntry {
   attributes: Uint8Array;
   /** The artifact's bytes when it travels inline (pushed), else undefined (advertised). */
   inline: Uint8Array | undefined;
-  /** Advertised (not inline) by a relayer that received it pushed by its origin. */
-  pushed: boolean;
+  /**
+   * Relayed by us after its origin, this node, pushed it to us inline: an advert to a peer
+   * the origin also links to says `pushed`.
+   */
+  pushedBy: NodeId | undefined;
   commit: CommitNumber;
 }
 
