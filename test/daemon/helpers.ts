@@ -63,10 +63,14 @@ export class DaemonProcess {
   stderr = '';
   readonly logs: Record<string, unknown>[] = [];
 
-  constructor(configFile: string) {
-    this.child = spawn(process.execPath, [BIN, 'node', '--config', configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /**
+   * `prefix` is a command the node runs under, e.g. `['ip', 'netns', 'exec', 'ns1']` (it must
+   * exec the node in place, so that the child's pid and signals are the node's own).
+   */
+  constructor(configFile: string, prefix: readonly string[] = []) {
+    const argv = [process.execPath, BIN, 'node', '--config', configFile];
+    const [command, ...args] = [...prefix, ...argv] as [string, ...string[]];
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.stderr += d;
     });
@@ -173,6 +177,42 @@ export function connectedTo(base: string, peers: readonly string[], timeoutMs?: 
         .sort()
         .join(',');
       return up === want ? s : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** POSTs an artifact to `api`'s `channel` and returns its id (asserting 201). */
+export async function postArtifact(
+  api: string,
+  channel: string,
+  body: Uint8Array,
+  attributes?: Uint8Array,
+): Promise<string> {
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+  if (attributes) headers['x-artifact-attributes'] = Buffer.from(attributes).toString('base64');
+  const res = await fetch(`${api}/v1/channels/${channel}/artifacts`, {
+    method: 'POST',
+    body,
+    headers,
+  });
+  if (res.status !== 201) throw new Error(`POST ${channel}: ${res.status} ${await res.text()}`);
+  const { id } = (await res.json()) as { id: string };
+  return id;
+}
+
+/** `GET` of one artifact. */
+export function getArtifact(api: string, channel: string, id: string): Promise<Response> {
+  return fetch(`${api}/v1/channels/${channel}/artifacts/${id}`);
+}
+
+/** Polls until `api` holds artifact `id`, and returns its bytes. */
+export function fetched(api: string, channel: string, id: string, timeoutMs?: number) {
+  return until(
+    `${api} to hold ${id.slice(0, 8)}`,
+    async () => {
+      const res = await getArtifact(api, channel, id);
+      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined;
     },
     timeoutMs,
   );
