@@ -15,6 +15,10 @@
  * - Size limits raised: `maxInboundDataLength` 16 MiB, unbounded outbound buffer (default).
  * - Loopback: the connection manager's per-host inbound limits raised, and the peer score's
  *   IP-colocation penalty off (`IPColocationFactorWeight: 0`), else the mesh stays empty.
+ * - The connection monitor's pings no longer close a connection whose answer is late
+ *   (`abortConnectionOnPingFailure: false`). With the default, at 13 nodes and 1 MiB, pings
+ *   queued behind megabytes of forwards time out, libp2p closes the connections (logged as
+ *   "aborting connection due to ping failure"), and the round never completes.
  *
  * Duplicates are counted by wrapping the instance's `validateReceivedMessage` (every message
  * with data that arrives passes there; `duplicate` is the verdict for one already seen).
@@ -60,6 +64,8 @@ class GossipsubNode implements SystemNode {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      // Pings stay on, but a late answer no longer closes the connection.
+      connectionMonitor: { abortConnectionOnPingFailure: false },
       connectionManager: {
         inboundConnectionThreshold: 10_000,
         maxIncomingPendingConnections: 10_000,
