@@ -11,8 +11,10 @@ import {
 } from '../../src/broadcast/index.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { simNodeIds } from '../../src/sim/ids.ts';
+import { SimNetwork } from '../../src/sim/network.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { type ConnId, Lane } from '../../src/transport/index.ts';
+import { allHold, broadcastRandom, CHANNELS } from '../helpers/sim.ts';
 
 const DELAY = resolveDownloadLimits().pushRelayDelayMs;
 
@@ -103,5 +105,29 @@ describe('relay of pushed artifacts', () => {
     const updates = toC(relayer.core.takeActions()).flat();
     assert.equal(updates.length, 2);
     assert.ok(updates.every((u) => u.advert !== undefined && u.advert.pushed === false));
+  });
+
+  it('in a LAN full mesh, staggered relay delays suppress about half of the relayed adverts', () => {
+    const n = 8;
+    const artifacts = 20;
+    // Latencies well under the stagger between relayers (the 100 ms delay spread over 7).
+    const net = new SimNetwork({ seed: 11, channels: CHANNELS, latencyMs: [1, 2] });
+    const ids = simNodeIds(n, net.rng);
+    for (const id of ids) net.addNode(id);
+    net.fullMesh();
+    const sent = broadcastRandom(net, ids[0]!, 'consensus', artifacts, 300);
+    // Run past every relay delay, so that all relayed adverts have been sent or suppressed.
+    assert.ok(net.run({ until: () => allHold(net, sent), maxTime: 10_000 }));
+    net.run({ maxTime: net.now + 2 * DELAY });
+    const relayers = net.nodes().filter((x) => x.id !== ids[0]);
+    const adverts = relayers.reduce(
+      (sum, x) => sum + x.observer.get('updates_sent', { kind: 'advert' }),
+      0,
+    );
+    const suppressed = relayers.reduce((sum, x) => sum + x.observer.get('relay_suppressed'), 0);
+    // Each relayer owes an advert to n - 2 other relayers (none to the origin, which has it).
+    const owed = artifacts * (n - 1) * (n - 2);
+    assert.equal(adverts + suppressed, owed);
+    assert.ok(suppressed >= 0.4 * owed, `${suppressed} of ${owed} suppressed`);
   });
 });

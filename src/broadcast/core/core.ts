@@ -114,6 +114,13 @@ export class BroadcastCore {
   readonly #later = new Map<NodeId, Map<string, { update: SlotUpdate; id: ArtifactId }[]>>();
   #laterAt: number | undefined;
   readonly #linked: (a: NodeId, b: NodeId) => boolean;
+  /**
+   * This node's delay for relayed adverts of pushed artifacts: between half and all of
+   * `pushRelayDelayMs`, fixed per node (from its id). Staggered so, of two relayers, the
+   * earlier one's advert reaches the later one before it sends its own, which it then
+   * suppresses: half the relayed adverts of a full mesh go unsent.
+   */
+  readonly #relayDelayMs: number;
   readonly #downloads: Downloads;
   readonly #validating = new Map<number, Validating>();
   readonly #validatingKeys = new Set<string>();
@@ -132,6 +139,8 @@ export class BroadcastCore {
     this.#msg = { ...DEFAULT_MESSAGE_LIMITS, ...opts.messages };
     this.#obs = opts.observer;
     this.#linked = opts.linked ?? (() => true);
+    const spread = crc32(opts.self) / 2 ** 32;
+    this.#relayDelayMs = Math.round(opts.downloads.pushRelayDelayMs * (0.5 + 0.5 * spread));
     this.#downloads = new Downloads(opts.downloads);
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
@@ -307,7 +316,7 @@ export class BroadcastCore {
       byChannel.set(ch.name, list);
     }
     list.push({ update, id });
-    this.#laterAt ??= this.#now + this.#limits.pushRelayDelayMs;
+    this.#laterAt ??= this.#now + this.#relayDelayMs;
   }
 
   /**
