@@ -24,6 +24,8 @@ export interface CompareOptions {
   rounds: readonly RoundPlan[];
   roundTimeoutMs: number;
   settleMs: number;
+  /** subnet-p2p's relay policy, if not the channel default (`relay`). */
+  relay?: 'relay' | 'origin-only';
   log?: (message: string) => void;
 }
 
@@ -45,6 +47,7 @@ export interface CompareResult {
     rounds: RoundPlan[];
     roundTimeoutMs: number;
     settleMs: number;
+    relay: 'relay' | 'origin-only';
   };
   machine: MachineInfo;
   results: RoundResult[];
@@ -74,9 +77,9 @@ export const METHOD: Record<string, string> = {
     'payload copies received beyond the first per (artifact, receiver). subnet-p2p: inline updates sent + downloads succeeded + duplicate downloads (its metrics) - deliveries; gossipsub: messages its validateReceivedMessage judged duplicate; raw TLS: frames received more than once (0 by construction)',
   latency:
     'one way, from the origin’s broadcast call (time stamped into the artifact) to delivery to the application at each receiver; nearest-rank percentiles over all deliveries',
-  cpu: 'process.cpuUsage() (user + system) of every node process from the round message to its report, summed',
+  cpu: 'process.cpuUsage() (user + system) of every node process from the round message to its report, summed; cpuMsPerMB divides it by the payload delivered (all receivers)',
   memory:
-    'process.memoryUsage.rss() sampled every 20 ms during the round: the largest node, and the sum of each node’s peak',
+    'process.memoryUsage.rss() sampled every 100 ms during the round: the largest node, and the sum of each node’s peak',
 };
 
 /** Runs every system of `options` and combines the figures. */
@@ -92,6 +95,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       rounds: options.rounds,
       roundTimeoutMs: options.roundTimeoutMs,
       settleMs: options.settleMs,
+      ...(options.relay ? { relay: options.relay } : {}),
       log,
     });
     results.push(...raws.map(summarizeRound));
@@ -111,6 +115,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       rounds: [...options.rounds],
       roundTimeoutMs: options.roundTimeoutMs,
       settleMs: options.settleMs,
+      relay: options.relay ?? 'relay',
     },
     machine: {
       nproc: nproc(),

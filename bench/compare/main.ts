@@ -5,11 +5,13 @@
  *
  * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
  *          [--systems subnet-p2p,gossipsub,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
- *          [--settle-ms MS] [--no-chart]
+ *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only]
  *   --sizes      artifact sizes, bytes or with k / m (KiB / MiB)
  *   --per-node   artifacts each node broadcasts per round: one number for every size, or one
  *                per size
  *   --json       print only the JSON object on stdout
+ *   --relay      subnet-p2p's relay policy on both channels (default relay, the channel
+ *                default; origin-only: receivers do not re-advertise, a diagnostic)
  *   --out DIR    where compare.json and the chart (compare.svg, compare.png) go
  *                (default bench/results/compare)
  *
@@ -39,6 +41,7 @@ const { values: args } = parseArgs({
     'timeout-ms': { type: 'string', default: '300000' },
     'settle-ms': { type: 'string', default: '300' },
     'no-chart': { type: 'boolean', default: false },
+    relay: { type: 'string', default: 'relay' },
   },
 });
 
@@ -75,6 +78,9 @@ if (perNode.length !== sizes.length) fail('--per-node needs one number, or one p
 const systems = args.systems.split(',').map((s) => s.trim()) as SystemName[];
 for (const s of systems) if (!SYSTEMS.includes(s)) fail(`--systems: unknown system ${s}`);
 
+const relay = args.relay;
+if (relay !== 'relay' && relay !== 'origin-only') fail('--relay must be relay or origin-only');
+
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const result = await runCompare({
   nodes,
@@ -82,6 +88,7 @@ const result = await runCompare({
   rounds: sizes.map((size, i) => ({ size, perNode: perNode[i]! })),
   roundTimeoutMs: positiveInt('timeout-ms', args['timeout-ms']),
   settleMs: positiveInt('settle-ms', args['settle-ms']),
+  relay,
   log,
 });
 
@@ -107,7 +114,7 @@ if (args.json) {
 } else {
   const m = result.machine;
   process.stdout.write(
-    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}\nWritten: ${files.join(', ')}\n`,
+    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}\nWritten: ${files.join(', ')}\n`,
   );
 }
 process.exit(result.results.every((r) => r.complete) ? 0 : 1);

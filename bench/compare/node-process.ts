@@ -18,7 +18,7 @@ import {
 } from './protocol.ts';
 
 /** How often the resident set size is sampled during a round, ms. */
-const RSS_SAMPLE_MS = 20;
+const RSS_SAMPLE_MS = 100;
 
 /** One system's node, as the common process code drives it. */
 export interface SystemNode {

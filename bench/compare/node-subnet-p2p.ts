@@ -45,7 +45,7 @@ class SubnetP2pNode implements SystemNode {
     const channels = Object.fromEntries(
       Object.entries(DEFAULT_NODE_CHANNELS).map(([name, cfg]) => [
         name,
-        { ...cfg, maxSlots: MAX_SLOTS },
+        { ...cfg, maxSlots: MAX_SLOTS, ...(setup.relay ? { relay: setup.relay } : {}) },
       ]),
     );
     const node = await createNode({

@@ -31,6 +31,8 @@ export interface NodeSetup {
   /** Ed25519 identity (PEM) made by the driver: used by subnet-p2p and raw TLS. */
   readonly keyPem: string;
   readonly certPem: string;
+  /** subnet-p2p only: the channels' relay policy (default: the channel default, `relay`). */
+  readonly relay?: 'relay' | 'origin-only';
 }
 
 /** One round: every node broadcasts `perNode` artifacts of `size` bytes. */

@@ -42,6 +42,8 @@ export interface SystemRunOptions {
   roundTimeoutMs: number;
   /** Wait after the last node completed before reading wire bytes and reports, ms. */
   settleMs: number;
+  /** subnet-p2p's relay policy, if not the channel default. */
+  relay?: 'relay' | 'origin-only';
   log?: (message: string) => void;
 }
 
@@ -69,8 +71,14 @@ class NodeProc {
   constructor(system: SystemName, index: number, onFail: (message: string) => void) {
     this.#onFail = onFail;
     const entry = fileURLToPath(new URL(`./${MODULES[system]}`, import.meta.url));
+    // Diagnostics: BENCH_COMPARE_CPU_PROF=DIR writes a V8 CPU profile of every node process.
+    const profileDir = process.env.BENCH_COMPARE_CPU_PROF;
     this.child = fork(entry, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -159,7 +167,14 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
       const id = identities[index]!;
       p.send({
         type: 'setup',
-        setup: { system, index, nodes: n, keyPem: id.privateKeyPem, certPem: id.certificatePem },
+        setup: {
+          system,
+          index,
+          nodes: n,
+          keyPem: id.privateKeyPem,
+          certPem: id.certificatePem,
+          ...(options.relay ? { relay: options.relay } : {}),
+        },
       });
     });
     const listening = await within(

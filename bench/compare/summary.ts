@@ -37,6 +37,8 @@ export interface RoundResult {
   latencyMs: { p50: number | null; p99: number | null; max: number | null };
   /** CPU time of all node processes during the round, s. */
   cpuSeconds: number;
+  /** cpuSeconds per MB of payload delivered (all receivers), ms: CPU cost per byte. */
+  cpuMsPerMB: number | null;
   /** Largest resident set of one node process during the round, and the sum over nodes, MB. */
   peakRssMB: { maxNode: number; allNodes: number };
   /** System counters summed over the nodes (deltas of the round). */
@@ -105,6 +107,10 @@ export function summarizeRound(raw: RawRound): RoundResult {
     duplicateReceptions: copies === null ? null : copies - deliveries,
     latencyMs: { p50: pick(0.5), p99: pick(0.99), max: pick(1) },
     cpuSeconds: sumOf(reports, (r) => r.cpuSeconds),
+    cpuMsPerMB:
+      receivedBytes > 0
+        ? (sumOf(reports, (r) => r.cpuSeconds) * 1e3) / (receivedBytes / 1e6)
+        : null,
     peakRssMB: {
       maxNode: Math.max(0, ...reports.map((r) => r.peakRssBytes)) / 1e6,
       allNodes: sumOf(reports, (r) => r.peakRssBytes) / 1e6,
@@ -219,6 +225,7 @@ export function markdownTables(
     'p50 ms',
     'p99 ms',
     'CPU s',
+    'CPU ms per MB',
     'Peak RSS MB (max node / all)',
   ];
   const rows = results.map((r) => [
@@ -234,6 +241,7 @@ export function markdownTables(
     fmt(r.latencyMs.p50, 1),
     fmt(r.latencyMs.p99, 1),
     fmt(r.cpuSeconds, 1),
+    fmt(r.cpuMsPerMB, 1),
     `${fmt(r.peakRssMB.maxNode, 0)} / ${fmt(r.peakRssMB.allNodes, 0)}`,
   ]);
   const table = (h: string[], body: string[][], right: boolean[]) =>
