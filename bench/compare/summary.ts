@@ -236,7 +236,8 @@ export function markdownTables(
     fmt(r.durationMs === null ? null : r.durationMs / 1000, 2),
     fmt(r.throughputMBps, 1),
     fmt(r.wireBytes === null ? null : r.wireBytes / 1e6, 1),
-    fmt(r.amplification, 3),
+    // Sockets closed during the round took their counts with them: a lower bound.
+    `${fmt(r.amplification, 3)}${r.socketsLost ? ` (≥; ${r.socketsLost} sockets lost)` : ''}`,
     r.duplicateReceptions === null ? '–' : String(r.duplicateReceptions),
     fmt(r.latencyMs.p50, 1),
     fmt(r.latencyMs.p99, 1),
