@@ -12,9 +12,12 @@
  *      consensus latency (one way, all receivers) of both halves and the p99 ratio (goal <= 2),
  *      for each pacing in --intervals.
  *
- * Usage: npm run bench:broadcast -- [--reps N] [--intervals 20,100] [--bulk BYTES] [--json]
+ * Usage: npm run bench:broadcast -- [--reps N] [--nodes N] [--skip-efficiency] [--intervals 20,100]
+ *                                   [--bulk BYTES] [--json]
  *                                   [--out FILE]
  *   --reps N        runs of every measurement (default 3); the table shows medians
+ *   --nodes N       subnet size (default 13)
+ *   --skip-efficiency  only the priority runs
  *   --intervals L   consensus pacings to measure, ms per artifact per node (default 20,100)
  *   --bulk BYTES    background bulk per node (default 8 MiB)
  *   --json          print only the JSON object (always written to --out, default
@@ -32,13 +35,14 @@ import { parseArgs } from 'node:util';
 import type { DemoResult, LatencySummary } from '../src/demo/summary.ts';
 
 const BIN = fileURLToPath(new URL('../bin/subnet-p2p.js', import.meta.url));
-const NODES = 13;
 const CONSENSUS_PER_NODE = 40; // 20 alone + 20 with bulk
 const CONSENSUS_BYTES = 500;
 
 const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
+    nodes: { type: 'string', default: '13' },
+    'skip-efficiency': { type: 'boolean', default: false },
     intervals: { type: 'string', default: '20,100' },
     bulk: { type: 'string', default: String(8 * 1024 * 1024) },
     json: { type: 'boolean', default: false },
@@ -53,6 +57,7 @@ function positiveInt(name: string, value: string): number {
 }
 
 const reps = positiveInt('reps', args.reps);
+const NODES = positiveInt('nodes', args.nodes);
 const intervals = args.intervals.split(',').map((v) => positiveInt('intervals', v.trim()));
 const bulkBytes = positiveInt('bulk', args.bulk);
 
@@ -153,7 +158,7 @@ function fmt(value: number | null, digits = 1): string {
 
 const efficiencyArgs = ['--nodes', String(NODES), '--artifacts', '300', '--size', '65536'];
 const efficiencyRuns: DemoResult[] = [];
-for (let i = 0; i < reps; i++) {
+for (let i = 0; i < (args['skip-efficiency'] ? 0 : reps); i++) {
   log(`efficiency run ${i + 1}/${reps}: demo ${efficiencyArgs.join(' ')}`);
   const { result } = await demo(efficiencyArgs);
   efficiencyRuns.push(result);
