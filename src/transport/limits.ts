@@ -53,13 +53,15 @@ export interface TransportLimits {
    */
   bulkTargetDelayMs: number;
   /**
-   * Event loop lag at or above which this node holds back the bulk credits it owes its peers,
+   * Event loop lag at or above which this node rate-limits the bulk credits it owes its peers,
    * so bulk traffic yields the loop to everything else (see load-governor.ts). 0 turns it off.
-   * Default 10 ms.
+   * Default 20 ms.
    */
   bulkYieldLagMs: number;
-  /** Longest a bulk credit is held back while the loop lags, ms. Default 100 ms. */
+  /** Longest a bulk credit is held back while the loop lags, ms. Default 1000 ms. */
   maxCreditHoldMs: number;
+  /** The floor of that rate limit: bulk bytes per second all peers together. Default 256 KiB/s. */
+  minBulkIntakeBytesPerSec: number;
   /** Outstanding requests this node may have on one link. Default 1024. */
   maxPendingRequests: number;
   /** Requests from one peer being handled at once; more are answered ERR_BUSY. Default 256. */
@@ -82,8 +84,9 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   bulkReceiveBudgetBytes: 8 * 1024 * 1024,
   minBulkWindowBytes: 64 * 1024,
   bulkTargetDelayMs: 20,
-  bulkYieldLagMs: 10,
-  maxCreditHoldMs: 100,
+  bulkYieldLagMs: 20,
+  maxCreditHoldMs: 1000,
+  minBulkIntakeBytesPerSec: 256 * 1024,
   maxPendingRequests: 1024,
   maxInboundRequests: 256,
 });
@@ -140,6 +143,7 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
     );
   }
   positiveInt('limits.maxCreditHoldMs', limits.maxCreditHoldMs, 60_000);
+  positiveInt('limits.minBulkIntakeBytesPerSec', limits.minBulkIntakeBytesPerSec, 2 ** 48);
   if (limits.minBulkWindowBytes > limits.bulkWindowBytes) {
     throw new ConfigError('limits.minBulkWindowBytes', 'must not exceed bulkWindowBytes');
   }

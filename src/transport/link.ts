@@ -263,6 +263,11 @@ export class Link implements CreditHolder {
     this.releaseCredit();
   }
 
+  /** Bulk bytes read and not yet credited back. */
+  owedCredit(): number {
+    return this.#uncredited;
+  }
+
   /** Sends the bulk credit owed to the peer now (see {@link LoadGovernor}). */
   releaseCredit(): void {
     if (this.#uncredited === 0 || this.#state === 'closed') return;

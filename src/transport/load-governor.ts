@@ -4,11 +4,15 @@
  * high-lane one as much as a bulk one, and no queue order can help. Bulk work is the part a
  * node can put off: it is pulled, and the sender may only send what the receiver credited.
  *
- * The governor measures how late a short periodic timer fires (the event loop lag). While
- * the lag is over `yieldLagMs`, links hold back the bulk credits they owe their peers; the
- * peers' bulk windows then fill, their delay control shrinks them, and less bulk data arrives
- * to compete for the loop. Once the lag is back under the threshold, held credits go out. A
- * credit is never held longer than `maxHoldMs`, so bulk traffic slows but never stops.
+ * The governor measures how late a short periodic timer fires (the event loop lag). While the
+ * lag stays under `yieldLagMs`, credits go out as they fall due. Once it is over, the node's
+ * bulk intake is rate-limited: credits wait, and are released (oldest first) at a rate that
+ * starts at half of what was credited just before and shrinks by a fifth every 50 ms while the
+ * loop still lags, down to `minRateBytesPerSec`. While the loop keeps time, the rate grows
+ * again (doubling per second at most), and the limit is lifted once it is well above what
+ * flows: AIMD, as TCP does on a lossy path. Peers' windows fill, their delay control shrinks
+ * them, and less bulk data arrives to compete for the loop. A credit never waits longer than
+ * `maxHoldMs`, so bulk traffic slows but never stops.
  *
  * This is LEDBAT's idea applied to the CPU: bulk yields to whatever else needs the loop.
  * @module
@@ -18,18 +22,29 @@
 export interface LoadGovernorOptions {
   /** Period of the lag-measuring timer, ms. */
   intervalMs: number;
-  /** Lag at or above which bulk credits are held, ms. */
+  /** Lag at or above which bulk intake is rate-limited, ms. */
   yieldLagMs: number;
   /** Longest a held credit waits, ms. */
   maxHoldMs: number;
+  /** The rate limit's floor, bytes per second. */
+  minRateBytesPerSec: number;
   /** Clock, ms (monotonic). */
   now: () => number;
 }
 
-/** Someone owed a credit: `release()` sends it (whatever has accumulated by then). */
+/** Someone owed a credit: `owedCredit()` bytes, sent by `releaseCredit()`. */
 export interface CreditHolder {
+  owedCredit(): number;
   releaseCredit(): void;
 }
+
+/** While the loop lags, the rate limit shrinks by this factor per {@link DECREASE_EVERY_MS}. */
+const DECREASE_FACTOR = 0.8;
+const DECREASE_EVERY_MS = 50;
+/** While the loop keeps time again, the rate limit grows by this share of itself per second. */
+const INCREASE_PER_SECOND = 1;
+/** Time constant of the credited-rate average, ms. */
+const RATE_AVERAGE_MS = 200;
 
 export class LoadGovernor {
   readonly #opts: LoadGovernorOptions;
@@ -38,7 +53,15 @@ export class LoadGovernor {
   #timer: NodeJS.Timeout | undefined;
   #last = 0;
   #lagMs = 0;
-  /** Credits held, and released early because they had waited `maxHoldMs`, since creation. */
+  #congested = false;
+  /** Bytes credited since the last tick, and their recent rate (bytes/s, smoothed). */
+  #creditedSinceTick = 0;
+  #creditedRate = 0;
+  /** While congested: the rate limit (bytes/s), its tokens (bytes), its last decrease. */
+  #rate = 0;
+  #tokens = 0;
+  #lastDecrease = 0;
+  /** Credits held, and released because they had waited `maxHoldMs`, since creation. */
   heldTotal = 0;
   forcedTotal = 0;
 
@@ -58,6 +81,7 @@ export class LoadGovernor {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#congested = false;
     this.#releaseAll();
   }
 
@@ -66,9 +90,14 @@ export class LoadGovernor {
     return this.#lagMs;
   }
 
-  /** Whether bulk credits are being held now. */
+  /** Whether bulk intake is rate-limited now. */
   get congested(): boolean {
-    return this.#lagMs >= this.#opts.yieldLagMs;
+    return this.#congested;
+  }
+
+  /** The rate limit in force while congested, bytes per second. */
+  get rateBytesPerSec(): number {
+    return this.#rate;
   }
 
   /** Holders waiting now. */
@@ -78,19 +107,54 @@ export class LoadGovernor {
 
   /**
    * A timer tick at `now` (the timer calls it; tests call it with a fake clock): measures the
-   * lag since the previous tick, then releases what may go.
+   * lag since the previous tick, adapts the rate limit, then releases what may go.
    */
   sample(now: number): void {
-    this.#lagMs = Math.max(0, now - this.#last - this.#opts.intervalMs);
+    const elapsed = Math.max(0, now - this.#last);
+    this.#lagMs = Math.max(0, elapsed - this.#opts.intervalMs);
     this.#last = now;
-    if (!this.congested) {
+    if (elapsed > 0) {
+      const w = Math.min(1, elapsed / RATE_AVERAGE_MS);
+      this.#creditedRate =
+        (1 - w) * this.#creditedRate + w * ((this.#creditedSinceTick * 1000) / elapsed);
+    }
+    this.#creditedSinceTick = 0;
+    const min = this.#opts.minRateBytesPerSec;
+    if (this.#lagMs >= this.#opts.yieldLagMs) {
+      if (!this.#congested) {
+        // Multiplicative decrease from what was flowing.
+        this.#congested = true;
+        this.#rate = Math.max(min, this.#creditedRate / 2);
+        this.#tokens = 0;
+        this.#lastDecrease = now;
+      } else if (now - this.#lastDecrease >= DECREASE_EVERY_MS) {
+        this.#rate = Math.max(min, Math.min(this.#rate, this.#creditedRate) * DECREASE_FACTOR);
+        this.#lastDecrease = now;
+      }
+    } else if (this.#congested) {
+      // The loop keeps time: additive increase, until the limit no longer binds.
+      this.#rate += Math.max(min, this.#rate * INCREASE_PER_SECOND) * (elapsed / 1000);
+      if (this.#rate > 2 * this.#creditedRate + min && this.#held.size === 0) {
+        this.#congested = false;
+      }
+    }
+    if (!this.#congested) {
       this.#releaseAll();
       return;
     }
+    // Tokens for the time since the last tick; a burst of at most one tick (or one credit).
+    this.#tokens = Math.min(
+      this.#tokens + (this.#rate * elapsed) / 1000,
+      Math.max(this.#rate * (this.#opts.intervalMs / 1000), 64 * 1024),
+    );
     for (const [holder, since] of this.#held) {
-      if (now - since < this.#opts.maxHoldMs) break;
+      const owed = holder.owedCredit();
+      const overdue = now - since >= this.#opts.maxHoldMs;
+      if (!overdue && owed > this.#tokens) break;
       this.#held.delete(holder);
-      this.forcedTotal += 1;
+      if (overdue) this.forcedTotal += 1;
+      this.#tokens = Math.max(0, this.#tokens - owed);
+      this.#credited(owed);
       holder.releaseCredit();
     }
   }
@@ -101,7 +165,10 @@ export class LoadGovernor {
    */
   hold(holder: CreditHolder): boolean {
     if (this.#held.has(holder)) return true;
-    if (!this.congested) return false;
+    if (!this.#congested) {
+      this.#credited(holder.owedCredit());
+      return false;
+    }
     this.#held.set(holder, this.#opts.now());
     this.heldTotal += 1;
     return true;
@@ -112,9 +179,16 @@ export class LoadGovernor {
     this.#held.delete(holder);
   }
 
+  #credited(bytes: number): void {
+    this.#creditedSinceTick += bytes;
+  }
+
   #releaseAll(): void {
     const holders = [...this.#held.keys()];
     this.#held.clear();
-    for (const h of holders) h.releaseCredit();
+    for (const h of holders) {
+      this.#credited(h.owedCredit());
+      h.releaseCredit();
+    }
   }
 }

@@ -137,8 +137,10 @@ export class SendScheduler {
   setWindow(lane: Lane, bytes: number): void {
     this.#window[lane] = bytes > 0 ? bytes : Number.POSITIVE_INFINITY;
     const dc = this.#opts.delayControl;
-    // Delay control starts from the whole window and shrinks it only if queueing appears.
-    if (dc && bytes > 0) this.#cwnd[lane] = bytes;
+    // Delay control starts small and grows by the bytes credited (doubling per round trip)
+    // while no queueing appears, like TCP's slow start: a link that starts sending bulk does
+    // not put a whole window of it ahead of urgent frames before it knows the path has room.
+    if (dc && bytes > 0) this.#cwnd[lane] = Math.min(bytes, dc.minWindowBytes);
     this.pump();
   }
 

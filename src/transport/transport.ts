@@ -165,6 +165,7 @@ export class Transport {
         intervalMs: LAG_SAMPLE_INTERVAL_MS,
         yieldLagMs: this.limits.bulkYieldLagMs,
         maxHoldMs: this.limits.maxCreditHoldMs,
+        minRateBytesPerSec: this.limits.minBulkIntakeBytesPerSec,
         now: () => performance.now(),
       });
     }

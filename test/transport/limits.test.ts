@@ -27,6 +27,7 @@ describe('transport limits', () => {
     ['limits.bulkTargetDelayMs', { bulkTargetDelayMs: 0 }],
     ['limits.bulkYieldLagMs', { bulkYieldLagMs: -1 }],
     ['limits.maxCreditHoldMs', { maxCreditHoldMs: 0 }],
+    ['limits.minBulkIntakeBytesPerSec', { minBulkIntakeBytesPerSec: 0 }],
     ['limits.maxPendingRequests', { maxPendingRequests: 0 }],
     ['limits.maxInboundRequests', { maxInboundRequests: Number.NaN }],
   ];
