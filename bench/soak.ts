@@ -355,7 +355,18 @@ async function churn(): Promise<void> {
   d.kill('SIGKILL');
   await d.exited;
   await new Promise((r) => setTimeout(r, downMs));
-  await startNode(n);
+  // A restart that fails (e.g. the source tree is broken mid-run) is retried, not fatal.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await startNode(n);
+      break;
+    } catch (e) {
+      events.push({ t: now(), what: `restart of node ${n.i} failed: ${String(e).slice(0, 200)}` });
+      log(`restart of node ${n.i} failed (attempt ${attempt})`);
+      if (attempt >= 5 || loadStopped()) return;
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
+  }
   log(`node ${n.i} back`);
   // What it caught up on before its event streams were open is not announced to them.
   const grace = Date.now() + 10_000;

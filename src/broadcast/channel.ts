@@ -2,8 +2,15 @@
  * The application's handle on one broadcast channel: broadcast, abort, look up, and receive.
  * @module
  */
+import { createReadStream } from 'node:fs';
 import { Fifo } from '../util/fifo.ts';
-import type { Artifact, ArtifactId, DeliveredArtifact } from './types.ts';
+import type {
+  Artifact,
+  ArtifactId,
+  ChunkedInfo,
+  ChunkProgress,
+  DeliveredArtifact,
+} from './types.ts';
 
 /** Options of {@link Channel.broadcast}. */
 export interface BroadcastOptions {
@@ -52,6 +59,25 @@ export interface Channel {
    * yet (it is also asked periodically). Call it when the answers would change.
    */
   reprioritize(): void;
+  /**
+   * Broadcasts a chunked artifact read from a stream, an iterable of byte arrays, or a file
+   * path, holding one chunk in memory at a time (the channel needs `chunking`). Resolves with
+   * its id once it is in the chunk store and advertised.
+   */
+  broadcastStream(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | string,
+    opts?: { attributes?: Uint8Array },
+  ): Promise<ArtifactId>;
+  /**
+   * The bytes of a chunked artifact this node holds, chunk by chunk, read from the chunk store
+   * (nothing if it holds no such artifact; for one held in part, the chunks up to the first
+   * missing one).
+   */
+  stream(id: ArtifactId): AsyncIterable<Uint8Array>;
+  /** What this node holds of a chunked artifact, if anything. */
+  chunked(id: ArtifactId): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined;
+  /** Calls `listener` at each chunk verified and stored; returns the unsubscribe function. */
+  onProgress(listener: (progress: ChunkProgress) => void): () => void;
 }
 
 /** What a channel needs from the node (the broadcast driver). */
@@ -62,6 +88,17 @@ export interface ChannelHost {
   reprioritize(channel: string): void;
   /** One delivery dropped from a full buffer. */
   deliveryDropped(channel: string): void;
+  /** Chunked artifacts (optional: a host without them refuses streams). */
+  addStream?(
+    channel: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    opts: { attributes?: Uint8Array },
+  ): Promise<ArtifactId>;
+  stream?(channel: string, id: ArtifactId): AsyncIterable<Uint8Array>;
+  chunkedInfo?(
+    channel: string,
+    id: ArtifactId,
+  ): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined;
 }
 
 export const DEFAULT_MAX_BUFFERED_DELIVERIES = 10_000;
@@ -75,6 +112,7 @@ export class ChannelEndpoint implements Channel {
   readonly #host: ChannelHost;
   readonly #maxBuffered: number;
   readonly #subscribers = new Set<Subscription>();
+  readonly #progress = new Set<(progress: ChunkProgress) => void>();
   #ended = false;
 
   constructor(name: string, host: ChannelHost, opts: { maxBufferedDeliveries?: number } = {}) {
@@ -100,6 +138,36 @@ export class ChannelEndpoint implements Channel {
 
   reprioritize(): void {
     this.#host.reprioritize(this.name);
+  }
+
+  broadcastStream(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | string,
+    opts: { attributes?: Uint8Array } = {},
+  ): Promise<ArtifactId> {
+    const input = typeof source === 'string' ? createReadStream(source) : source;
+    const attributes = opts.attributes && new Uint8Array(opts.attributes);
+    if (!this.#host.addStream) return Promise.reject(new Error('chunked artifacts unsupported'));
+    return this.#host.addStream(this.name, input, { attributes });
+  }
+
+  stream(id: ArtifactId): AsyncIterable<Uint8Array> {
+    return this.#host.stream?.(this.name, id) ?? (async function* () {})();
+  }
+
+  chunked(
+    id: ArtifactId,
+  ): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined {
+    return this.#host.chunkedInfo?.(this.name, id);
+  }
+
+  onProgress(listener: (progress: ChunkProgress) => void): () => void {
+    this.#progress.add(listener);
+    return () => this.#progress.delete(listener);
+  }
+
+  /** A chunked download of this channel progressed. */
+  progress(progress: ChunkProgress): void {
+    for (const l of this.#progress) l(progress);
   }
 
   received(): AsyncIterableIterator<DeliveredArtifact> {

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.ts';
 import { Lane } from '../transport/index.ts';
-import type { ChannelConfig, DownloadLimits } from './types.ts';
+import type { ChannelConfig, ChunkingConfig, DownloadLimits } from './types.ts';
 
 /** Application attributes of an artifact travel in its advert: at most this many bytes. */
 export const MAX_ATTRIBUTES_BYTES = 256;
@@ -26,6 +26,17 @@ export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
   pushRelayDelayMs: 100,
   reprioritizeIntervalMs: 1000,
   maxPendingValidations: 64,
+  maxChunksInFlight: 16,
+  maxChunksPerPeer: 4,
+  maxChunkedDownloads: 4,
+  haveIntervalMs: 50,
+});
+
+export const DEFAULT_CHUNKING: Readonly<ChunkingConfig> = Object.freeze({
+  thresholdBytes: 1024 * 1024,
+  chunkBytes: 1024 * 1024,
+  maxChunkBytes: 4 * 1024 * 1024,
+  maxManifestBytes: 256 * 1024,
 });
 
 function positive(field: string, value: number, integer = true): void {
@@ -65,6 +76,17 @@ export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {
     throw new ConfigError(f('relay'), `must be 'relay' or 'origin-only', got ${String(c.relay)}`);
   }
   if (typeof c.priority !== 'function') throw new ConfigError(f('priority'), 'must be a function');
+  if (c.chunking !== undefined) {
+    const k: ChunkingConfig = { ...DEFAULT_CHUNKING, ...c.chunking };
+    for (const [key, v] of Object.entries(k)) positive(f(`chunking.${key}`), v as number);
+    if (k.chunkBytes > k.maxChunkBytes) {
+      throw new ConfigError(f('chunking.chunkBytes'), 'must not exceed maxChunkBytes');
+    }
+    if (k.maxManifestBytes < 49) {
+      throw new ConfigError(f('chunking.maxManifestBytes'), 'must hold at least one chunk hash');
+    }
+    c.chunking = k;
+  }
   return c;
 }
 

@@ -13,13 +13,16 @@ import {
 } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
 import type { Logger } from '../log.ts';
-import type {
-  InboundMessage,
-  InboundPeerRequest,
-  ResponseBody,
-  Transport,
-  TransportEvent,
+import {
+  type InboundMessage,
+  type InboundPeerRequest,
+  lengthDelimitedPrefix,
+  type ResponseBody,
+  type Transport,
+  type TransportEvent,
 } from '../transport/index.ts';
+import { encodeManifest, manifestId, rechunk, sha256 } from './chunks/manifest.ts';
+import type { ChunkStore } from './chunks/store.ts';
 import { BroadcastCore, type CoreOptions } from './core/core.ts';
 import {
   COUNTER_LABELS,
@@ -27,10 +30,13 @@ import {
   type CoreObserver,
   type CounterName,
 } from './core/observer.ts';
+import { FetchResponse } from './proto/broadcast.ts';
 import type {
   Artifact,
   ArtifactId,
   ChannelConfig,
+  ChunkProgress,
+  ChunkRead,
   CoreAction,
   DeliveredArtifact,
   FetchResult,
@@ -59,6 +65,8 @@ const COUNTER_HELP: Record<CounterName, string> = {
   updates_sent: 'Slot updates queued to peers, by kind (advert, inline, withdrawn)',
   messages_dropped: 'Slot-update messages ignored as a whole, by reason',
   pool_full: 'Accepted artifacts that did not fit in the pool',
+  chunks:
+    'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed)',
 };
 
 /**
@@ -145,6 +153,10 @@ export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
   deliver: (artifact: DeliveredArtifact) => void;
   /** Clock, ms. Default {@link monotonicNow}. */
   now?: () => number;
+  /** The chunk store of each channel with chunking (required for those). */
+  chunkStores?: ReadonlyMap<string, ChunkStore>;
+  /** Progress of chunked downloads. */
+  onProgress?: (progress: ChunkProgress) => void;
 }
 
 /** Backoff of `core.resend` after a full send queue: base doubling to max, ms. */
@@ -182,6 +194,10 @@ export class BroadcastDriver {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #deliver: (artifact: DeliveredArtifact) => void;
+  readonly #stores: ReadonlyMap<string, ChunkStore>;
+  readonly #onProgress: ((progress: ChunkProgress) => void) | undefined;
+  /** Per chunked artifact, the tail of its chain of store operations (kept in order). */
+  readonly #storeOps = new Map<string, Promise<void>>();
   readonly #fetches = new Map<number, AbortController>();
   /** Per peer, after a full send queue: the retry timer and the slots to send again. */
   readonly #resends = new Map<NodeId, NodeJS.Timeout>();
@@ -198,6 +214,13 @@ export class BroadcastDriver {
     this.#log = opts.logger.child({ component: 'broadcast' });
     this.#now = opts.now ?? monotonicNow;
     this.#deliver = opts.deliver;
+    this.#stores = opts.chunkStores ?? new Map();
+    this.#onProgress = opts.onProgress;
+    for (const [name, cfg] of opts.channels) {
+      if (cfg.chunking && !this.#stores.has(name)) {
+        throw new Error(`channel '${name}' has chunking but no chunk store`);
+      }
+    }
     let core: BroadcastCore | undefined;
     this.metrics = new BroadcastMetrics(opts.metrics, () => core!.stats());
     core = new BroadcastCore({
@@ -215,14 +238,103 @@ export class BroadcastDriver {
   /** The `onMessage` and `onRequest` options to create the transport with. */
   readonly transportHandlers: {
     onMessage: (msg: InboundMessage) => void;
-    onRequest: (req: InboundPeerRequest) => ResponseBody;
+    onRequest: (req: InboundPeerRequest) => ResponseBody | Promise<ResponseBody>;
   } = {
     onMessage: (msg) =>
       this.#feed('updates', (now) =>
         this.core.onUpdates(msg.peer, msg.connId, msg.lane, msg.body, now),
       ),
-    onRequest: (req) => this.core.serve(req.lane, req.body),
+    onRequest: (req) => {
+      const r = this.core.serveRequest(req.lane, req.body);
+      return 'type' in r ? this.#readChunk(r) : r;
+    },
   };
+
+  async #readChunk(r: ChunkRead): Promise<ResponseBody> {
+    const bytes = await this.#stores
+      .get(r.channel)
+      ?.get(r.id, r.index)
+      .catch((err: unknown) => {
+        this.#log.warn({ err, id: r.id, index: r.index }, 'chunk store read failed');
+        return undefined;
+      });
+    if (!bytes) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    return [lengthDelimitedPrefix(1, bytes.length), bytes];
+  }
+
+  /**
+   * Finds the artifacts left in the chunk stores (a restart): whole ones are served again,
+   * partial ones resume without fetching the chunks already held. Call before the transport
+   * starts.
+   */
+  async resume(): Promise<number> {
+    let n = 0;
+    for (const [channel, store] of this.#stores) {
+      const stored = await store.list();
+      n += this.core.resume(channel, stored, this.#now());
+    }
+    this.#schedule();
+    return n;
+  }
+
+  /**
+   * Broadcasts a chunked artifact read from `source` (any size up to the channel's
+   * `maxArtifactBytes`), holding one chunk in memory at a time. Resolves with its id once it is
+   * stored and advertised.
+   */
+  async addStream(
+    channel: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    opts: { attributes?: Uint8Array } = {},
+  ): Promise<ArtifactId> {
+    this.#checkRunning();
+    const cfg = this.#channels.get(channel);
+    const store = this.#stores.get(channel);
+    if (!cfg?.chunking || !store) {
+      throw new Error(`channel '${channel}' has no chunking`);
+    }
+    const { id, manifest } = await store.import(source, cfg.chunking.chunkBytes);
+    this.#checkRunning();
+    this.core.addChunked(channel, id, manifest, opts.attributes ?? new Uint8Array(0), this.#now());
+    this.#schedule();
+    return id;
+  }
+
+  /**
+   * The bytes of a chunked artifact held (or the chunks held so far, in order, up to the first
+   * missing one), read from the chunk store one chunk at a time.
+   */
+  async *stream(channel: string, id: ArtifactId): AsyncGenerator<Uint8Array> {
+    const info = this.core.chunkedInfo(channel, id);
+    const store = this.#stores.get(channel);
+    if (!info || !store) return;
+    for (let i = 0; i < info.info.chunks; i++) {
+      const chunk = await store.get(id, i);
+      if (!chunk) return;
+      yield chunk;
+    }
+  }
+
+  /** {@inheritDoc BroadcastCore.chunkedInfo} */
+  chunkedInfo(channel: string, id: ArtifactId): ReturnType<BroadcastCore['chunkedInfo']> {
+    return this.core.chunkedInfo(channel, id);
+  }
+
+  #storeOp(
+    channel: string,
+    id: ArtifactId,
+    op: (store: ChunkStore) => Promise<void>,
+  ): Promise<void> {
+    const key = `${channel}:${id}`;
+    const store = this.#stores.get(channel)!;
+    const next = (this.#storeOps.get(key) ?? Promise.resolve()).then(() => op(store));
+    const tail = next.catch(() => undefined);
+    this.#storeOps.set(key, tail);
+    void tail.then(() => {
+      if (this.#storeOps.get(key) === tail) this.#storeOps.delete(key);
+    });
+    return next;
+  }
 
   /**
    * Starts following `transport`'s link events (links already up are reported to the core at
@@ -261,8 +373,29 @@ export class BroadcastDriver {
     opts: { attributes?: Uint8Array; urgent?: boolean } = {},
   ): ArtifactId {
     this.#checkRunning();
+    const chunking = this.#channels.get(channel)?.chunking;
+    if (chunking && bytes.length > chunking.thresholdBytes)
+      return this.#addChunked(channel, bytes, opts);
     const id = this.core.add(channel, bytes, opts, this.#now());
     this.#schedule();
+    return id;
+  }
+
+  /** A large artifact given whole: its id now, stored and advertised once in the chunk store. */
+  #addChunked(channel: string, bytes: Uint8Array, opts: { attributes?: Uint8Array }): ArtifactId {
+    const cfg = this.#channels.get(channel)!;
+    if (bytes.length > cfg.maxArtifactBytes) {
+      this.core.add(channel, bytes, opts, this.#now()); // throws ERR_ARTIFACT_TOO_LARGE
+    }
+    const chunkBytes = cfg.chunking!.chunkBytes;
+    const hashes: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length || hashes.length === 0; at += chunkBytes) {
+      hashes.push(sha256(bytes.subarray(at, at + chunkBytes)));
+    }
+    const id = manifestId(encodeManifest({ chunkBytes, totalBytes: bytes.length, hashes }));
+    this.addStream(channel, rechunk([bytes], chunkBytes), opts).catch((err: unknown) =>
+      this.#log.warn({ err, channel, id }, 'chunked broadcast failed'),
+    );
     return id;
   }
 
@@ -354,6 +487,35 @@ export class BroadcastDriver {
         return;
       case 'wake':
         this.#arm(action.at);
+        return;
+      case 'chunk-open':
+        this.#storeOp(action.channel, action.id, (st) => st.open(action.id, action.manifest)).catch(
+          (err: unknown) => this.#log.warn({ err, id: action.id }, 'chunk store open failed'),
+        );
+        return;
+      case 'chunk-write': {
+        const { channel, id, index, bytes } = action;
+        this.#storeOp(channel, id, (st) => st.put(id, index, bytes)).then(
+          () =>
+            this.#feed('chunk-written', (now) =>
+              this.core.onChunkWritten(channel, id, index, true, now),
+            ),
+          (err: unknown) => {
+            this.#log.warn({ err, id, index }, 'chunk store write failed');
+            this.#feed('chunk-written', (now) =>
+              this.core.onChunkWritten(channel, id, index, false, now),
+            );
+          },
+        );
+        return;
+      }
+      case 'chunk-delete':
+        this.#storeOp(action.channel, action.id, (st) => st.delete(action.id)).catch(
+          (err: unknown) => this.#log.warn({ err, id: action.id }, 'chunk store delete failed'),
+        );
+        return;
+      case 'progress':
+        this.#onProgress?.(action.progress);
         return;
     }
   }

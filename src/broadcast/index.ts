@@ -10,7 +10,21 @@ export {
   type ChannelHost,
 } from './channel.ts';
 export {
+  Bitset,
+  decodeManifest,
+  encodeManifest,
+  type Manifest,
+  manifestId,
+} from './chunks/manifest.ts';
+export {
+  type ChunkStore,
+  DiskChunkStore,
+  InMemoryChunkStore,
+  type StoredArtifact,
+} from './chunks/store.ts';
+export {
   DEFAULT_CHANNEL,
+  DEFAULT_CHUNKING,
   DEFAULT_DOWNLOAD_LIMITS,
   MAX_ATTRIBUTES_BYTES,
   resolveChannel,
@@ -33,5 +47,5 @@ export { BroadcastDriver, type BroadcastDriverOptions } from './driver.ts';
 export { artifactId, isArtifactId } from './ids.ts';
 export { type ArtifactPool, InMemoryPool } from './pool.ts';
 /** The broadcast wire messages (protobuf codecs), for tools and adversarial tests. */
-export { FetchRequest, FetchResponse, SlotUpdates } from './proto/broadcast.ts';
+export { FetchRequest, FetchResponse, Have, SlotUpdates } from './proto/broadcast.ts';
 export type * from './types.ts';

@@ -16,6 +16,8 @@ export interface AdvertInfo {
   id: ArtifactId;
   size: number;
   attributes: Uint8Array;
+  /** Set for a chunked artifact: the size of its manifest (whose SHA-256 is the id). */
+  manifestSize?: number;
 }
 
 /**
@@ -34,12 +36,45 @@ export type RelayPolicy =
   /** Only the node that created it advertises it (the IC's ingress). */
   | 'origin-only';
 
+/** A chunked artifact's shape (its bytes are in the channel's chunk store, not in memory). */
+export interface ChunkedInfo {
+  /** Total size, bytes. */
+  size: number;
+  chunkBytes: number;
+  chunks: number;
+}
+
 /** One artifact held by a node. */
 export interface Artifact {
   channel: string;
   id: ArtifactId;
+  /** The bytes; empty for a chunked artifact (read it with `Channel.stream`). */
   bytes: Uint8Array;
   attributes: Uint8Array;
+  /** Set for a chunked artifact. */
+  chunked?: ChunkedInfo;
+}
+
+/** Chunking of a channel's large artifacts (see docs/protocol.md, Chunked artifacts). */
+export interface ChunkingConfig {
+  /** Artifacts larger than this are chunked. Default 1 MiB. */
+  thresholdBytes: number;
+  /** Size of the chunks this node cuts. Default 1 MiB. */
+  chunkBytes: number;
+  /** Largest chunk accepted from a peer's manifest. Default 4 MiB. */
+  maxChunkBytes: number;
+  /** Largest manifest accepted (17 bytes + 32 per chunk). Default 256 KiB (8187 chunks). */
+  maxManifestBytes: number;
+}
+
+/** Progress of a chunked download. */
+export interface ChunkProgress {
+  channel: string;
+  id: ArtifactId;
+  chunksDone: number;
+  chunks: number;
+  /** Bytes of verified chunks received from each peer. */
+  bytesFrom: Record<string, number>;
 }
 
 /** An artifact delivered to the application. */
@@ -70,6 +105,11 @@ export interface ChannelConfig {
    * ignore (drop silently). May be async. Default: accept.
    */
   validate?: (artifact: DeliveredArtifact) => Validation | Promise<Validation>;
+  /**
+   * Chunking of large artifacts: undefined (the default) sends every artifact whole. A channel
+   * with chunking needs a chunk store (in memory by default).
+   */
+  chunking?: ChunkingConfig;
 }
 
 /** Limits of the download side, per node. */
@@ -103,6 +143,14 @@ export interface DownloadLimits {
   reprioritizeIntervalMs: number;
   /** Validations in progress at once. Default 64. */
   maxPendingValidations: number;
+  /** Chunk fetches in progress or being written, all artifacts. Default 16. */
+  maxChunksInFlight: number;
+  /** Chunk fetches in progress from one peer. Default 4. */
+  maxChunksPerPeer: number;
+  /** Chunked artifacts whose chunks are fetched at once (by priority). Default 4. */
+  maxChunkedDownloads: number;
+  /** Have bitmaps of partly held artifacts go out at most this often, ms. Default 50. */
+  haveIntervalMs: number;
 }
 
 /** What the core is told (the driver feeds these, with the current time). */
@@ -145,4 +193,20 @@ export type CoreAction =
   /** Hand an accepted artifact to the application. */
   | { type: 'deliver'; artifact: DeliveredArtifact }
   /** Call `tick` at (or after) time `at` (ms). Replaces any earlier wake-up. */
-  | { type: 'wake'; at: number };
+  | { type: 'wake'; at: number }
+  /** Prepare the channel's chunk store for artifact `id` with its manifest. */
+  | { type: 'chunk-open'; channel: string; id: ArtifactId; manifest: Uint8Array }
+  /** Store a verified chunk; report with `onChunkWritten`. */
+  | { type: 'chunk-write'; channel: string; id: ArtifactId; index: number; bytes: Uint8Array }
+  /** Drop artifact `id` from the channel's chunk store. */
+  | { type: 'chunk-delete'; channel: string; id: ArtifactId }
+  /** A chunked download progressed. */
+  | { type: 'progress'; progress: ChunkProgress };
+
+/** A fetch the core answers from the chunk store: the driver reads chunk `index` of `id`. */
+export interface ChunkRead {
+  type: 'read-chunk';
+  channel: string;
+  id: ArtifactId;
+  index: number;
+}

@@ -11,6 +11,7 @@ import {
   CONSENSUS_PUSH_THRESHOLD,
   type DemoWorkload,
   HEADER_BYTES,
+  LARGE_ARTIFACT_BYTES,
   MAX_ARTIFACT_BYTES,
 } from '../demo/protocol.ts';
 import { formatProgress, formatReport } from '../demo/report.ts';
@@ -131,8 +132,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         consensusIntervalMs: options.consensusIntervalMs,
         backgroundBulkBytes: options.backgroundBulk,
       };
-      // Every node keeps every artifact in memory.
-      const held = options.nodes * planWorkload(options.nodes, workload).payloadBytes;
+      // Every node keeps every artifact in memory (large ones go to disk chunk stores).
+      const large = (options.size ?? 0) > LARGE_ARTIFACT_BYTES;
+      const held = large ? 0 : options.nodes * planWorkload(options.nodes, workload).payloadBytes;
       if (held > MEMORY_SHARE * totalmem()) {
         throw new DemoTooLargeError(
           `the nodes would hold ${(held / 1e9).toFixed(1)} GB of artifacts in memory (each keeps ` +

@@ -23,6 +23,9 @@ export class NodeHandle {
   deliveries = 0;
   /** Bytes of those artifacts, as last reported by the worker. */
   receivedBytes = 0;
+  /** Chunks of large artifacts verified, and in all, from the latest progress message. */
+  chunksDone = 0;
+  chunks = 0;
   /** When the node had every artifact of the others (shared clock, ms), once it has. */
   receivedAt: number | undefined;
   /** The node's report, once posted. */
@@ -65,6 +68,8 @@ export class NodeHandle {
         this.peersUp = msg.peersUp;
         this.deliveries = msg.deliveries;
         this.receivedBytes = msg.receivedBytes;
+        this.chunksDone = msg.chunksDone;
+        this.chunks = msg.chunks;
         break;
       case 'mesh':
         this.#meshed.resolve();

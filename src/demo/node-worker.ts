@@ -5,9 +5,16 @@
  * when told to, while counting what it receives. See protocol.ts for the message sequence.
  * @module
  */
+
+import { randomFillSync } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import { InMemoryPool } from '../broadcast/index.ts';
+import {
+  type ArtifactId,
+  type ChunkProgress,
+  DiskChunkStore,
+  InMemoryPool,
+} from '../broadcast/index.ts';
 import { loadIdentity, type NodeId } from '../identity/index.ts';
 import { silentLogger } from '../log.ts';
 import { createNode, type Node } from '../node/index.ts';
@@ -21,13 +28,16 @@ import {
   CONSENSUS_PUSH_THRESHOLD,
   DEMO_SUBNET,
   type FromWorker,
+  HEADER_BYTES,
   INGRESS,
+  LARGE_ARTIFACT_BYTES,
   type NodeReport,
   type ToWorker,
   type WorkerConfig,
 } from './protocol.ts';
 import {
   now,
+  type PlannedArtifact,
   planWorkload,
   Receiver,
   type SendStats,
@@ -111,6 +121,33 @@ async function broadcastCounters(metrics: MetricsRegistry): Promise<BroadcastCou
   };
 }
 
+/** A disk chunk store that counts the bytes it reads (serves) per artifact. */
+class CountingChunkStore extends DiskChunkStore {
+  readonly served = new Map<ArtifactId, number>();
+
+  override async get(id: ArtifactId, index: number): Promise<Uint8Array | undefined> {
+    const bytes = await super.get(id, index);
+    if (bytes) this.served.set(id, (this.served.get(id) ?? 0) + bytes.length);
+    return bytes;
+  }
+}
+
+/** A large artifact's bytes, one chunk at a time: the header, then random bytes. */
+function* largeArtifact(a: PlannedArtifact, sentAt: number): Generator<Uint8Array> {
+  const piece = LARGE_ARTIFACT_BYTES;
+  for (let at = 0; at < a.size; at += piece) {
+    const bytes = new Uint8Array(Math.min(piece, a.size - at));
+    randomFillSync(bytes);
+    if (at === 0) {
+      const view = new DataView(bytes.buffer);
+      view.setFloat64(0, sentAt, true);
+      view.setUint32(8, a.origin, true);
+      view.setUint32(12, a.seq, true);
+    }
+    yield bytes;
+  }
+}
+
 interface NodeState {
   node: Node;
   registry: FileRegistryClient;
@@ -122,6 +159,19 @@ interface NodeState {
   stopping: boolean;
   progress: NodeJS.Timeout;
   readers: Promise<void>[];
+  store: CountingChunkStore;
+  ownLarge: Map<ArtifactId, number>;
+  chunkProgress: Map<ArtifactId, ChunkProgress>;
+}
+
+function largeBytesFrom(state: NodeState): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of state.chunkProgress.values()) {
+    for (const [peer, bytes] of Object.entries(p.bytesFrom)) {
+      out[peer] = (out[peer] ?? 0) + bytes;
+    }
+  }
+  return out;
 }
 
 async function report(state: NodeState): Promise<void> {
@@ -150,6 +200,12 @@ async function report(state: NodeState): Promise<void> {
     wireBytes: await wireBytes(node.metrics),
     broadcast: await broadcastCounters(node.metrics),
     finished: receiver.finished && sent.broadcasts === own && sent.errors === 0,
+    largeOwnBytes: [...state.ownLarge.values()].reduce((n, b) => n + b, 0),
+    largeOwnUploadBytes: [...state.ownLarge.keys()].reduce(
+      (n, id) => n + (state.store.served.get(id) ?? 0),
+      0,
+    ),
+    largeBytesFrom: largeBytesFrom(state),
   };
   post({ type: 'report', report: result });
 }
@@ -167,6 +223,7 @@ async function start(): Promise<NodeState> {
   const slots = (n: number) => Math.max(10_000, n + 16);
   const poolBytes = (n: number) => Math.max(1024 * MiB, n + MiB);
   const c = plan.channels;
+  const store = new CountingChunkStore(config.chunkDir);
   const node = await createNode({
     identity,
     registry,
@@ -183,8 +240,15 @@ async function start(): Promise<NodeState> {
         lane: Lane.bulk,
         maxArtifactBytes: Math.max(MiB, c.ingress.maxSize ?? 0),
         maxSlots: slots(c.ingress.artifacts),
+        chunking: {
+          thresholdBytes: LARGE_ARTIFACT_BYTES,
+          chunkBytes: MiB,
+          maxChunkBytes: MiB,
+          maxManifestBytes: 512 * 1024,
+        },
       },
     },
+    chunkStores: { [INGRESS]: store },
     pools: {
       [CONSENSUS]: new InMemoryPool({ maxBytes: poolBytes(c.consensus.payloadBytes) }),
       [INGRESS]: new InMemoryPool({ maxBytes: poolBytes(c.ingress.payloadBytes) }),
@@ -204,20 +268,44 @@ async function start(): Promise<NodeState> {
     stopping: false,
     progress: setInterval(() => {
       const peersUp = node.transport.peers().filter((p) => p.state === 'connected').length;
+      let chunksDone = 0;
+      let chunks = 0;
+      for (const p of state.chunkProgress.values()) {
+        chunksDone += p.chunksDone;
+        chunks += p.chunks;
+      }
       post({
         type: 'progress',
         peersUp,
         deliveries: receiver.received,
         receivedBytes: receiver.receivedBytes,
+        chunksDone,
+        chunks,
       });
     }, PROGRESS_INTERVAL_MS),
     readers: [],
+    store,
+    ownLarge: new Map(),
+    chunkProgress: new Map(),
   };
+  node.channel(INGRESS).onProgress((p) => state.chunkProgress.set(p.id, p));
   state.progress.unref();
   // Subscribed before any peer is known: nothing can be delivered earlier.
   state.readers = CHANNELS.map(async (name) => {
-    for await (const artifact of node.channel(name).received()) {
-      receiver.record(name, artifact, now());
+    const channel = node.channel(name);
+    for await (const artifact of channel.received()) {
+      const at = now();
+      if (!artifact.chunked) {
+        receiver.record(name, artifact, at);
+        continue;
+      }
+      // A large artifact: its header is in its first chunk.
+      let first: Uint8Array = new Uint8Array(0);
+      for await (const chunk of channel.stream(artifact.id)) {
+        first = chunk.subarray(0, HEADER_BYTES);
+        break;
+      }
+      receiver.record(name, { ...artifact, bytes: first }, at, artifact.chunked.size);
     }
   });
   return state;
@@ -268,6 +356,13 @@ async function run(state: NodeState): Promise<void> {
     state.sent,
     () => state.stopping,
     (a, err) => fail(`broadcast of artifact ${a.index} failed: ${describe(err)}`),
+    (a, sentAt) =>
+      node
+        .channel(a.channel)
+        .broadcastStream(largeArtifact(a, sentAt))
+        .then((id) => {
+          state.ownLarge.set(id, a.size);
+        }),
   );
   await Promise.all([sending, receiver.complete]);
   post({ type: 'received', at: receiver.completedAt ?? now() });

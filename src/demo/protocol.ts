@@ -34,7 +34,13 @@ export const CONSENSUS_PUSH_THRESHOLD = 1024;
 export const HEADER_BYTES = 16;
 
 /** Largest artifact of the demo (`--size`), bytes. */
-export const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024;
+export const MAX_ARTIFACT_BYTES = 8 * 1024 * 1024 * 1024;
+
+/**
+ * Ingress artifacts above this size are large: chunked (1 MiB chunks), kept in a disk chunk
+ * store under the demo directory, and broadcast from a stream.
+ */
+export const LARGE_ARTIFACT_BYTES = 1024 * 1024;
 
 /** What the nodes broadcast. */
 export interface DemoWorkload {
@@ -71,6 +77,8 @@ export interface WorkerConfig {
   /** SPKI PEM of the operator key that signed the registry. */
   readonly operatorPublicKeyPem: string;
   readonly workload: DemoWorkload;
+  /** Directory of the node's disk chunk store (large artifacts). */
+  readonly chunkDir: string;
 }
 
 /** Messages from the main thread to a worker. */
@@ -142,12 +150,25 @@ export interface NodeReport {
   readonly broadcast: BroadcastCounters;
   /** Whether every artifact of the others arrived and every own artifact was broadcast. */
   readonly finished: boolean;
+  /** Large (chunked) artifacts: bytes of this node's own ones, and chunk bytes it served of them. */
+  readonly largeOwnBytes: number;
+  readonly largeOwnUploadBytes: number;
+  /** Chunk bytes of large artifacts this node received, by the NodeId of the peer that sent them. */
+  readonly largeBytesFrom: Record<string, number>;
 }
 
 /** Messages from a worker to the main thread. */
 export type FromWorker =
   | { type: 'listening'; nodeId: string; port: number }
-  | { type: 'progress'; peersUp: number; deliveries: number; receivedBytes: number }
+  | {
+      type: 'progress';
+      peersUp: number;
+      deliveries: number;
+      receivedBytes: number;
+      /** Chunks of large artifacts verified so far, and in all (of those being received). */
+      chunksDone: number;
+      chunks: number;
+    }
   | { type: 'mesh' }
   | { type: 'received'; at: number }
   | { type: 'report'; report: NodeReport }

@@ -208,7 +208,8 @@ export function formatProgress(p: DemoProgress): string {
       const bar = `${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}`;
       return (
         `[${bar}] ${Math.floor(share * 100)}%  ${count(p.deliveries)} / ` +
-        `${count(p.expectedDeliveries)} deliveries, ${bytes(p.receivedBytes)} / ${bytes(p.expectedBytes)}`
+        `${count(p.expectedDeliveries)} deliveries, ${bytes(p.receivedBytes)} / ${bytes(p.expectedBytes)}` +
+        (p.chunks > 0 ? `, chunks ${count(p.chunksDone)} / ${count(p.chunks)}` : '')
       );
     }
     case 'stopping':

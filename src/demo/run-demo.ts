@@ -30,7 +30,8 @@ import {
 } from '../registry/index.ts';
 import { deferred } from './deferred.ts';
 import { NodeHandle } from './node-handle.ts';
-import { DEMO_SUBNET, type DemoWorkload } from './protocol.ts';
+import { DEMO_SUBNET, type DemoWorkload, LARGE_ARTIFACT_BYTES } from './protocol.ts';
+import { rawTlsCeilingMs } from './raw-ceiling.ts';
 import { type DemoResult, summarize } from './summary.ts';
 import { now, planWorkload } from './workload.ts';
 
@@ -70,6 +71,9 @@ export interface DemoProgress {
   receivedBytes: number;
   /** Bytes all nodes receive in a complete run: payload x (nodes - 1). */
   expectedBytes: number;
+  /** Chunks of large artifacts verified, and in all, at every node together. */
+  chunksDone: number;
+  chunks: number;
 }
 
 /** How often {@link DemoOptions.onProgress} is called, ms. */
@@ -141,8 +145,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       expectedDeliveries,
       receivedBytes: handles.reduce((n, h) => n + h.receivedBytes, 0),
       expectedBytes,
+      chunksDone: handles.reduce((n, h) => n + h.chunksDone, 0),
+      chunks: handles.reduce((n, h) => n + h.chunks, 0),
     });
   }, PROGRESS_INTERVAL_MS);
+  let peakRss = process.memoryUsage.rss();
+  const rssSampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  }, 100);
+  let rawCeilingMs: number | null = null;
+  const large = plan.artifacts.filter(
+    (a) => a.channel === 'ingress' && a.size > LARGE_ARTIFACT_BYTES,
+  );
 
   let setupMs = 0;
   let runStart: number | undefined;
@@ -165,6 +179,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         index,
         nodes,
         identityDir: identityDirs[index]!,
+        chunkDir: join(identityDirs[index]!, 'chunks'),
         registryPath,
         operatorPublicKeyPem: operator.publicKeyPem,
         workload,
@@ -199,6 +214,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await step(new Promise((resolve) => setTimeout(resolve, SETTLE_MS)));
     for (const h of handles) h.requestReport();
     await step(Promise.all(handles.map((h) => h.reported)));
+    if (large.length > 0) {
+      const bytes = large.reduce((n, a) => n + a.size, 0);
+      rawCeilingMs = await step(rawTlsCeilingMs(identities[0]!, nodes - 1, bytes));
+    }
   } catch (err) {
     if (!(err instanceof DemoStop)) throw err;
     error = err.message;
@@ -209,10 +228,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     phase = 'stopping';
     await Promise.all(handles.map((h) => h.stop()));
     clearInterval(progress);
+    clearInterval(rssSampler);
     if (!options.keep) await rm(dir, { recursive: true, force: true });
   }
   const reports = handles.flatMap((h) => (h.report ? [h.report] : []));
-  return summarize(reports, {
+  const ownBytes = reports.reduce((n, r) => n + r.largeOwnBytes, 0);
+  const indexOf = new Map(reports.map((r) => [r.nodeId, r.index]));
+  const largeBytesFromNode: Record<string, number> = {};
+  for (const r of reports) {
+    for (const [peer, b] of Object.entries(r.largeBytesFrom)) {
+      const k = String(indexOf.get(peer) ?? peer);
+      largeBytesFromNode[k] = (largeBytesFromNode[k] ?? 0) + b;
+    }
+  }
+  const extra = {
+    originUploadRatio:
+      ownBytes > 0
+        ? Math.round((reports.reduce((n, r) => n + r.largeOwnUploadBytes, 0) / ownBytes) * 1000) /
+          1000
+        : null,
+    peakRssMb: Math.round(peakRss / 1e5) / 10,
+    rawCeilingMs: rawCeilingMs === null ? null : Math.round(rawCeilingMs),
+    largeBytesFromNode,
+  };
+  const summary = summarize(reports, {
     plan,
     ...(runStart === undefined ? {} : { startAt: runStart }),
     setupMs,
@@ -220,4 +259,5 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ...(error === undefined ? {} : { error }),
     ...(options.keep ? { directory: dir } : {}),
   });
+  return { ...summary, ...extra };
 }

@@ -78,6 +78,23 @@ export interface DemoResult {
   downloads: number;
   /** One-way latency from the origin's broadcast() to delivery, per channel name. */
   latencyMs: Record<string, LatencySummary>;
+  /**
+   * Large (chunked) artifacts: chunk bytes their origins uploaded divided by their size (a star
+   * from the origin would be nodes - 1); null without large artifacts.
+   */
+  originUploadRatio?: number | null;
+  /**
+   * Largest resident memory of the demo process, MB, sampled every 100 ms: every node is a
+   * worker thread of that process, so it bounds each node's.
+   */
+  peakRssMb?: number;
+  /**
+   * Large-artifact runs: ms to send the payload from one origin to each other node through
+   * plain TLS sockets (the raw ceiling), measured after the broadcast in the same run.
+   */
+  rawCeilingMs?: number | null;
+  /** Chunk bytes received from each node (by index), all receivers, large artifacts. */
+  largeBytesFromNode?: Record<string, number>;
   /** From the common start to the last node having every artifact, ms. */
   durationMs: number;
   /** Identities, registry, workers started, full mesh, ms. */

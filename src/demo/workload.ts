@@ -17,6 +17,7 @@ import {
   type DemoWorkload,
   HEADER_BYTES,
   INGRESS,
+  LARGE_ARTIFACT_BYTES,
 } from './protocol.ts';
 
 const KiB = 1024;
@@ -275,6 +276,8 @@ export async function sendArtifacts(
   stats: SendStats,
   stopped: () => boolean,
   onError: (artifact: PlannedArtifact, err: unknown) => void,
+  /** Broadcasts a large artifact from a stream (never held whole). */
+  sendLarge?: (artifact: PlannedArtifact, sentAt: number) => Promise<void>,
 ): Promise<void> {
   const broadcastOne = async (a: PlannedArtifact): Promise<void> => {
     const channel = node.channel(a.channel);
@@ -282,6 +285,11 @@ export async function sendArtifacts(
       if (stopped()) return;
       try {
         const sentAt = now();
+        if (sendLarge && a.channel === INGRESS && a.size > LARGE_ARTIFACT_BYTES) {
+          await sendLarge(a, sentAt);
+          stats.broadcasts += 1;
+          return;
+        }
         channel.broadcast(encodeArtifact(a, sentAt), { urgent: a.urgent });
         stats.broadcasts += 1;
         if (a.paced) {
@@ -358,7 +366,12 @@ export class Receiver {
   }
 
   /** Records one artifact delivered on `channel` at time `at`. */
-  record(channel: string, artifact: DeliveredArtifact, at: number): void {
+  record(
+    channel: string,
+    artifact: DeliveredArtifact,
+    at: number,
+    size = artifact.bytes.byteLength,
+  ): void {
     const header = decodeHeader(artifact.bytes);
     const planned =
       header === undefined ? undefined : this.#plan.byOrigin[header.origin]?.[header.seq];
@@ -367,7 +380,7 @@ export class Receiver {
       planned === undefined ||
       planned.origin === this.#self ||
       planned.channel !== channel ||
-      planned.size !== artifact.bytes.byteLength
+      planned.size !== size
     ) {
       this.malformed += 1;
       return;

@@ -5,7 +5,9 @@ import {
   type Channel,
   type ChannelConfig,
   ChannelEndpoint,
+  type ChunkStore,
   type DownloadLimits,
+  InMemoryChunkStore,
   InMemoryPool,
   MAX_ATTRIBUTES_BYTES,
   resolveChannel,
@@ -59,6 +61,12 @@ export interface NodeOptions {
   channels?: Record<string, Partial<ChannelConfig>>;
   /** A pool per channel name; channels without one get an {@link InMemoryPool} (1 GiB). */
   pools?: Record<string, ArtifactPool>;
+  /**
+   * A chunk store per channel with `chunking`; those without one get an
+   * {@link InMemoryChunkStore} (1 GiB). Use a `DiskChunkStore` for large artifacts, and to
+   * resume downloads after a restart.
+   */
+  chunkStores?: Record<string, ChunkStore>;
   /** Download limits, merged over `DEFAULT_DOWNLOAD_LIMITS`. */
   downloads?: Partial<DownloadLimits>;
   /** Transport settings, passed through to `createTransport`. */
@@ -108,8 +116,17 @@ function resolveChannels(
   const out = new Map<string, ChannelConfig>();
   for (const [name, partial] of Object.entries(channels)) {
     const cfg = resolveChannel(name, partial);
-    // An artifact (and its attributes, when inline) must fit in one transport message.
-    const largest = cfg.maxArtifactBytes + MAX_ATTRIBUTES_BYTES + WRAPPING_BYTES;
+    // An artifact (and its attributes, when inline) must fit in one transport message; with
+    // chunking, an unchunked artifact, a chunk, and a manifest must.
+    const k = cfg.chunking;
+    const whole = k
+      ? Math.max(
+          Math.min(k.thresholdBytes, cfg.maxArtifactBytes),
+          k.maxChunkBytes,
+          k.maxManifestBytes,
+        )
+      : cfg.maxArtifactBytes;
+    const largest = whole + MAX_ATTRIBUTES_BYTES + WRAPPING_BYTES;
     if (largest > maxMessageBytes) {
       throw new ConfigError(
         `channels.${name}.maxArtifactBytes`,
@@ -159,6 +176,11 @@ export async function createNode(options: NodeOptions): Promise<Node> {
   for (const name of channelConfigs.keys()) {
     pools.set(name, options.pools?.[name] ?? new InMemoryPool());
   }
+  const chunkStores = new Map<string, ChunkStore>();
+  for (const [name, cfg] of channelConfigs) {
+    if (cfg.chunking)
+      chunkStores.set(name, options.chunkStores?.[name] ?? new InMemoryChunkStore());
+  }
   const downloads = resolveDownloadLimits(options.downloads);
   const maxBufferedDeliveries = options.maxBufferedDeliveries;
   if (
@@ -181,6 +203,8 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     metrics,
     now: options.now,
     deliver: (artifact) => endpoints.get(artifact.channel)?.deliver(artifact),
+    chunkStores,
+    onProgress: (progress) => endpoints.get(progress.channel)?.progress(progress),
     // The transport exists before the first event reaches the core.
     linked: (a, b) => transport.linked(a, b),
   });
@@ -190,6 +214,9 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     get: driver.get.bind(driver),
     reprioritize: driver.reprioritize.bind(driver),
     deliveryDropped: (channel: string) => driver.metrics.deliveryDropped(channel),
+    addStream: driver.addStream.bind(driver),
+    stream: driver.stream.bind(driver),
+    chunkedInfo: driver.chunkedInfo.bind(driver),
   };
   for (const name of channelConfigs.keys()) {
     endpoints.set(name, new ChannelEndpoint(name, host, { maxBufferedDeliveries }));
@@ -211,6 +238,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
   driver.attach(transport);
   let address: HostPort;
   try {
+    await driver.resume();
     address = await transport.start();
   } catch (err) {
     driver.stop();

@@ -13,15 +13,31 @@ import {
   type ResponseBody,
   ZERO_COPY_MIN_BYTES,
 } from '../../transport/index.ts';
+import {
+  Bitset,
+  chunkLength,
+  decodeManifest,
+  type Manifest,
+  manifestId,
+  sha256,
+} from '../chunks/manifest.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
 import { artifactId, idFromBytes, idToBytes } from '../ids.ts';
 import type { ArtifactPool } from '../pool.ts';
-import { FetchRequest, FetchResponse, type SlotUpdate, SlotUpdates } from '../proto/broadcast.ts';
+import {
+  FetchRequest,
+  FetchResponse,
+  type Have,
+  type SlotUpdate,
+  SlotUpdates,
+} from '../proto/broadcast.ts';
 import type {
   AdvertInfo,
   Artifact,
   ArtifactId,
   ChannelConfig,
+  ChunkedInfo,
+  ChunkRead,
   CommitNumber,
   CoreAction,
   DeliveredArtifact,
@@ -81,6 +97,40 @@ interface Validating {
   pushedBy: NodeId | undefined;
 }
 
+/** A chunked artifact this node holds in whole or in part. */
+interface ChunkState {
+  key: string;
+  channel: ChannelState;
+  id: ArtifactId;
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  attributes: Uint8Array;
+  /** Chunks verified and written to the chunk store (served to peers). */
+  have: Bitset;
+  phase: 'downloading' | 'validating' | 'held';
+  /** Who can serve chunks: advertisers of the whole artifact ('all'), partial holders (bitmap). */
+  sources: Map<NodeId, Bitset | 'all'>;
+  inflight: Map<number, { token: number; peer: NodeId; at: number }>;
+  writing: Set<number>;
+  /** Per chunk, the peers tried in this round (a round ends when every holder was tried). */
+  tried: Map<number, Set<NodeId>>;
+  /** Per chunk, no attempt before this time (after a full round failed). */
+  notBefore: Map<number, number>;
+  /** Peers that served a wrong chunk: never asked again for this artifact. */
+  faulty: Set<NodeId>;
+  bytesFrom: Map<NodeId, number>;
+  haveDirty: boolean;
+  priority: number;
+  seq: number;
+  /** The first advertiser (reported as `from` on delivery). */
+  from: NodeId | undefined;
+}
+
+/** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
+const CHUNK_WINDOW = 64;
+/** Chunk fetch tokens start here, apart from the download scheduler's. */
+const CHUNK_TOKEN_BASE = 2 ** 40;
+
 /** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
 export function channelNumber(name: string): number {
   return crc32(name) >>> 0;
@@ -125,6 +175,17 @@ export class BroadcastCore {
   readonly #validating = new Map<number, Validating>();
   readonly #validatingKeys = new Set<string>();
   readonly #dismissed = new Set<string>();
+  readonly #chunks = new Map<string, ChunkState>();
+  readonly #chunkTokens = new Map<number, { key: string; index: number }>();
+  readonly #chunkLoad = new Map<NodeId, number>();
+  /** Per peer, measured chunk throughput, bytes per ms (moving average). */
+  readonly #throughput = new Map<NodeId, number>();
+  #chunksInFlight = 0;
+  #nextChunkToken = CHUNK_TOKEN_BASE;
+  #chunkSeq = 0;
+  #haveAt: number | undefined;
+  /** Where this node starts looking for chunks in an artifact (spreads nodes apart). */
+  readonly #rotation: number;
   #actions: CoreAction[] = [];
   #nextToken = 1;
   #nextReprioritize: number | undefined;
@@ -142,6 +203,7 @@ export class BroadcastCore {
     const spread = crc32(opts.self) / 2 ** 32;
     this.#relayDelayMs = Math.round(opts.downloads.pushRelayDelayMs * (0.5 + 0.5 * spread));
     this.#downloads = new Downloads(opts.downloads);
+    this.#rotation = crc32(`${opts.self}:chunks`);
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
       if (!pool) throw new ConfigError(`channels.${name}`, 'has no pool');
@@ -224,9 +286,9 @@ export class BroadcastCore {
     const removed = ch.table.remove(id);
     if (removed)
       this.#queueToAll(ch, { slot: removed.slot, commit: removed.commit, withdrawn: true });
-    const had = ch.pool.has(id);
-    ch.pool.delete(id);
     const key = `${channel}:${id}`;
+    const had = ch.pool.has(id) || this.#dropChunked(key);
+    ch.pool.delete(id);
     const wanted = this.#downloads.get(key) !== undefined || this.#validatingKeys.has(key);
     this.#forget(key);
     // Dismissed: a validation in progress will not deliver it, and adverts will not fetch it.
@@ -278,6 +340,7 @@ export class BroadcastCore {
         size: e.size,
         attributes: e.attributes as Uint8Array<ArrayBuffer>,
         pushed: e.pushedBy !== undefined && this.#linked(e.pushedBy, peer),
+        ...(e.manifestSize !== undefined ? { manifestSize: e.manifestSize } : {}),
       },
       withdrawn: false,
     };
@@ -358,6 +421,7 @@ export class BroadcastCore {
         this.#queue(peer, ch, this.#update(slot, entry.commit, entry, peer));
       }
     }
+    for (const s of this.#chunks.values()) if (s.have.count > 0) this.#haveChanged(s);
     this.#touch(now);
   }
 
@@ -391,10 +455,13 @@ export class BroadcastCore {
     for (const [channel, slots] of channels ?? []) {
       for (const id of slots.ids()) this.#withdrawAdvert(`${channel}:${id}`, peer);
     }
+    for (const s of this.#chunks.values()) s.sources.delete(peer);
     this.#touch(now);
   }
 
   #withdrawAdvert(key: string, peer: NodeId): void {
+    const s = this.#chunks.get(key);
+    if (s?.sources.get(peer) === 'all') s.sources.delete(peer);
     const token = this.#downloads.withdrawn(key, peer);
     if (token !== undefined) this.#cancel(token, key);
   }
@@ -450,6 +517,25 @@ export class BroadcastCore {
       byChannel.set(ch.name, slots);
     }
     for (const u of batch.updates) this.#apply(peer, connId, ch, slots, u);
+    if (batch.haves.length > this.#msg.maxUpdatesPerMessage) {
+      this.#count('messages_dropped', { reason: 'malformed', peer });
+      return;
+    }
+    for (const h of batch.haves) this.#applyHave(peer, ch, h);
+  }
+
+  /** A peer's bitmap of the chunks it holds of an artifact we are getting. */
+  #applyHave(peer: NodeId, ch: ChannelState, h: Have): void {
+    const id = idFromBytes(h.id);
+    const s = id === undefined ? undefined : this.#chunks.get(`${ch.name}:${id}`);
+    if (!s) return; // not an artifact we are getting: nothing to learn
+    const n = s.manifest.hashes.length;
+    if (h.bitmap.length !== Bitset.bytesFor(n)) {
+      this.#count('adverts', { channel: ch.name, outcome: 'malformed', peer });
+      return;
+    }
+    if (s.sources.get(peer) === 'all') return;
+    s.sources.set(peer, new Bitset(n, h.bitmap));
   }
 
   #apply(peer: NodeId, connId: ConnId, ch: ChannelState, slots: PeerSlots, u: SlotUpdate): void {
@@ -483,7 +569,15 @@ export class BroadcastCore {
       outcome('malformed');
       return;
     }
-    if (size > ch.cfg.maxArtifactBytes) {
+    const manifestSize = u.advert?.manifestSize ?? 0;
+    if (manifestSize > 0 && ch.cfg.chunking === undefined) {
+      outcome('malformed');
+      return;
+    }
+    if (
+      size > ch.cfg.maxArtifactBytes ||
+      (ch.cfg.chunking !== undefined && manifestSize > ch.cfg.chunking.maxManifestBytes)
+    ) {
       outcome('oversized');
       return;
     }
@@ -501,11 +595,26 @@ export class BroadcastCore {
     }
     if (id === undefined) return; // withdrawn
     const key = `${ch.name}:${id}`;
+    const chunked = this.#chunks.get(key);
+    if (chunked) {
+      if (chunked.phase === 'held') outcome('duplicate');
+      else {
+        chunked.sources.set(peer, 'all');
+        outcome('accepted');
+      }
+      return;
+    }
     if (ch.pool.has(id) || this.#validatingKeys.has(key) || this.#dismissed.has(key)) {
       outcome('duplicate');
       return;
     }
-    const advert: AdvertInfo = { channel: ch.name, id, size, attributes };
+    const advert: AdvertInfo = {
+      channel: ch.name,
+      id,
+      size,
+      attributes,
+      ...(manifestSize > 0 ? { manifestSize } : {}),
+    };
     if (u.inline && this.#validating.size < this.#limits.maxPendingValidations) {
       outcome('accepted');
       this.#forget(key);
@@ -529,6 +638,11 @@ export class BroadcastCore {
 
   /** The result of fetch `token`. */
   onFetched(token: number, result: FetchResult, now: number): void {
+    if (this.#chunkTokens.has(token)) {
+      this.#touch(now);
+      this.#onChunkFetched(token, result, now);
+      return;
+    }
     const done = this.#downloads.finish(token);
     this.#touch(now);
     if (!done) return; // cancelled or superseded
@@ -559,13 +673,17 @@ export class BroadcastCore {
       this.#faulty(want, peer, 'bad_hash');
       return;
     }
-    if (ch.pool.has(want.id)) {
+    if (ch.pool.has(want.id) || this.#chunks.has(want.key)) {
       this.#count('duplicate_downloads', labels);
       this.#downloads.remove(want.key);
       return;
     }
     this.#count('downloads', { ...labels, outcome: 'succeeded' });
     this.#downloads.remove(want.key);
+    if (want.manifestSize !== undefined) {
+      this.#manifestFetched(ch, want, peer, bytes);
+      return;
+    }
     this.#validate(
       ch,
       want.key,
@@ -606,6 +724,11 @@ export class BroadcastCore {
     const { channel: ch, artifact } = v;
     this.#count('validations', { channel: ch.name, verdict });
     if (this.#dismissed.has(v.key)) return; // aborted meanwhile
+    const chunked = this.#chunks.get(v.key);
+    if (chunked) {
+      this.#chunkedValidated(chunked, verdict, v.pushedBy);
+      return;
+    }
     if (verdict !== 'accept') {
       if (verdict === 'reject') {
         this.#count('peer_faults', { channel: ch.name, peer: artifact.from, reason: 'rejected' });
@@ -650,6 +773,465 @@ export class BroadcastCore {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Chunked artifacts
+
+  /**
+   * Starts broadcasting a chunked artifact whose chunks are all in the channel's chunk store
+   * (the driver imported them): `id` must be the SHA-256 of `manifest`. Idempotent.
+   */
+  addChunked(
+    channel: string,
+    id: ArtifactId,
+    manifest: Uint8Array,
+    attributes: Uint8Array,
+    now: number,
+  ): ArtifactId {
+    const ch = this.#channel(channel);
+    const m = this.#checkManifest(ch, id, manifest);
+    if (!m)
+      throw new ArtifactTooLargeError(`manifest of ${id} is invalid or over the channel's limits`);
+    if (attributes.length > MAX_ATTRIBUTES_BYTES) {
+      throw new ArtifactTooLargeError(
+        `attributes of ${attributes.length} bytes exceed the limit of ${MAX_ATTRIBUTES_BYTES}`,
+      );
+    }
+    const key = `${channel}:${id}`;
+    if (ch.table.has(id)) return id;
+    if (ch.table.full) {
+      throw new QueueFullError(`channel '${channel}' has all ${ch.cfg.maxSlots} slots in use`);
+    }
+    this.#forget(key);
+    const s = this.#chunkState(ch, key, id, m, manifest, attributes, undefined);
+    for (let i = 0; i < s.have.size; i++) s.have.add(i);
+    s.phase = 'held';
+    this.#advertiseChunked(s, undefined);
+    this.#touch(now);
+    return id;
+  }
+
+  /**
+   * Artifacts found in the channel's chunk store at start: whole ones are held (and
+   * advertised, under relay policy `relay`), partial ones resume downloading, without
+   * fetching the chunks already held, as soon as peers advertise them.
+   */
+  resume(
+    channel: string,
+    stored: readonly { id: ArtifactId; manifest: Uint8Array; chunks: readonly number[] }[],
+    now: number,
+  ): number {
+    const ch = this.#channel(channel);
+    let n = 0;
+    for (const a of stored) {
+      const key = `${channel}:${a.id}`;
+      const m = this.#checkManifest(ch, a.id, a.manifest);
+      if (!m || this.#chunks.has(key)) continue;
+      const s = this.#chunkState(ch, key, a.id, m, a.manifest, new Uint8Array(0), undefined);
+      for (const i of a.chunks) if (i < s.have.size) s.have.add(i);
+      if (s.have.full) {
+        s.phase = 'held';
+        if (ch.cfg.relay === 'relay') this.#advertiseChunked(s, undefined);
+      }
+      n++;
+    }
+    this.#touch(now);
+    return n;
+  }
+
+  /** What this node holds of a chunked artifact, if anything. */
+  chunkedInfo(
+    channel: string,
+    id: ArtifactId,
+  ): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined {
+    const s = this.#chunks.get(`${channel}:${id}`);
+    if (!s) return undefined;
+    return { info: this.#info(s), complete: s.phase === 'held', chunksDone: s.have.count };
+  }
+
+  /** The driver wrote (ok) or failed to write chunk `index` of `id` to the chunk store. */
+  onChunkWritten(channel: string, id: ArtifactId, index: number, ok: boolean, now: number): void {
+    this.#touch(now);
+    const s = this.#chunks.get(`${channel}:${id}`);
+    if (!s?.writing.delete(index)) return;
+    this.#chunksInFlight--;
+    if (!ok) {
+      this.#count('chunks', { channel, outcome: 'write_failed' });
+      s.notBefore.set(index, now + this.#limits.retryBaseMs);
+      return;
+    }
+    this.#count('chunks', { channel, outcome: 'written' });
+    s.have.add(index);
+    this.#haveChanged(s);
+    this.#progress(s);
+    if (s.have.full && s.phase === 'downloading') {
+      s.phase = 'validating';
+      const artifact: DeliveredArtifact = {
+        channel,
+        id,
+        bytes: new Uint8Array(0),
+        attributes: s.attributes,
+        from: s.from ?? this.self,
+        chunked: this.#info(s),
+      };
+      this.#validate(s.channel, s.key, artifact, undefined);
+    }
+  }
+
+  #info(s: ChunkState): ChunkedInfo {
+    return {
+      size: s.manifest.totalBytes,
+      chunkBytes: s.manifest.chunkBytes,
+      chunks: s.manifest.hashes.length,
+    };
+  }
+
+  #checkManifest(ch: ChannelState, id: ArtifactId, bytes: Uint8Array): Manifest | undefined {
+    const k = ch.cfg.chunking;
+    if (!k || bytes.length > k.maxManifestBytes || manifestId(bytes) !== id) return undefined;
+    const m = decodeManifest(bytes);
+    if (!m || m.totalBytes > ch.cfg.maxArtifactBytes || m.chunkBytes > k.maxChunkBytes) {
+      return undefined;
+    }
+    return m;
+  }
+
+  #chunkState(
+    ch: ChannelState,
+    key: string,
+    id: ArtifactId,
+    manifest: Manifest,
+    manifestBytes: Uint8Array,
+    attributes: Uint8Array,
+    from: NodeId | undefined,
+  ): ChunkState {
+    const s: ChunkState = {
+      key,
+      channel: ch,
+      id,
+      manifest,
+      manifestBytes,
+      attributes,
+      have: new Bitset(manifest.hashes.length),
+      phase: 'downloading',
+      sources: new Map(),
+      inflight: new Map(),
+      writing: new Set(),
+      tried: new Map(),
+      notBefore: new Map(),
+      faulty: new Set(),
+      bytesFrom: new Map(),
+      haveDirty: false,
+      priority: 0,
+      seq: this.#chunkSeq++,
+      from,
+    };
+    this.#chunks.set(key, s);
+    this.#actions.push({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
+    return s;
+  }
+
+  #advertiseChunked(s: ChunkState, pushedBy: NodeId | undefined): boolean {
+    return this.#advertise(s.channel, {
+      id: s.id,
+      size: s.manifest.totalBytes,
+      manifestSize: s.manifestBytes.length,
+      attributes: s.attributes,
+      inline: undefined,
+      pushedBy,
+    });
+  }
+
+  /** A verified manifest arrived: its chunks are fetched from now on. */
+  #manifestFetched(ch: ChannelState, want: Want, peer: NodeId, bytes: Uint8Array): void {
+    const m = this.#checkManifest(ch, want.id, bytes);
+    if (!m) {
+      this.#count('peer_faults', { channel: ch.name, peer, reason: 'bad_manifest' });
+      this.#dismiss(want.key);
+      return;
+    }
+    const s = this.#chunkState(ch, want.key, want.id, m, bytes.slice(), want.attributes, peer);
+    s.priority = want.priority;
+    for (const p of want.advertisers.keys()) if (!want.faulty.has(p)) s.sources.set(p, 'all');
+    this.#progress(s);
+  }
+
+  /** Starts chunk fetches: rarest chunks first, each from the best holder with room. */
+  #startChunks(now: number): void {
+    const limits = this.#limits;
+    if (this.#chunksInFlight >= limits.maxChunksInFlight) return;
+    const active = [...this.#chunks.values()]
+      .filter((s) => s.phase === 'downloading' && s.sources.size > 0)
+      .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
+      .slice(0, limits.maxChunkedDownloads);
+    for (const s of active) {
+      const n = s.have.size;
+      const start = (this.#rotation + s.seq * 7919) % n;
+      // The first CHUNK_WINDOW missing chunks from the rotation point, rarest first.
+      const candidates: { index: number; holders: number }[] = [];
+      for (let k = 0; k < n && candidates.length < CHUNK_WINDOW; k++) {
+        const i = (start + k) % n;
+        if (s.have.has(i) || s.inflight.has(i) || s.writing.has(i)) continue;
+        const notBefore = s.notBefore.get(i);
+        if (notBefore !== undefined && notBefore > now) continue;
+        let holders = 0;
+        for (const [p, src] of s.sources) {
+          if (!s.faulty.has(p) && this.#up.has(p) && (src === 'all' || src.has(i))) holders++;
+        }
+        if (holders > 0) candidates.push({ index: i, holders });
+      }
+      candidates.sort((a, b) => a.holders - b.holders);
+      for (const { index } of candidates) {
+        if (this.#chunksInFlight >= limits.maxChunksInFlight) return;
+        const peer = this.#pickPeer(s, index, now);
+        if (peer !== undefined) this.#fetchChunk(s, index, peer, now);
+      }
+    }
+  }
+
+  /**
+   * The holder of chunk `index` to ask: partial holders before whole ones (whose upload, the
+   * origin's above all, is then left for chunks nobody else has), then the highest measured
+   * throughput per request in flight (an unmeasured peer counts as the best measured).
+   */
+  #pickPeer(s: ChunkState, index: number, now: number): NodeId | undefined {
+    const tried = s.tried.get(index);
+    let best: NodeId | undefined;
+    let bestRank = -1;
+    let holders = 0;
+    const optimistic = Math.max(1, ...this.#throughput.values());
+    for (const [peer, src] of s.sources) {
+      if (s.faulty.has(peer) || !this.#up.has(peer)) continue;
+      if (src !== 'all' && !src.has(index)) continue;
+      holders++;
+      if (tried?.has(peer)) continue;
+      const load = this.#chunkLoad.get(peer) ?? 0;
+      if (load >= this.#limits.maxChunksPerPeer) continue;
+      const score = (this.#throughput.get(peer) ?? optimistic) / (load + 1);
+      const rank = (src === 'all' ? 0 : 1e12) + score;
+      if (rank > bestRank) {
+        best = peer;
+        bestRank = rank;
+      }
+    }
+    if (best === undefined && holders > 0 && tried && tried.size >= holders) {
+      // Every holder failed this chunk once: try them again after a backoff.
+      s.tried.delete(index);
+      s.notBefore.set(index, now + this.#limits.retryBaseMs);
+    }
+    return best;
+  }
+
+  #fetchChunk(s: ChunkState, index: number, peer: NodeId, now: number): void {
+    const token = this.#nextChunkToken++;
+    s.inflight.set(index, { token, peer, at: now });
+    this.#chunkTokens.set(token, { key: s.key, index });
+    this.#chunkLoad.set(peer, (this.#chunkLoad.get(peer) ?? 0) + 1);
+    this.#chunksInFlight++;
+    let tried = s.tried.get(index);
+    if (!tried) {
+      tried = new Set();
+      s.tried.set(index, tried);
+    }
+    tried.add(peer);
+    const bytes = chunkLength(s.manifest, index);
+    const { downloadTimeoutMs, minThroughputBytesPerSec } = this.#limits;
+    this.#actions.push({
+      type: 'fetch',
+      token,
+      peer,
+      lane: s.channel.cfg.lane,
+      body: FetchRequest.encode({
+        channel: s.channel.number,
+        id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
+        part: index + 1,
+      }),
+      timeoutMs: Math.ceil(downloadTimeoutMs + (bytes / minThroughputBytesPerSec) * 1000),
+    });
+  }
+
+  /** Ends chunk fetch `token`; returns its artifact, chunk and peer if still current. */
+  #endChunkFetch(
+    token: number,
+  ): { s: ChunkState; index: number; peer: NodeId; at: number } | undefined {
+    const t = this.#chunkTokens.get(token);
+    if (!t) return undefined;
+    this.#chunkTokens.delete(token);
+    const s = this.#chunks.get(t.key);
+    const inflight = s?.inflight.get(t.index);
+    if (!s || inflight?.token !== token) return undefined;
+    s.inflight.delete(t.index);
+    this.#chunksInFlight--;
+    const load = (this.#chunkLoad.get(inflight.peer) ?? 1) - 1;
+    if (load <= 0) this.#chunkLoad.delete(inflight.peer);
+    else this.#chunkLoad.set(inflight.peer, load);
+    return { s, index: t.index, peer: inflight.peer, at: inflight.at };
+  }
+
+  #onChunkFetched(token: number, result: FetchResult, now: number): void {
+    const done = this.#endChunkFetch(token);
+    if (!done) return;
+    const { s, index, peer, at } = done;
+    const channel = s.channel.name;
+    if (s.phase !== 'downloading' || s.have.has(index)) return;
+    const retry = () => this.#count('chunks', { channel, outcome: 'retried' });
+    if (!result.ok) {
+      retry();
+      return;
+    }
+    let response: FetchResponse;
+    try {
+      response = FetchResponse.decode(result.body);
+    } catch {
+      this.#chunkFault(s, peer, 'missing_body');
+      return;
+    }
+    if (response.missing || response.artifact.length === 0) {
+      retry();
+      return;
+    }
+    const bytes = response.artifact;
+    if (
+      bytes.length !== chunkLength(s.manifest, index) ||
+      !Buffer.from(sha256(bytes)).equals(s.manifest.hashes[index]!)
+    ) {
+      this.#chunkFault(s, peer, 'bad_hash');
+      return;
+    }
+    this.#count('chunks', { channel, outcome: 'fetched' });
+    const rate = bytes.length / Math.max(1, now - at);
+    const old = this.#throughput.get(peer);
+    this.#throughput.set(peer, old === undefined ? rate : 0.7 * old + 0.3 * rate);
+    s.bytesFrom.set(peer, (s.bytesFrom.get(peer) ?? 0) + bytes.length);
+    s.tried.delete(index);
+    // Being written counts against the bound of chunks in flight (memory).
+    s.writing.add(index);
+    this.#chunksInFlight++;
+    this.#actions.push({ type: 'chunk-write', channel, id: s.id, index, bytes });
+  }
+
+  #chunkFault(s: ChunkState, peer: NodeId, reason: string): void {
+    this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
+    this.#count('peer_faults', { channel: s.channel.name, peer, reason });
+    s.faulty.add(peer);
+  }
+
+  #haveChanged(s: ChunkState): void {
+    s.haveDirty = true;
+    this.#haveAt ??= this.#now + this.#limits.haveIntervalMs;
+  }
+
+  /** Sends the changed have bitmaps to every peer that does not advertise the whole artifact. */
+  #sendHaves(): void {
+    this.#haveAt = undefined;
+    const byPeer = new Map<NodeId, Map<ChannelState, Have[]>>();
+    for (const s of this.#chunks.values()) {
+      if (!s.haveDirty) continue;
+      s.haveDirty = false;
+      const have: Have = {
+        id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
+        bitmap: s.have.bits.slice() as Uint8Array<ArrayBuffer>,
+      };
+      for (const peer of this.#up.keys()) {
+        if (s.sources.get(peer) === 'all') continue;
+        let byChannel = byPeer.get(peer);
+        if (!byChannel) {
+          byChannel = new Map();
+          byPeer.set(peer, byChannel);
+        }
+        const list = byChannel.get(s.channel) ?? [];
+        list.push(have);
+        byChannel.set(s.channel, list);
+      }
+    }
+    for (const [peer, byChannel] of byPeer) {
+      for (const [ch, haves] of byChannel) {
+        for (let i = 0; i < haves.length; i += this.#msg.maxUpdatesPerMessage) {
+          this.#actions.push({
+            type: 'send',
+            peer,
+            lane: ch.cfg.lane,
+            body: SlotUpdates.encode({
+              channel: ch.number,
+              updates: [],
+              haves: haves.slice(i, i + this.#msg.maxUpdatesPerMessage),
+            }),
+            channel: ch.name,
+            slots: [],
+          });
+        }
+      }
+    }
+  }
+
+  #chunkRetryAt(): number | undefined {
+    let at: number | undefined;
+    for (const s of this.#chunks.values()) {
+      if (s.phase !== 'downloading') continue;
+      for (const t of s.notBefore.values()) {
+        if (t > this.#now && (at === undefined || t < at)) at = t;
+      }
+    }
+    return at;
+  }
+
+  #chunkedValidated(s: ChunkState, verdict: Validation, pushedBy: NodeId | undefined): void {
+    const channel = s.channel.name;
+    if (verdict !== 'accept') {
+      if (verdict === 'reject' && s.from !== undefined) {
+        this.#count('peer_faults', { channel, peer: s.from, reason: 'rejected' });
+      }
+      this.#dropChunked(s.key);
+      this.#dismiss(s.key);
+      return;
+    }
+    s.phase = 'held';
+    s.tried.clear();
+    s.notBefore.clear();
+    this.#actions.push({
+      type: 'deliver',
+      artifact: {
+        channel,
+        id: s.id,
+        bytes: new Uint8Array(0),
+        attributes: s.attributes,
+        from: s.from ?? this.self,
+        chunked: this.#info(s),
+      },
+    });
+    this.#count('delivered', { channel });
+    if (s.channel.cfg.relay === 'relay') {
+      const relayed = this.#advertiseChunked(s, pushedBy);
+      this.#count(relayed ? 'relayed' : 'relay_skipped', { channel });
+    }
+  }
+
+  /** Forgets a chunked artifact (cancels its fetches, drops it from the store). */
+  #dropChunked(key: string): boolean {
+    const s = this.#chunks.get(key);
+    if (!s) return false;
+    for (const { token } of [...s.inflight.values()]) {
+      this.#endChunkFetch(token);
+      this.#actions.push({ type: 'cancel-fetch', token });
+    }
+    this.#chunksInFlight -= s.writing.size;
+    this.#chunks.delete(key);
+    this.#actions.push({ type: 'chunk-delete', channel: s.channel.name, id: s.id });
+    return true;
+  }
+
+  #progress(s: ChunkState): void {
+    this.#actions.push({
+      type: 'progress',
+      progress: {
+        channel: s.channel.name,
+        id: s.id,
+        chunksDone: s.have.count,
+        chunks: s.have.size,
+        bytesFrom: Object.fromEntries(s.bytesFrom),
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Serving
 
   /**
@@ -658,6 +1240,15 @@ export class BroadcastCore {
    * own bytes, sent back to back.
    */
   serve(lane: Lane, body: Uint8Array): ResponseBody {
+    const r = this.serveRequest(lane, body);
+    return 'type' in r ? FetchResponse.encode({ artifact: new Uint8Array(0), missing: true }) : r;
+  }
+
+  /**
+   * As {@link serve}, but a chunk of a chunked artifact is answered with a {@link ChunkRead}:
+   * the driver reads it from the chunk store and answers with it.
+   */
+  serveRequest(lane: Lane, body: Uint8Array): ResponseBody | ChunkRead {
     let req: FetchRequest;
     try {
       req = FetchRequest.decode(body);
@@ -670,6 +1261,19 @@ export class BroadcastCore {
       return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
     }
     const id = idFromBytes(req.id);
+    const chunked = ch && id ? this.#chunks.get(`${ch.name}:${id}`) : undefined;
+    if (chunked) {
+      const part = req.part ?? 0;
+      if (part === 0)
+        return [lengthDelimitedPrefix(1, chunked.manifestBytes.length), chunked.manifestBytes];
+      const index = part - 1;
+      if (index < chunked.have.size && chunked.have.has(index)) {
+        return { type: 'read-chunk', channel: chunked.channel.name, id: chunked.id, index };
+      }
+      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    }
+    if ((req.part ?? 0) !== 0)
+      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
     const artifact = ch && id ? ch.pool.get(id) : undefined;
     if (!artifact) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
     if (artifact.bytes.length >= ZERO_COPY_MIN_BYTES) {
@@ -690,12 +1294,14 @@ export class BroadcastCore {
     for (const want of [...this.#downloads.wants()]) {
       if (channel !== undefined && want.channel !== channel) continue;
       const ch = this.#channel(want.channel);
-      const size = Math.max(...want.advertisers.values());
+      const size =
+        want.manifestSize !== undefined ? want.totalSize : Math.max(...want.advertisers.values());
       const decision = ch.cfg.priority({
         channel: want.channel,
         id: want.id,
         size,
         attributes: want.attributes,
+        ...(want.manifestSize !== undefined ? { manifestSize: want.manifestSize } : {}),
       });
       const token = this.#downloads.redecide(want, decision);
       if (token !== undefined) this.#cancel(token, want.key);
@@ -728,7 +1334,9 @@ export class BroadcastCore {
     if (this.#scheduleNeeded) {
       this.#scheduleNeeded = false;
       this.#startDownloads(this.#now);
+      this.#startChunks(this.#now);
     }
+    if (this.#haveAt !== undefined && this.#now >= this.#haveAt) this.#sendHaves();
     if (this.#laterAt !== undefined && this.#now >= this.#laterAt) this.#releaseLater();
     this.#flush();
     const wake = this.#nextWake();
@@ -763,9 +1371,13 @@ export class BroadcastCore {
   }
 
   #nextWake(): number | undefined {
-    const times = [this.#nextReprioritize, this.#downloads.nextRetryAt, this.#laterAt].filter(
-      (t): t is number => t !== undefined,
-    );
+    const times = [
+      this.#nextReprioritize,
+      this.#downloads.nextRetryAt,
+      this.#laterAt,
+      this.#haveAt,
+      this.#chunkRetryAt(),
+    ].filter((t): t is number => t !== undefined);
     return times.length > 0 ? Math.min(...times) : undefined;
   }
 
@@ -819,7 +1431,7 @@ export class BroadcastCore {
     for (const ch of this.#channels.values()) slots[ch.name] = ch.table.size;
     return {
       wants: this.#downloads.size,
-      downloading: this.#downloads.active,
+      downloading: this.#downloads.active + this.#chunksInFlight,
       validating: this.#validating.size,
       slots,
       peersUp: this.#up.size,

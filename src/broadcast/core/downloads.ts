@@ -7,7 +7,11 @@ export interface Want {
   readonly channel: string;
   readonly id: ArtifactId;
   readonly attributes: Uint8Array;
-  /** The peers advertising it, with the size each claims. */
+  /** Set for a chunked artifact (what is fetched first is its manifest, of this size). */
+  readonly manifestSize: number | undefined;
+  /** The artifact's size as first advertised (for a chunked one, its total size). */
+  readonly totalSize: number;
+  /** The peers advertising it, with the size each claims (a manifest's for a chunked one). */
   readonly advertisers: Map<NodeId, number>;
   decision: 'fetch' | 'later';
   priority: number;
@@ -105,6 +109,8 @@ export class Downloads {
         id: advert.id,
         // A copy: the advert's bytes are a view into the whole received message.
         attributes: advert.attributes.slice(),
+        manifestSize: advert.manifestSize,
+        totalSize: advert.size,
         advertisers: new Map(),
         decision: decision === 'later' ? 'later' : 'fetch',
         priority: decision === 'later' ? 0 : decision.fetch,
@@ -118,7 +124,7 @@ export class Downloads {
       this.#wants.set(key, want);
       this.#enqueue(want);
     }
-    want.advertisers.set(peer, advert.size);
+    want.advertisers.set(peer, advert.manifestSize ?? advert.size);
     return want;
   }
 

@@ -14,6 +14,7 @@
  * - `updates_sent` {channel, kind}: advert | inline | withdrawn
  * - `messages_dropped` {reason, peer}: stale_connection | malformed | unknown_channel | wrong_lane
  * - `pool_full` {channel}
+ * - `chunks` {channel, outcome}: fetched | retried | faulty | written | write_failed
  */
 export interface CoreObserver {
   count(name: CounterName, labels: Record<string, string>, n?: number): void;
@@ -32,6 +33,7 @@ export const COUNTER_NAMES = [
   'updates_sent',
   'messages_dropped',
   'pool_full',
+  'chunks',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -50,6 +52,7 @@ export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
   updates_sent: ['channel', 'kind'],
   messages_dropped: ['reason', 'peer'],
   pool_full: ['channel'],
+  chunks: ['channel', 'outcome'],
 };
 
 /** An observer that keeps counts in a Map (tests, the simulator). */

@@ -5,6 +5,8 @@ import type { ArtifactId, CommitNumber, SlotNumber } from '../types.ts';
 export interface SlotEntry {
   id: ArtifactId;
   size: number;
+  /** Set for a chunked artifact: its manifest's size (goes in the advert). */
+  manifestSize?: number;
   attributes: Uint8Array;
   /** The artifact's bytes when it travels inline (pushed), else undefined (advertised). */
   inline: Uint8Array | undefined;

@@ -8,6 +8,7 @@ export interface Advert {
   size: number
   attributes: Uint8Array<ArrayBuffer>
   pushed: boolean
+  manifestSize?: number
 }
 
 export namespace Advert {
@@ -38,6 +39,11 @@ export namespace Advert {
         if ((obj.pushed != null && obj.pushed !== false)) {
           w.uint32(32)
           w.bool(obj.pushed)
+        }
+
+        if (obj.manifestSize != null) {
+          w.uint32(40)
+          w.uint32(obj.manifestSize)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -71,6 +77,10 @@ export namespace Advert {
             }
             case 4: {
               obj.pushed = reader.bool()
+              break
+            }
+            case 5: {
+              obj.manifestSize = reader.uint32()
               break
             }
             default: {
@@ -116,6 +126,13 @@ export namespace Advert {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.manifestSize`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -148,6 +165,11 @@ export namespace Advert {
     value: boolean
   }
 
+  export interface AdvertManifestSizeFieldEvent {
+    field: '$.manifestSize'
+    value: number
+  }
+
   export function encode (obj: Partial<Advert>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Advert.codec())
   }
@@ -156,7 +178,7 @@ export namespace Advert {
     return decodeMessage(buf, Advert.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Advert>): Generator<AdvertIdFieldEvent | AdvertSizeFieldEvent | AdvertAttributesFieldEvent | AdvertPushedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Advert>): Generator<AdvertIdFieldEvent | AdvertSizeFieldEvent | AdvertAttributesFieldEvent | AdvertPushedFieldEvent | AdvertManifestSizeFieldEvent> {
     return streamMessage(buf, Advert.codec(), opts)
   }
 }
@@ -448,6 +470,11 @@ export namespace SlotUpdate {
     value: boolean
   }
 
+  export interface SlotUpdateAdvertManifestSizeFieldEvent {
+    field: '$.advert.manifestSize'
+    value: number
+  }
+
   export interface SlotUpdateInlineArtifactFieldEvent {
     field: '$.inline.artifact'
     value: Uint8Array<ArrayBuffer>
@@ -471,7 +498,7 @@ export namespace SlotUpdate {
     return decodeMessage(buf, SlotUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdate>): Generator<SlotUpdateSlotFieldEvent | SlotUpdateCommitFieldEvent | SlotUpdateAdvertIdFieldEvent | SlotUpdateAdvertSizeFieldEvent | SlotUpdateAdvertAttributesFieldEvent | SlotUpdateAdvertPushedFieldEvent | SlotUpdateInlineArtifactFieldEvent | SlotUpdateInlineAttributesFieldEvent | SlotUpdateWithdrawnFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdate>): Generator<SlotUpdateSlotFieldEvent | SlotUpdateCommitFieldEvent | SlotUpdateAdvertIdFieldEvent | SlotUpdateAdvertSizeFieldEvent | SlotUpdateAdvertAttributesFieldEvent | SlotUpdateAdvertPushedFieldEvent | SlotUpdateAdvertManifestSizeFieldEvent | SlotUpdateInlineArtifactFieldEvent | SlotUpdateInlineAttributesFieldEvent | SlotUpdateWithdrawnFieldEvent> {
     return streamMessage(buf, SlotUpdate.codec(), opts)
   }
 }
@@ -479,6 +506,7 @@ export namespace SlotUpdate {
 export interface SlotUpdates {
   channel: number
   updates: SlotUpdate[]
+  haves: Have[]
 }
 
 export namespace SlotUpdates {
@@ -503,13 +531,21 @@ export namespace SlotUpdates {
           }
         }
 
+        if (obj.haves != null && obj.haves.length > 0) {
+          for (const value of obj.haves) {
+            w.uint32(26)
+            Have.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           channel: 0,
-          updates: []
+          updates: [],
+          haves: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -532,6 +568,16 @@ export namespace SlotUpdates {
               }))
               break
             }
+            case 3: {
+              if (opts.limits?.haves != null && obj.haves.length === opts.limits.haves) {
+                throw new MaxLengthError('Decode error - repeated field "haves" had too many elements')
+              }
+
+              obj.haves.push(Have.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.haves$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -542,7 +588,8 @@ export namespace SlotUpdates {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          updates: 0
+          updates: 0,
+          haves: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -573,6 +620,24 @@ export namespace SlotUpdates {
               }
 
               obj.updates++
+
+              break
+            }
+            case 3: {
+              if (opts.limits?.haves != null && obj.haves === opts.limits.haves) {
+                throw new MaxLengthError('Streaming decode error - repeated field "haves" had too many elements')
+              }
+
+              for (const evt of Have.codec().stream(reader, reader.uint32(), `${prefix}.haves[]`, {
+                limits: opts.limits?.haves$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.haves
+                }
+              }
+
+              obj.haves++
 
               break
             }
@@ -629,6 +694,12 @@ export namespace SlotUpdates {
     index: number
   }
 
+  export interface SlotUpdatesUpdatesAdvertManifestSizeFieldEvent {
+    field: '$.updates[].advert.manifestSize'
+    value: number
+    index: number
+  }
+
   export interface SlotUpdatesUpdatesInlineArtifactFieldEvent {
     field: '$.updates[].inline.artifact'
     value: Uint8Array<ArrayBuffer>
@@ -647,6 +718,18 @@ export namespace SlotUpdates {
     index: number
   }
 
+  export interface SlotUpdatesHavesIdFieldEvent {
+    field: '$.haves[].id'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SlotUpdatesHavesBitmapFieldEvent {
+    field: '$.haves[].bitmap'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export function encode (obj: Partial<SlotUpdates>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SlotUpdates.codec())
   }
@@ -655,14 +738,127 @@ export namespace SlotUpdates {
     return decodeMessage(buf, SlotUpdates.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesAdvertPushedFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesAdvertPushedFieldEvent | SlotUpdatesUpdatesAdvertManifestSizeFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent | SlotUpdatesHavesIdFieldEvent | SlotUpdatesHavesBitmapFieldEvent> {
     return streamMessage(buf, SlotUpdates.codec(), opts)
+  }
+}
+
+export interface Have {
+  id: Uint8Array<ArrayBuffer>
+  bitmap: Uint8Array<ArrayBuffer>
+}
+
+export namespace Have {
+  let _codec: Codec<Have>
+
+  export const codec = (): Codec<Have> => {
+    if (_codec == null) {
+      _codec = message<Have>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.id)
+        }
+
+        if ((obj.bitmap != null && obj.bitmap.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.bitmap)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: uint8ArrayAlloc(0),
+          bitmap: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.bitmap = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.bitmap`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface HaveIdFieldEvent {
+    field: '$.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface HaveBitmapFieldEvent {
+    field: '$.bitmap'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Have>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Have.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Have>): Have {
+    return decodeMessage(buf, Have.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Have>): Generator<HaveIdFieldEvent | HaveBitmapFieldEvent> {
+    return streamMessage(buf, Have.codec(), opts)
   }
 }
 
 export interface FetchRequest {
   channel: number
   id: Uint8Array<ArrayBuffer>
+  part?: number
 }
 
 export namespace FetchRequest {
@@ -683,6 +879,11 @@ export namespace FetchRequest {
         if ((obj.id != null && obj.id.byteLength > 0)) {
           w.uint32(18)
           w.bytes(obj.id)
+        }
+
+        if (obj.part != null) {
+          w.uint32(24)
+          w.uint32(obj.part)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -706,6 +907,10 @@ export namespace FetchRequest {
             }
             case 2: {
               obj.id = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.part = reader.uint32()
               break
             }
             default: {
@@ -737,6 +942,13 @@ export namespace FetchRequest {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.part`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -759,6 +971,11 @@ export namespace FetchRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FetchRequestPartFieldEvent {
+    field: '$.part'
+    value: number
+  }
+
   export function encode (obj: Partial<FetchRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, FetchRequest.codec())
   }
@@ -767,7 +984,7 @@ export namespace FetchRequest {
     return decodeMessage(buf, FetchRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchRequest>): Generator<FetchRequestChannelFieldEvent | FetchRequestIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchRequest>): Generator<FetchRequestChannelFieldEvent | FetchRequestIdFieldEvent | FetchRequestPartFieldEvent> {
     return streamMessage(buf, FetchRequest.codec(), opts)
   }
 }

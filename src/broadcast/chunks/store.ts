@@ -1,0 +1,272 @@
+/**
+ * Where a channel keeps chunked artifacts, whole or in part: an asynchronous store of verified
+ * chunks, so an artifact never has to be held in memory whole. The protocol core never touches
+ * it: the driver carries out the core's chunk reads and writes.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QueueFullError } from '../../errors.ts';
+import type { ArtifactId } from '../types.ts';
+import {
+  Bitset,
+  chunkCount,
+  decodeManifest,
+  encodeManifest,
+  type Manifest,
+  manifestId,
+  rechunk,
+  sha256,
+} from './manifest.ts';
+
+/** An artifact found in a store (for resuming after a restart). */
+export interface StoredArtifact {
+  id: ArtifactId;
+  manifest: Uint8Array;
+  /** Indices of the chunks held, verified. */
+  chunks: number[];
+}
+
+export interface ChunkStore {
+  /** Prepares to hold artifact `id` (idempotent; chunks already held stay). */
+  open(id: ArtifactId, manifest: Uint8Array): Promise<void>;
+  /** Stores verified chunk `index` of `id` (opened before). */
+  put(id: ArtifactId, index: number, bytes: Uint8Array): Promise<void>;
+  /** Chunk `index` of `id`, if held. */
+  get(id: ArtifactId, index: number): Promise<Uint8Array | undefined>;
+  /** Every artifact held in whole or in part, with the chunks held. */
+  list(): Promise<StoredArtifact[]>;
+  delete(id: ArtifactId): Promise<void>;
+  /**
+   * Stores a whole artifact read from `source`, cut into chunks of `chunkBytes`, holding one
+   * chunk in memory at a time; returns its id and manifest.
+   */
+  import(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    chunkBytes: number,
+  ): Promise<{ id: ArtifactId; manifest: Uint8Array }>;
+}
+
+/** The default store: chunks in memory, bounded in bytes (default 1 GiB). */
+export class InMemoryChunkStore implements ChunkStore {
+  readonly #artifacts = new Map<ArtifactId, { manifest: Uint8Array; chunks: Uint8Array[] }>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(opts: { maxBytes?: number } = {}) {
+    this.#maxBytes = opts.maxBytes ?? 1024 ** 3;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  async open(id: ArtifactId, manifest: Uint8Array): Promise<void> {
+    if (!this.#artifacts.has(id)) this.#artifacts.set(id, { manifest, chunks: [] });
+  }
+
+  async put(id: ArtifactId, index: number, bytes: Uint8Array): Promise<void> {
+    const a = this.#artifacts.get(id);
+    if (!a) throw new Error(`chunk store: artifact ${id} not opened`);
+    if (a.chunks[index]) return;
+    if (this.#bytes + bytes.length > this.#maxBytes) {
+      throw new QueueFullError(
+        `chunk store holds ${this.#bytes} bytes; ${bytes.length} more would exceed its limit of ${this.#maxBytes}`,
+      );
+    }
+    a.chunks[index] = bytes;
+    this.#bytes += bytes.length;
+  }
+
+  async get(id: ArtifactId, index: number): Promise<Uint8Array | undefined> {
+    return this.#artifacts.get(id)?.chunks[index];
+  }
+
+  async list(): Promise<StoredArtifact[]> {
+    return [...this.#artifacts].map(([id, a]) => ({
+      id,
+      manifest: a.manifest,
+      chunks: a.chunks.flatMap((c, i) => (c ? [i] : [])),
+    }));
+  }
+
+  async delete(id: ArtifactId): Promise<void> {
+    const a = this.#artifacts.get(id);
+    if (!a) return;
+    for (const c of a.chunks) if (c) this.#bytes -= c.length;
+    this.#artifacts.delete(id);
+  }
+
+  async import(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    chunkBytes: number,
+  ): Promise<{ id: ArtifactId; manifest: Uint8Array }> {
+    const chunks: Uint8Array[] = [];
+    const hashes: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of rechunk(source, chunkBytes)) {
+      total += chunk.length;
+      if (this.#bytes + total > this.#maxBytes) {
+        throw new QueueFullError(`chunk store: artifact exceeds its limit of ${this.#maxBytes}`);
+      }
+      chunks.push(chunk);
+      hashes.push(sha256(chunk));
+    }
+    const manifest = encodeManifest({ chunkBytes, totalBytes: total, hashes });
+    const id = manifestId(manifest);
+    await this.open(id, manifest);
+    for (const [i, c] of chunks.entries()) await this.put(id, i, c);
+    return { id, manifest };
+  }
+}
+
+/**
+ * Chunks on disk, under `dir`: per artifact `<id>.data` (the artifact's bytes, written at each
+ * chunk's offset), `<id>.manifest`, and `<id>.have` (the bitmap of the chunks verified and
+ * written, updated after each chunk's data is written). A restarted node finds every artifact
+ * with its verified chunks through `list()`, and resumes without fetching them again.
+ */
+export class DiskChunkStore implements ChunkStore {
+  readonly dir: string;
+  readonly #have = new Map<ArtifactId, Bitset>();
+  readonly #manifests = new Map<ArtifactId, Manifest>();
+  #ready: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  #mkdir(): Promise<void> {
+    this.#ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
+    return this.#ready;
+  }
+
+  #path(id: string, ext: string): string {
+    return join(this.dir, `${id}.${ext}`);
+  }
+
+  async open(id: ArtifactId, manifest: Uint8Array): Promise<void> {
+    if (this.#have.has(id)) return;
+    const m = decodeManifest(manifest);
+    if (!m) throw new Error('chunk store: invalid manifest');
+    await this.#mkdir();
+    const have = new Bitset(m.hashes.length);
+    this.#have.set(id, have);
+    this.#manifests.set(id, m);
+    await writeFile(this.#path(id, 'manifest'), manifest);
+    await writeFile(this.#path(id, 'have'), have.bits, { flag: 'wx' }).catch(async (err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const bits = await readFile(this.#path(id, 'have'));
+      this.#have.set(id, new Bitset(m.hashes.length, bits));
+    });
+    const fh = await open(this.#path(id, 'data'), 'a');
+    await fh.close();
+  }
+
+  async put(id: ArtifactId, index: number, bytes: Uint8Array): Promise<void> {
+    const have = this.#have.get(id);
+    if (!have) throw new Error(`chunk store: artifact ${id} not opened`);
+    if (have.has(index)) return;
+    const m = this.#manifests.get(id)!;
+    const fh = await open(this.#path(id, 'data'), 'r+');
+    try {
+      await fh.write(bytes, 0, bytes.length, index * m.chunkBytes);
+    } finally {
+      await fh.close();
+    }
+    have.add(index);
+    await this.#writeHave(id, have);
+  }
+
+  async #writeHave(id: ArtifactId, have: Bitset): Promise<void> {
+    // Same size every time: positional, no truncation, so overlapping writes never shorten it.
+    const fh = await open(this.#path(id, 'have'), 'r+');
+    try {
+      await fh.write(have.bits, 0, have.bits.length, 0);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async get(id: ArtifactId, index: number): Promise<Uint8Array | undefined> {
+    const have = this.#have.get(id);
+    const m = this.#manifests.get(id);
+    if (!have?.has(index) || !m) return undefined;
+    const last = m.hashes.length - 1;
+    const length = index < last ? m.chunkBytes : m.totalBytes - last * m.chunkBytes;
+    const out = Buffer.allocUnsafe(length);
+    const fh = await open(this.#path(id, 'data'), 'r');
+    try {
+      const { bytesRead } = await fh.read(out, 0, length, index * m.chunkBytes);
+      return bytesRead === length ? out : undefined;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async list(): Promise<StoredArtifact[]> {
+    await this.#mkdir();
+    const out: StoredArtifact[] = [];
+    for (const name of await readdir(this.dir)) {
+      const match = /^([0-9a-f]{64})\.manifest$/.exec(name);
+      if (!match) continue;
+      const id = match[1] as ArtifactId;
+      const manifest = await readFile(this.#path(id, 'manifest'));
+      const m = decodeManifest(manifest);
+      if (!m || manifestId(manifest) !== id) continue;
+      const bits = await readFile(this.#path(id, 'have')).catch(() => undefined);
+      const have = new Bitset(m.hashes.length, bits);
+      this.#have.set(id, have);
+      this.#manifests.set(id, m);
+      out.push({ id, manifest, chunks: have.indices() });
+    }
+    return out;
+  }
+
+  async delete(id: ArtifactId): Promise<void> {
+    this.#have.delete(id);
+    this.#manifests.delete(id);
+    await Promise.all(
+      ['have', 'manifest', 'data'].map((ext) => rm(this.#path(id, ext), { force: true })),
+    );
+  }
+
+  async import(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    chunkBytes: number,
+  ): Promise<{ id: ArtifactId; manifest: Uint8Array }> {
+    await this.#mkdir();
+    const tmp = join(this.dir, `import-${randomBytes(8).toString('hex')}.tmp`);
+    const hashes: Uint8Array[] = [];
+    let total = 0;
+    const fh = await open(tmp, 'w');
+    try {
+      for await (const chunk of rechunk(source, chunkBytes)) {
+        await fh.write(chunk, 0, chunk.length, total);
+        total += chunk.length;
+        hashes.push(sha256(chunk));
+      }
+    } catch (err) {
+      await fh.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    const m: Manifest = { chunkBytes, totalBytes: total, hashes };
+    const manifest = encodeManifest(m);
+    const id = manifestId(manifest);
+    if (this.#have.get(id)?.full) {
+      await rm(tmp, { force: true });
+      return { id, manifest };
+    }
+    await rename(tmp, this.#path(id, 'data'));
+    const have = new Bitset(chunkCount(total, chunkBytes));
+    for (let i = 0; i < have.size; i++) have.add(i);
+    await writeFile(this.#path(id, 'manifest'), manifest);
+    await writeFile(this.#path(id, 'have'), have.bits);
+    this.#have.set(id, have);
+    this.#manifests.set(id, m);
+    return { id, manifest };
+  }
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  type ChannelConfig,
+  type ChunkProgress,
+  DiskChunkStore,
+  decodeManifest,
+  InMemoryChunkStore,
+} from '../../src/broadcast/index.ts';
+import { Lane } from '../../src/transport/index.ts';
+import { metricValue, NodeGroup, randomBytes, readUntil, startNodes } from '../helpers/nodes.ts';
+
+const CHUNK = 4096;
+const CHANNELS: Record<string, Partial<ChannelConfig>> = {
+  consensus: { lane: Lane.high, pushThresholdBytes: 1024 },
+  big: {
+    lane: Lane.bulk,
+    maxArtifactBytes: 64 * 1024 * 1024,
+    chunking: {
+      thresholdBytes: CHUNK,
+      chunkBytes: CHUNK,
+      maxChunkBytes: CHUNK,
+      maxManifestBytes: 64 * 1024,
+    },
+  },
+};
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+describe('chunked artifacts', () => {
+  const group = new NodeGroup();
+  const dirs: string[] = [];
+  after(async () => {
+    await group.stop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('reach every node, verified chunk by chunk, from the origin and from partial holders', {
+    timeout: 60_000,
+  }, async () => {
+    const { nodes } = await startNodes(group, 5, () => ({
+      channels: CHANNELS,
+      downloads: { maxChunksPerPeer: 2 },
+    }));
+    const streams = nodes.map((n) => n.node.channel('big').received());
+    const progress: ChunkProgress[][] = nodes.map(() => []);
+    nodes.forEach((n, i) => {
+      n.node.channel('big').onProgress((p) => progress[i]!.push(p));
+    });
+    const bytes = randomBytes(300 * 1024 + 123); // 76 chunks, the last one short
+    const id = nodes[0]!.node.channel('big').broadcast(bytes);
+    const got = await Promise.all(
+      streams.slice(1).map((s) => readUntil(s, (seen) => seen.length >= 1)),
+    );
+    for (const [k, seen] of got.entries()) {
+      const a = seen[0]!;
+      assert.equal(a.id, id);
+      assert.equal(a.bytes.length, 0);
+      assert.deepEqual(a.chunked, { size: bytes.length, chunkBytes: CHUNK, chunks: 76 });
+      const back = await collect(nodes[k + 1]!.node.channel('big').stream(id));
+      assert.ok(back.equals(bytes), `node ${k + 1} streams back the bytes`);
+      const last = progress[k + 1]!.at(-1)!;
+      assert.equal(last.chunksDone, 76);
+      assert.equal(last.chunks, 76);
+    }
+    // Chunks came from peers other than the origin too (partial holders serve).
+    const origin = nodes[0]!.node.nodeId;
+    const fromOthers = progress
+      .slice(1)
+      .map((p) => p.at(-1)!.bytesFrom)
+      .reduce((n, from) => n + Object.entries(from).filter(([p]) => p !== origin).length, 0);
+    assert.ok(fromOthers > 0, 'some chunks came from non-origin peers');
+    const faults = await Promise.all(
+      nodes.map((n) => metricValue(n.node.metrics, 'subnet_p2p_broadcast_peer_faults_total')),
+    );
+    assert.deepEqual(faults, [0, 0, 0, 0, 0]);
+  });
+
+  it('broadcasts from a stream, and a restarted node resumes without refetching', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-chunks-'));
+    dirs.push(dir);
+    const bytes = randomBytes(40 * CHUNK);
+    // The receiver's disk store already holds the even chunks (as a node stopped mid-way would).
+    const scratch = new InMemoryChunkStore();
+    const { id, manifest } = await scratch.import([bytes], CHUNK);
+    const disk = new DiskChunkStore(join(dir, 'node1'));
+    await disk.open(id, manifest);
+    for (let i = 0; i < 40; i += 2) await disk.put(id, i, (await scratch.get(id, i))!);
+    const { nodes } = await startNodes(group, 2, (i) => ({
+      channels: CHANNELS,
+      ...(i === 1 ? { chunkStores: { big: new DiskChunkStore(join(dir, 'node1')) } } : {}),
+    }));
+    const stream = nodes[1]!.node.channel('big').received();
+    async function* pieces() {
+      for (let at = 0; at < bytes.length; at += 10_000) yield bytes.subarray(at, at + 10_000);
+    }
+    const sent = await nodes[0]!.node.channel('big').broadcastStream(pieces());
+    assert.equal(sent, id);
+    assert.equal(decodeManifest(manifest)!.hashes.length, 40);
+    const [a] = await readUntil(stream, (seen) => seen.length >= 1);
+    assert.equal(a!.id, id);
+    const back = await collect(nodes[1]!.node.channel('big').stream(id));
+    assert.ok(back.equals(Buffer.from(bytes)));
+    const fetched = await metricValue(nodes[1]!.node.metrics, 'subnet_p2p_broadcast_chunks_total', {
+      outcome: 'fetched',
+    });
+    assert.equal(fetched, 20, 'only the 20 missing chunks were fetched');
+  });
+});
