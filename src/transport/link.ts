@@ -99,6 +99,8 @@ export class Link implements CreditHolder {
   #held = 0;
   /** Bulk bytes read and not yet credited back to the peer. */
   #uncredited = 0;
+  /** When a frame last arrived on each lane (performance.now()). */
+  readonly #laneActivity = [0, 0, 0];
   #paused = false;
   #lastReceived = Date.now();
   #pingNonce = 0;
@@ -145,11 +147,13 @@ export class Link implements CreditHolder {
       l,
       (lane, message) => this.#onWire(lane, message),
       (lane, bytes) => {
+        this.#laneActivity[lane] = performance.now();
         opts.callbacks.onFrameReceived(lane, bytes);
         if (lane === Lane.bulk) this.#consumedBulk(bytes);
       },
     );
     this.#rpc = new RpcEndpoint({
+      laneActivity: (lane) => this.#laneActivity[lane]!,
       handler: opts.requestHandler,
       maxPending: l.maxPendingRequests,
       maxInbound: l.maxInboundRequests,

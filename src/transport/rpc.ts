@@ -44,6 +44,8 @@ export interface RpcWire {
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** How many times a request's deadline may be pushed back while its lane keeps receiving. */
+export const MAX_DEADLINE_EXTENSIONS = 8;
 /** Largest deadline a peer may ask for; longer ones are clamped. */
 const MAX_INBOUND_TIMEOUT_MS = 10 * 60_000;
 
@@ -68,6 +70,8 @@ export class RpcEndpoint {
   readonly #maxInbound: number;
   readonly #onOutcome: (outcome: RpcOutcome) => void;
   #nextId = 1;
+  readonly #laneActivity: ((lane: Lane) => number) | undefined;
+  readonly #now: () => number;
   readonly #pending = new Map<number, Pending>();
   readonly #inbound = new Map<number, AbortController>();
   #closed: Error | undefined;
@@ -78,7 +82,15 @@ export class RpcEndpoint {
     maxPending: number;
     maxInbound: number;
     onOutcome?: (outcome: RpcOutcome) => void;
+    /**
+     * When bytes last arrived on a lane (ms, `now`'s clock). A request whose deadline passes
+     * while its lane is still receiving gets more time (see {@link MAX_DEADLINE_EXTENSIONS}).
+     */
+    laneActivity?: (lane: Lane) => number;
+    now?: () => number;
   }) {
+    this.#laneActivity = opts.laneActivity;
+    this.#now = opts.now ?? (() => performance.now());
     this.#wire = opts.wire;
     this.#handler = opts.handler;
     this.#maxPending = opts.maxPending;
@@ -110,10 +122,23 @@ export class RpcEndpoint {
     const id = this.#nextId++;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise<Uint8Array>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      // The deadline: `timeoutMs`, extended by up to that much at a time (at most
+      // MAX_DEADLINE_EXTENSIONS times) while bytes keep arriving on the lane. Responses on a
+      // lane come in order, so a busy lane means the peer is answering, and ours is queued
+      // behind others: a slow receiver (ours throttles its own bulk intake when its event loop
+      // is overloaded) must not give up on a peer that is serving it.
+      let extensions = 0;
+      const expire = () => {
+        const quietMs = this.#laneActivity ? this.#now() - this.#laneActivity(lane) : Infinity;
+        if (quietMs < timeoutMs && extensions < MAX_DEADLINE_EXTENSIONS) {
+          extensions += 1;
+          timer = setTimeout(expire, timeoutMs - quietMs);
+          return;
+        }
         this.#finish(id, 'timeout', new RequestTimeoutError(`no response within ${timeoutMs} ms`));
         void this.#wire.sendCancel(lane, id).catch(() => {});
-      }, timeoutMs);
+      };
+      let timer = setTimeout(expire, timeoutMs);
       const onAbort = () => {
         this.#finish(id, 'aborted', new AbortError(undefined, { cause: opts.signal?.reason }));
         void this.#wire.sendCancel(lane, id).catch(() => {});
