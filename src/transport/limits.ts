@@ -53,11 +53,11 @@ export interface TransportLimits {
    */
   bulkTargetDelayMs: number;
   /**
-   * Event loop lag at or above which this node rate-limits the bulk credits it owes its peers,
-   * so bulk traffic yields the loop to everything else (see load-governor.ts). 0 turns it off.
-   * Default 20 ms.
+   * Share of the last 200 ms (0..1) this node's event loop spent running late, at or above
+   * which it rate-limits the bulk credits it owes its peers, so bulk traffic yields the loop to
+   * everything else (see load-governor.ts). 0 turns it off. Default 0.5.
    */
-  bulkYieldLagMs: number;
+  bulkYieldLoopShare: number;
   /** Longest a bulk credit is held back while the loop lags, ms. Default 1000 ms. */
   maxCreditHoldMs: number;
   /** The floor of that rate limit: bulk bytes per second all peers together. Default 256 KiB/s. */
@@ -84,7 +84,7 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   bulkReceiveBudgetBytes: 8 * 1024 * 1024,
   minBulkWindowBytes: 64 * 1024,
   bulkTargetDelayMs: 20,
-  bulkYieldLagMs: 20,
+  bulkYieldLoopShare: 0.5,
   maxCreditHoldMs: 1000,
   minBulkIntakeBytesPerSec: 256 * 1024,
   maxPendingRequests: 1024,
@@ -136,10 +136,10 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
   positiveInt('limits.bulkReceiveBudgetBytes', limits.bulkReceiveBudgetBytes, 2 ** 48);
   positiveInt('limits.minBulkWindowBytes', limits.minBulkWindowBytes, 2 ** 48);
   positiveInt('limits.bulkTargetDelayMs', limits.bulkTargetDelayMs, 60_000);
-  if (!(Number.isSafeInteger(limits.bulkYieldLagMs) && limits.bulkYieldLagMs >= 0)) {
+  if (!(limits.bulkYieldLoopShare >= 0 && limits.bulkYieldLoopShare <= 1)) {
     throw new ConfigError(
-      'limits.bulkYieldLagMs',
-      `must be an integer >= 0 (0 = off), got ${limits.bulkYieldLagMs}`,
+      'limits.bulkYieldLoopShare',
+      `must be in [0, 1] (0 = off), got ${limits.bulkYieldLoopShare}`,
     );
   }
   positiveInt('limits.maxCreditHoldMs', limits.maxCreditHoldMs, 60_000);

@@ -4,13 +4,15 @@
  * high-lane one as much as a bulk one, and no queue order can help. Bulk work is the part a
  * node can put off: it is pulled, and the sender may only send what the receiver credited.
  *
- * The governor measures how late a short periodic timer fires (the event loop lag). While the
- * lag stays under `yieldLagMs`, credits go out as they fall due. Once it is over, the node's
- * bulk intake is rate-limited: credits wait, and are released (oldest first) at a rate that
+ * The governor measures how late a short periodic timer fires (the event loop lag), and adds
+ * up the lag over a sliding window: the share of the window the loop spent running late. One
+ * long task (a garbage collection, a large message) makes one late tick; an overloaded loop
+ * (more runnable threads than cores, say) is late nearly all the time. While that share stays
+ * under `yieldShare`, credits go out as they fall due. Once it is over, the node's bulk
+ * intake is rate-limited: credits wait, and are released (oldest first) at a rate that
  * starts at half of what was credited just before and shrinks by a fifth every 50 ms while the
- * loop still lags, down to `minRateBytesPerSec`. While the loop keeps time, the rate grows
- * again (doubling per second at most), and the limit is lifted once it is well above what
- * flows: AIMD, as TCP does on a lossy path. Peers' windows fill, their delay control shrinks
+ * loop is still overloaded, down to `minRateBytesPerSec`. Once it is not, the rate grows again
+ * by half every 100 ms, and the limit is lifted once it is well above what flows. Peers' windows fill, their delay control shrinks
  * them, and less bulk data arrives to compete for the loop. A credit never waits longer than
  * `maxHoldMs`, so bulk traffic slows but never stops.
  *
@@ -22,8 +24,10 @@
 export interface LoadGovernorOptions {
   /** Period of the lag-measuring timer, ms. */
   intervalMs: number;
-  /** Lag at or above which bulk intake is rate-limited, ms. */
-  yieldLagMs: number;
+  /** The sliding window the lag is added up over, ms. */
+  windowMs: number;
+  /** Share of the window (0..1) spent running late at or above which bulk intake is limited. */
+  yieldShare: number;
   /** Longest a held credit waits, ms. */
   maxHoldMs: number;
   /** The rate limit's floor, bytes per second. */
@@ -41,8 +45,9 @@ export interface CreditHolder {
 /** While the loop lags, the rate limit shrinks by this factor per {@link DECREASE_EVERY_MS}. */
 const DECREASE_FACTOR = 0.8;
 const DECREASE_EVERY_MS = 50;
-/** While the loop keeps time again, the rate limit grows by this share of itself per second. */
-const INCREASE_PER_SECOND = 1;
+/** Once the loop is not overloaded, the rate limit grows by this factor per INCREASE_EVERY_MS. */
+const INCREASE_FACTOR = 1.5;
+const INCREASE_EVERY_MS = 100;
 /** Time constant of the credited-rate average, ms. */
 const RATE_AVERAGE_MS = 200;
 
@@ -60,7 +65,10 @@ export class LoadGovernor {
   /** While congested: the rate limit (bytes/s), its tokens (bytes), its last decrease. */
   #rate = 0;
   #tokens = 0;
-  #lastDecrease = 0;
+  #lastChange = 0;
+  /** Ticks of the window: when, and how late. */
+  readonly #ticks: { at: number; lag: number }[] = [];
+  #lagInWindow = 0;
   /** Credits held, and released because they had waited `maxHoldMs`, since creation. */
   heldTotal = 0;
   forcedTotal = 0;
@@ -88,6 +96,11 @@ export class LoadGovernor {
   /** The latest lag measured, ms. */
   get lagMs(): number {
     return this.#lagMs;
+  }
+
+  /** Share of the sliding window the loop spent running late (0..1). */
+  get lateShare(): number {
+    return Math.min(1, this.#lagInWindow / this.#opts.windowMs);
   }
 
   /** Whether bulk intake is rate-limited now. */
@@ -119,21 +132,27 @@ export class LoadGovernor {
         (1 - w) * this.#creditedRate + w * ((this.#creditedSinceTick * 1000) / elapsed);
     }
     this.#creditedSinceTick = 0;
+    this.#ticks.push({ at: now, lag: this.#lagMs });
+    this.#lagInWindow += this.#lagMs;
+    while (this.#ticks.length > 0 && this.#ticks[0]!.at <= now - this.#opts.windowMs) {
+      this.#lagInWindow -= this.#ticks.shift()!.lag;
+    }
     const min = this.#opts.minRateBytesPerSec;
-    if (this.#lagMs >= this.#opts.yieldLagMs) {
+    if (this.lateShare >= this.#opts.yieldShare) {
       if (!this.#congested) {
         // Multiplicative decrease from what was flowing.
         this.#congested = true;
         this.#rate = Math.max(min, this.#creditedRate / 2);
         this.#tokens = 0;
-        this.#lastDecrease = now;
-      } else if (now - this.#lastDecrease >= DECREASE_EVERY_MS) {
+        this.#lastChange = now;
+      } else if (now - this.#lastChange >= DECREASE_EVERY_MS) {
         this.#rate = Math.max(min, Math.min(this.#rate, this.#creditedRate) * DECREASE_FACTOR);
-        this.#lastDecrease = now;
+        this.#lastChange = now;
       }
-    } else if (this.#congested) {
-      // The loop keeps time: additive increase, until the limit no longer binds.
-      this.#rate += Math.max(min, this.#rate * INCREASE_PER_SECOND) * (elapsed / 1000);
+    } else if (this.#congested && now - this.#lastChange >= INCREASE_EVERY_MS) {
+      // Not overloaded any more: the limit grows back, and goes once it no longer binds.
+      this.#rate *= INCREASE_FACTOR;
+      this.#lastChange = now;
       if (this.#rate > 2 * this.#creditedRate + min && this.#held.size === 0) {
         this.#congested = false;
       }

@@ -25,6 +25,8 @@ import { linkedPeers, resolveTopology, type TopologyOptions, TopologyView } from
 
 /** How often the load governor measures the event loop's lag, ms. */
 const LAG_SAMPLE_INTERVAL_MS = 5;
+/** The window over which the governor adds up the loop's lag, ms. */
+const LAG_WINDOW_MS = 200;
 
 /** ALPN protocol id of this transport. */
 export const ALPN = 'subnet-p2p/1';
@@ -160,10 +162,11 @@ export class Transport {
     });
     this.#random = opts.random ?? Math.random;
     this.metricsRegistry = opts.metrics ?? new MetricsRegistry();
-    if (this.limits.bulkYieldLagMs > 0) {
+    if (this.limits.bulkYieldLoopShare > 0) {
       this.#governor = new LoadGovernor({
         intervalMs: LAG_SAMPLE_INTERVAL_MS,
-        yieldLagMs: this.limits.bulkYieldLagMs,
+        windowMs: LAG_WINDOW_MS,
+        yieldShare: this.limits.bulkYieldLoopShare,
         maxHoldMs: this.limits.maxCreditHoldMs,
         minRateBytesPerSec: this.limits.minBulkIntakeBytesPerSec,
         now: () => performance.now(),

@@ -25,7 +25,7 @@ describe('transport limits', () => {
     ['limits.bulkReceiveBudgetBytes', { bulkReceiveBudgetBytes: 0 }],
     ['limits.minBulkWindowBytes', { minBulkWindowBytes: 4 * 1024 * 1024 }],
     ['limits.bulkTargetDelayMs', { bulkTargetDelayMs: 0 }],
-    ['limits.bulkYieldLagMs', { bulkYieldLagMs: -1 }],
+    ['limits.bulkYieldLoopShare', { bulkYieldLoopShare: 1.5 }],
     ['limits.maxCreditHoldMs', { maxCreditHoldMs: 0 }],
     ['limits.minBulkIntakeBytesPerSec', { minBulkIntakeBytesPerSec: 0 }],
     ['limits.maxPendingRequests', { maxPendingRequests: 0 }],

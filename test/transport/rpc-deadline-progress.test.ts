@@ -49,7 +49,7 @@ describe('request deadlines and a receiving lane', () => {
     assert.equal(err, undefined);
     advance(20, false);
     await p;
-    assert.ok(err instanceof RequestTimeoutError);
+    assert.ok((err as unknown) instanceof RequestTimeoutError);
     assert.equal(cancels.length, 1);
   });
 
@@ -66,7 +66,7 @@ describe('request deadlines and a receiving lane', () => {
     // The lane goes quiet: the request times out one deadline later.
     advance(110, false);
     await p;
-    assert.ok(err instanceof RequestTimeoutError);
+    assert.ok((err as unknown) instanceof RequestTimeoutError);
   });
 
   it('but not forever: at most MAX_DEADLINE_EXTENSIONS more deadlines', async () => {
@@ -77,6 +77,6 @@ describe('request deadlines and a receiving lane', () => {
     });
     advance(100 * (MAX_DEADLINE_EXTENSIONS + 1) + 20, true);
     await p;
-    assert.ok(err instanceof RequestTimeoutError);
+    assert.ok((err as unknown) instanceof RequestTimeoutError);
   });
 });
