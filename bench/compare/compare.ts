@@ -26,6 +26,8 @@ export interface CompareOptions {
   settleMs: number;
   /** subnet-p2p's relay policy, if not the channel default (`relay`). */
   relay?: 'relay' | 'origin-only';
+  /** subnet-p2p's load governor (default on). */
+  bulkYield?: boolean;
   log?: (message: string) => void;
 }
 
@@ -48,6 +50,7 @@ export interface CompareResult {
     roundTimeoutMs: number;
     settleMs: number;
     relay: 'relay' | 'origin-only';
+    bulkYield: boolean;
   };
   machine: MachineInfo;
   results: RoundResult[];
@@ -96,6 +99,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       roundTimeoutMs: options.roundTimeoutMs,
       settleMs: options.settleMs,
       ...(options.relay ? { relay: options.relay } : {}),
+      ...(options.bulkYield === false ? { bulkYield: false } : {}),
       log,
     });
     results.push(...raws.map(summarizeRound));
@@ -116,6 +120,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       roundTimeoutMs: options.roundTimeoutMs,
       settleMs: options.settleMs,
       relay: options.relay ?? 'relay',
+      bulkYield: options.bulkYield !== false,
     },
     machine: {
       nproc: nproc(),

@@ -5,13 +5,15 @@
  *
  * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
  *          [--systems subnet-p2p,gossipsub,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
- *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only]
+ *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only] [--no-yield]
  *   --sizes      artifact sizes, bytes or with k / m (KiB / MiB)
  *   --per-node   artifacts each node broadcasts per round: one number for every size, or one
  *                per size
  *   --json       print only the JSON object on stdout
  *   --relay      subnet-p2p's relay policy on both channels (default relay, the channel
  *                default; origin-only: receivers do not re-advertise, a diagnostic)
+ *   --no-yield   subnet-p2p without its load governor (bulk does not yield an overloaded
+ *                event loop; a diagnostic of what the governor costs in throughput)
  *   --out DIR    where compare.json and the chart (compare.svg, compare.png) go
  *                (default bench/results/compare)
  *
@@ -42,6 +44,7 @@ const { values: args } = parseArgs({
     'settle-ms': { type: 'string', default: '300' },
     'no-chart': { type: 'boolean', default: false },
     relay: { type: 'string', default: 'relay' },
+    'no-yield': { type: 'boolean', default: false },
   },
 });
 
@@ -89,6 +92,7 @@ const result = await runCompare({
   roundTimeoutMs: positiveInt('timeout-ms', args['timeout-ms']),
   settleMs: positiveInt('settle-ms', args['settle-ms']),
   relay,
+  bulkYield: !args['no-yield'],
   log,
 });
 
@@ -114,7 +118,7 @@ if (args.json) {
 } else {
   const m = result.machine;
   process.stdout.write(
-    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}\nWritten: ${files.join(', ')}\n`,
+    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}\nWritten: ${files.join(', ')}\n`,
   );
 }
 process.exit(result.results.every((r) => r.complete) ? 0 : 1);

@@ -56,6 +56,7 @@ class SubnetP2pNode implements SystemNode {
       channels,
       maxBufferedDeliveries: MAX_SLOTS,
       logger: silentLogger(),
+      ...(setup.bulkYield === false ? { transport: { limits: { bulkYieldLoopShare: 0 } } } : {}),
     });
     this.#node = node;
     for (const name of node.channels()) {

@@ -33,6 +33,8 @@ export interface NodeSetup {
   readonly certPem: string;
   /** subnet-p2p only: the channels' relay policy (default: the channel default, `relay`). */
   readonly relay?: 'relay' | 'origin-only';
+  /** subnet-p2p only: false turns the load governor off (transport `bulkYieldLoopShare` 0). */
+  readonly bulkYield?: boolean;
 }
 
 /** One round: every node broadcasts `perNode` artifacts of `size` bytes. */

@@ -44,6 +44,8 @@ export interface SystemRunOptions {
   settleMs: number;
   /** subnet-p2p's relay policy, if not the channel default. */
   relay?: 'relay' | 'origin-only';
+  /** subnet-p2p's load governor (default on). */
+  bulkYield?: boolean;
   log?: (message: string) => void;
 }
 
@@ -174,6 +176,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
           keyPem: id.privateKeyPem,
           certPem: id.certificatePem,
           ...(options.relay ? { relay: options.relay } : {}),
+          ...(options.bulkYield === false ? { bulkYield: false } : {}),
         },
       });
     });
