@@ -55,7 +55,7 @@ export interface TransportLimits {
   /**
    * Share of the last 200 ms (0..1) this node's event loop spent running late, at or above
    * which it rate-limits the bulk credits it owes its peers, so bulk traffic yields the loop to
-   * everything else (see load-governor.ts). 0 turns it off. Default 0.5.
+   * everything else (see load-governor.ts). 0 turns it off. Default 0.25.
    */
   bulkYieldLoopShare: number;
   /** Longest a bulk credit is held back while the loop lags, ms. Default 1000 ms. */
@@ -84,7 +84,7 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   bulkReceiveBudgetBytes: 8 * 1024 * 1024,
   minBulkWindowBytes: 64 * 1024,
   bulkTargetDelayMs: 20,
-  bulkYieldLoopShare: 0.5,
+  bulkYieldLoopShare: 0.25,
   maxCreditHoldMs: 1000,
   minBulkIntakeBytesPerSec: 256 * 1024,
   maxPendingRequests: 1024,
