@@ -58,8 +58,22 @@ export async function startNodes(
   n: number,
   perNode: (i: number) => Partial<NodeOptions> = () => ({}),
 ): Promise<{ nodes: TestBroadcastNode[]; doc: RegistryDocument }> {
+  const nodes = await launchNodes(group, n, perNode);
+  const doc = await publishAndLink(nodes, (x) => x.address);
+  return { nodes, doc };
+}
+
+/**
+ * Starts `n` nodes (sorted by NodeId) in `group`, each with an empty registry: nothing links
+ * until a registry is published ({@link publishAndLink}).
+ */
+export async function launchNodes(
+  group: NodeGroup,
+  n: number,
+  perNode: (i: number) => Partial<NodeOptions> = () => ({}),
+): Promise<TestBroadcastNode[]> {
   const ids = await identities(n);
-  const nodes = await Promise.all(
+  return Promise.all(
     ids.map(async (identity, i) => {
       const registry = new InMemoryRegistryClient();
       const node = await createNode({
@@ -77,8 +91,18 @@ export async function startNodes(
       return started;
     }),
   );
+}
+
+/**
+ * Publishes a registry listing `nodes` (node i at `addressOf(node, i)`) to each of them, and
+ * waits until every pair is linked.
+ */
+export async function publishAndLink(
+  nodes: TestBroadcastNode[],
+  addressOf: (node: TestBroadcastNode, i: number) => string,
+): Promise<RegistryDocument> {
   const doc = registryDoc(
-    nodes.map((x) => ({ subnet: SUBNET, identity: x.identity, address: x.address })),
+    nodes.map((x, i) => ({ subnet: SUBNET, identity: x.identity, address: addressOf(x, i) })),
   );
   publishTo(nodes, doc);
   await Promise.all(
@@ -86,7 +110,7 @@ export async function startNodes(
       nodes.filter((b) => b !== a).map((b) => linkUp(a.node.transport, b.identity.nodeId)),
     ),
   );
-  return { nodes, doc };
+  return doc;
 }
 
 /** Publishes `doc` to the given nodes' registries; throws if one does not adopt it. */
