@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QueueFullError } from '../../errors.ts';
 import type { ArtifactId } from '../types.ts';
@@ -125,16 +125,36 @@ export class InMemoryChunkStore implements ChunkStore {
  * Chunks on disk, under `dir`: per artifact `<id>.data` (the artifact's bytes, written at each
  * chunk's offset), `<id>.manifest`, and `<id>.have` (the bitmap of the chunks verified and
  * written, updated after each chunk's data is written). A restarted node finds every artifact
- * with its verified chunks through `list()`, and resumes without fetching them again.
+ * with its verified chunks through `list()`, and resumes without fetching them again. Reads are
+ * bounded whatever the files hold: a chunk reads its own length, a bitmap its own size, and a
+ * manifest file above `maxManifestBytes` (default 4 MiB, 131 067 chunks) is skipped.
  */
 export class DiskChunkStore implements ChunkStore {
   readonly dir: string;
+  readonly maxManifestBytes: number;
   readonly #have = new Map<ArtifactId, Bitset>();
   readonly #manifests = new Map<ArtifactId, Manifest>();
   #ready: Promise<void> | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, opts: { maxManifestBytes?: number } = {}) {
     this.dir = dir;
+    this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** At most `max` bytes from the start of file `path` (undefined if it does not exist). */
+  async #readHead(path: string, max: number): Promise<Buffer | undefined> {
+    const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!fh) return undefined;
+    try {
+      const out = Buffer.alloc(max);
+      const { bytesRead } = await fh.read(out, 0, max, 0);
+      return out.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
   }
 
   #mkdir(): Promise<void> {
@@ -157,7 +177,7 @@ export class DiskChunkStore implements ChunkStore {
     await writeFile(this.#path(id, 'manifest'), manifest);
     await writeFile(this.#path(id, 'have'), have.bits, { flag: 'wx' }).catch(async (err) => {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const bits = await readFile(this.#path(id, 'have'));
+      const bits = await this.#readHead(this.#path(id, 'have'), Bitset.bytesFor(m.hashes.length));
       this.#have.set(id, new Bitset(m.hashes.length, bits));
     });
     const fh = await open(this.#path(id, 'data'), 'a');
@@ -212,10 +232,12 @@ export class DiskChunkStore implements ChunkStore {
       const match = /^([0-9a-f]{64})\.manifest$/.exec(name);
       if (!match) continue;
       const id = match[1] as ArtifactId;
-      const manifest = await readFile(this.#path(id, 'manifest'));
-      const m = decodeManifest(manifest);
-      if (!m || manifestId(manifest) !== id) continue;
-      const bits = await readFile(this.#path(id, 'have')).catch(() => undefined);
+      const size = (await stat(this.#path(id, 'manifest'))).size;
+      if (size > this.maxManifestBytes) continue;
+      const manifest = await this.#readHead(this.#path(id, 'manifest'), size);
+      const m = manifest && decodeManifest(manifest);
+      if (!manifest || !m || manifestId(manifest) !== id) continue;
+      const bits = await this.#readHead(this.#path(id, 'have'), Bitset.bytesFor(m.hashes.length));
       const have = new Bitset(m.hashes.length, bits);
       this.#have.set(id, have);
       this.#manifests.set(id, m);
