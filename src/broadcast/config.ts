@@ -30,6 +30,7 @@ export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
   maxChunksPerPeer: 4,
   maxChunkedDownloads: 4,
   haveIntervalMs: 50,
+  chunkOwnerSilenceMs: 2000,
 });
 
 export const DEFAULT_CHUNKING: Readonly<ChunkingConfig> = Object.freeze({

@@ -66,7 +66,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
   messages_dropped: 'Slot-update messages ignored as a whole, by reason',
   pool_full: 'Accepted artifacts that did not fit in the pool',
   chunks:
-    'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed)',
+    'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed; evicted: a dormant artifact held in part, forgotten)',
 };
 
 /**

@@ -147,10 +147,19 @@ export interface DownloadLimits {
   maxChunksInFlight: number;
   /** Chunk fetches in progress from one peer. Default 4. */
   maxChunksPerPeer: number;
-  /** Chunked artifacts whose chunks are fetched at once (by priority). Default 4. */
+  /**
+   * Chunked artifacts downloaded at once (manifests being fetched and artifacts held in part);
+   * chunks are fetched for the highest-priority ones. Default 4.
+   */
   maxChunkedDownloads: number;
   /** Have bitmaps of partly held artifacts go out at most this often, ms. Default 50. */
   haveIntervalMs: number;
+  /**
+   * Chunks only a whole holder has are asked of it by the node whose share they are (see
+   * docs/protocol.md, Chunked artifacts); another node asks for them only once that node has
+   * sent no `Have` for this long, ms. Default 2000.
+   */
+  chunkOwnerSilenceMs: number;
 }
 
 /** What the core is told (the driver feeds these, with the current time). */

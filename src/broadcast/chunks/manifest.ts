@@ -35,6 +35,22 @@ export function chunkLength(m: Manifest, index: number): number {
   return index < last ? m.chunkBytes : m.totalBytes - last * m.chunkBytes;
 }
 
+/**
+ * Whether an advert's claims can describe one artifact: a manifest of `manifestSize` bytes
+ * (a whole number of chunk hashes, at least one) for `totalBytes` bytes in chunks of at most
+ * `maxChunkBytes` (and at least 1 byte). A lying advert is refused before anything is fetched.
+ */
+export function advertFits(
+  totalBytes: number,
+  manifestSize: number,
+  maxChunkBytes: number,
+): boolean {
+  const hashBytes = manifestSize - MANIFEST_HEADER_BYTES;
+  if (hashBytes < HASH_BYTES || hashBytes % HASH_BYTES !== 0) return false;
+  const chunks = hashBytes / HASH_BYTES;
+  return chunks >= chunkCount(totalBytes, maxChunkBytes) && chunks <= Math.max(1, totalBytes);
+}
+
 /** Bytes of the encoding of a manifest of `chunks` chunks. */
 export function manifestBytes(chunks: number): number {
   return MANIFEST_HEADER_BYTES + HASH_BYTES * chunks;

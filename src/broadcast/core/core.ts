@@ -14,6 +14,7 @@ import {
   ZERO_COPY_MIN_BYTES,
 } from '../../transport/index.ts';
 import {
+  advertFits,
   Bitset,
   chunkLength,
   decodeManifest,
@@ -124,6 +125,14 @@ interface ChunkState {
   seq: number;
   /** The first advertiser (reported as `from` on delivery). */
   from: NodeId | undefined;
+  /** Per peer, when its last `Have` for this artifact arrived. */
+  haveFrom: Map<NodeId, number>;
+  /** When this node started getting it. */
+  createdAt: number;
+  /** Created, last given a source, or last stored a chunk (a dormant one may be evicted). */
+  activeAt: number;
+  /** Where chunks start (per artifact and node: every node can compute every node's). */
+  idHash: number;
 }
 
 /** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
@@ -184,8 +193,8 @@ export class BroadcastCore {
   #nextChunkToken = CHUNK_TOKEN_BASE;
   #chunkSeq = 0;
   #haveAt: number | undefined;
-  /** Where this node starts looking for chunks in an artifact (spreads nodes apart). */
-  readonly #rotation: number;
+  /** When the chunk choice should be looked at again (a share's owner falls silent). */
+  #chunkWakeAt: number | undefined;
   #actions: CoreAction[] = [];
   #nextToken = 1;
   #nextReprioritize: number | undefined;
@@ -203,7 +212,6 @@ export class BroadcastCore {
     const spread = crc32(opts.self) / 2 ** 32;
     this.#relayDelayMs = Math.round(opts.downloads.pushRelayDelayMs * (0.5 + 0.5 * spread));
     this.#downloads = new Downloads(opts.downloads);
-    this.#rotation = crc32(`${opts.self}:chunks`);
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
       if (!pool) throw new ConfigError(`channels.${name}`, 'has no pool');
@@ -534,6 +542,8 @@ export class BroadcastCore {
       this.#count('adverts', { channel: ch.name, outcome: 'malformed', peer });
       return;
     }
+    s.haveFrom.set(peer, this.#now);
+    s.activeAt = this.#now;
     if (s.sources.get(peer) === 'all') return;
     s.sources.set(peer, new Bitset(n, h.bitmap));
   }
@@ -581,6 +591,12 @@ export class BroadcastCore {
       outcome('oversized');
       return;
     }
+    // A chunked advert whose size and manifest size cannot describe one artifact (say a 4 GiB
+    // artifact in one chunk) is refused before anything is fetched.
+    if (manifestSize > 0 && !advertFits(size, manifestSize, ch.cfg.chunking!.maxChunkBytes)) {
+      outcome('malformed');
+      return;
+    }
     const applied = slots.apply(u.slot as SlotNumber, connId, u.commit as CommitNumber, id);
     if (applied.kind === 'stale') {
       outcome('stale');
@@ -597,9 +613,12 @@ export class BroadcastCore {
     const key = `${ch.name}:${id}`;
     const chunked = this.#chunks.get(key);
     if (chunked) {
-      if (chunked.phase === 'held') outcome('duplicate');
+      if (size !== chunked.manifest.totalBytes || manifestSize !== chunked.manifestBytes.length) {
+        outcome('malformed');
+      } else if (chunked.phase === 'held') outcome('duplicate');
       else {
         chunked.sources.set(peer, 'all');
+        chunked.activeAt = this.#now;
         outcome('accepted');
       }
       return;
@@ -859,6 +878,7 @@ export class BroadcastCore {
       return;
     }
     this.#count('chunks', { channel, outcome: 'written' });
+    s.activeAt = now;
     s.have.add(index);
     this.#haveChanged(s);
     this.#progress(s);
@@ -923,6 +943,10 @@ export class BroadcastCore {
       priority: 0,
       seq: this.#chunkSeq++,
       from,
+      haveFrom: new Map(),
+      createdAt: this.#now,
+      activeAt: this.#now,
+      idHash: Number.parseInt(id.slice(0, 8), 16),
     };
     this.#chunks.set(key, s);
     this.#actions.push({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
@@ -954,9 +978,53 @@ export class BroadcastCore {
     this.#progress(s);
   }
 
-  /** Starts chunk fetches: rarest chunks first, each from the best holder with room. */
+  /**
+   * Where node `peer` starts in artifact `s`: a point every node can compute for every node
+   * (nodes start at different places, and each knows where the others start).
+   */
+  #startOf(s: ChunkState, peer: NodeId): number {
+    return (crc32(`${peer}:chunks`) + s.idHash) % s.have.size;
+  }
+
+  /**
+   * Who asks a whole holder for each chunk nobody holds in part: the chunks are cut into
+   * shares, one per node getting the artifact (this node and every peer up that does not hold
+   * it whole), from each one's start point to the next one's. Returns the owner of chunk `i`.
+   */
+  #shares(s: ChunkState): (i: number) => NodeId {
+    const starts: { at: number; peer: NodeId }[] = [
+      { at: this.#startOf(s, this.self), peer: this.self },
+    ];
+    for (const peer of this.#up.keys()) {
+      if (s.sources.get(peer) !== 'all') starts.push({ at: this.#startOf(s, peer), peer });
+    }
+    starts.sort((x, y) => x.at - y.at || (x.peer < y.peer ? -1 : 1));
+    return (i) => {
+      // The last start at or before i (cyclically: before the first, the last one's share).
+      let lo = 0;
+      let hi = starts.length - 1;
+      let found = starts.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid]!.at <= i) {
+          found = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      return starts[found]!.peer;
+    };
+  }
+
+  /**
+   * Starts chunk fetches. Per artifact, from this node's start point, the first CHUNK_WINDOW
+   * missing chunks it may take, rarest first: a chunk a partial holder has (asked of partial
+   * holders only), or one only whole holders have if it is in this node's share, or its share's
+   * owner has sent no `Have` for `chunkOwnerSilenceMs`. So the origin uploads about one copy
+   * and the nodes swap the rest.
+   */
   #startChunks(now: number): void {
     const limits = this.#limits;
+    this.#chunkWakeAt = undefined;
     if (this.#chunksInFlight >= limits.maxChunksInFlight) return;
     const active = [...this.#chunks.values()]
       .filter((s) => s.phase === 'downloading' && s.sources.size > 0)
@@ -964,35 +1032,64 @@ export class BroadcastCore {
       .slice(0, limits.maxChunkedDownloads);
     for (const s of active) {
       const n = s.have.size;
-      const start = (this.#rotation + s.seq * 7919) % n;
-      // The first CHUNK_WINDOW missing chunks from the rotation point, rarest first.
-      const candidates: { index: number; holders: number }[] = [];
+      const start = this.#startOf(s, this.self);
+      const owner = this.#shares(s);
+      const candidates: { index: number; holders: number; partial: boolean }[] = [];
       for (let k = 0; k < n && candidates.length < CHUNK_WINDOW; k++) {
         const i = (start + k) % n;
         if (s.have.has(i) || s.inflight.has(i) || s.writing.has(i)) continue;
         const notBefore = s.notBefore.get(i);
         if (notBefore !== undefined && notBefore > now) continue;
-        let holders = 0;
+        let whole = 0;
+        let partial = 0;
+        let partialUntried = 0;
+        const tried = s.tried.get(i);
         for (const [p, src] of s.sources) {
-          if (!s.faulty.has(p) && this.#up.has(p) && (src === 'all' || src.has(i))) holders++;
+          if (s.faulty.has(p) || !this.#up.has(p)) continue;
+          if (src === 'all') whole++;
+          else if (src.has(i)) {
+            partial++;
+            if (!tried?.has(p)) partialUntried++;
+          }
         }
-        if (holders > 0) candidates.push({ index: i, holders });
+        if (partialUntried > 0) {
+          candidates.push({ index: i, holders: whole + partial, partial: true });
+          continue;
+        }
+        if (whole === 0) {
+          // Every partial holder failed it once: retried after a backoff (see #pickPeer).
+          if (partial > 0) candidates.push({ index: i, holders: partial, partial: true });
+          continue;
+        }
+        const o = owner(i);
+        // A chunk whose partial holders all failed it goes to a whole holder at once.
+        if (o !== this.self && partial === 0) {
+          const until = (s.haveFrom.get(o) ?? s.createdAt) + limits.chunkOwnerSilenceMs;
+          if (now < until) {
+            if (this.#chunkWakeAt === undefined || until < this.#chunkWakeAt) {
+              this.#chunkWakeAt = until;
+            }
+            continue;
+          }
+        }
+        candidates.push({ index: i, holders: whole + partial, partial: false });
       }
       candidates.sort((a, b) => a.holders - b.holders);
-      for (const { index } of candidates) {
+      for (const { index, partial } of candidates) {
         if (this.#chunksInFlight >= limits.maxChunksInFlight) return;
-        const peer = this.#pickPeer(s, index, now);
+        const peer = this.#pickPeer(s, index, partial, now);
         if (peer !== undefined) this.#fetchChunk(s, index, peer, now);
       }
     }
   }
 
   /**
-   * The holder of chunk `index` to ask: partial holders before whole ones (whose upload, the
-   * origin's above all, is then left for chunks nobody else has), then the highest measured
-   * throughput per request in flight (an unmeasured peer counts as the best measured).
+   * The holder of chunk `index` to ask: only partial holders if `partialOnly` (a whole
+   * holder's upload, the origin's above all, is left for chunks nobody else has), then the
+   * highest measured throughput per request in flight (an unmeasured peer counts as the best
+   * measured).
    */
-  #pickPeer(s: ChunkState, index: number, now: number): NodeId | undefined {
+  #pickPeer(s: ChunkState, index: number, partialOnly: boolean, now: number): NodeId | undefined {
     const tried = s.tried.get(index);
     let best: NodeId | undefined;
     let bestRank = -1;
@@ -1000,13 +1097,12 @@ export class BroadcastCore {
     const optimistic = Math.max(1, ...this.#throughput.values());
     for (const [peer, src] of s.sources) {
       if (s.faulty.has(peer) || !this.#up.has(peer)) continue;
-      if (src !== 'all' && !src.has(index)) continue;
+      if (src === 'all' ? partialOnly : !src.has(index)) continue;
       holders++;
       if (tried?.has(peer)) continue;
       const load = this.#chunkLoad.get(peer) ?? 0;
       if (load >= this.#limits.maxChunksPerPeer) continue;
-      const score = (this.#throughput.get(peer) ?? optimistic) / (load + 1);
-      const rank = (src === 'all' ? 0 : 1e12) + score;
+      const rank = (this.#throughput.get(peer) ?? optimistic) / (load + 1);
       if (rank > bestRank) {
         best = peer;
         bestRank = rank;
@@ -1204,6 +1300,24 @@ export class BroadcastCore {
     }
   }
 
+  /**
+   * Makes room for a new chunked download by forgetting the artifact held in part that has
+   * been dormant longest (no peer offers it, nothing in flight, idle for `downloadTimeoutMs`),
+   * if any: one its advertisers aborted must not block the others forever.
+   */
+  #evictDormant(now: number): boolean {
+    let oldest: ChunkState | undefined;
+    for (const s of this.#chunks.values()) {
+      if (s.phase !== 'downloading' || s.sources.size > 0 || s.inflight.size > 0) continue;
+      if (s.writing.size > 0 || now - s.activeAt < this.#limits.downloadTimeoutMs) continue;
+      if (!oldest || s.activeAt < oldest.activeAt) oldest = s;
+    }
+    if (!oldest) return false;
+    this.#count('chunks', { channel: oldest.channel.name, outcome: 'evicted' });
+    this.#dropChunked(oldest.key);
+    return true;
+  }
+
   /** Forgets a chunked artifact (cancels its fetches, drops it from the store). */
   #dropChunked(key: string): boolean {
     const s = this.#chunks.get(key);
@@ -1353,7 +1467,18 @@ export class BroadcastCore {
 
   #startDownloads(now: number): void {
     if (this.#validating.size >= this.#limits.maxPendingValidations) return;
-    for (const s of this.#downloads.schedule(now, (p) => this.#up.has(p))) {
+    // Chunked artifacts at once: manifests being fetched and artifacts held in part.
+    let chunked = 0;
+    for (const w of this.#downloads.wants())
+      if (w.inflight && w.manifestSize !== undefined) chunked++;
+    for (const s of this.#chunks.values()) if (s.phase !== 'held') chunked++;
+    const canStart = (want: Want): boolean => {
+      if (want.manifestSize === undefined) return true;
+      if (chunked >= this.#limits.maxChunkedDownloads && !this.#evictDormant(now)) return false;
+      chunked++;
+      return true;
+    };
+    for (const s of this.#downloads.schedule(now, (p) => this.#up.has(p), canStart)) {
       const ch = this.#channel(s.want.channel);
       this.#count('downloads', { channel: ch.name, outcome: 'started' });
       this.#actions.push({
@@ -1377,6 +1502,7 @@ export class BroadcastCore {
       this.#laterAt,
       this.#haveAt,
       this.#chunkRetryAt(),
+      this.#chunkWakeAt,
     ].filter((t): t is number => t !== undefined);
     return times.length > 0 ? Math.min(...times) : undefined;
   }

@@ -182,8 +182,12 @@ export class Downloads {
     if (this.#wants.get(want.key) === want) this.#enqueue(want);
   }
 
-  /** Picks downloads to start now. */
-  schedule(now: number, isUp: (peer: NodeId) => boolean): Start[] {
+  /** Picks downloads to start now (of the wants `canStart` lets start: it may count them). */
+  schedule(
+    now: number,
+    isUp: (peer: NodeId) => boolean,
+    canStart: (want: Want) => boolean = () => true,
+  ): Start[] {
     const starts: Start[] = [];
     if (now >= this.#earliestRetry) this.#earliestRetry = Number.POSITIVE_INFINITY;
     const max = this.#limits.maxConcurrentDownloads;
@@ -200,7 +204,7 @@ export class Downloads {
           continue;
         }
         const peer = this.#choosePeer(want, now, isUp);
-        if (peer === undefined) continue;
+        if (peer === undefined || !canStart(want)) continue;
         starts.push(this.#start(want, peer));
       }
     }

@@ -14,7 +14,8 @@
  * - `updates_sent` {channel, kind}: advert | inline | withdrawn
  * - `messages_dropped` {reason, peer}: stale_connection | malformed | unknown_channel | wrong_lane
  * - `pool_full` {channel}
- * - `chunks` {channel, outcome}: fetched | retried | faulty | written | write_failed
+ * - `chunks` {channel, outcome}: fetched | retried | faulty | written | write_failed | evicted
+ *   (evicted counts dormant artifacts held in part that were forgotten)
  */
 export interface CoreObserver {
   count(name: CounterName, labels: Record<string, string>, n?: number): void;

@@ -1,0 +1,275 @@
+/**
+ * Broadcast cores wired by hand for deterministic tests of chunked artifacts: messages are
+ * delivered at once, fetches and chunk-store writes wait in a queue and complete one at a time
+ * in an order drawn from a seeded generator, and time advances 1 ms per completion (or to the
+ * next wake-up). Every fetch in progress is visible, so tests can check the bounds at each step.
+ */
+
+import { createHash } from 'node:crypto';
+import {
+  BroadcastCore,
+  type ChannelConfig,
+  type ChunkingConfig,
+  CountingObserver,
+  type DeliveredArtifact,
+  type DownloadLimits,
+  encodeManifest,
+  FetchResponse,
+  InMemoryPool,
+  manifestId,
+  resolveChannel,
+  resolveDownloadLimits,
+} from '../../src/broadcast/index.ts';
+import type { ArtifactId } from '../../src/broadcast/types.ts';
+import type { NodeId } from '../../src/identity/index.ts';
+import { simNodeIds } from '../../src/sim/ids.ts';
+import { Rng } from '../../src/sim/rng.ts';
+import { type ConnId, Lane, lengthDelimitedPrefix } from '../../src/transport/index.ts';
+
+export const CHANNEL = 'big';
+/** Chunk fetch tokens start here (the core keeps them apart from whole-artifact fetches). */
+export const CHUNK_TOKEN_BASE = 2 ** 40;
+
+export interface MeshNode {
+  id: NodeId;
+  core: BroadcastCore;
+  observer: CountingObserver;
+  /** The chunk store: per artifact, the chunks written. */
+  store: Map<ArtifactId, Map<number, Uint8Array>>;
+  delivered: DeliveredArtifact[];
+  /** Serves chunks with a flipped byte when set. */
+  corrupt: boolean;
+  /** Chunk responses sent (how much it uploaded, in chunks). */
+  chunksServed: number;
+  wakeAt: number | undefined;
+}
+
+export interface PendingFetch {
+  from: NodeId;
+  to: NodeId;
+  token: number;
+  lane: Lane;
+  body: Uint8Array;
+}
+
+interface PendingWrite {
+  node: NodeId;
+  id: ArtifactId;
+  index: number;
+  bytes: Uint8Array;
+}
+
+/** A chunked artifact's manifest, id and chunks. */
+export function chunked(bytes: Uint8Array, chunkBytes: number) {
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length || chunks.length === 0; at += chunkBytes) {
+    chunks.push(bytes.subarray(at, at + chunkBytes));
+  }
+  const hashes = chunks.map((c) => createHash('sha256').update(c).digest());
+  const manifest = encodeManifest({ chunkBytes, totalBytes: bytes.length, hashes });
+  return { manifest, id: manifestId(manifest), chunks };
+}
+
+export class ChunkMesh {
+  readonly rng: Rng;
+  readonly nodes = new Map<NodeId, MeshNode>();
+  readonly ids: NodeId[];
+  fetches: PendingFetch[] = [];
+  writes: PendingWrite[] = [];
+  now = 0;
+  /** Called after every step (to check bounds). */
+  onStep: (() => void) | undefined;
+
+  constructor(opts: {
+    n: number;
+    seed: number;
+    chunking: Partial<ChunkingConfig>;
+    channel?: Partial<ChannelConfig>;
+    downloads?: Partial<DownloadLimits>;
+  }) {
+    this.rng = new Rng(opts.seed);
+    this.ids = simNodeIds(opts.n, this.rng);
+    const cfg = resolveChannel(CHANNEL, {
+      lane: Lane.bulk,
+      maxArtifactBytes: 64 * 1024 * 1024,
+      ...opts.channel,
+      chunking: opts.chunking as ChunkingConfig,
+    });
+    for (const id of this.ids) {
+      const observer = new CountingObserver();
+      const core = new BroadcastCore({
+        self: id,
+        channels: new Map([[CHANNEL, cfg]]),
+        pools: new Map([[CHANNEL, new InMemoryPool()]]),
+        downloads: resolveDownloadLimits(opts.downloads),
+        observer,
+      });
+      this.nodes.set(id, {
+        id,
+        core,
+        observer,
+        store: new Map(),
+        delivered: [],
+        corrupt: false,
+        chunksServed: 0,
+        wakeAt: undefined,
+      });
+    }
+  }
+
+  node(id: NodeId): MeshNode {
+    return this.nodes.get(id)!;
+  }
+
+  /** Links every pair. */
+  fullMesh(): void {
+    for (const a of this.ids) for (const b of this.ids) if (a !== b) this.link(a, b);
+  }
+
+  link(a: NodeId, b: NodeId): void {
+    this.node(a).core.peerUp(b, 1 as ConnId, this.now);
+  }
+
+  /** Node `origin` holds `bytes` whole (in its store) and broadcasts them as chunks. */
+  broadcast(origin: NodeId, bytes: Uint8Array, chunkBytes: number): ArtifactId {
+    const { manifest, id, chunks } = chunked(bytes, chunkBytes);
+    const node = this.node(origin);
+    node.store.set(id, new Map(chunks.map((c, i) => [i, c])));
+    node.core.addChunked(CHANNEL, id, manifest, new Uint8Array(0), this.now);
+    return id;
+  }
+
+  /** The bytes node `id` holds of artifact `artifact`, in order (undefined if any is missing). */
+  bytesOf(id: NodeId, artifact: ArtifactId, chunks: number): Buffer | undefined {
+    const held = this.node(id).store.get(artifact);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < chunks; i++) {
+      const c = held?.get(i);
+      if (!c) return undefined;
+      parts.push(c);
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Chunk fetches (and writes) in progress at `node`, in all and per peer. */
+  inflight(node: NodeId): { total: number; perPeer: Map<NodeId, number> } {
+    const perPeer = new Map<NodeId, number>();
+    let total = this.writes.filter((w) => w.node === node).length;
+    for (const f of this.fetches) {
+      if (f.from !== node || f.token < CHUNK_TOKEN_BASE) continue;
+      total++;
+      perPeer.set(f.to, (perPeer.get(f.to) ?? 0) + 1);
+    }
+    return { total, perPeer };
+  }
+
+  /** Carries out every node's actions until none is left (messages are delivered at once). */
+  settle(): void {
+    for (let busy = true; busy; ) {
+      busy = false;
+      for (const node of this.nodes.values()) {
+        const actions = node.core.takeActions();
+        if (actions.length > 0) busy = true;
+        for (const a of actions) this.#act(node, a);
+      }
+    }
+  }
+
+  #act(node: MeshNode, a: ReturnType<BroadcastCore['takeActions']>[number]): void {
+    switch (a.type) {
+      case 'send':
+        this.node(a.peer).core.onUpdates(node.id, 1 as ConnId, a.lane, a.body, this.now);
+        return;
+      case 'fetch':
+        this.fetches.push({
+          from: node.id,
+          to: a.peer,
+          token: a.token,
+          lane: a.lane,
+          body: a.body,
+        });
+        return;
+      case 'cancel-fetch':
+        this.fetches = this.fetches.filter((f) => !(f.from === node.id && f.token === a.token));
+        return;
+      case 'validate':
+        node.core.onValidated(a.token, 'accept', this.now);
+        return;
+      case 'deliver':
+        node.delivered.push(a.artifact);
+        return;
+      case 'wake':
+        node.wakeAt = a.at;
+        return;
+      case 'chunk-open':
+        if (!node.store.has(a.id)) node.store.set(a.id, new Map());
+        return;
+      case 'chunk-write':
+        this.writes.push({ node: node.id, id: a.id, index: a.index, bytes: a.bytes });
+        return;
+      case 'chunk-delete':
+        node.store.delete(a.id);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** What node `to` answers to a fetch (a chunk read from its store, maybe corrupted). */
+  answer(f: PendingFetch): Uint8Array {
+    const server = this.node(f.to);
+    const r = server.core.serveRequest(f.lane, f.body);
+    if (!('type' in r)) return Buffer.concat(Array.isArray(r) ? r : [r as Uint8Array]);
+    const chunk = server.store.get(r.id)?.get(r.index);
+    if (!chunk) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    server.chunksServed++;
+    const bytes = Buffer.from(chunk);
+    if (server.corrupt) bytes[0]! ^= 0xff;
+    return Buffer.concat([lengthDelimitedPrefix(1, bytes.length), bytes]);
+  }
+
+  /** One step: completes a random pending fetch or write, or advances to the next wake-up. */
+  step(): boolean {
+    this.settle();
+    const pending = this.fetches.length + this.writes.length;
+    if (pending > 0) {
+      this.now += 1;
+      const k = this.rng.int(0, pending - 1);
+      if (k < this.fetches.length) {
+        const [f] = this.fetches.splice(k, 1) as [PendingFetch];
+        const body = this.answer(f);
+        this.node(f.from).core.onFetched(f.token, { ok: true, body }, this.now);
+      } else {
+        const [w] = this.writes.splice(k - this.fetches.length, 1) as [PendingWrite];
+        const node = this.node(w.node);
+        const held = node.store.get(w.id);
+        held?.set(w.index, w.bytes);
+        node.core.onChunkWritten(CHANNEL, w.id, w.index, held !== undefined, this.now);
+      }
+    } else {
+      const wakes = [...this.nodes.values()]
+        .map((n) => n.wakeAt)
+        .filter((t): t is number => t !== undefined);
+      if (wakes.length === 0) return false;
+      this.now = Math.max(this.now + 1, Math.min(...wakes));
+    }
+    for (const node of this.nodes.values()) {
+      if (node.wakeAt !== undefined && node.wakeAt <= this.now) {
+        node.wakeAt = undefined;
+        node.core.tick(this.now);
+      }
+    }
+    this.settle();
+    this.onStep?.();
+    return true;
+  }
+
+  /** Steps until `until()` holds; false if nothing is left to do or `maxSteps` ran out. */
+  run(until: () => boolean, maxSteps = 200_000): boolean {
+    for (let i = 0; i < maxSteps; i++) {
+      if (until()) return true;
+      if (!this.step()) return until();
+    }
+    return until();
+  }
+}
