@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  type ArtifactId,
   type ChannelConfig,
   type ChunkProgress,
   DiskChunkStore,
@@ -27,6 +28,17 @@ const CHANNELS: Record<string, Partial<ChannelConfig>> = {
     },
   },
 };
+
+/** A store that serves every chunk with its first byte flipped (a lying peer's). */
+class CorruptingStore extends InMemoryChunkStore {
+  override async get(id: ArtifactId, index: number): Promise<Uint8Array | undefined> {
+    const chunk = await super.get(id, index);
+    if (!chunk) return undefined;
+    const out = Buffer.from(chunk);
+    out[0]! ^= 0xff;
+    return out;
+  }
+}
 
 async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -81,6 +93,36 @@ describe('chunked artifacts', () => {
       nodes.map((n) => metricValue(n.node.metrics, 'subnet_p2p_broadcast_peer_faults_total')),
     );
     assert.deepEqual(faults, [0, 0, 0, 0, 0]);
+  });
+
+  it('a peer serving wrong chunk bytes is counted faulty; the chunks come from another peer', {
+    timeout: 60_000,
+  }, async () => {
+    const { nodes } = await startNodes(group, 3, (i) => ({
+      channels: CHANNELS,
+      ...(i === 1 ? { chunkStores: { big: new CorruptingStore() } } : {}),
+    }));
+    const [honest, liar, victim] = nodes as [
+      (typeof nodes)[0],
+      (typeof nodes)[0],
+      (typeof nodes)[0],
+    ];
+    const stream = victim.node.channel('big').received();
+    const bytes = randomBytes(60 * CHUNK + 7);
+    // The liar advertises first: the victim's first chunks are asked of it.
+    const id = await liar.node.channel('big').broadcastStream([bytes]);
+    assert.equal(await honest.node.channel('big').broadcastStream([bytes]), id);
+    const [a] = await readUntil(stream, (seen) => seen.some((x) => x.id === id));
+    assert.equal(a!.id, id);
+    const back = await collect(victim.node.channel('big').stream(id));
+    assert.ok(back.equals(Buffer.from(bytes)), 'byte-identical');
+    const fault = (peer: string) =>
+      metricValue(victim.node.metrics, 'subnet_p2p_broadcast_peer_faults_total', {
+        peer,
+        reason: 'bad_hash',
+      });
+    assert.ok((await fault(liar.node.nodeId)) >= 1, 'the liar is counted faulty');
+    assert.equal(await fault(honest.node.nodeId), 0);
   });
 
   it('broadcasts from a stream, and a restarted node resumes without refetching', {
