@@ -206,9 +206,22 @@ async function report(state: NodeState): Promise<void> {
       0,
     ),
     largeBytesFrom: largeBytesFrom(state),
+    peakNodeMemoryMb: Math.round(peakNodeMemory / 1e5) / 10,
   };
   post({ type: 'report', report: result });
 }
+
+/**
+ * This node's own memory at its peak, bytes: its V8 heap plus the memory outside it that its
+ * objects hold (buffers: `external` includes `arrayBuffers`). Per worker thread, unlike the RSS,
+ * which is the whole process's; native memory of the shared process (OpenSSL, libuv) is not in it.
+ */
+let peakNodeMemory = 0;
+const memorySampler = setInterval(() => {
+  const m = process.memoryUsage();
+  peakNodeMemory = Math.max(peakNodeMemory, m.heapTotal + m.external);
+}, 100);
+memorySampler.unref();
 
 async function start(): Promise<NodeState> {
   const plan = planWorkload(config.nodes, config.workload);

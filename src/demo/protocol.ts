@@ -155,6 +155,8 @@ export interface NodeReport {
   readonly largeOwnUploadBytes: number;
   /** Chunk bytes of large artifacts this node received, by the NodeId of the peer that sent them. */
   readonly largeBytesFrom: Record<string, number>;
+  /** Peak of this node's V8 heap plus external memory (buffers), MB (not the process's RSS). */
+  readonly peakNodeMemoryMb: number;
 }
 
 /** Messages from a worker to the main thread. */

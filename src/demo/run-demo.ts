@@ -248,6 +248,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           1000
         : null,
     peakRssMb: Math.round(peakRss / 1e5) / 10,
+    peakNodeMemoryMb: Math.max(0, ...reports.map((r) => r.peakNodeMemoryMb)),
     rawCeilingMs: rawCeilingMs === null ? null : Math.round(rawCeilingMs),
     largeBytesFromNode,
   };

@@ -89,6 +89,12 @@ export interface DemoResult {
    */
   peakRssMb?: number;
   /**
+   * The largest node's own peak memory, MB: its worker's V8 heap plus external memory (buffers),
+   * sampled every 100 ms. Per node, unlike `peakRssMb`; the process's shared native memory
+   * (OpenSSL, libuv, thread stacks) is not in it.
+   */
+  peakNodeMemoryMb?: number;
+  /**
    * Large-artifact runs: ms to send the payload from one origin to each other node through
    * plain TLS sockets (the raw ceiling), measured after the broadcast in the same run.
    */
