@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.ts';
 import { Lane } from '../transport/index.ts';
+import { chunkCount, manifestBytes } from './chunks/manifest.ts';
 import type { ChannelConfig, ChunkingConfig, DownloadLimits } from './types.ts';
 
 /** Application attributes of an artifact travel in its advert: at most this many bytes. */
@@ -85,6 +86,14 @@ export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {
     }
     if (k.maxManifestBytes < 49) {
       throw new ConfigError(f('chunking.maxManifestBytes'), 'must hold at least one chunk hash');
+    }
+    // The largest artifact's manifest must fit: a node could not broadcast it otherwise.
+    const manifest = manifestBytes(chunkCount(c.maxArtifactBytes, k.chunkBytes));
+    if (c.maxArtifactBytes > k.thresholdBytes && manifest > k.maxManifestBytes) {
+      throw new ConfigError(
+        f('maxArtifactBytes'),
+        `${c.maxArtifactBytes} needs a manifest of ${manifest} bytes, over chunking.maxManifestBytes ${k.maxManifestBytes}`,
+      );
     }
     c.chunking = k;
   }

@@ -18,7 +18,7 @@ const CHUNKING = {
   thresholdBytes: CHUNK,
   chunkBytes: CHUNK,
   maxChunkBytes: 4 * CHUNK,
-  maxManifestBytes: 17 + 32 * 256,
+  maxManifestBytes: 17 + 32 * 1024, // 1 MiB of 1 KiB chunks
 };
 
 function allDelivered(mesh: ChunkMesh, ids: readonly ArtifactId[], except: NodeId[] = []) {
@@ -131,7 +131,6 @@ describe('chunked adverts and manifests from a lying peer', () => {
       n: 2,
       seed,
       chunking: CHUNKING,
-      channel: { maxArtifactBytes: 1 << 20 },
     });
     const [liar, receiver] = mesh.ids as [NodeId, NodeId];
     const core = mesh.node(receiver).core;

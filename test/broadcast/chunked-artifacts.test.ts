@@ -7,10 +7,13 @@ import {
   type ArtifactId,
   type ChannelConfig,
   type ChunkProgress,
+  DEFAULT_CHUNKING,
   DiskChunkStore,
   decodeManifest,
   InMemoryChunkStore,
+  resolveChannel,
 } from '../../src/broadcast/index.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { Lane } from '../../src/transport/index.ts';
 import { metricValue, NodeGroup, randomBytes, readUntil, startNodes } from '../helpers/nodes.ts';
 
@@ -19,7 +22,7 @@ const CHANNELS: Record<string, Partial<ChannelConfig>> = {
   consensus: { lane: Lane.high, pushThresholdBytes: 1024 },
   big: {
     lane: Lane.bulk,
-    maxArtifactBytes: 64 * 1024 * 1024,
+    maxArtifactBytes: 4 * 1024 * 1024, // 1024 chunks: a 32 KiB manifest
     chunking: {
       thresholdBytes: CHUNK,
       chunkBytes: CHUNK,
@@ -93,6 +96,23 @@ describe('chunked artifacts', () => {
       nodes.map((n) => metricValue(n.node.metrics, 'subnet_p2p_broadcast_peer_faults_total')),
     );
     assert.deepEqual(faults, [0, 0, 0, 0, 0]);
+  });
+
+  it('a channel whose largest artifact needs a manifest over maxManifestBytes is a config error', () => {
+    assert.throws(
+      () => resolveChannel('ingress', { maxArtifactBytes: 2 ** 40, chunking: DEFAULT_CHUNKING }),
+      (err: unknown) =>
+        err instanceof ConfigError && /channels\.ingress\.maxArtifactBytes/.test(err.message),
+    );
+    // 8 GiB of 1 MiB chunks: a manifest of 17 + 32 x 8192 bytes, over the default 256 KiB.
+    const chunking = DEFAULT_CHUNKING;
+    assert.throws(
+      () => resolveChannel('ingress', { maxArtifactBytes: 8 * 1024 ** 3, chunking }),
+      ConfigError,
+    );
+    assert.ok(resolveChannel('ingress', { maxArtifactBytes: 4 * 1024 ** 3, chunking }).chunking);
+    // Without chunking there is no manifest: the check does not apply.
+    assert.equal(resolveChannel('ingress', { maxArtifactBytes: 2 ** 40 }).chunking, undefined);
   });
 
   it('a peer serving wrong chunk bytes is counted faulty; the chunks come from another peer', {

@@ -91,7 +91,7 @@ export class ChunkMesh {
     this.ids = simNodeIds(opts.n, this.rng);
     const cfg = resolveChannel(CHANNEL, {
       lane: Lane.bulk,
-      maxArtifactBytes: 64 * 1024 * 1024,
+      maxArtifactBytes: 1024 * 1024,
       ...opts.channel,
       chunking: opts.chunking as ChunkingConfig,
     });
