@@ -107,6 +107,29 @@ describe('chunked artifacts (core)', () => {
     assert.equal(max, 2);
   });
 
+  it('an artifact held in part that nobody offers any more is evicted to make room', () => {
+    const mesh = new ChunkMesh({
+      n: 2,
+      seed: 10,
+      chunking: CHUNKING,
+      downloads: { maxChunkedDownloads: 1, downloadTimeoutMs: 5000 },
+    });
+    const [origin, receiver] = mesh.ids as [NodeId, NodeId];
+    const first = mesh.broadcast(origin, mesh.rng.bytes(64 * CHUNK), CHUNK);
+    mesh.fullMesh();
+    const info = (id: ArtifactId) => mesh.node(receiver).core.chunkedInfo(CHANNEL, id);
+    assert.ok(mesh.run(() => (info(first)?.chunksDone ?? 0) >= 4));
+    // The origin aborts it half-way: the receiver holds part of it, and nobody offers the rest.
+    mesh.node(origin).core.abort(CHANNEL, first, mesh.now);
+    const second = mesh.broadcast(origin, mesh.rng.bytes(8 * CHUNK), CHUNK);
+    const evictedAt = mesh.now;
+    assert.ok(mesh.run(() => info(second)?.complete === true));
+    assert.equal(info(first), undefined, 'the dormant one was forgotten');
+    assert.ok(mesh.now - evictedAt >= 5000, 'only after downloadTimeoutMs idle');
+    assert.equal(mesh.node(receiver).observer.get('chunks', { outcome: 'evicted' }), 1);
+    assert.equal(mesh.node(receiver).store.has(first), false, 'and dropped from the store');
+  });
+
   it('the origin uploads about one copy: chunks only it has are asked by their share owner', () => {
     for (const seed of [6, 7]) {
       const mesh = new ChunkMesh({ n: 9, seed, chunking: CHUNKING });
