@@ -209,7 +209,12 @@ describe('faults between nodes (FaultProxy in front of one node)', () => {
     await receivesAll(target, streams, sent);
     assert.equal(proxy.stats.resets, 1);
     const down = await cut;
-    assert.equal(down.type === 'peer-down' && down.reason, 'socket_error');
+    // The reset shows as ECONNRESET (socket_error), or, if the kernel delivered the stream's
+    // end before the reset, as a stream ending inside a frame (truncated): under load, either.
+    assert.ok(
+      down.type === 'peer-down' && ['socket_error', 'truncated'].includes(down.reason),
+      `closed as ${down.type === 'peer-down' ? down.reason : down.type}`,
+    );
     await back;
   });
 
