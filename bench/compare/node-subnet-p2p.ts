@@ -6,9 +6,9 @@
  * `consensus` (urgent, so inline), larger ones on `ingress`.
  * @module
  */
-import type { Registry as MetricsRegistry } from 'prom-client';
 import { identityFromPem, type NodeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
+import { metricSum } from '../../src/metrics.ts';
 import { createNode, DEFAULT_NODE_CHANNELS, type Node } from '../../src/node/index.ts';
 import { addNode, InMemoryRegistryClient, initRegistry } from '../../src/registry/index.ts';
 import { runNodeProcess, type SystemNode } from './node-process.ts';
@@ -19,19 +19,6 @@ const SUBNET = 'bench';
 export const CONSENSUS_MAX_BYTES = 1024;
 /** Slots per channel: every artifact of a default run (each node relays every artifact). */
 const MAX_SLOTS = 100_000;
-
-/** Sum of the values of metric `name` whose labels include `labels`. */
-async function metricSum(
-  metrics: MetricsRegistry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = metrics.getSingleMetric(name);
-  if (!metric) return 0;
-  return (await metric.get()).values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
 
 class SubnetP2pNode implements SystemNode {
   #identity: NodeIdentity | undefined;

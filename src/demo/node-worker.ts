@@ -17,6 +17,7 @@ import {
 } from '../broadcast/index.ts';
 import { loadIdentity, type NodeId } from '../identity/index.ts';
 import { silentLogger } from '../log.ts';
+import { metricSum } from '../metrics.ts';
 import { createNode, type Node } from '../node/index.ts';
 import { FileRegistryClient } from '../registry/index.ts';
 import { Lane } from '../transport/index.ts';
@@ -76,19 +77,6 @@ function fail(message: string): void {
   if (failed) return;
   failed = true;
   post({ type: 'failed', message: `node ${config.index}: ${message}` });
-}
-
-/** Sum of the values of metric `name` whose labels include `labels`. */
-async function metricSum(
-  metrics: MetricsRegistry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = metrics.getSingleMetric(name);
-  if (!metric) return 0;
-  return (await metric.get()).values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
 }
 
 async function wireBytes(metrics: MetricsRegistry): Promise<NodeReport['wireBytes']> {

@@ -1,6 +1,7 @@
 /** Helpers shared by every kind of test: identities and metric readings. */
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { generateIdentity, type NodeIdentity } from '../../src/identity/index.ts';
+import { metricSum } from '../../src/metrics.ts';
 
 /** `n` fresh identities, sorted by NodeId (index 0 is the lowest: it dials everyone). */
 export async function identities(n: number): Promise<NodeIdentity[]> {
@@ -8,16 +9,12 @@ export async function identities(n: number): Promise<NodeIdentity[]> {
   return ids.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
 }
 
-/** The value of a counter or gauge, summed over the series matching `labels`. */
+/** The value of a counter or gauge, summed over the series matching `labels` (it must exist). */
 export async function metricValue(
   metrics: MetricsRegistry,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const metric = metrics.getSingleMetric(name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
+  if (!metrics.getSingleMetric(name)) throw new Error(`no metric ${name}`);
+  return metricSum(metrics, name, labels);
 }
