@@ -162,6 +162,17 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
   };
   const pids = new Set(procs.map((p) => p.child.pid!));
   const results: RawRound[] = [];
+  /** The result of a round that did not run (or not to the end). */
+  const notRun = (plan: RoundPlan, error: string): RawRound => ({
+    system,
+    size: plan.size,
+    perNode: plan.perNode,
+    nodes: n,
+    durationMs: null,
+    wire: null,
+    reports: [],
+    error,
+  });
   let roundIndex = 0;
   try {
     const setupStart = now();
@@ -252,33 +263,13 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
     log(`${system}: ${err.message}`);
     const last = results.at(-1);
     if (last && last.error === undefined) last.error = err.message;
-    for (const plan of rounds.slice(results.length)) {
-      results.push({
-        system,
-        size: plan.size,
-        perNode: plan.perNode,
-        nodes: n,
-        durationMs: null,
-        wire: null,
-        reports: [],
-        error: err.message,
-      });
-    }
+    for (const plan of rounds.slice(results.length)) results.push(notRun(plan, err.message));
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
   }
   // Rounds not run after a failed one.
   for (const plan of rounds.slice(results.length)) {
-    results.push({
-      system,
-      size: plan.size,
-      perNode: plan.perNode,
-      nodes: n,
-      durationMs: null,
-      wire: null,
-      reports: [],
-      error: 'not run: an earlier round failed',
-    });
+    results.push(notRun(plan, 'not run: an earlier round failed'));
   }
   return results;
 }

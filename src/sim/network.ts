@@ -20,8 +20,8 @@ import {
   creditThreshold,
   DEFAULT_TOPOLOGY,
   Lane,
-  linkedPeers,
   type TopologyOptions,
+  TopologyView,
 } from '../transport/index.ts';
 import {
   type Bandwidth,
@@ -293,8 +293,9 @@ export class SimNetwork {
    */
   topology(opts: TopologyOptions = DEFAULT_TOPOLOGY): void {
     const ids = [...this.#nodes.keys()];
+    const view = new TopologyView(ids, opts);
     for (const a of ids) {
-      for (const b of linkedPeers(ids, a, opts)) if (a < b) this.link(a, b);
+      for (const b of view.neighbors(a)) if (a < b) this.link(a, b);
     }
   }
 

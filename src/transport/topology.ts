@@ -59,20 +59,7 @@ export function linkedPeers(
   self: NodeId,
   opts: TopologyOptions = DEFAULT_TOPOLOGY,
 ): Set<NodeId> {
-  const unique = [...new Set(members)];
-  if (!unique.includes(self)) return new Set();
-  const n = unique.length;
-  if (n <= opts.fullMeshMaxNodes) return new Set(unique.filter((id) => id !== self));
-  const ring = ringOrder(unique);
-  const i = ring.indexOf(self);
-  const out = new Set<NodeId>();
-  // Distance 1 always (n = 2 has no power of two below n / 2), then 2, 4, ... below n / 2.
-  for (let d = 1; d === 1 || 2 * d < n; d *= 2) {
-    out.add(ring[(i + d) % n]!);
-    out.add(ring[(i - d + n) % n]!);
-  }
-  out.delete(self);
-  return out;
+  return new TopologyView(members, opts).neighbors(self);
 }
 
 /** SHA-256 (hex) of NodeId texts, memoized: the members change little between registry versions. */
@@ -103,14 +90,33 @@ function ringOrder(members: readonly NodeId[]): NodeId[] {
  */
 export class TopologyView {
   readonly #members: Set<NodeId>;
-  /** Ring positions (sparse subnets only). */
+  /** The ring and each member's position in it (sparse subnets only). */
+  readonly #ring: NodeId[] | undefined;
   readonly #position: Map<NodeId, number> | undefined;
 
   constructor(members: readonly NodeId[], opts: TopologyOptions = DEFAULT_TOPOLOGY) {
     this.#members = new Set(members);
     if (this.#members.size > opts.fullMeshMaxNodes) {
-      this.#position = new Map(ringOrder([...this.#members]).map((id, i) => [id, i]));
+      this.#ring = ringOrder([...this.#members]);
+      this.#position = new Map(this.#ring.map((id, i) => [id, i]));
     }
+  }
+
+  /** The members `self` links to (none if it is not a member). */
+  neighbors(self: NodeId): Set<NodeId> {
+    if (!this.#members.has(self)) return new Set();
+    const ring = this.#ring;
+    if (!ring) return new Set([...this.#members].filter((id) => id !== self));
+    const n = ring.length;
+    const i = this.#position!.get(self)!;
+    const out = new Set<NodeId>();
+    // Distance 1 always (n = 2 has no power of two below n / 2), then 2, 4, ... below n / 2.
+    for (let d = 1; d === 1 || 2 * d < n; d *= 2) {
+      out.add(ring[(i + d) % n]!);
+      out.add(ring[(i - d + n) % n]!);
+    }
+    out.delete(self);
+    return out;
   }
 
   /** Whether members `a` and `b` keep a link (false if either is not a member, or a = b). */

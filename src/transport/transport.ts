@@ -21,7 +21,7 @@ import { LoadGovernor } from './load-governor.ts';
 import { TransportMetrics } from './metrics.ts';
 import { type RefusalReason, verifyPeer } from './peer-verify.ts';
 import type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
-import { linkedPeers, resolveTopology, type TopologyOptions, TopologyView } from './topology.ts';
+import { resolveTopology, type TopologyOptions, TopologyView } from './topology.ts';
 
 /** How often the load governor measures the event loop's lag, ms. */
 const LAG_SAMPLE_INTERVAL_MS = 5;
@@ -112,7 +112,7 @@ interface DialState {
  * one link to each of its neighbours (the lower NodeId of a pair dials), following the
  * registry live. The neighbours are every other member of its subnet up to
  * `topology.fullMeshMaxNodes` members, and a bounded, connected set derived from the registry
- * above (see {@link linkedPeers}).
+ * above (see `linkedPeers` in topology.ts).
  *
  * @example
  * const transport = createTransport({ identity, registry, subnet: 'subnet-a',
@@ -340,7 +340,7 @@ export class Transport {
     const subnetMembers = new Set(ids);
     const member = subnetMembers.has(this.nodeId);
     if (member) {
-      for (const id of linkedPeers(ids, this.nodeId, this.topology)) {
+      for (const id of this.#view.neighbors(this.nodeId)) {
         neighbors.set(id, registry.nodes.get(id)!);
       }
     } else {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { ArtifactId } from '../../src/broadcast/index.ts';
 import type { TransportEvent } from '../../src/transport/index.ts';
-import type { FaultProxy } from '../helpers/fault-proxy.ts';
+import type { DirectionFaults, FaultProxy } from '../helpers/fault-proxy.ts';
 import {
   NodeGroup,
   randomBytes,
@@ -195,44 +195,44 @@ describe('faults between nodes (FaultProxy in front of one node)', () => {
     await receivesAll(target, streams, sent);
   });
 
-  it('reset in the middle of a frame: the link is re-established and the artifact arrives whole', {
-    timeout: 30_000,
-  }, async () => {
+  /**
+   * A one-shot fault toward the node behind the proxy, during a transfer of `size` bytes: the
+   * link goes down, comes back, and everything arrives. Returns how the link closed.
+   */
+  async function oneShotFault(
+    fault: DirectionFaults,
+    size: number,
+    counted: 'resets' | 'flipped',
+  ): Promise<string> {
     const { nodes, proxy } = await subnet();
     const target = nodes[BEHIND]!;
     const streams = streamsOf(target);
-    // 1 MiB goes as sixteen 64 KiB frames: 300 000 bytes in is inside one of them.
     const cut = nextEvent(target.node.transport, (e) => e.type === 'peer-down');
     const back = nextEvent(target.node.transport, (e) => e.type === 'peer-up');
-    proxy.set('toTarget', { resetAfterBytes: 300_000 });
-    const sent = broadcast(nodes[0]!, 3, 1, 1024 * 1024);
+    proxy.set('toTarget', fault);
+    const sent = broadcast(nodes[0]!, 3, 1, size);
     await receivesAll(target, streams, sent);
-    assert.equal(proxy.stats.resets, 1);
+    assert.equal(proxy.stats[counted], 1);
     const down = await cut;
+    await back;
+    return down.type === 'peer-down' ? down.reason : down.type;
+  }
+
+  it('reset in the middle of a frame: the link is re-established and the artifact arrives whole', {
+    timeout: 30_000,
+  }, async () => {
+    // 1 MiB goes as sixteen 64 KiB frames: 300 000 bytes in is inside one of them.
+    const reason = await oneShotFault({ resetAfterBytes: 300_000 }, 1024 * 1024, 'resets');
     // The reset shows as ECONNRESET (socket_error), or, if the kernel delivered the stream's
     // end before the reset, as a stream ending inside a frame (truncated): under load, either.
-    assert.ok(
-      down.type === 'peer-down' && ['socket_error', 'truncated'].includes(down.reason),
-      `closed as ${down.type === 'peer-down' ? down.reason : down.type}`,
-    );
-    await back;
+    assert.ok(['socket_error', 'truncated'].includes(reason), `closed as ${reason}`);
   });
 
   it('a flipped byte: TLS rejects the record, the link is re-established, delivery completes', {
     timeout: 30_000,
   }, async () => {
-    const { nodes, proxy } = await subnet();
-    const target = nodes[BEHIND]!;
-    const streams = streamsOf(target);
-    const cut = nextEvent(target.node.transport, (e) => e.type === 'peer-down');
-    const back = nextEvent(target.node.transport, (e) => e.type === 'peer-up');
-    proxy.set('toTarget', { flipAfterBytes: 50_000 });
-    const sent = broadcast(nodes[0]!, 3, 1, 512 * 1024);
-    await receivesAll(target, streams, sent);
-    assert.equal(proxy.stats.flipped, 1);
+    const reason = await oneShotFault({ flipAfterBytes: 50_000 }, 512 * 1024, 'flipped');
     // The corrupted record closed the link at the TLS layer (a socket error), never as frames.
-    const down = await cut;
-    assert.equal(down.type === 'peer-down' && down.reason, 'socket_error');
-    await back;
+    assert.equal(reason, 'socket_error');
   });
 });

@@ -145,6 +145,21 @@ export function channelNumber(name: string): number {
   return crc32(name) >>> 0;
 }
 
+/** The list of `peer` and `channel` in a two-level map, created empty if missing. */
+function perPeerChannel<T>(map: Map<NodeId, Map<string, T[]>>, peer: NodeId, channel: string): T[] {
+  let byChannel = map.get(peer);
+  if (!byChannel) {
+    byChannel = new Map();
+    map.set(peer, byChannel);
+  }
+  let list = byChannel.get(channel);
+  if (!list) {
+    list = [];
+    byChannel.set(channel, list);
+  }
+  return list;
+}
+
 /** How many keys of rejected or ignored artifacts are remembered, so they are not fetched again. */
 const DISMISSED_MEMORY = 10_000;
 
@@ -359,34 +374,14 @@ export class BroadcastCore {
   }
 
   #queue(peer: NodeId, ch: ChannelState, update: SlotUpdate): void {
-    let byChannel = this.#outbox.get(peer);
-    if (!byChannel) {
-      byChannel = new Map();
-      this.#outbox.set(peer, byChannel);
-    }
-    let list = byChannel.get(ch.name);
-    if (!list) {
-      list = [];
-      byChannel.set(ch.name, list);
-    }
-    list.push(update);
+    perPeerChannel(this.#outbox, peer, ch.name).push(update);
     const kind = update.inline ? 'inline' : update.advert ? 'advert' : 'withdrawn';
     this.#count('updates_sent', { channel: ch.name, kind });
   }
 
   /** Queues a relayed advert of a pushed artifact for the next delayed batch. */
   #queueLater(peer: NodeId, ch: ChannelState, update: SlotUpdate, id: ArtifactId): void {
-    let byChannel = this.#later.get(peer);
-    if (!byChannel) {
-      byChannel = new Map();
-      this.#later.set(peer, byChannel);
-    }
-    let list = byChannel.get(ch.name);
-    if (!list) {
-      list = [];
-      byChannel.set(ch.name, list);
-    }
-    list.push({ update, id });
+    perPeerChannel(this.#later, peer, ch.name).push({ update, id });
     this.#laterAt ??= this.#now + this.#relayDelayMs;
   }
 
