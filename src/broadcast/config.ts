@@ -52,7 +52,12 @@ function positive(field: string, value: number, integer = true): void {
     );
 }
 
-/** Merges a channel's settings over the defaults and validates them. */
+/**
+ * Merges a channel's settings over the defaults and validates them. Chunking is on by default:
+ * a `partial` without the key `chunking` gets {@link DEFAULT_CHUNKING}; a `chunking` object,
+ * even partial, is merged over it; the key present with `undefined` (or `null`, as a JSON file
+ * spells it) turns chunking off (see {@link ChannelConfig.chunking}).
+ */
 export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {}): ChannelConfig {
   if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) {
     throw new ConfigError(
@@ -60,7 +65,9 @@ export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {
       'channel names are 1-63 of [a-z0-9_-], starting alphanumeric',
     );
   }
-  const c: ChannelConfig = { ...DEFAULT_CHANNEL, ...partial };
+  // 'chunking' in partial decides: absent is the default, present as undefined or null is off.
+  const c: ChannelConfig = { ...DEFAULT_CHANNEL, chunking: DEFAULT_CHUNKING, ...partial };
+  if ((c.chunking as ChunkingConfig | null | undefined) === null) c.chunking = undefined;
   const f = (k: string) => `channels.${name}.${k}`;
   if (c.lane !== Lane.high && c.lane !== Lane.bulk) {
     throw new ConfigError(f('lane'), 'must be the high or the bulk lane');
@@ -79,6 +86,9 @@ export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {
   }
   if (typeof c.priority !== 'function') throw new ConfigError(f('priority'), 'must be a function');
   if (c.chunking !== undefined) {
+    if (typeof c.chunking !== 'object') {
+      throw new ConfigError(f('chunking'), 'must be an object, or undefined (null) for none');
+    }
     const k: ChunkingConfig = { ...DEFAULT_CHUNKING, ...c.chunking };
     for (const [key, v] of Object.entries(k)) positive(f(`chunking.${key}`), v as number);
     if (k.chunkBytes > k.maxChunkBytes) {

@@ -14,6 +14,7 @@ export {
   decodeManifest,
   encodeManifest,
   type Manifest,
+  manifestBytes,
   manifestId,
 } from './chunks/manifest.ts';
 export {

@@ -63,7 +63,7 @@ export interface ChunkingConfig {
   chunkBytes: number;
   /** Largest chunk accepted from a peer's manifest. Default 4 MiB. */
   maxChunkBytes: number;
-  /** Largest manifest accepted (17 bytes + 32 per chunk). Default 256 KiB (8187 chunks). */
+  /** Largest manifest accepted (17 bytes + 32 per chunk). Default 256 KiB (8191 chunks). */
   maxManifestBytes: number;
 }
 
@@ -106,8 +106,15 @@ export interface ChannelConfig {
    */
   validate?: (artifact: DeliveredArtifact) => Validation | Promise<Validation>;
   /**
-   * Chunking of large artifacts: undefined (the default) sends every artifact whole. A channel
-   * with chunking needs a chunk store (in memory by default).
+   * Chunking of large artifacts, on by default: artifacts above `thresholdBytes` (1 MiB) travel
+   * in chunks (1 MiB) and are delivered with empty `bytes` and `chunked` set (read them with
+   * `Channel.stream`). A channel with chunking needs a chunk store (in memory by default).
+   *
+   * `resolveChannel` (and `createNode`) decide by the key, not the value: a config without the
+   * key `chunking` gets `DEFAULT_CHUNKING`; an object, even with only some fields, is merged over
+   * `DEFAULT_CHUNKING`; the key present with the value `undefined` (or `null`, from a JSON file)
+   * turns chunking off, and every artifact travels whole. So `{ ...cfg, chunking: x }` with an
+   * `x` that may be undefined turns it off when it is: leave the key out to keep the default.
    */
   chunking?: ChunkingConfig;
 }

@@ -10,6 +10,7 @@ import {
   InMemoryChunkStore,
   InMemoryPool,
   MAX_ATTRIBUTES_BYTES,
+  manifestBytes,
   resolveChannel,
   resolveDownloadLimits,
 } from '../broadcast/index.ts';
@@ -117,13 +118,15 @@ function resolveChannels(
   for (const [name, partial] of Object.entries(channels)) {
     const cfg = resolveChannel(name, partial);
     // An artifact (and its attributes, when inline) must fit in one transport message; with
-    // chunking, an unchunked artifact, a chunk, and a manifest must.
+    // chunking, an unchunked artifact, a chunk, and a manifest must. A chunk is no larger than
+    // its artifact, and a manifest has at most one hash per byte of it (adverts claiming more
+    // are refused), so a channel of small artifacts needs no room for 4 MiB chunks.
     const k = cfg.chunking;
     const whole = k
       ? Math.max(
           Math.min(k.thresholdBytes, cfg.maxArtifactBytes),
-          k.maxChunkBytes,
-          k.maxManifestBytes,
+          Math.min(k.maxChunkBytes, cfg.maxArtifactBytes),
+          Math.min(k.maxManifestBytes, manifestBytes(cfg.maxArtifactBytes)),
         )
       : cfg.maxArtifactBytes;
     const largest = whole + MAX_ATTRIBUTES_BYTES + WRAPPING_BYTES;
@@ -155,7 +158,7 @@ function resolveChannels(
  * const consensus = node.channel('consensus');
  * const id = consensus.broadcast(new TextEncoder().encode('block 1'));
  * for await (const artifact of node.channel('ingress').received()) {
- *   console.log(artifact.from, artifact.id, artifact.bytes.length);
+ *   console.log(artifact.from, artifact.id, artifact.chunked?.size ?? artifact.bytes.length);
  * }
  * await node.stop();
  */

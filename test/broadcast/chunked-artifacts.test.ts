@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import {
   type ArtifactId,
   type ChannelConfig,
+  type ChunkingConfig,
   type ChunkProgress,
   DEFAULT_CHUNKING,
   DiskChunkStore,
@@ -111,8 +112,59 @@ describe('chunked artifacts', () => {
       ConfigError,
     );
     assert.ok(resolveChannel('ingress', { maxArtifactBytes: 4 * 1024 ** 3, chunking }).chunking);
+    // Chunking is the default: the check applies without the key too.
+    assert.throws(() => resolveChannel('ingress', { maxArtifactBytes: 2 ** 40 }), ConfigError);
     // Without chunking there is no manifest: the check does not apply.
-    assert.equal(resolveChannel('ingress', { maxArtifactBytes: 2 ** 40 }).chunking, undefined);
+    for (const off of [undefined, null]) {
+      const c = resolveChannel('ingress', {
+        maxArtifactBytes: 2 ** 40,
+        chunking: off as ChunkingConfig | undefined,
+      });
+      assert.equal(c.chunking, undefined);
+    }
+  });
+
+  it('resolveChannel: chunking by default, a partial chunking merged, undefined or null for none', () => {
+    assert.deepEqual(resolveChannel('ingress').chunking, DEFAULT_CHUNKING);
+    assert.deepEqual(resolveChannel('ingress', { lane: Lane.high }).chunking, DEFAULT_CHUNKING);
+    assert.deepEqual(
+      resolveChannel('ingress', { chunking: { chunkBytes: 4096 } as ChunkingConfig }).chunking,
+      { ...DEFAULT_CHUNKING, chunkBytes: 4096 },
+    );
+    assert.equal(resolveChannel('ingress', { chunking: undefined }).chunking, undefined);
+    const fromJson = JSON.parse('{"chunking": null}') as Partial<ChannelConfig>;
+    assert.equal(resolveChannel('ingress', fromJson).chunking, undefined);
+    assert.throws(
+      () => resolveChannel('ingress', { chunking: 5 as unknown as ChunkingConfig }),
+      (err: unknown) =>
+        err instanceof ConfigError && /channels\.ingress\.chunking/.test(err.message),
+    );
+  });
+
+  it('channels chunk artifacts above 1 MiB by default; chunking: undefined sends them whole', {
+    timeout: 60_000,
+  }, async () => {
+    const { nodes } = await startNodes(group, 2, () => ({
+      channels: { ingress: { lane: Lane.bulk }, whole: { lane: Lane.bulk, chunking: undefined } },
+    }));
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const bytes = randomBytes(1024 * 1024 + 5000);
+    const chunkedIn = b.node.channel('ingress').received();
+    const wholeIn = b.node.channel('whole').received();
+    const id = a.node.channel('ingress').broadcast(bytes);
+    const wholeId = a.node.channel('whole').broadcast(bytes);
+    const [c] = await readUntil(chunkedIn, (seen) => seen.length >= 1);
+    assert.equal(c!.id, id);
+    assert.equal(c!.bytes.length, 0);
+    assert.deepEqual(c!.chunked, { size: bytes.length, chunkBytes: 1024 * 1024, chunks: 2 });
+    assert.ok((await collect(b.node.channel('ingress').stream(id))).equals(bytes));
+    const [w] = await readUntil(wholeIn, (seen) => seen.length >= 1);
+    assert.equal(w!.id, wholeId);
+    assert.equal(w!.chunked, undefined);
+    assert.ok(Buffer.from(w!.bytes).equals(bytes));
+    // The whole one is in the pool; the chunked one is not, only in the chunk store.
+    assert.equal(b.node.channel('ingress').get(id), undefined);
+    assert.equal(b.node.channel('ingress').chunked(id)?.complete, true);
   });
 
   it('a peer serving wrong chunk bytes is counted faulty; the chunks come from another peer', {
