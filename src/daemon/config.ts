@@ -6,7 +6,12 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_CHANNEL } from '../broadcast/index.ts';
+import {
+  type ChunkingConfig,
+  DEFAULT_CHANNEL,
+  DEFAULT_CHUNKING,
+  resolveChannel,
+} from '../broadcast/index.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_NODE_CHANNELS } from '../node/index.ts';
 import { addressProblem, type HostPort, SUBNET_NAME_PATTERN } from '../registry/index.ts';
@@ -51,6 +56,13 @@ export interface DaemonChannelConfig {
   maxArtifactBytes: number;
   maxSlots: number;
   relay: 'relay' | 'origin-only';
+  /**
+   * Chunking of artifacts above `thresholdBytes`, merged over `DEFAULT_CHUNKING` (the file may
+   * give some fields or none); undefined when the file says `"chunking": null` (off: every
+   * artifact travels whole). The key is always present, so that `createNode` takes undefined as
+   * off rather than as the default.
+   */
+  chunking: ChunkingConfig | undefined;
 }
 
 /** A validated daemon config; paths are absolute (resolved against the config file's folder). */
@@ -90,6 +102,12 @@ const hostPort = z.string().transform((text, ctx): HostPort => {
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
+/** A channel's `chunking`: any of its fields (the rest from DEFAULT_CHUNKING), or null (off). */
+const chunkingSchema = z
+  .object(Object.fromEntries(Object.keys(DEFAULT_CHUNKING).map((k) => [k, positiveInt.optional()])))
+  .strict()
+  .nullable();
+
 const channelSchema = z
   .object({
     lane: z.enum(['high', 'bulk']).optional(),
@@ -97,6 +115,7 @@ const channelSchema = z
     maxArtifactBytes: positiveInt.optional(),
     maxSlots: positiveInt.max(2 ** 32).optional(),
     relay: z.enum(['relay', 'origin-only']).optional(),
+    chunking: chunkingSchema.optional(),
   })
   .strict();
 
@@ -167,13 +186,21 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
   const given = c.channels ?? { consensus: {}, ingress: {} };
   for (const [name, ch] of Object.entries(given)) {
     const defaults = { ...DEFAULT_CHANNEL, ...DEFAULT_NODE_CHANNELS[name] };
-    channels[name] = {
+    const channel: DaemonChannelConfig = {
       lane: ch.lane === undefined ? defaults.lane : ch.lane === 'high' ? Lane.high : Lane.bulk,
       pushThresholdBytes: ch.pushThresholdBytes ?? defaults.pushThresholdBytes,
       maxArtifactBytes: ch.maxArtifactBytes ?? defaults.maxArtifactBytes,
       maxSlots: ch.maxSlots ?? defaults.maxSlots,
       relay: ch.relay ?? defaults.relay,
+      chunking:
+        ch.chunking === null
+          ? undefined
+          : ({ ...DEFAULT_CHUNKING, ...ch.chunking } as ChunkingConfig),
     };
+    // What only the settings together can break (chunkBytes over maxChunkBytes, a manifest
+    // over maxManifestBytes): a ConfigError naming the field, before anything starts.
+    resolveChannel(name, channel);
+    channels[name] = channel;
   }
   const limits = { ...DEFAULT_DAEMON_LIMITS, ...c.limits } as DaemonLimits;
   if (limits.shutdownQuietMs >= limits.shutdownTimeoutMs) {

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { DEFAULT_CHUNKING } from '../../src/broadcast/index.ts';
 import {
   DEFAULT_DAEMON_LIMITS,
   loadDaemonConfig,
@@ -46,6 +47,9 @@ describe('daemon config schema', () => {
     assert.equal(c.channels.consensus!.pushThresholdBytes, 1024);
     assert.equal(c.channels.ingress!.lane, Lane.bulk);
     assert.equal(c.channels.ingress!.maxArtifactBytes, 4 * 1024 * 1024);
+    // Chunking is on by default.
+    assert.deepEqual(c.channels.consensus!.chunking, DEFAULT_CHUNKING);
+    assert.deepEqual(c.channels.ingress!.chunking, DEFAULT_CHUNKING);
     assert.equal(c.logLevel, 'info');
     assert.deepEqual(c.limits, DEFAULT_DAEMON_LIMITS);
   });
@@ -72,12 +76,63 @@ describe('daemon config schema', () => {
       maxArtifactBytes: 1000,
       maxSlots: 10_000,
       relay: 'origin-only',
+      chunking: DEFAULT_CHUNKING,
     });
     // A channel named like a default one starts from that one's defaults.
     assert.equal(c.channels.consensus!.lane, Lane.high);
     assert.equal(c.channels.consensus!.pushThresholdBytes, 0);
     assert.equal(c.limits.maxEventStreams, 3);
     assert.equal(c.limits.maxEventBacklog, DEFAULT_DAEMON_LIMITS.maxEventBacklog);
+  });
+
+  it('takes chunking: null (off), or some of its fields merged over the defaults', () => {
+    const c = parseDaemonConfig(
+      {
+        ...MINIMAL,
+        channels: {
+          consensus: { chunking: null },
+          ingress: {
+            maxArtifactBytes: 256 * 1024 * 1024,
+            chunking: { chunkBytes: 4 * 1024 * 1024 },
+          },
+          blobs: { chunking: {} },
+        },
+      },
+      '/etc',
+    );
+    // The key stays, with undefined: createNode takes that as off, not as the default.
+    assert.ok('chunking' in c.channels.consensus!);
+    assert.equal(c.channels.consensus!.chunking, undefined);
+    assert.deepEqual(c.channels.ingress!.chunking, {
+      ...DEFAULT_CHUNKING,
+      chunkBytes: 4 * 1024 * 1024,
+    });
+    assert.deepEqual(c.channels.blobs!.chunking, DEFAULT_CHUNKING);
+  });
+
+  it('refuses a bad chunking, naming its field', () => {
+    const ingress = (chunking: unknown) => ({ ...MINIMAL, channels: { ingress: { chunking } } });
+    refused(ingress(true), 'channels.ingress.chunking');
+    refused(ingress({ chunkBytes: 0 }), 'channels.ingress.chunking.chunkBytes');
+    refused(ingress({ thresholdBytes: 1.5 }), 'channels.ingress.chunking.thresholdBytes');
+    refused(ingress({ chunkSize: 1024 }), 'channels.ingress.chunking.chunkSize', /not a known/);
+    refused(
+      ingress({ chunkBytes: 8 * 1024 * 1024 }),
+      'channels.ingress.chunking.chunkBytes',
+      /maxChunkBytes/,
+    );
+    // 16 GiB of 1 MiB chunks: a manifest over the default 256 KiB.
+    refused(
+      { ...MINIMAL, channels: { ingress: { maxArtifactBytes: 16 * 1024 ** 3 } } },
+      'channels.ingress.maxArtifactBytes',
+      /manifest/,
+    );
+    // Without chunking, there is no manifest to bound.
+    const c = parseDaemonConfig(
+      { ...MINIMAL, channels: { ingress: { maxArtifactBytes: 16 * 1024 ** 3, chunking: null } } },
+      '/etc',
+    );
+    assert.equal(c.channels.ingress!.chunking, undefined);
   });
 
   it('names the field at fault', () => {
