@@ -37,8 +37,18 @@ describe('subnet-p2p node with a bad config', { timeout: 60_000, concurrency: 2 
     ],
     [
       'an artifact size no message can carry',
+      () => ({ ...good, channels: { ingress: { maxArtifactBytes: 2 ** 40, chunking: null } } }),
+      'channels.ingress.maxArtifactBytes',
+    ],
+    [
+      'an artifact size no manifest can describe',
       () => ({ ...good, channels: { ingress: { maxArtifactBytes: 2 ** 40 } } }),
       'channels.ingress.maxArtifactBytes',
+    ],
+    [
+      'a bad chunking setting',
+      () => ({ ...good, channels: { ingress: { chunking: { chunkBytes: -1 } } } }),
+      'channels.ingress.chunking.chunkBytes',
     ],
     ['an identity folder without keys', () => ({ ...good, identityDir: '.' }), 'identityDir'],
     ['a missing registry file', () => ({ ...good, registryFile: 'nope.json' }), 'registryFile'],
@@ -54,9 +64,10 @@ describe('subnet-p2p node with a bad config', { timeout: 60_000, concurrency: 2 
     ],
   ];
 
-  for (const [what, config, field] of cases) {
+  for (const [i, [what, config, field]] of cases.entries()) {
     it(`${what}: exit 2, naming '${field}'`, async () => {
-      const path = await writeConfig(dir, field.replaceAll('.', '-'), config());
+      // One file per case: two cases may name the same field, and they run two at a time.
+      const path = await writeConfig(dir, `case${i}-${field.replaceAll('.', '-')}`, config());
       const run = await cli(['node', '--config', path]);
       assert.equal(run.status, 2, `${run.stdout}${run.stderr}`);
       assert.match(run.stderr, new RegExp(`^error: invalid config field '${field}': .+\\n$`));
