@@ -55,6 +55,7 @@ interface DemoCliOptions {
   timeoutMs: number;
   keep?: boolean;
   json?: boolean;
+  processes?: boolean;
 }
 
 /** Why `result` is not complete, in one line. */
@@ -74,7 +75,8 @@ function shortfall(r: DemoResult): string {
 }
 
 const DESCRIPTION = [
-  'Run a local subnet on 127.0.0.1 (one worker thread per node, mutual TLS, identities and a ' +
+  'Run a local subnet on 127.0.0.1 (one worker thread per node, or one process per node with ' +
+    '--processes; mutual TLS, identities and a ' +
     'signed registry in a temporary directory) where every node broadcasts its share of a ' +
     "workload and receives everybody else's; report deliveries and latency per channel, wire " +
     'bytes against the ideal, and duplicate downloads. Exits 1 unless every artifact reached ' +
@@ -91,6 +93,10 @@ const DESCRIPTION = [
     'consensus latency of both halves (JSON: "priority"). Example:',
   '  subnet-p2p demo --artifacts 520 --size 500 \\\n' +
     '    --consensus-interval-ms 20 --background-bulk 8388608',
+  'Memory: with --processes every node runs as a child process of its own, so "peakRssMb" ' +
+    "(JSON) is the largest node process's resident memory; by default the nodes are worker " +
+    `threads of one process and "peakRssMb" is that whole process's (all nodes together). ` +
+    '"nodeIsolation" says which ran; "peakParentRssMb" is the demo process itself.',
 ].join('\n\n');
 
 /** Registers `demo` on `program`. */
@@ -125,6 +131,10 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .option('--timeout-ms <ms>', 'fail if the run takes longer', integer(1000, 86_400_000), 120_000)
     .option('--keep', 'keep the temporary directory (identities, registry.json)')
     .option('--json', 'print one JSON object instead of the table')
+    .option(
+      '--processes',
+      'run each node as a child process of its own instead of a worker thread (per-node memory)',
+    )
     .action(async (options: DemoCliOptions) => {
       const workload: DemoWorkload = {
         artifacts: options.artifacts ?? options.nodes * DEFAULT_ARTIFACTS_PER_NODE,
@@ -153,6 +163,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           workload,
           timeoutMs: options.timeoutMs,
           keep: options.keep === true,
+          nodeProcesses: options.processes === true,
           ...(onProgress ? { onProgress } : {}),
         });
       } finally {

@@ -1,22 +1,23 @@
 /**
- * The main thread's side of one demo node: starts its worker thread and turns the worker's
- * messages (protocol.ts) into promises and the latest progress figures.
+ * The main thread's side of one demo node: starts its worker (a thread, or a process of its
+ * own: node-host.ts) and turns the worker's messages (protocol.ts) into promises and the latest
+ * progress figures.
  * @module
  */
-import { Worker } from 'node:worker_threads';
 import { deferred } from './deferred.ts';
+import { type NodeHost, type NodeIsolation, startNodeHost } from './node-host.ts';
 import type { FromWorker, NodeReport, ToWorker, WorkerConfig } from './protocol.ts';
 
-/** Plain-JS worker entry that registers tsx, then imports the TypeScript node worker. */
-const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
-const ENTRY = new URL('./node-worker.ts', import.meta.url);
-
-/** How long a worker gets to stop its node gracefully before it is terminated, ms. */
+/**
+ * How long a worker gets to stop its node gracefully before it is terminated (a thread) or
+ * killed with SIGKILL (a process), ms.
+ */
 export const STOP_GRACE_MS = 5000;
 
 /** One node worker, seen from the main thread. */
 export class NodeHandle {
   readonly index: number;
+  readonly isolation: NodeIsolation;
   /** Links up, as last reported by the worker. */
   peersUp = 0;
   /** Distinct artifacts delivered, as last reported by the worker. */
@@ -30,7 +31,7 @@ export class NodeHandle {
   receivedAt: number | undefined;
   /** The node's report, once posted. */
   report: NodeReport | undefined;
-  readonly #worker: Worker;
+  readonly #host: NodeHost;
   readonly #listening = deferred<{ nodeId: string; port: number }>();
   readonly #meshed = deferred();
   readonly #received = deferred();
@@ -39,24 +40,33 @@ export class NodeHandle {
   readonly #exited = deferred();
   #stopRequested = false;
 
-  /** Starts the worker of `config.index`; `onFailure` is called if it fails or dies early. */
-  constructor(config: WorkerConfig, onFailure: (message: string) => void) {
+  /**
+   * Starts the worker of `config.index`, a worker thread or a process as `isolation` says;
+   * `onFailure` is called if it fails or dies early.
+   */
+  constructor(
+    config: WorkerConfig,
+    onFailure: (message: string) => void,
+    isolation: NodeIsolation = 'thread',
+  ) {
     this.index = config.index;
-    // execArgv []: the bootstrap registers tsx itself; inheriting `tsx`'s own flags would
-    // load it twice.
-    this.#worker = new Worker(BOOTSTRAP, {
-      workerData: { entry: ENTRY.href, config },
-      execArgv: [],
+    this.isolation = isolation;
+    this.#host = startNodeHost(isolation, config, {
+      message: (msg) => this.#onMessage(msg, onFailure),
+      error: (message) => {
+        if (!this.#stopRequested) onFailure(`node ${this.index} crashed: ${message}`);
+      },
+      exit: (how) => {
+        this.#exited.resolve();
+        this.#stopped.resolve();
+        if (!this.#stopRequested) onFailure(`node ${this.index} exited early (${how})`);
+      },
     });
-    this.#worker.on('message', (msg: FromWorker) => this.#onMessage(msg, onFailure));
-    this.#worker.on('error', (err) => {
-      if (!this.#stopRequested) onFailure(`node ${this.index} crashed: ${err.message}`);
-    });
-    this.#worker.on('exit', (code) => {
-      this.#exited.resolve();
-      this.#stopped.resolve();
-      if (!this.#stopRequested) onFailure(`node ${this.index} exited early (code ${code})`);
-    });
+  }
+
+  /** Process id of the node's process; undefined when it runs in a worker thread. */
+  get pid(): number | undefined {
+    return this.#host.pid;
   }
 
   #onMessage(msg: FromWorker, onFailure: (message: string) => void): void {
@@ -129,8 +139,9 @@ export class NodeHandle {
   }
 
   /**
-   * Asks the worker to report (if it has not yet), stop its node gracefully and finish;
-   * terminates it after {@link STOP_GRACE_MS} at the latest. Resolves once the thread is gone.
+   * Asks the worker to report (if it has not yet), stop its node gracefully and finish; ends it
+   * (thread terminated, process killed with SIGKILL) once it has, or after
+   * {@link STOP_GRACE_MS} at the latest. Resolves once the thread or process is gone.
    */
   async stop(): Promise<void> {
     this.#stopRequested = true;
@@ -141,11 +152,11 @@ export class NodeHandle {
     });
     await Promise.race([this.#stopped.promise, grace]);
     clearTimeout(timer);
-    await this.#worker.terminate();
+    await this.#host.kill();
     await this.#exited.promise;
   }
 
   #post(msg: ToWorker): void {
-    this.#worker.postMessage(msg);
+    this.#host.post(msg);
   }
 }

@@ -1,13 +1,14 @@
 /**
- * One demo node, run in its own worker thread (started through worker-bootstrap.mjs): loads its
- * identity from disk, follows the registry file, runs a node (transport + broadcast layer, see
- * createNode) on 127.0.0.1 (port chosen by the OS), and broadcasts its share of the workload
- * when told to, while counting what it receives. See protocol.ts for the message sequence.
+ * One demo node, run in its own worker thread or its own child process (either started through
+ * node-bootstrap.mjs; it talks to the orchestrator through a ParentChannel, parent-channel.ts):
+ * loads its identity from disk, follows the registry file, runs a node (transport + broadcast
+ * layer, see createNode) on 127.0.0.1 (port chosen by the OS), and broadcasts its share of the
+ * workload when told to, while counting what it receives. See protocol.ts for the message
+ * sequence.
  * @module
  */
 
 import { randomFillSync } from 'node:crypto';
-import { parentPort, workerData } from 'node:worker_threads';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import {
   type ArtifactId,
@@ -22,6 +23,7 @@ import { createNode, type Node } from '../node/index.ts';
 import { FileRegistryClient } from '../registry/index.ts';
 import { Lane } from '../transport/index.ts';
 import { deferred } from './deferred.ts';
+import { connectToParent } from './parent-channel.ts';
 import {
   type BroadcastCounters,
   CHANNELS,
@@ -34,7 +36,6 @@ import {
   LARGE_ARTIFACT_BYTES,
   type NodeReport,
   type ToWorker,
-  type WorkerConfig,
 } from './protocol.ts';
 import {
   now,
@@ -52,13 +53,11 @@ const PROGRESS_INTERVAL_MS = 100;
 const REGISTRY_POLL_MS = 250;
 const MiB = 1024 * 1024;
 
-const parent = parentPort;
-if (parent === null) throw new Error('node-worker.ts must run in a worker thread');
-const config = (workerData as { config: WorkerConfig }).config;
+const parent = await connectToParent();
+const { config } = parent;
 
-let closed = false;
 function post(msg: FromWorker): void {
-  if (!closed) parent!.postMessage(msg);
+  parent.post(msg);
 }
 
 function describe(err: unknown): string {
@@ -168,6 +167,7 @@ async function report(state: NodeState): Promise<void> {
   const { node, receiver, sent, plan } = state;
   const connected = node.transport.peers().filter((p) => p.state === 'connected');
   const own = plan.byOrigin[config.index]!.length;
+  sampleMemory();
   const result: NodeReport = {
     index: config.index,
     nodeId: node.nodeId,
@@ -195,6 +195,7 @@ async function report(state: NodeState): Promise<void> {
     ),
     largeBytesFrom: largeBytesFrom(state),
     peakNodeMemoryMb: Math.round(peakNodeMemory / 1e5) / 10,
+    peakRssMb: Math.round(peakRss / 1e5) / 10,
   };
   post({ type: 'report', report: result });
 }
@@ -205,10 +206,18 @@ async function report(state: NodeState): Promise<void> {
  * which is the whole process's; native memory of the shared process (OpenSSL, libuv) is not in it.
  */
 let peakNodeMemory = 0;
-const memorySampler = setInterval(() => {
+/**
+ * Peak resident memory of the process this node runs in, bytes: the node's own when it runs as
+ * a process; in a worker thread, the whole demo process's (every node and the orchestrator).
+ */
+let peakRss = 0;
+const sampleMemory = () => {
   const m = process.memoryUsage();
   peakNodeMemory = Math.max(peakNodeMemory, m.heapTotal + m.external);
-}, 100);
+  peakRss = Math.max(peakRss, m.rss);
+};
+sampleMemory();
+const memorySampler = setInterval(sampleMemory, 100);
 memorySampler.unref();
 
 async function start(): Promise<NodeState> {
@@ -381,13 +390,12 @@ async function stop(state: NodeState | undefined): Promise<void> {
     await state.registry.close();
   }
   post({ type: 'stopped' });
-  closed = true;
-  parent!.close();
+  parent.close();
 }
 
 const starting = start();
 let stopping: Promise<void> | undefined;
-parent.on('message', (msg: ToWorker) => {
+parent.onMessage((msg: ToWorker) => {
   if (msg.type === 'registry-written') signals.registryWritten.resolve();
   else if (msg.type === 'go') signals.go.resolve(msg.startAt);
   else if (msg.type === 'report') signals.report.resolve();

@@ -1,6 +1,8 @@
 /**
  * What the demo's main thread and its node workers agree on: the channels, the workload's
- * shape, the configuration a worker starts with, and the messages they exchange.
+ * shape, the configuration a worker starts with, and the messages they exchange. A "worker"
+ * is a worker thread, or a child process with `nodeProcesses` (the same code and messages;
+ * see parent-channel.ts).
  *
  * Lifecycle of one worker: `listening` (its port) -> main writes the registry and posts
  * `registry-written` -> `mesh` (links to all peers up) -> main posts `go` (with the common start
@@ -27,8 +29,9 @@ export type ChannelName = (typeof CHANNELS)[number];
 export const CONSENSUS_PUSH_THRESHOLD = 1024;
 
 /**
- * Bytes at the start of every demo artifact: send time (f64 LE, ms of the process-wide clock
- * `performance.timeOrigin + performance.now()`, shared by all worker threads), origin index
+ * Bytes at the start of every demo artifact: send time (f64 LE, ms of the clock
+ * `performance.timeOrigin + performance.now()`, shared by all worker threads and, as wall-clock
+ * time, by all processes of the machine), origin index
  * (u32 LE), sequence number at the origin (u32 LE). The rest is random.
  */
 export const HEADER_BYTES = 16;
@@ -64,7 +67,10 @@ export interface DemoWorkload {
   readonly backgroundBulkBytes?: number;
 }
 
-/** Everything a node worker needs, passed as its `workerData.config`. */
+/**
+ * Everything a node worker needs, passed as its `workerData.config` (thread) or in its first
+ * IPC message (process).
+ */
 export interface WorkerConfig {
   /** Position of the node (0-based), for artifacts and reports. */
   readonly index: number;
@@ -157,6 +163,11 @@ export interface NodeReport {
   readonly largeBytesFrom: Record<string, number>;
   /** Peak of this node's V8 heap plus external memory (buffers), MB (not the process's RSS). */
   readonly peakNodeMemoryMb: number;
+  /**
+   * Peak resident memory of the process the node runs in, MB, sampled every 100 ms: the node's
+   * own process with `nodeProcesses`, else the whole demo process (shared by every node).
+   */
+  readonly peakRssMb: number;
 }
 
 /** Messages from a worker to the main thread. */

@@ -73,12 +73,27 @@ function describeWorkload(r: DemoResult): string {
   return text;
 }
 
+/** Peak resident memory, in a few words. */
+function describeMemory(r: DemoResult): string {
+  if (r.nodeIsolation === 'process') {
+    return (
+      `peak RSS ${r.peakRssMb} MB for the largest node process` +
+      (r.peakParentRssMb === undefined ? '' : ` (demo process ${r.peakParentRssMb} MB)`)
+    );
+  }
+  return `peak RSS ${r.peakRssMb} MB for the demo process, all nodes together`;
+}
+
 /** The closing report of a run, as tables (ends with a newline). */
 export function formatReport(r: DemoResult): string {
   const amplification = r.amplification === null ? '-' : `${r.amplification.toFixed(3)} x ideal`;
   const summary = columns(
     [
-      ['nodes', `${r.nodes} (subnet 'demo' on 127.0.0.1, one worker thread each, mutual TLS)`],
+      [
+        'nodes',
+        `${r.nodes} (subnet 'demo' on 127.0.0.1, one ` +
+          `${r.nodeIsolation === 'process' ? 'process' : 'worker thread'} each, mutual TLS)`,
+      ],
       ['links up', `${r.linksUp} / ${r.expectedLinks}`],
       ['workload', describeWorkload(r)],
       ['payload', `${bytes(r.payloadBytes)} broadcast (${count(r.artifacts)} artifacts)`],
@@ -103,6 +118,7 @@ export function formatReport(r: DemoResult): string {
       ['setup', `${(r.setupMs / 1000).toFixed(2)} s (identities, workers, registry, mesh)`],
       ['duration', `${(r.durationMs / 1000).toFixed(2)} s (start to last delivery)`],
       ['throughput', `${r.throughputMBps.toFixed(1)} MB/s payload delivered, all receivers`],
+      ...(r.peakRssMb === undefined ? [] : [['memory', describeMemory(r)]]),
     ],
     [false, false],
   );

@@ -1,6 +1,6 @@
 /**
  * The demo's orchestrator: a local subnet of N nodes on 127.0.0.1, each in its own worker
- * thread, with identities and a signed registry file on disk in a temporary directory, then a
+ * thread (or, with `nodeProcesses`, its own child process), with identities and a signed registry file on disk in a temporary directory, then a
  * workload where every node broadcasts its share of the run's artifacts (consensus and ingress
  * channels) and receives everybody else's.
  *
@@ -30,6 +30,7 @@ import {
 } from '../registry/index.ts';
 import { deferred } from './deferred.ts';
 import { NodeHandle } from './node-handle.ts';
+import type { NodeIsolation } from './node-host.ts';
 import { DEMO_SUBNET, type DemoWorkload, LARGE_ARTIFACT_BYTES } from './protocol.ts';
 import { rawTlsCeilingMs } from './raw-ceiling.ts';
 import { type DemoResult, summarize } from './summary.ts';
@@ -47,8 +48,22 @@ export interface DemoOptions {
   readonly timeoutMs: number;
   /** Keep the demo directory (identities, registry) instead of removing it. */
   readonly keep?: boolean;
+  /**
+   * Run each node as a child process of its own instead of a worker thread of this process
+   * (default false): `peakRssMb` is then the largest node process's resident memory.
+   */
+  readonly nodeProcesses?: boolean;
   /** Called every {@link PROGRESS_INTERVAL_MS} while running. */
   readonly onProgress?: (progress: DemoProgress) => void;
+  /** Called as the run enters each phase, with the nodes started so far. */
+  readonly onPhase?: (phase: DemoPhase, nodes: readonly DemoNode[]) => void;
+}
+
+/** One node of a run, as {@link DemoOptions.onPhase} sees it. */
+export interface DemoNode {
+  readonly index: number;
+  /** Its process id with `nodeProcesses`; undefined for a worker thread. */
+  readonly pid: number | undefined;
 }
 
 /** Phase names, in order. */
@@ -117,10 +132,18 @@ function registryOf(
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { nodes, workload, timeoutMs } = options;
+  const isolation: NodeIsolation = options.nodeProcesses ? 'process' : 'thread';
   const started = performance.now();
   const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-demo-'));
   const handles: NodeHandle[] = [];
   let phase: DemoPhase = 'setup';
+  const enter = (next: DemoPhase) => {
+    phase = next;
+    options.onPhase?.(
+      next,
+      handles.map((h) => ({ index: h.index, pid: h.pid })),
+    );
+  };
   let nodesListening = 0;
   const stop = deferred<never>();
   stop.promise.catch(() => undefined);
@@ -163,6 +186,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let durationMs = 0;
   let error: string | undefined;
   try {
+    enter('setup');
     const operator = generateOperatorKeyPair();
     await writeOperatorKeyPair(dir, operator);
     const registryPath = join(dir, REGISTRY_FILE);
@@ -173,7 +197,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     );
     await step(Promise.all(identities.map((id, i) => writeIdentity(identityDirs[i]!, id))));
 
-    phase = 'starting';
+    enter('starting');
     for (let index = 0; index < nodes; index++) {
       const config = {
         index,
@@ -184,7 +208,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         operatorPublicKeyPem: operator.publicKeyPem,
         workload,
       };
-      const handle = new NodeHandle(config, fail);
+      const handle = new NodeHandle(config, fail, isolation);
       void handle.listening.then(() => {
         nodesListening += 1;
       });
@@ -200,12 +224,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }));
     await writeRegistryFile(registryPath, registryOf(members, operator));
 
-    phase = 'connecting';
+    enter('connecting');
     for (const h of handles) h.registryWritten();
     await step(Promise.all(handles.map((h) => h.meshed)));
     setupMs = performance.now() - started;
 
-    phase = 'running';
+    enter('running');
     const startAt = now() + GO_LEAD_MS;
     runStart = startAt;
     for (const h of handles) h.go(startAt);
@@ -225,11 +249,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     else if (durationMs === 0) durationMs = Math.max(0, now() - runStart);
   } finally {
     clearTimeout(deadline);
-    phase = 'stopping';
-    await Promise.all(handles.map((h) => h.stop()));
-    clearInterval(progress);
-    clearInterval(rssSampler);
-    if (!options.keep) await rm(dir, { recursive: true, force: true });
+    try {
+      enter('stopping');
+    } finally {
+      // Every thread or process is gone when this settles, whatever the onPhase hook did.
+      await Promise.all(handles.map((h) => h.stop()));
+      clearInterval(progress);
+      clearInterval(rssSampler);
+      if (!options.keep) await rm(dir, { recursive: true, force: true });
+    }
   }
   const reports = handles.flatMap((h) => (h.report ? [h.report] : []));
   const ownBytes = reports.reduce((n, r) => n + r.largeOwnBytes, 0);
@@ -247,7 +275,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         ? Math.round((reports.reduce((n, r) => n + r.largeOwnUploadBytes, 0) / ownBytes) * 1000) /
           1000
         : null,
-    peakRssMb: Math.round(peakRss / 1e5) / 10,
+    nodeIsolation: isolation,
+    // Threads: the one process, every node in it. Processes: the largest node process.
+    peakRssMb:
+      isolation === 'thread'
+        ? Math.round(peakRss / 1e5) / 10
+        : Math.max(0, ...reports.map((r) => r.peakRssMb)),
+    peakParentRssMb: Math.round(peakRss / 1e5) / 10,
     peakNodeMemoryMb: Math.max(0, ...reports.map((r) => r.peakNodeMemoryMb)),
     rawCeilingMs: rawCeilingMs === null ? null : Math.round(rawCeilingMs),
     largeBytesFromNode,

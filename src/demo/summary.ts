@@ -84,14 +84,26 @@ export interface DemoResult {
    */
   originUploadRatio?: number | null;
   /**
-   * Largest resident memory of the demo process, MB, sampled every 100 ms: every node is a
-   * worker thread of that process, so it bounds each node's.
+   * How the nodes ran: as worker threads of the demo process (the default), or each as a
+   * process of its own (`--processes`, `nodeProcesses`).
+   */
+  nodeIsolation?: 'thread' | 'process';
+  /**
+   * Largest resident memory of any node process, MB, sampled every 100 ms. With threads there
+   * is one process: the demo's, every node and the orchestrator together (it bounds each
+   * node's). With processes, the largest node process's own, of the nodes that reported (the
+   * orchestrator is in `peakParentRssMb`).
    */
   peakRssMb?: number;
   /**
-   * The largest node's own peak memory, MB: its worker's V8 heap plus external memory (buffers),
-   * sampled every 100 ms. Per node, unlike `peakRssMb`; the process's shared native memory
-   * (OpenSSL, libuv, thread stacks) is not in it.
+   * Largest resident memory of the demo process itself, MB, sampled every 100 ms: the
+   * orchestrator and the raw-ceiling sockets, plus every node with threads (= `peakRssMb`).
+   */
+  peakParentRssMb?: number;
+  /**
+   * The largest node's own peak memory, MB: its V8 heap plus external memory (buffers),
+   * sampled every 100 ms. Per node, even with threads; the process's native memory (OpenSSL,
+   * libuv, thread stacks) is not in it.
    */
   peakNodeMemoryMb?: number;
   /**
