@@ -40,6 +40,10 @@ test('a small mixed demo completes: every artifact reaches every other node once
     assert.ok(l.p50! >= 0 && l.p50! <= l.p99! && l.p99! <= l.max!, name);
   }
   assert.ok(result.durationMs > 0);
+  // Worker threads by default: peakRssMb is the one process's, every node in it.
+  assert.equal(result.nodeIsolation, 'thread');
+  assert.ok(result.peakRssMb !== undefined && result.peakRssMb > 0);
+  assert.equal(result.peakRssMb, result.peakParentRssMb);
 });
 
 test('a demo that cannot finish in time fails cleanly with exit 1', () => {
