@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ArtifactId, Channel } from '../broadcast/index.ts';
+import type { ArtifactId, Channel, ChunkingConfig } from '../broadcast/index.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../broadcast/index.ts';
 import { ApiRequestError, SubnetP2pError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -45,6 +45,8 @@ export interface ApiContext {
   limits: { maxEventStreams: number; maxConcurrentUploads: number };
   /** The largest artifact of a configured channel, bytes. */
   maxArtifactBytes: (channel: string) => number;
+  /** The chunking of a configured channel (undefined: none, every artifact whole). */
+  chunking: (channel: string) => ChunkingConfig | undefined;
   logger: Logger;
   /** True once shutdown began: new uploads and streams are refused with 503. */
   draining: () => boolean;
@@ -146,40 +148,109 @@ function tooLarge(channel: string, max: number, size: string): ApiRequestError {
 }
 
 /**
- * Reads a request body of at most `max` bytes. A declared Content-Length over `max` is refused
- * before anything is read; a body that grows past `max` is refused as soon as it does: neither
- * is buffered whole. On refusal the connection is closed after the response, since the rest of
- * the body is not read.
+ * The request body, at most `max` bytes in all, as it arrives. A declared Content-Length over
+ * `max` is refused before anything is read; a body that grows past `max` is refused as soon as
+ * it does (ERR_ARTIFACT_TOO_LARGE): neither is buffered whole. Whenever the body is not read to
+ * its end (a refusal, or a reader that stops: a full chunk store), the connection is closed
+ * after the response, since the rest of the body is not read.
  */
-function readBody(
+async function* bodyOf(
   req: IncomingMessage,
   res: ServerResponse,
   channel: string,
   max: number,
-): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) {
-    res.setHeader('connection', 'close');
-    return Promise.reject(tooLarge(channel, max, declared));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+): AsyncGenerator<Buffer> {
+  let ended = false;
+  try {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > max) throw tooLarge(channel, max, declared);
     let size = 0;
-    const onData = (chunk: Buffer) => {
+    // Not destroyed when left early: the socket must still carry the error response.
+    for await (const piece of req.iterator({ destroyOnReturn: false })) {
+      const chunk = piece as Buffer;
       size += chunk.length;
-      if (size > max) {
-        req.off('data', onData);
-        req.pause();
-        res.setHeader('connection', 'close');
-        reject(tooLarge(channel, max, `more than ${max}`));
-        return;
-      }
-      chunks.push(chunk);
+      if (size > max) throw tooLarge(channel, max, `more than ${max}`);
+      yield chunk;
+    }
+    ended = true;
+  } finally {
+    if (!ended && !res.headersSent) res.setHeader('connection', 'close');
+  }
+}
+
+/**
+ * Broadcasts the request body on `channel`. A body of at most `thresholdBytes` (any body, for a
+ * channel without chunking) is read whole and broadcast as is. A larger one is chunked into the
+ * channel's chunk store as it arrives (one chunk in memory at a time; `urgent` does not apply:
+ * chunked artifacts are never inline), and the request waits until it is stored and advertised,
+ * so that what fails (a full chunk store, a body past the limit) is the request's error status.
+ * Returns the id and the body's size.
+ */
+async function broadcastBody(
+  body: AsyncGenerator<Buffer>,
+  channel: Channel,
+  thresholdBytes: number,
+  opts: { attributes: Uint8Array | undefined; urgent: boolean },
+): Promise<{ id: ArtifactId; size: number }> {
+  const head: Buffer[] = [];
+  let size = 0;
+  let next = await body.next();
+  while (!next.done && size + next.value.length <= thresholdBytes) {
+    head.push(next.value);
+    size += next.value.length;
+    next = await body.next();
+  }
+  if (next.done) return { id: channel.broadcast(Buffer.concat(head, size), opts), size };
+  const first = next.value;
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* head;
+    yield first;
+    size += first.length;
+    for await (const chunk of body) {
+      size += chunk.length;
+      yield chunk;
+    }
+  }
+  const id = await channel.broadcastStream(all(), { attributes: opts.attributes });
+  return { id, size };
+}
+
+/** Resolves when `res` can take more (or is closed). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
     };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    res.on('drain', done);
+    res.on('close', done);
   });
+}
+
+/**
+ * Sends a complete chunked artifact of `size` bytes from the chunk store, one chunk at a time,
+ * waiting for the socket to drain (a slow client holds at most about a chunk). A store that
+ * gives fewer bytes (a chunk lost, the artifact deleted meanwhile) throws, and the response,
+ * already begun, is cut short.
+ */
+async function sendChunked(
+  res: ServerResponse,
+  channel: Channel,
+  id: ArtifactId,
+  size: number,
+): Promise<void> {
+  let sent = 0;
+  for await (const chunk of channel.stream(id)) {
+    if (res.destroyed) return; // the client left
+    sent += chunk.length;
+    if (!res.write(chunk)) await drained(res);
+  }
+  if (res.destroyed) return;
+  if (sent !== size) {
+    throw new Error(`chunk store gave ${sent} of the ${size} bytes of ${id}`);
+  }
+  res.end();
 }
 
 /** The request handler of the API, for `http.createServer`. */
@@ -279,15 +350,23 @@ export function createApiHandler(
           `${ctx.limits.maxConcurrentUploads} uploads (limits.maxConcurrentUploads) are in progress`,
         );
       }
+      const body = bodyOf(req, res, channel.name, ctx.maxArtifactBytes(channel.name));
       uploads++;
-      let body: Buffer;
+      let posted: { id: ArtifactId; size: number };
       try {
-        body = await readBody(req, res, channel.name, ctx.maxArtifactBytes(channel.name));
+        posted = await broadcastBody(
+          body,
+          channel,
+          ctx.chunking(channel.name)?.thresholdBytes ?? Number.POSITIVE_INFINITY,
+          { attributes, urgent: urgentText === 'true' },
+        );
       } finally {
         uploads--;
+        // A body left unread (an error above) stops its reader: the connection closes.
+        await body.return(undefined);
       }
-      const id = channel.broadcast(body, { attributes, urgent: urgentText === 'true' });
-      ctx.metrics.postedBytes.inc({ channel: channel.name }, body.length);
+      const { id } = posted;
+      ctx.metrics.postedBytes.inc({ channel: channel.name }, posted.size);
       res.setHeader('location', `/v1/channels/${channel.name}/artifacts/${id}`);
       sendJson(res, 201, { id });
       return;
@@ -299,18 +378,36 @@ export function createApiHandler(
     const id = parseId(decodeURIComponent(idText));
     if (read) {
       const bytes = channel.get(id);
-      if (bytes === undefined) {
+      if (bytes !== undefined) {
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': bytes.length,
+        });
+        res.end(method === 'HEAD' ? undefined : bytes);
+        return;
+      }
+      // A chunked artifact is not in the pool: it is read from the chunk store.
+      const chunked = channel.chunked(id);
+      if (chunked === undefined) {
         throw new ApiRequestError(
           404,
           'ERR_NOT_FOUND',
           `this node does not hold artifact ${id} in channel '${channel.name}'`,
         );
       }
+      if (!chunked.complete) {
+        throw new ApiRequestError(
+          404,
+          'ERR_NOT_FOUND',
+          `artifact ${id} in channel '${channel.name}' is still arriving: this node holds ${chunked.chunksDone} of its ${chunked.info.chunks} chunks`,
+        );
+      }
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
-        'content-length': bytes.length,
+        'content-length': chunked.info.size,
       });
-      res.end(method === 'HEAD' ? undefined : bytes);
+      if (method === 'HEAD') res.end();
+      else await sendChunked(res, channel, id, chunked.info.size);
       return;
     }
     const held = channel.abort(id);

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
-import type { ChannelConfig } from '../broadcast/index.ts';
+import type { ChannelConfig, ChunkStore } from '../broadcast/index.ts';
 import {
   ConfigError,
   IdentityError,
@@ -73,10 +73,11 @@ async function closeHttp(server: Server, timeoutMs: number): Promise<void> {
 /**
  * Starts a daemon from a validated config. Throws {@link ConfigError} (naming the field) when a
  * file the config names cannot be used: `identityDir`, `registryPublicKey`, `registryFile`.
+ * `opts.chunkStores` gives channels with chunking their chunk store (default: in memory).
  */
 export async function startDaemon(
   config: DaemonConfig,
-  opts: { logger?: Logger } = {},
+  opts: { logger?: Logger; chunkStores?: Record<string, ChunkStore> } = {},
 ): Promise<Daemon> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const limits = config.limits;
@@ -109,6 +110,7 @@ export async function startDaemon(
       subnet: config.subnet,
       listen: config.listen,
       channels,
+      chunkStores: opts.chunkStores,
       logger,
       metrics,
     });
@@ -129,7 +131,9 @@ export async function startDaemon(
   // when the node stops.
   const readers = names.map(async (name) => {
     for await (const artifact of node.channel(name).received()) {
-      daemonMetrics.deliveredBytes.inc({ channel: name }, artifact.bytes.length);
+      // A chunked artifact is delivered with empty bytes: its size is in `chunked`.
+      const size = artifact.chunked?.size ?? artifact.bytes.length;
+      daemonMetrics.deliveredBytes.inc({ channel: name }, size);
       streams.publish(artifact);
     }
   });
@@ -153,6 +157,7 @@ export async function startDaemon(
         logger,
         draining: () => draining,
         maxArtifactBytes: (name) => config.channels[name]!.maxArtifactBytes,
+        chunking: (name) => config.channels[name]!.chunking,
       },
       STATUS_PAGE_DIR,
     ),

@@ -12,6 +12,7 @@ import type { DeliveredArtifact } from '../broadcast/index.ts';
 export interface ArtifactEvent {
   channel: string;
   id: string;
+  /** The artifact's size, bytes (for a chunked artifact, its total size). */
   size: number;
   /** The artifact's attributes, base64. */
   attributes: string;
@@ -52,7 +53,7 @@ export function formatArtifactEvent(artifact: DeliveredArtifact): string {
   const data: ArtifactEvent = {
     channel: artifact.channel,
     id: artifact.id,
-    size: artifact.bytes.length,
+    size: artifact.chunked?.size ?? artifact.bytes.length,
     attributes: Buffer.from(artifact.attributes).toString('base64'),
     from: artifact.from,
   };

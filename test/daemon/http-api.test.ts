@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry as MetricsRegistry } from 'prom-client';
-import type { ArtifactId, DeliveredArtifact } from '../../src/broadcast/index.ts';
+import {
+  type ArtifactId,
+  type DeliveredArtifact,
+  encodeManifest,
+  InMemoryChunkStore,
+  manifestId,
+} from '../../src/broadcast/index.ts';
 import { parseDaemonConfig } from '../../src/daemon/config.ts';
 import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
 import { EventStreams } from '../../src/daemon/sse.ts';
@@ -17,7 +23,7 @@ import { StatusHistory } from '../../src/daemon/status-history.ts';
 import { generateIdentity, type NodeId, writeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
-import { EventStreamClient, freePort } from './helpers.ts';
+import { EventStreamClient, freePort, until } from './helpers.ts';
 
 const MAX = 64 * 1024;
 
@@ -270,6 +276,140 @@ describe('daemon HTTP API', { timeout: 60_000 }, () => {
     const json = (await history.json()) as { sampleMs: number; samples: { t: number }[] };
     assert.equal(json.sampleMs, 100);
     assert.ok(json.samples.length <= 5);
+  });
+});
+
+describe('daemon HTTP API: chunked artifacts', { timeout: 60_000 }, () => {
+  const CHUNK = 4096;
+  const STORE = 64 * 1024;
+  let dir: string;
+  let daemon: Daemon;
+  let api: string;
+  const store = new InMemoryChunkStore({ maxBytes: STORE });
+  // Held in part since before the start (a download interrupted by a restart): 1 chunk of 3.
+  const part = Buffer.alloc(CHUNK, 7);
+  const partManifest = encodeManifest({
+    chunkBytes: CHUNK,
+    totalBytes: 3 * CHUNK,
+    hashes: [0, 1, 2].map(() => createHash('sha256').update(part).digest()),
+  });
+  const partial = manifestId(partManifest);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-api-chunks-'));
+    const identity = await generateIdentity();
+    await writeIdentity(join(dir, 'node'), identity);
+    const port = await freePort();
+    const doc = addNode(initRegistry(), {
+      subnet: 's1',
+      address: `127.0.0.1:${port}`,
+      certificatePem: identity.certificatePem,
+    });
+    await writeRegistryFile(join(dir, 'registry.json'), doc);
+    await store.open(partial, partManifest);
+    await store.put(partial, 0, part);
+    const config = parseDaemonConfig(
+      {
+        identityDir: 'node',
+        registryFile: 'registry.json',
+        subnet: 's1',
+        listen: `127.0.0.1:${port}`,
+        api: '127.0.0.1:0',
+        channels: {
+          blobs: {
+            maxArtifactBytes: 1024 * 1024,
+            chunking: { thresholdBytes: CHUNK, chunkBytes: CHUNK, maxChunkBytes: CHUNK },
+          },
+        },
+        limits: { shutdownQuietMs: 10 },
+      },
+      dir,
+    );
+    daemon = await startDaemon(config, { logger: silentLogger(), chunkStores: { blobs: store } });
+    api = `http://127.0.0.1:${daemon.api.port}/v1/channels/blobs/artifacts`;
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('POST above the threshold is chunked into the store; GET and HEAD read it; DELETE frees its chunks', async () => {
+    const before = store.bytes;
+    const bytes = Buffer.alloc(10 * CHUNK + 123);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 0xff;
+    const res = await fetch(api, { method: 'POST', body: bytes });
+    assert.equal(res.status, 201);
+    const { id } = (await res.json()) as { id: ArtifactId };
+    // The id of a chunked artifact is its manifest's hash, not the bytes' one.
+    assert.notEqual(id, createHash('sha256').update(bytes).digest('hex'));
+    assert.deepEqual(daemon.node.channel('blobs').chunked(id), {
+      info: { size: bytes.length, chunkBytes: CHUNK, chunks: 11 },
+      complete: true,
+      chunksDone: 11,
+    });
+    // In the store once the 201 came: nothing left to finish in the background.
+    assert.equal(store.bytes, before + bytes.length);
+    const metrics = await (await fetch(`${api.replace(/\/v1\/.*/, '')}/metrics`)).text();
+    assert.match(
+      metrics,
+      new RegExp(
+        `^subnet_p2p_daemon_posted_bytes_total\\{channel="blobs"\\} ${bytes.length}$`,
+        'm',
+      ),
+    );
+
+    const got = await fetch(`${api}/${id}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(got.headers.get('content-length'), String(bytes.length));
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), bytes);
+    const head = await fetch(`${api}/${id}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(bytes.length));
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+
+    // A body of exactly the threshold travels whole: its id is the SHA-256 of its bytes.
+    const small = Buffer.alloc(CHUNK, 1);
+    const whole = await fetch(api, { method: 'POST', body: small });
+    assert.deepEqual(await whole.json(), { id: createHash('sha256').update(small).digest('hex') });
+
+    const del = await fetch(`${api}/${id}`, { method: 'DELETE' });
+    assert.deepEqual(await del.json(), { id, held: true });
+    await expectError(await fetch(`${api}/${id}`), 404, 'ERR_NOT_FOUND');
+    assert.equal(daemon.node.channel('blobs').chunked(id), undefined);
+    // The store deletes after the answer (in order with its other operations on the artifact).
+    await until('the chunks to leave the store', async () =>
+      store.bytes === before ? true : undefined,
+    );
+    assert.deepEqual(await store.get(id, 0), undefined);
+  });
+
+  it('GET of an artifact still arriving is 404, saying how much of it the node holds', async () => {
+    assert.equal(daemon.node.channel('blobs').chunked(partial)?.complete, false);
+    const msg = await expectError(await fetch(`${api}/${partial}`), 404, 'ERR_NOT_FOUND');
+    assert.match(msg, /still arriving: this node holds 1 of its 3 chunks/);
+    await expectError(await fetch(`${api}/${'cd'.repeat(32)}`), 404, 'ERR_NOT_FOUND');
+  });
+
+  it("a body the chunk store cannot take is the request's error (503), and nothing is broadcast", async () => {
+    const before = store.bytes;
+    // The body never ends: the answer comes when the store is full, not at the end.
+    const { res, body } = await unfinishedPost(
+      api,
+      { 'transfer-encoding': 'chunked' },
+      Buffer.alloc(CHUNK, 3),
+      4 * STORE,
+    );
+    assert.equal(res.statusCode, 503);
+    const error = (JSON.parse(body) as ErrorBody).error;
+    assert.equal(error.code, 'ERR_QUEUE_FULL');
+    assert.match(error.message, /chunk store/);
+    assert.equal(res.headers.connection, 'close');
+    assert.equal(store.bytes, before);
+    // The daemon goes on: a body that fits is taken.
+    const ok = await fetch(api, { method: 'POST', body: Buffer.alloc(2 * CHUNK, 4) });
+    assert.equal(ok.status, 201);
   });
 });
 
