@@ -1,0 +1,128 @@
+// End to end: two `subnet-p2p node` processes with the default channels, which chunk artifacts
+// above 1 MiB: a 3 MiB artifact POSTed to one is announced, read back and deleted on the other.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  cliOk,
+  connectedTo,
+  DaemonProcess,
+  EventStreamClient,
+  freePort,
+  getArtifact,
+  postArtifact,
+  writeConfig,
+} from './helpers.ts';
+
+const SUBNET = 's1';
+const MiB = 1024 * 1024;
+
+interface Member {
+  nodeId: string;
+  daemon: DaemonProcess;
+  api: string;
+}
+
+describe('large artifacts between two node daemons', { timeout: 120_000 }, () => {
+  let dir: string;
+  const members: Member[] = [];
+  const streams: EventStreamClient[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-large-'));
+    const registry = join(dir, 'registry.json');
+    const ports = await Promise.all([freePort(), freePort()]);
+    const ids = await Promise.all([
+      ...ports.map((_, i) => cliOk(['keygen', '--out', join(dir, `node${i}`)])),
+      cliOk(['keygen', '--operator', '--out', join(dir, 'operator')]),
+    ]);
+    await cliOk(['registry', 'init', '--file', registry]);
+    for (const [i, port] of ports.entries()) {
+      await cliOk([
+        ...['registry', 'add-node', '--file', registry, '--subnet', SUBNET],
+        ...['--address', `127.0.0.1:${port}`, '--cert', join(dir, `node${i}`, 'node.crt')],
+      ]);
+    }
+    await cliOk([
+      'registry',
+      'sign',
+      '--file',
+      registry,
+      '--key',
+      join(dir, 'operator/operator.key'),
+    ]);
+    for (const [i, port] of ports.entries()) {
+      // No channels: the daemon's defaults (consensus and ingress, up to 4 MiB, chunked above 1 MiB).
+      const config = await writeConfig(dir, `node${i}`, {
+        identityDir: `node${i}`,
+        registryFile: 'registry.json',
+        registryPublicKey: 'operator/operator.pub',
+        subnet: SUBNET,
+        listen: `127.0.0.1:${port}`,
+        api: '127.0.0.1:0',
+        limits: { shutdownQuietMs: 100 },
+      });
+      members.push({ nodeId: ids[i]!, daemon: new DaemonProcess(config), api: '' });
+    }
+    for (const m of members) m.api = await m.daemon.ready;
+    const [a, b] = members as [Member, Member];
+    await connectedTo(a.api, [b.nodeId]);
+    await connectedTo(b.api, [a.nodeId]);
+  });
+
+  after(async () => {
+    for (const s of streams) s.close();
+    await Promise.all(members.map((m) => m.daemon?.dispose()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a 3 MiB artifact POSTed to one node is announced with its size on the other, read back byte-identical, and deleted', async () => {
+    const [a, b] = members as [Member, Member];
+    const events = await EventStreamClient.open(b.api, 'ingress');
+    streams.push(events);
+    const bytes = randomBytes(3 * MiB);
+    const attributes = Uint8Array.of(1, 2, 3);
+    const id = await postArtifact(a.api, 'ingress', bytes, attributes);
+    // Chunked: the id is its manifest's hash, not the hash of the bytes.
+    assert.notEqual(id, createHash('sha256').update(bytes).digest('hex'));
+
+    assert.deepEqual(await events.waitFor(id), {
+      channel: 'ingress',
+      id,
+      size: bytes.length,
+      attributes: Buffer.from(attributes).toString('base64'),
+      from: a.nodeId,
+    });
+    const res = await getArtifact(b.api, 'ingress', id);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-length'), String(bytes.length));
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), 'the bytes read back differ');
+    const head = await fetch(`${b.api}/v1/channels/ingress/artifacts/${id}`, { method: 'HEAD' });
+    assert.equal(head.headers.get('content-length'), String(bytes.length));
+    const metrics = await (await fetch(`${b.api}/metrics`)).text();
+    assert.match(
+      metrics,
+      new RegExp(
+        `^subnet_p2p_daemon_delivered_bytes_total\\{channel="ingress"\\} ${bytes.length}$`,
+        'm',
+      ),
+    );
+
+    for (const m of [b, a]) {
+      const del = await fetch(`${m.api}/v1/channels/ingress/artifacts/${id}`, { method: 'DELETE' });
+      assert.equal(del.status, 200);
+      assert.deepEqual(await del.json(), { id, held: true });
+      const gone = await getArtifact(m.api, 'ingress', id);
+      assert.equal(gone.status, 404);
+      assert.equal(
+        ((await gone.json()) as { error: { code: string } }).error.code,
+        'ERR_NOT_FOUND',
+      );
+    }
+    // Exactly one announcement.
+    assert.equal(events.events.length, 1);
+  });
+});
