@@ -373,7 +373,7 @@ export class Receiver {
     channel: string,
     artifact: DeliveredArtifact,
     at: number,
-    size = artifact.bytes.byteLength,
+    size = artifact.chunked?.size ?? artifact.bytes.byteLength,
   ): void {
     const header = decodeHeader(artifact.bytes);
     const planned =
