@@ -58,6 +58,14 @@ export interface TransportLimits {
    * everything else (see load-governor.ts). 0 turns it off. Default 0.25.
    */
   bulkYieldLoopShare: number;
+  /**
+   * The governor limits bulk intake only while there is crucial traffic to yield to: a
+   * high-lane frame sent or received within this many ms. A node that only moves bulk data
+   * (a large artifact, a snapshot) keeps its full speed however busy its loop is. 0 makes it
+   * yield whenever the loop lags, high-lane traffic or not (to protect the application's own
+   * work). Default 2000 ms.
+   */
+  bulkYieldHighLaneMs: number;
   /** Longest a bulk credit is held back while the loop lags, ms. Default 1000 ms. */
   maxCreditHoldMs: number;
   /** The floor of that rate limit: bulk bytes per second all peers together. Default 256 KiB/s. */
@@ -85,6 +93,7 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   minBulkWindowBytes: 64 * 1024,
   bulkTargetDelayMs: 20,
   bulkYieldLoopShare: 0.25,
+  bulkYieldHighLaneMs: 2000,
   maxCreditHoldMs: 1000,
   minBulkIntakeBytesPerSec: 256 * 1024,
   maxPendingRequests: 1024,
@@ -140,6 +149,12 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
     throw new ConfigError(
       'limits.bulkYieldLoopShare',
       `must be in [0, 1] (0 = off), got ${limits.bulkYieldLoopShare}`,
+    );
+  }
+  if (!(Number.isSafeInteger(limits.bulkYieldHighLaneMs) && limits.bulkYieldHighLaneMs >= 0)) {
+    throw new ConfigError(
+      'limits.bulkYieldHighLaneMs',
+      `must be an integer >= 0 (0 = yield without high-lane traffic too), got ${limits.bulkYieldHighLaneMs}`,
     );
   }
   positiveInt('limits.maxCreditHoldMs', limits.maxCreditHoldMs, 60_000);

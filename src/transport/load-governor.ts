@@ -17,6 +17,11 @@
  * `maxHoldMs`, so bulk traffic slows but never stops.
  *
  * This is LEDBAT's idea applied to the CPU: bulk yields to whatever else needs the loop.
+ * Yielding only pays while something crucial is waiting for the loop: the governor limits
+ * bulk only while high-lane traffic flowed within `highLaneMs` (the transport reports each
+ * high-lane frame with {@link LoadGovernor.highLaneFrame}). A node that only moves bulk data
+ * (a large artifact on 13 nodes sharing 2 cores, say) runs at full speed; it throttled itself
+ * to half speed for nothing before (docs/benchmarks.md, Large artifacts).
  * @module
  */
 
@@ -28,6 +33,11 @@ export interface LoadGovernorOptions {
   windowMs: number;
   /** Share of the window (0..1) spent running late at or above which bulk intake is limited. */
   yieldShare: number;
+  /**
+   * Limit bulk only while a high-lane frame came or went within this many ms; 0 limits it
+   * whenever the loop lags.
+   */
+  highLaneMs: number;
   /** Longest a held credit waits, ms. */
   maxHoldMs: number;
   /** The rate limit's floor, bytes per second. */
@@ -69,6 +79,9 @@ export class LoadGovernor {
   /** Ticks of the window: when, and how late. */
   readonly #ticks: { at: number; lag: number }[] = [];
   #lagInWindow = 0;
+  /** High-lane frames counted since the last tick, and when the last tick saw any. */
+  #highFrames = 0;
+  #lastHighAt = Number.NEGATIVE_INFINITY;
   /** Credits held, and released because they had waited `maxHoldMs`, since creation. */
   heldTotal = 0;
   forcedTotal = 0;
@@ -113,6 +126,20 @@ export class LoadGovernor {
     return this.#rate;
   }
 
+  /** Called by the transport for every high-lane frame sent or received (cheap: a count). */
+  highLaneFrame(): void {
+    this.#highFrames += 1;
+  }
+
+  /** Whether crucial traffic flowed recently enough for bulk to yield to it. */
+  get guarding(): boolean {
+    return this.#guarding(this.#last);
+  }
+
+  #guarding(now: number): boolean {
+    return this.#opts.highLaneMs === 0 || now - this.#lastHighAt <= this.#opts.highLaneMs;
+  }
+
   /** Holders waiting now. */
   get holding(): number {
     return this.#held.size;
@@ -136,6 +163,16 @@ export class LoadGovernor {
     this.#lagInWindow += this.#lagMs;
     while (this.#ticks.length > 0 && this.#ticks[0]!.at <= now - this.#opts.windowMs) {
       this.#lagInWindow -= this.#ticks.shift()!.lag;
+    }
+    if (this.#highFrames > 0) {
+      this.#lastHighAt = now;
+      this.#highFrames = 0;
+    }
+    if (!this.#guarding(now)) {
+      // Nothing crucial to yield to: bulk goes at full speed.
+      this.#congested = false;
+      this.#releaseAll();
+      return;
     }
     const min = this.#opts.minRateBytesPerSec;
     if (this.lateShare >= this.#opts.yieldShare) {

@@ -14,7 +14,7 @@ import {
   type SubnetId,
 } from '../registry/index.ts';
 
-import type { Lane } from './lanes.ts';
+import { Lane } from './lanes.ts';
 import { bulkWindowFor, resolveLimits, type TransportLimits } from './limits.ts';
 import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming } from './link.ts';
 import { LoadGovernor } from './load-governor.ts';
@@ -167,6 +167,7 @@ export class Transport {
         intervalMs: LAG_SAMPLE_INTERVAL_MS,
         windowMs: LAG_WINDOW_MS,
         yieldShare: this.limits.bulkYieldLoopShare,
+        highLaneMs: this.limits.bulkYieldHighLaneMs,
         maxHoldMs: this.limits.maxCreditHoldMs,
         minRateBytesPerSec: this.limits.minBulkIntakeBytesPerSec,
         now: () => performance.now(),
@@ -538,8 +539,14 @@ export class Transport {
           message: err.message,
         });
       },
-      onFrameSent: (lane, bytes) => m().frameSent(lane, bytes),
-      onFrameReceived: (lane, bytes) => m().frameReceived(lane, bytes),
+      onFrameSent: (lane, bytes) => {
+        m().frameSent(lane, bytes);
+        if (lane === Lane.high) this.#governor?.highLaneFrame();
+      },
+      onFrameReceived: (lane, bytes) => {
+        m().frameReceived(lane, bytes);
+        if (lane === Lane.high) this.#governor?.highLaneFrame();
+      },
       onPaused: (link) => {
         m().receivePaused.inc();
         this.#emit({

@@ -26,6 +26,7 @@ describe('transport limits', () => {
     ['limits.minBulkWindowBytes', { minBulkWindowBytes: 4 * 1024 * 1024 }],
     ['limits.bulkTargetDelayMs', { bulkTargetDelayMs: 0 }],
     ['limits.bulkYieldLoopShare', { bulkYieldLoopShare: 1.5 }],
+    ['limits.bulkYieldHighLaneMs', { bulkYieldHighLaneMs: -1 }],
     ['limits.maxCreditHoldMs', { maxCreditHoldMs: 0 }],
     ['limits.minBulkIntakeBytesPerSec', { minBulkIntakeBytesPerSec: 0 }],
     ['limits.maxPendingRequests', { maxPendingRequests: 0 }],

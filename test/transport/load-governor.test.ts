@@ -7,14 +7,16 @@ const CREDIT = 32 * KiB;
 
 /**
  * A governor on a fake clock: 5 ms ticks, a 200 ms window, rate-limited once the loop runs late
- * half the time; credits held 1 s at most; a 64 KiB/s floor.
+ * half the time; credits held 1 s at most; a 64 KiB/s floor. `highLaneMs` 0 (the default here):
+ * it yields whether or not high-lane traffic flows.
  */
-function governor() {
+function governor(highLaneMs = 0) {
   let now = 0;
   const g = new LoadGovernor({
     intervalMs: 5,
     windowMs: 200,
     yieldShare: 0.5,
+    highLaneMs,
     maxHoldMs: 1000,
     minRateBytesPerSec: 64 * KiB,
     now: () => now,
@@ -141,5 +143,28 @@ describe('load governor (bulk intake yields to an overloaded event loop)', () =>
     g.forget(a);
     g.stop();
     assert.deepEqual([a.released, b.released], [0, 1]);
+  });
+
+  it('with highLaneMs, yields only while high-lane traffic flowed within it', () => {
+    const { g, overloaded } = governor(2000);
+    const links = Array.from({ length: 3 }, () => holder());
+    overloaded(1000);
+    assert.equal(g.guarding, false);
+    assert.equal(g.congested, false, 'no crucial traffic: nothing to yield to');
+    assert.equal(g.hold(links[0]!), false);
+    g.highLaneFrame();
+    overloaded(20);
+    assert.equal(g.guarding, true);
+    assert.equal(g.congested, true, 'a high-lane frame: bulk yields again');
+    for (const l of links) assert.equal(g.hold(l), true);
+    overloaded(1960); // 1.98 s after the last high-lane frame: still yielding
+    assert.equal(g.congested, true);
+    overloaded(60); // over 2 s: the limit goes, and every held credit with it
+    assert.equal(g.guarding, false);
+    assert.equal(g.congested, false);
+    assert.deepEqual(
+      links.map((l) => l.released),
+      [1, 1, 1],
+    );
   });
 });
