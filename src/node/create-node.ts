@@ -266,6 +266,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
         driver.stop();
         for (const ch of endpoints.values()) ch.end();
         await transport.stop();
+        await Promise.all([...chunkStores.values()].map((store) => store.close?.()));
       })();
       return stopping;
     },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -137,5 +137,35 @@ describe('DiskChunkStore', () => {
     await fh.truncate(9 * CHUNK + 50);
     await fh.close();
     assert.equal(await reopened.get(a.id, 9), undefined);
+  });
+
+  it('keeps the files of at most maxOpenArtifacts artifacts open, and none after close()', async () => {
+    const dir = await fresh();
+    const fds = async () => (await readdir('/proc/self/fd')).length;
+    const before = await fds();
+    const store = new DiskChunkStore(dir, { maxOpenArtifacts: 2 });
+    const arts = await Promise.all([11, 12, 13, 14].map(artifact));
+    for (const a of arts) await store.open(a.id, a.manifest);
+    // Chunks of four artifacts, interleaved and concurrent: every one lands, 2 x 2 files open.
+    await Promise.all(
+      [0, 1, 2, 3, 4].flatMap((i) => arts.map((a) => store.put(a.id, i, a.chunks[i]!))),
+    );
+    assert.ok((await fds()) - before <= 4, `${(await fds()) - before} files open`);
+    for (const a of arts) {
+      for (const i of [0, 1, 2, 3, 4]) assert.deepEqual(await store.get(a.id, i), a.chunks[i]);
+    }
+    const listed = await new DiskChunkStore(dir).list();
+    assert.deepEqual(
+      new Map(listed.map((x) => [x.id, x.chunks])),
+      new Map(arts.map((a) => [a.id, [0, 1, 2, 3, 4]])),
+      'each chunk marked in its bitmap on disk',
+    );
+    await store.close();
+    assert.equal(await fds(), before);
+    // Usable again after close(): the files reopen.
+    await store.put(arts[0]!.id, 7, arts[0]!.chunks[7]!);
+    assert.deepEqual(await store.get(arts[0]!.id, 7), arts[0]!.chunks[7]);
+    await store.close();
+    assert.throws(() => new DiskChunkStore(dir, { maxOpenArtifacts: 0 }), /maxOpenArtifacts/);
   });
 });

@@ -5,9 +5,18 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
-import { QueueFullError } from '../../errors.ts';
+import { ConfigError, QueueFullError } from '../../errors.ts';
 import type { ArtifactId } from '../types.ts';
 import {
   Bitset,
@@ -38,6 +47,8 @@ export interface ChunkStore {
   /** Every artifact held in whole or in part, with the chunks held. */
   list(): Promise<StoredArtifact[]>;
   delete(id: ArtifactId): Promise<void>;
+  /** Releases what the store holds open (files); the node calls it when it stops. */
+  close?(): Promise<void>;
   /**
    * Stores a whole artifact read from `source`, cut into chunks of `chunkBytes`, holding one
    * chunk in memory at a time; returns its id and manifest.
@@ -121,6 +132,107 @@ export class InMemoryChunkStore implements ChunkStore {
   }
 }
 
+/** The files of one artifact, open for reading and writing while it is in use. */
+interface OpenArtifact {
+  data: FileHandle;
+  have: FileHandle;
+  /** Operations using the handles now; the handles close once this is 0 and they are evicted. */
+  users: number;
+  evicted: boolean;
+  closed: boolean;
+}
+
+/**
+ * Open files of the artifacts in use, at most `max` artifacts (least recently used closed
+ * first), so a chunk costs two positional writes, not four opens and closes as well.
+ */
+class OpenFiles {
+  readonly #max: number;
+  readonly #open = new Map<ArtifactId, Promise<OpenArtifact>>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Runs `fn` with `id`'s open files (opening them, by `paths`, if they are not). */
+  async use<T>(
+    id: ArtifactId,
+    paths: { data: string; have: string },
+    fn: (files: OpenArtifact) => Promise<T>,
+  ): Promise<T> {
+    let opening = this.#open.get(id);
+    if (opening) {
+      // Most recently used last.
+      this.#open.delete(id);
+    } else {
+      const fresh = openBoth(paths);
+      // A failed open is not kept.
+      fresh.catch(() => {
+        if (this.#open.get(id) === fresh) this.#open.delete(id);
+      });
+      opening = fresh;
+    }
+    this.#open.set(id, opening);
+    this.#evict();
+    const files = await opening;
+    // Evicted and closed while this call waited: open them again.
+    if (files.closed) return this.use(id, paths, fn);
+    files.users += 1;
+    try {
+      return await fn(files);
+    } finally {
+      files.users -= 1;
+      if (files.evicted && files.users === 0) await close(files);
+    }
+  }
+
+  /** Closes `id`'s files (once no operation uses them). */
+  async forget(id: ArtifactId): Promise<void> {
+    const opening = this.#open.get(id);
+    this.#open.delete(id);
+    await retire(opening);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#open.values()];
+    this.#open.clear();
+    await Promise.all(all.map(retire));
+  }
+
+  #evict(): void {
+    while (this.#open.size > this.#max) {
+      const [oldest, opening] = this.#open.entries().next().value as [
+        ArtifactId,
+        Promise<OpenArtifact>,
+      ];
+      this.#open.delete(oldest);
+      void retire(opening);
+    }
+  }
+}
+
+async function openBoth(paths: { data: string; have: string }): Promise<OpenArtifact> {
+  const data = await open(paths.data, 'r+');
+  const have = await open(paths.have, 'r+').catch(async (err: unknown) => {
+    await data.close();
+    throw err;
+  });
+  return { data, have, users: 0, evicted: false, closed: false };
+}
+
+async function retire(opening: Promise<OpenArtifact> | undefined): Promise<void> {
+  const files = await opening?.catch(() => undefined);
+  if (!files || files.evicted) return;
+  files.evicted = true;
+  if (files.users === 0) await close(files);
+}
+
+async function close(files: OpenArtifact): Promise<void> {
+  if (files.closed) return;
+  files.closed = true;
+  await Promise.all([files.data.close(), files.have.close()]);
+}
+
 /**
  * Chunks on disk, under `dir`: per artifact `<id>.data` (the artifact's bytes, written at each
  * chunk's offset), `<id>.manifest`, and `<id>.have` (the bitmap of the chunks verified and
@@ -128,17 +240,32 @@ export class InMemoryChunkStore implements ChunkStore {
  * with its verified chunks through `list()`, and resumes without fetching them again. Reads are
  * bounded whatever the files hold: a chunk reads its own length, a bitmap its own size, and a
  * manifest file above `maxManifestBytes` (default 4 MiB, 131 067 chunks) is skipped.
+ *
+ * The data and bitmap files of the `maxOpenArtifacts` (default 64) artifacts used last stay
+ * open; a chunk written is two positional writes (its bytes, then its byte of the bitmap).
+ * Nothing is fsynced: a machine crash (not a process crash) may lose the last chunks written,
+ * which are then fetched again. Call `close()` when done (a node does when it stops).
  */
 export class DiskChunkStore implements ChunkStore {
   readonly dir: string;
   readonly maxManifestBytes: number;
   readonly #have = new Map<ArtifactId, Bitset>();
   readonly #manifests = new Map<ArtifactId, Manifest>();
+  readonly #files: OpenFiles;
   #ready: Promise<void> | undefined;
 
-  constructor(dir: string, opts: { maxManifestBytes?: number } = {}) {
+  constructor(dir: string, opts: { maxManifestBytes?: number; maxOpenArtifacts?: number } = {}) {
     this.dir = dir;
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
+    const maxOpen = opts.maxOpenArtifacts ?? 64;
+    if (!(Number.isSafeInteger(maxOpen) && maxOpen > 0)) {
+      throw new ConfigError('maxOpenArtifacts', `must be a positive integer, got ${maxOpen}`);
+    }
+    this.#files = new OpenFiles(maxOpen);
+  }
+
+  #use<T>(id: ArtifactId, fn: (files: OpenArtifact) => Promise<T>): Promise<T> {
+    return this.#files.use(id, { data: this.#path(id, 'data'), have: this.#path(id, 'have') }, fn);
   }
 
   /** At most `max` bytes from the start of file `path` (undefined if it does not exist). */
@@ -189,24 +316,14 @@ export class DiskChunkStore implements ChunkStore {
     if (!have) throw new Error(`chunk store: artifact ${id} not opened`);
     if (have.has(index)) return;
     const m = this.#manifests.get(id)!;
-    const fh = await open(this.#path(id, 'data'), 'r+');
-    try {
-      await fh.write(bytes, 0, bytes.length, index * m.chunkBytes);
-    } finally {
-      await fh.close();
-    }
-    have.add(index);
-    await this.#writeHave(id, have);
-  }
-
-  async #writeHave(id: ArtifactId, have: Bitset): Promise<void> {
-    // Same size every time: positional, no truncation, so overlapping writes never shorten it.
-    const fh = await open(this.#path(id, 'have'), 'r+');
-    try {
-      await fh.write(have.bits, 0, have.bits.length, 0);
-    } finally {
-      await fh.close();
-    }
+    await this.#use(id, async (files) => {
+      await files.data.write(bytes, 0, bytes.length, index * m.chunkBytes);
+      // The bit only once the data is written. Written from the live bitmap: of two writes of
+      // the same byte, the one that copies it last has every bit set so far.
+      have.add(index);
+      const at = index >> 3;
+      await files.have.write(have.bits, at, 1, at);
+    });
   }
 
   async get(id: ArtifactId, index: number): Promise<Uint8Array | undefined> {
@@ -216,13 +333,10 @@ export class DiskChunkStore implements ChunkStore {
     const last = m.hashes.length - 1;
     const length = index < last ? m.chunkBytes : m.totalBytes - last * m.chunkBytes;
     const out = Buffer.allocUnsafe(length);
-    const fh = await open(this.#path(id, 'data'), 'r');
-    try {
-      const { bytesRead } = await fh.read(out, 0, length, index * m.chunkBytes);
-      return bytesRead === length ? out : undefined;
-    } finally {
-      await fh.close();
-    }
+    const { bytesRead } = await this.#use(id, (files) =>
+      files.data.read(out, 0, length, index * m.chunkBytes),
+    );
+    return bytesRead === length ? out : undefined;
   }
 
   async list(): Promise<StoredArtifact[]> {
@@ -249,6 +363,7 @@ export class DiskChunkStore implements ChunkStore {
   async delete(id: ArtifactId): Promise<void> {
     this.#have.delete(id);
     this.#manifests.delete(id);
+    await this.#files.forget(id);
     await Promise.all(
       ['have', 'manifest', 'data'].map((ext) => rm(this.#path(id, ext), { force: true })),
     );
@@ -282,6 +397,7 @@ export class DiskChunkStore implements ChunkStore {
       await rm(tmp, { force: true });
       return { id, manifest };
     }
+    await this.#files.forget(id);
     await rename(tmp, this.#path(id, 'data'));
     const have = new Bitset(chunkCount(total, chunkBytes));
     for (let i = 0; i < have.size; i++) have.add(i);
@@ -290,5 +406,9 @@ export class DiskChunkStore implements ChunkStore {
     this.#have.set(id, have);
     this.#manifests.set(id, m);
     return { id, manifest };
+  }
+
+  async close(): Promise<void> {
+    await this.#files.closeAll();
   }
 }
