@@ -3,7 +3,8 @@
  * with the node's default channels (`consensus` on the high lane, pushed inline up to 1 KiB;
  * `ingress` on the bulk lane, advertised and pulled) and an in-memory registry listing every
  * node, published when the driver sends the addresses. Artifacts of at most 1 KiB go on
- * `consensus` (urgent, so inline), larger ones on `ingress`.
+ * `consensus` (urgent, so inline), larger ones on `ingress`; those above 1 MiB travel in chunks
+ * (the default) and are read back whole from the chunk store when delivered.
  * @module
  */
 import { identityFromPem, type NodeIdentity } from '../../src/identity/index.ts';
@@ -19,6 +20,12 @@ const SUBNET = 'bench';
 export const CONSENSUS_MAX_BYTES = 1024;
 /** Slots per channel: every artifact of a default run (each node relays every artifact). */
 const MAX_SLOTS = 100_000;
+
+async function readWhole(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunks) parts.push(c);
+  return Buffer.concat(parts);
+}
 
 class SubnetP2pNode implements SystemNode {
   #identity: NodeIdentity | undefined;
@@ -48,7 +55,12 @@ class SubnetP2pNode implements SystemNode {
     this.#node = node;
     for (const name of node.channels()) {
       void (async () => {
-        for await (const artifact of node.channel(name).received()) deliver(artifact.bytes);
+        const channel = node.channel(name);
+        for await (const artifact of channel.received()) {
+          if (!artifact.chunked) deliver(artifact.bytes);
+          // Above 1 MiB artifacts travel in chunks (the default): read back from the chunk store.
+          else void readWhole(channel.stream(artifact.id)).then(deliver);
+        }
       })();
     }
     return `127.0.0.1:${node.address.port}|${setup.certPem}`;
