@@ -1,5 +1,5 @@
 // Several hosts: five `subnet-p2p node` processes, each in its own network namespace with its own
-// address on a bridge (test/hosts/netns-lab.ts), driven through their HTTP APIs. Partition and
+// address on a bridge (tools/netns-lab.ts), driven through their HTTP APIs. Partition and
 // heal (a link down and up), SIGKILL and restart, and a 20 mbit token bucket on one host's link
 // saturated by bulk traffic while consensus artifacts are timed across it.
 //
@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { labUnavailable, NetnsLab } from '../../tools/netns-lab.ts';
 import {
   cliOk,
   connectedTo,
@@ -22,7 +23,6 @@ import {
   within,
   writeConfig,
 } from '../daemon/helpers.ts';
-import { labUnavailable, NetnsLab } from './netns-lab.ts';
 
 const N = 5;
 const SUBNET = 'hosts';

@@ -1,15 +1,22 @@
 /**
- * A lab of network namespaces for tests, made and removed by the test itself:
+ * A lab of network namespaces for tests (test/hosts) and benchmarks (bench/large-shaped.ts),
+ * made and removed by the process that uses it:
  *
  * - a "switch" namespace holding a bridge `br0`;
  * - one namespace per host, its `eth0` a veth to a port `h<i>` of the bridge, with the address
  *   `<prefix>.<i + 1>/24`;
- * - one veth from the test's own namespace into the bridge, `<prefix>.254/24`, so that the test
- *   process reaches each host's HTTP API directly (the only change to the test's namespace:
- *   one interface, removed with the switch).
+ * - unless `testerPort: false`, one veth from the caller's own namespace into the bridge,
+ *   `<prefix>.254/24`, so that the caller reaches each host directly (e.g. its HTTP API; the only
+ *   change to the caller's namespace: one interface, removed with the switch).
  *
  * Names carry a random tag (unique per run). The prefix is `10.213.<n>` with `n` chosen so that
- * no route of the test's namespace touches it. Every address used lives in these namespaces.
+ * no route of the caller's namespace touches it. Every address used lives in these namespaces.
+ *
+ * Everything made is removed by {@link NetnsLab.destroy}, and also when the process exits
+ * without it, or gets SIGINT, SIGTERM or SIGHUP (the signal then does what it would have done
+ * without the lab, unless another listener handles it). Processes still running inside a host
+ * must be ended by whoever started them; a namespace whose name is deleted lives on only until
+ * its last process ends.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -47,6 +54,38 @@ export function labUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Options of {@link NetnsLab.create}. */
+export interface NetnsLabOptions {
+  /** A veth from the caller's namespace into the bridge, `<prefix>.254` (default true). */
+  readonly testerPort?: boolean;
+}
+
+/** A token bucket on a host's egress, as {@link NetnsLab.limitEgress} sets it. */
+export interface EgressLimit {
+  /** Rate, Mbit/s (10^6 bits per second). */
+  readonly rateMbit: number;
+  /** Bucket size, bytes. */
+  readonly burstBytes: number;
+  /** Longest a packet may wait in the queue, ms (tbf's `latency`: the queue's size). */
+  readonly latencyMs: number;
+}
+
+/**
+ * The token bucket {@link NetnsLab.limitEgress} uses for `rateMbit`: a bucket of 2 ms at the
+ * rate, at least 64 KiB (a GSO segment of the veth, which tbf would otherwise split), and a
+ * queue of 20 ms, at least 256 KiB. TCP keeps such a bucket busy without a deep buffer: one
+ * or twelve flows carried 95.5-96% of the rate as payload at 20, 50 and 100 Mbit/s, which is all
+ * of it (tbf counts whole frames: 66 bytes of Ethernet, IP and TCP headers per 1448 of payload).
+ */
+export function egressLimitFor(rateMbit: number): EgressLimit {
+  const bytesPerMs = (rateMbit * 1e6) / 8 / 1000;
+  const burstBytes = Math.max(64 * 1024, Math.ceil(2 * bytesPerMs));
+  const latencyMs = Math.max(20, Math.ceil((256 * 1024) / bytesPerMs));
+  return { rateMbit, burstBytes, latencyMs };
+}
+
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export class NetnsLab {
   readonly ip = which(IP_CANDIDATES)!;
   readonly tc = which(TC_CANDIDATES)!;
@@ -55,18 +94,30 @@ export class NetnsLab {
   readonly hostIf = `sp2p${this.tag}`;
   readonly hosts: string[];
   readonly prefix: string;
+  readonly testerPort: boolean;
   readonly #made: string[] = [];
   readonly #onExit = () => this.#destroySync();
+  readonly #onSignal = (signal: NodeJS.Signals) => {
+    this.#unwatch();
+    this.#destroySync();
+    // Nobody else handles it: let it end the process as it would have.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
 
-  private constructor(count: number, prefix: string) {
+  private constructor(count: number, prefix: string, testerPort: boolean) {
     this.hosts = Array.from({ length: count }, (_, i) => `sp2p-${this.tag}-h${i}`);
     this.prefix = prefix;
+    this.testerPort = testerPort;
   }
 
-  /** Makes the switch, `count` hosts and the test's own port. Undoes it all if a step fails. */
-  static async create(count: number): Promise<NetnsLab> {
-    const lab = new NetnsLab(count, NetnsLab.#freePrefix());
+  /**
+   * Makes the switch, `count` hosts and (unless `testerPort: false`) the caller's own port.
+   * Undoes it all if a step fails.
+   */
+  static async create(count: number, options: NetnsLabOptions = {}): Promise<NetnsLab> {
+    const lab = new NetnsLab(count, NetnsLab.#freePrefix(), options.testerPort ?? true);
     process.once('exit', lab.#onExit);
+    for (const s of SIGNALS) process.on(s, lab.#onSignal);
     try {
       await lab.#build();
     } catch (e) {
@@ -120,7 +171,8 @@ export class NetnsLab {
       await this.#ipCmd('-n', ns, 'addr', 'add', `${this.address(i)}/24`, 'dev', 'eth0');
       await this.#ipCmd('-n', ns, 'link', 'set', 'eth0', 'up');
     }
-    // The test's own port into the switch.
+    if (!this.testerPort) return;
+    // The caller's own port into the switch.
     await this.#ipCmd('link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', 'tester');
     await this.#ipCmd('link', 'set', 'tester', 'netns', sw);
     await this.#ipCmd('-n', sw, 'link', 'set', 'tester', 'master', 'br0', 'up');
@@ -148,6 +200,34 @@ export class NetnsLab {
     await run(this.tc, ['-n', this.switchNs, ...tbf, `h${i}`, ...args]);
   }
 
+  /**
+   * Limits what host i sends (its `eth0`, inside its namespace) to `rateMbit` with a token
+   * bucket filter ({@link egressLimitFor} unless `limit` says otherwise); what it receives is
+   * not limited here. Resolves with the limit set.
+   */
+  async limitEgress(
+    i: number,
+    rateMbit: number,
+    limit: EgressLimit = egressLimitFor(rateMbit),
+  ): Promise<EgressLimit> {
+    await run(this.tc, [
+      ...['-n', this.hosts[i]!, 'qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf'],
+      ...['rate', `${limit.rateMbit}mbit`, 'burst', String(limit.burstBytes)],
+      ...['latency', `${limit.latencyMs}ms`],
+    ]);
+    return limit;
+  }
+
+  /** Bytes sent so far by host i's `eth0` through its root qdisc (see {@link limitEgress}). */
+  async egressBytes(i: number): Promise<number> {
+    const { stdout } = await run(this.tc, [
+      ...['-s', '-n', this.hosts[i]!, 'qdisc', 'show', 'dev', 'eth0', 'root'],
+    ]);
+    const m = /Sent (\d+) bytes/.exec(stdout);
+    if (m === null) throw new Error(`no qdisc statistics on ${this.hosts[i]} eth0`);
+    return Number(m[1]);
+  }
+
   /** tc's statistics of the switch's port to host i (bytes sent, drops, overlimits). */
   async qdiscStats(i: number): Promise<string> {
     const { stdout } = await run(this.tc, [
@@ -171,8 +251,13 @@ export class NetnsLab {
 
   /** Removes every namespace and interface made (processes inside must be stopped first). */
   async destroy(): Promise<void> {
-    process.removeListener('exit', this.#onExit);
+    this.#unwatch();
     this.#destroySync();
+  }
+
+  #unwatch(): void {
+    process.removeListener('exit', this.#onExit);
+    for (const s of SIGNALS) process.removeListener(s, this.#onSignal);
   }
 
   #destroySync(): void {
@@ -183,8 +268,8 @@ export class NetnsLab {
         // already gone
       }
     };
-    // Deleting a veth end deletes its peer: the test's port and every host's eth0 go with these.
-    quiet(['link', 'del', this.hostIf]);
+    // Deleting a veth end deletes its peer: the caller's port and every host's eth0 go with these.
+    if (this.testerPort) quiet(['link', 'del', this.hostIf]);
     for (const ns of this.#made.splice(0).reverse()) quiet(['netns', 'del', ns]);
   }
 
