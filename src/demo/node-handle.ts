@@ -41,27 +41,33 @@ export class NodeHandle {
   #stopRequested = false;
 
   /**
-   * Starts the worker of `config.index`, a worker thread or a process as `isolation` says;
-   * `onFailure` is called if it fails or dies early.
+   * Starts the worker of `config.index`, a worker thread or a process as `isolation` says (a
+   * process under `commandPrefix` if given); `onFailure` is called if it fails or dies early.
    */
   constructor(
     config: WorkerConfig,
     onFailure: (message: string) => void,
     isolation: NodeIsolation = 'thread',
+    commandPrefix: readonly string[] = [],
   ) {
     this.index = config.index;
     this.isolation = isolation;
-    this.#host = startNodeHost(isolation, config, {
-      message: (msg) => this.#onMessage(msg, onFailure),
-      error: (message) => {
-        if (!this.#stopRequested) onFailure(`node ${this.index} crashed: ${message}`);
+    this.#host = startNodeHost(
+      isolation,
+      config,
+      {
+        message: (msg) => this.#onMessage(msg, onFailure),
+        error: (message) => {
+          if (!this.#stopRequested) onFailure(`node ${this.index} crashed: ${message}`);
+        },
+        exit: (how) => {
+          this.#exited.resolve();
+          this.#stopped.resolve();
+          if (!this.#stopRequested) onFailure(`node ${this.index} exited early (${how})`);
+        },
       },
-      exit: (how) => {
-        this.#exited.resolve();
-        this.#stopped.resolve();
-        if (!this.#stopRequested) onFailure(`node ${this.index} exited early (${how})`);
-      },
-    });
+      commandPrefix,
+    );
   }
 
   /** Process id of the node's process; undefined when it runs in a worker thread. */

@@ -4,12 +4,17 @@
  * through node-bootstrap.mjs and exchange the messages of protocol.ts; NodeHandle does not
  * see which.
  *
+ * A node process may run under a command prefix, e.g. `ip netns exec <ns>` to put it in a
+ * network namespace of its own: the prefix must exec the node in place (so that the child's pid
+ * and signals are the node's) and keep its file descriptors (the IPC channel is one).
+ *
  * Node processes never outlive the demo: they are killed (SIGKILL) when the demo process exits
  * or gets SIGINT, SIGTERM or SIGHUP, and a node process whose IPC channel closes (the demo
- * process died, even by SIGKILL) exits by itself (parent-channel.ts).
+ * process died, even by SIGKILL) exits by itself (parent-channel.ts). {@link superviseChild}
+ * gives other helper processes of the demo the same treatment.
  * @module
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { deferred } from './deferred.ts';
@@ -22,6 +27,17 @@ const ENTRY = new URL('./node-worker.ts', import.meta.url);
 
 /** How each demo node runs: a worker thread of the demo process, or a process of its own. */
 export type NodeIsolation = 'thread' | 'process';
+
+/** Where one demo node runs (and, with it, its end of the raw ceiling's star). */
+export interface NodePlacement {
+  /**
+   * Command its process runs under, e.g. `['ip', 'netns', 'exec', 'ns1']` (node processes only);
+   * it must exec the node in place and keep its file descriptors. Default: none.
+   */
+  readonly commandPrefix?: readonly string[];
+  /** Address it listens on, and is listed at in the registry. Default: 127.0.0.1. */
+  readonly listenHost?: string;
+}
 
 /** What a host tells its handle. */
 export interface NodeHostEvents {
@@ -42,13 +58,19 @@ export interface NodeHost {
   kill(): Promise<void>;
 }
 
-/** Starts the node of `config` as `isolation` says. */
+/**
+ * Starts the node of `config` as `isolation` says; a process under `commandPrefix` if given
+ * (e.g. `['ip', 'netns', 'exec', 'ns1']`; a thread cannot have one).
+ */
 export function startNodeHost(
   isolation: NodeIsolation,
   config: WorkerConfig,
   events: NodeHostEvents,
+  commandPrefix: readonly string[] = [],
 ): NodeHost {
-  return isolation === 'process' ? new ProcessHost(config, events) : new ThreadHost(config, events);
+  if (isolation === 'process') return new ProcessHost(config, events, commandPrefix);
+  if (commandPrefix.length > 0) throw new TypeError('a node thread cannot run under a command');
+  return new ThreadHost(config, events);
 }
 
 class ThreadHost implements NodeHost {
@@ -96,18 +118,20 @@ class ProcessHost implements NodeHost {
   readonly #exited = deferred();
   #stderr = '';
 
-  constructor(config: WorkerConfig, events: NodeHostEvents) {
-    // execArgv []: the bootstrap registers tsx itself (resolved from this package, whatever
-    // the working directory); inheriting the flags of `tsx` or of the test runner would load
-    // it twice. 'advanced' serialization: the reports hold Float64Arrays.
-    const child = fork(fileURLToPath(BOOTSTRAP), [ENTRY.href], {
-      execArgv: [],
+  constructor(config: WorkerConfig, events: NodeHostEvents, commandPrefix: readonly string[]) {
+    // What fork() would run, spelt out so that it can run under a prefix: no execArgv (the
+    // bootstrap registers tsx itself, resolved from this package, whatever the working
+    // directory; inheriting the flags of `tsx` or of the test runner would load it twice), an
+    // IPC channel ('advanced' serialization: the reports hold Float64Arrays).
+    const argv = [process.execPath, fileURLToPath(BOOTSTRAP), ENTRY.href];
+    const [command, ...args] = [...commandPrefix, ...argv] as [string, ...string[]];
+    const child = spawn(command, args, {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     this.#child = child;
     this.pid = child.pid;
-    if (child.pid !== undefined) track(child);
+    superviseChild(child);
     // Passed on as a worker thread's would be, and its tail kept to explain an early exit.
     child.stderr?.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
@@ -122,7 +146,6 @@ class ProcessHost implements NodeHost {
         events.exit('not started');
       }
     });
-    child.on('exit', () => untrack(child));
     // 'close' rather than 'exit': the stderr is complete then.
     child.on('close', (code, signal) => {
       this.#exited.resolve();
@@ -178,9 +201,15 @@ function unwatch(): void {
   for (const s of SIGNALS) process.off(s, onSignal);
 }
 
-function track(child: ChildProcess): void {
+/**
+ * Kills `child` (SIGKILL) if the demo process exits or gets SIGINT, SIGTERM or SIGHUP while it
+ * runs, as node processes are; forgets it once it exited.
+ */
+export function superviseChild(child: ChildProcess): void {
+  if (child.pid === undefined) return;
   if (running.size === 0) watch();
   running.add(child);
+  child.once('exit', () => untrack(child));
 }
 
 function untrack(child: ChildProcess): void {

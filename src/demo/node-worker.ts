@@ -2,9 +2,9 @@
  * One demo node, run in its own worker thread or its own child process (either started through
  * node-bootstrap.mjs; it talks to the orchestrator through a ParentChannel, parent-channel.ts):
  * loads its identity from disk, follows the registry file, runs a node (transport + broadcast
- * layer, see createNode) on 127.0.0.1 (port chosen by the OS), and broadcasts its share of the
- * workload when told to, while counting what it receives. See protocol.ts for the message
- * sequence.
+ * layer, see createNode) on 127.0.0.1 or its config's `listenHost` (port chosen by the OS), and
+ * broadcasts its share of the workload when told to, while counting what it receives. See
+ * protocol.ts for the message sequence.
  * @module
  */
 
@@ -238,7 +238,7 @@ async function start(): Promise<NodeState> {
     identity,
     registry,
     subnet: DEMO_SUBNET,
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: config.listenHost ?? '127.0.0.1', port: 0 },
     channels: {
       [CONSENSUS]: {
         lane: Lane.high,

@@ -85,6 +85,8 @@ export interface WorkerConfig {
   readonly workload: DemoWorkload;
   /** Directory of the node's disk chunk store (large artifacts). */
   readonly chunkDir: string;
+  /** Address the node listens on (port chosen by the OS); undefined: 127.0.0.1. */
+  readonly listenHost?: string;
 }
 
 /** Messages from the main thread to a worker. */

@@ -228,6 +228,8 @@ export function formatProgress(p: DemoProgress): string {
         (p.chunks > 0 ? `, chunks ${count(p.chunksDone)} / ${count(p.chunks)}` : '')
       );
     }
+    case 'ceiling':
+      return 'measuring the raw ceiling (plain TLS, one origin to every node)...';
     case 'stopping':
       return 'stopping nodes...';
   }

@@ -1,16 +1,18 @@
 /**
  * The demo's orchestrator: a local subnet of N nodes on 127.0.0.1, each in its own worker
- * thread (or, with `nodeProcesses`, its own child process), with identities and a signed registry file on disk in a temporary directory, then a
- * workload where every node broadcasts its share of the run's artifacts (consensus and ingress
- * channels) and receives everybody else's.
+ * thread (or, with `nodeProcesses`, its own child process, optionally placed elsewhere with
+ * `placements`: under a command such as `ip netns exec`, on another address), with identities
+ * and a signed registry file on disk in a temporary directory, then a workload where every node
+ * broadcasts its share of the run's artifacts (consensus and ingress channels) and receives
+ * everybody else's.
  *
  * Steps: generate the operator key and N identities (written with writeIdentity), write an
  * empty signed registry (version 0), start the workers (each opens the registry file and
  * listens on a port the OS picks), write the registry listing all N nodes at their real ports
  * (the workers adopt it live), wait for the full mesh, start every workload at once (one common
  * start time), wait until every node has every artifact, let trailing adverts settle, collect
- * every node's report (its metrics read then), stop everything, and remove the directory
- * (unless `keep`).
+ * every node's report (its metrics read then), measure the raw ceiling if the run has large
+ * artifacts, stop everything, and remove the directory (unless `keep`).
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -30,9 +32,9 @@ import {
 } from '../registry/index.ts';
 import { deferred } from './deferred.ts';
 import { NodeHandle } from './node-handle.ts';
-import type { NodeIsolation } from './node-host.ts';
+import type { NodeIsolation, NodePlacement } from './node-host.ts';
 import { DEMO_SUBNET, type DemoWorkload, LARGE_ARTIFACT_BYTES } from './protocol.ts';
-import { rawTlsCeilingMs } from './raw-ceiling.ts';
+import { rawTlsCeilingMs, rawTlsStarMs } from './raw-ceiling.ts';
 import { type DemoResult, summarize } from './summary.ts';
 import { now, planWorkload } from './workload.ts';
 
@@ -53,6 +55,13 @@ export interface DemoOptions {
    * (default false): `peakRssMb` is then the largest node process's resident memory.
    */
   readonly nodeProcesses?: boolean;
+  /**
+   * Where each node runs, one per node (default: every node on 127.0.0.1, no command): its
+   * listen address, which the registry lists, and the command its process runs under (only with
+   * `nodeProcesses`), e.g. `ip netns exec <ns>` with the namespace's address. The raw ceiling
+   * then runs the same way: node 0's placement sends, the others' receive, each a process.
+   */
+  readonly placements?: readonly NodePlacement[];
   /** Called every {@link PROGRESS_INTERVAL_MS} while running. */
   readonly onProgress?: (progress: DemoProgress) => void;
   /** Called as the run enters each phase, with the nodes started so far. */
@@ -66,8 +75,11 @@ export interface DemoNode {
   readonly pid: number | undefined;
 }
 
-/** Phase names, in order. */
-export type DemoPhase = 'setup' | 'starting' | 'connecting' | 'running' | 'stopping';
+/**
+ * Phase names, in order; `ceiling` (the raw ceiling is measured, the nodes idle) only in a run
+ * with large artifacts that got that far.
+ */
+export type DemoPhase = 'setup' | 'starting' | 'connecting' | 'running' | 'ceiling' | 'stopping';
 
 /** Where a run is. */
 export interface DemoProgress {
@@ -108,6 +120,7 @@ const PHASE_DOING: Record<DemoPhase, string> = {
   starting: 'starting the nodes',
   connecting: 'waiting for the full mesh',
   running: 'running the workload',
+  ceiling: 'measuring the raw ceiling',
   stopping: 'stopping',
 };
 
@@ -131,8 +144,15 @@ function registryOf(
  * stopped and the directory removed (unless `keep`) before it settles.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
-  const { nodes, workload, timeoutMs } = options;
+  const { nodes, workload, timeoutMs, placements } = options;
   const isolation: NodeIsolation = options.nodeProcesses ? 'process' : 'thread';
+  if (placements !== undefined && placements.length !== nodes) {
+    throw new RangeError(`placements: ${placements.length} for ${nodes} nodes`);
+  }
+  if (isolation === 'thread' && placements?.some((p) => (p.commandPrefix?.length ?? 0) > 0)) {
+    throw new TypeError('placements: a command prefix needs nodeProcesses');
+  }
+  const hostOf = (i: number) => placements?.[i]?.listenHost ?? '127.0.0.1';
   const started = performance.now();
   const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-demo-'));
   const handles: NodeHandle[] = [];
@@ -147,7 +167,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let nodesListening = 0;
   const stop = deferred<never>();
   stop.promise.catch(() => undefined);
-  const fail = (message: string) => stop.reject(new DemoStop(message));
+  // Aborts what runs in the background of a step (the raw ceiling's processes) when it fails.
+  const stopped = new AbortController();
+  const fail = (message: string) => {
+    stop.reject(new DemoStop(message));
+    stopped.abort();
+  };
   const deadline = setTimeout(
     () => fail(`timed out after ${timeoutMs} ms while ${PHASE_DOING[phase]}`),
     timeoutMs,
@@ -177,6 +202,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }, 100);
   let rawCeilingMs: number | null = null;
+  let ceiling: Promise<number> | undefined;
   const large = plan.artifacts.filter(
     (a) => a.channel === 'ingress' && a.size > LARGE_ARTIFACT_BYTES,
   );
@@ -207,8 +233,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         registryPath,
         operatorPublicKeyPem: operator.publicKeyPem,
         workload,
+        ...(placements?.[index]?.listenHost === undefined ? {} : { listenHost: hostOf(index) }),
       };
-      const handle = new NodeHandle(config, fail, isolation);
+      const handle = new NodeHandle(config, fail, isolation, placements?.[index]?.commandPrefix);
       void handle.listening.then(() => {
         nodesListening += 1;
       });
@@ -219,7 +246,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       if (l.nodeId !== identities[i]!.nodeId) fail(`node ${i} loaded the wrong identity`);
     });
     const members = listening.map((l, i) => ({
-      address: `127.0.0.1:${l.port}`,
+      address: `${hostOf(i)}:${l.port}`,
       certificatePem: identities[i]!.certificatePem,
     }));
     await writeRegistryFile(registryPath, registryOf(members, operator));
@@ -239,8 +266,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const h of handles) h.requestReport();
     await step(Promise.all(handles.map((h) => h.reported)));
     if (large.length > 0) {
+      enter('ceiling');
       const bytes = large.reduce((n, a) => n + a.size, 0);
-      rawCeilingMs = await step(rawTlsCeilingMs(identities[0]!, nodes - 1, bytes));
+      ceiling =
+        placements === undefined
+          ? rawTlsCeilingMs(identities[0]!, nodes - 1, bytes)
+          : rawTlsStarMs(
+              identities[0]!,
+              bytes,
+              placements[0]!,
+              placements.slice(1),
+              stopped.signal,
+            );
+      ceiling.catch((err: unknown) =>
+        fail(`raw ceiling failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
+      rawCeilingMs = await step(ceiling);
     }
   } catch (err) {
     if (!(err instanceof DemoStop)) throw err;
@@ -253,7 +294,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       enter('stopping');
     } finally {
       // Every thread or process is gone when this settles, whatever the onPhase hook did.
-      await Promise.all(handles.map((h) => h.stop()));
+      stopped.abort();
+      await Promise.all([...handles.map((h) => h.stop()), ceiling?.catch(() => undefined)]);
       clearInterval(progress);
       clearInterval(rssSampler);
       if (!options.keep) await rm(dir, { recursive: true, force: true });

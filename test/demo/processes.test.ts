@@ -2,10 +2,18 @@
 // node code as in a worker thread, through the IPC channel. Small runs; each checks that no
 // node process outlives the demo.
 import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { LARGE_ARTIFACT_BYTES } from '../../src/demo/protocol.ts';
-import { type DemoNode, type DemoOptions, runDemo } from '../../src/demo/run-demo.ts';
+import { DEMO_SUBNET, LARGE_ARTIFACT_BYTES } from '../../src/demo/protocol.ts';
+import {
+  type DemoNode,
+  type DemoOptions,
+  REGISTRY_FILE,
+  runDemo,
+} from '../../src/demo/run-demo.ts';
 import type { DemoResult } from '../../src/demo/summary.ts';
+import { nodeIdOfCertificate, type RegistryDocument } from '../../src/registry/index.ts';
 
 /** Runs the demo with node processes; `atRunning` sees the nodes as the workload starts. */
 async function runWithProcesses(
@@ -83,4 +91,57 @@ test('a node process killed mid-run fails the demo clearly and leaves no process
   assert.equal(result.error, 'node 1 exited early (signal SIGKILL)');
   assert.ok(result.deliveries < result.expectedDeliveries);
   assertGone(pids);
+});
+
+test('with placements, each node listens and is listed at its address, and the raw ceiling runs as processes', async () => {
+  // 127.0.0.1 and 127.0.0.2: both loopback, no command prefix (test/hosts runs the nodes in
+  // network namespaces).
+  const hosts = ['127.0.0.1', '127.0.0.2', '127.0.0.1'];
+  const { result, pids } = await runWithProcesses({
+    nodes: 3,
+    workload: { artifacts: 1, size: LARGE_ARTIFACT_BYTES + 1 },
+    placements: hosts.map((listenHost) => ({ listenHost })),
+    keep: true,
+  });
+  try {
+    assert.equal(result.error, undefined);
+    assert.equal(result.complete, true);
+    assert.equal(result.channels.ingress!.deliveries, 2);
+    assert.ok(result.rawCeilingMs !== null && result.rawCeilingMs! > 0, `${result.rawCeilingMs}`);
+    // Node i (identity in node-0<i + 1>) is listed at its host.
+    const registry = JSON.parse(
+      await readFile(join(result.directory!, REGISTRY_FILE), 'utf8'),
+    ) as RegistryDocument;
+    const listed = registry.subnets[DEMO_SUBNET]!.nodes;
+    for (const [i, host] of hosts.entries()) {
+      const crt = await readFile(
+        join(result.directory!, `node-${String(i + 1).padStart(2, '0')}`, 'node.crt'),
+        'utf8',
+      );
+      assert.match(
+        listed[nodeIdOfCertificate(crt)]!.address,
+        new RegExp(`^${host.replaceAll('.', '\\.')}:\\d+$`),
+      );
+    }
+    assertGone(pids);
+  } finally {
+    await rm(result.directory!, { recursive: true, force: true });
+  }
+});
+
+test('placements are checked: one per node, a command prefix only for node processes', async () => {
+  const workload = { artifacts: 1 };
+  await assert.rejects(
+    runDemo({ nodes: 2, workload, timeoutMs: 10_000, nodeProcesses: true, placements: [{}] }),
+    RangeError,
+  );
+  await assert.rejects(
+    runDemo({
+      nodes: 2,
+      workload,
+      timeoutMs: 10_000,
+      placements: [{ commandPrefix: ['env'] }, {}],
+    }),
+    TypeError,
+  );
 });
