@@ -13,25 +13,11 @@ import {
   type ResponseBody,
   ZERO_COPY_MIN_BYTES,
 } from '../../transport/index.ts';
-import {
-  advertFits,
-  Bitset,
-  chunkLength,
-  decodeManifest,
-  type Manifest,
-  manifestId,
-  sha256,
-} from '../chunks/manifest.ts';
+import { advertFits } from '../chunks/manifest.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
 import { artifactId, idFromBytes, idToBytes } from '../ids.ts';
 import type { ArtifactPool } from '../pool.ts';
-import {
-  FetchRequest,
-  FetchResponse,
-  type Have,
-  type SlotUpdate,
-  SlotUpdates,
-} from '../proto/broadcast.ts';
+import { FetchRequest, FetchResponse, type SlotUpdate, SlotUpdates } from '../proto/broadcast.ts';
 import type {
   AdvertInfo,
   Artifact,
@@ -47,6 +33,7 @@ import type {
   SlotNumber,
   Validation,
 } from '../types.ts';
+import { ChunkedArtifacts } from './chunked.ts';
 import { Downloads, type Want } from './downloads.ts';
 import type { CoreObserver } from './observer.ts';
 import { PeerSlots } from './peer-slots.ts';
@@ -81,7 +68,8 @@ export interface CoreOptions {
   linked?: (a: NodeId, b: NodeId) => boolean;
 }
 
-interface ChannelState {
+/** A channel as the core keeps it (shared with {@link ChunkedArtifacts}). */
+export interface ChannelState {
   name: string;
   /** On the wire: CRC32 of the name. */
   number: number;
@@ -97,48 +85,6 @@ interface Validating {
   /** The peer that pushed it inline: its origin, which pushed it to every peer. */
   pushedBy: NodeId | undefined;
 }
-
-/** A chunked artifact this node holds in whole or in part. */
-interface ChunkState {
-  key: string;
-  channel: ChannelState;
-  id: ArtifactId;
-  manifest: Manifest;
-  manifestBytes: Uint8Array;
-  attributes: Uint8Array;
-  /** Chunks verified and written to the chunk store (served to peers). */
-  have: Bitset;
-  phase: 'downloading' | 'validating' | 'held';
-  /** Who can serve chunks: advertisers of the whole artifact ('all'), partial holders (bitmap). */
-  sources: Map<NodeId, Bitset | 'all'>;
-  inflight: Map<number, { token: number; peer: NodeId; at: number }>;
-  writing: Set<number>;
-  /** Per chunk, the peers tried in this round (a round ends when every holder was tried). */
-  tried: Map<number, Set<NodeId>>;
-  /** Per chunk, no attempt before this time (after a full round failed). */
-  notBefore: Map<number, number>;
-  /** Peers that served a wrong chunk: never asked again for this artifact. */
-  faulty: Set<NodeId>;
-  bytesFrom: Map<NodeId, number>;
-  haveDirty: boolean;
-  priority: number;
-  seq: number;
-  /** The first advertiser (reported as `from` on delivery). */
-  from: NodeId | undefined;
-  /** Per peer, when its last `Have` for this artifact arrived. */
-  haveFrom: Map<NodeId, number>;
-  /** When this node started getting it. */
-  createdAt: number;
-  /** Created, last given a source, or last stored a chunk (a dormant one may be evicted). */
-  activeAt: number;
-  /** Where chunks start (per artifact and node: every node can compute every node's). */
-  idHash: number;
-}
-
-/** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
-const CHUNK_WINDOW = 64;
-/** Chunk fetch tokens start here, apart from the download scheduler's. */
-const CHUNK_TOKEN_BASE = 2 ** 40;
 
 /** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
 export function channelNumber(name: string): number {
@@ -173,6 +119,10 @@ const DISMISSED_MEMORY = 10_000;
  * comes back, and an explicit withdrawal on abort. Receiving: per peer and channel the newest
  * update of each slot is kept; adverts feed the download scheduler, downloads are verified
  * (hash, advertised size), validated by the application, delivered, and relayed.
+ *
+ * Chunked artifacts, once their manifest is fetched (or when added or resumed), are kept by a
+ * {@link ChunkedArtifacts} (chunked.ts): the core hands it what concerns them and shares its
+ * action queue, clock, counters, peers up, limits, slots and validation with it.
  */
 export class BroadcastCore {
   readonly self: NodeId;
@@ -199,17 +149,8 @@ export class BroadcastCore {
   readonly #validating = new Map<number, Validating>();
   readonly #validatingKeys = new Set<string>();
   readonly #dismissed = new Set<string>();
-  readonly #chunks = new Map<string, ChunkState>();
-  readonly #chunkTokens = new Map<number, { key: string; index: number }>();
-  readonly #chunkLoad = new Map<NodeId, number>();
-  /** Per peer, measured chunk throughput, bytes per ms (moving average). */
-  readonly #throughput = new Map<NodeId, number>();
-  #chunksInFlight = 0;
-  #nextChunkToken = CHUNK_TOKEN_BASE;
-  #chunkSeq = 0;
-  #haveAt: number | undefined;
-  /** When the chunk choice should be looked at again (a share's owner falls silent). */
-  #chunkWakeAt: number | undefined;
+  /** Chunked artifacts, held in whole or in part. */
+  readonly #chunked: ChunkedArtifacts;
   #actions: CoreAction[] = [];
   #nextToken = 1;
   #nextReprioritize: number | undefined;
@@ -227,6 +168,18 @@ export class BroadcastCore {
     const spread = crc32(opts.self) / 2 ** 32;
     this.#relayDelayMs = Math.round(opts.downloads.pushRelayDelayMs * (0.5 + 0.5 * spread));
     this.#downloads = new Downloads(opts.downloads);
+    this.#chunked = new ChunkedArtifacts({
+      self: this.self,
+      limits: this.#limits,
+      maxUpdatesPerMessage: this.#msg.maxUpdatesPerMessage,
+      up: this.#up,
+      now: () => this.#now,
+      act: (action) => this.#actions.push(action),
+      count: (name, labels) => this.#count(name, labels),
+      advertise: (ch, entry) => this.#advertise(ch, entry),
+      validate: (ch, key, artifact, pushedBy) => this.#validate(ch, key, artifact, pushedBy),
+      dismiss: (key) => this.#dismiss(key),
+    });
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
       if (!pool) throw new ConfigError(`channels.${name}`, 'has no pool');
@@ -310,7 +263,7 @@ export class BroadcastCore {
     if (removed)
       this.#queueToAll(ch, { slot: removed.slot, commit: removed.commit, withdrawn: true });
     const key = `${channel}:${id}`;
-    const had = ch.pool.has(id) || this.#dropChunked(key);
+    const had = ch.pool.has(id) || this.#chunked.drop(key);
     ch.pool.delete(id);
     const wanted = this.#downloads.get(key) !== undefined || this.#validatingKeys.has(key);
     this.#forget(key);
@@ -424,7 +377,7 @@ export class BroadcastCore {
         this.#queue(peer, ch, this.#update(slot, entry.commit, entry, peer));
       }
     }
-    for (const s of this.#chunks.values()) if (s.have.count > 0) this.#haveChanged(s);
+    this.#chunked.peerUp();
     this.#touch(now);
   }
 
@@ -458,13 +411,12 @@ export class BroadcastCore {
     for (const [channel, slots] of channels ?? []) {
       for (const id of slots.ids()) this.#withdrawAdvert(`${channel}:${id}`, peer);
     }
-    for (const s of this.#chunks.values()) s.sources.delete(peer);
+    this.#chunked.peerDown(peer);
     this.#touch(now);
   }
 
   #withdrawAdvert(key: string, peer: NodeId): void {
-    const s = this.#chunks.get(key);
-    if (s?.sources.get(peer) === 'all') s.sources.delete(peer);
+    this.#chunked.withdrawn(key, peer);
     const token = this.#downloads.withdrawn(key, peer);
     if (token !== undefined) this.#cancel(token, key);
   }
@@ -524,23 +476,7 @@ export class BroadcastCore {
       this.#count('messages_dropped', { reason: 'malformed', peer });
       return;
     }
-    for (const h of batch.haves) this.#applyHave(peer, ch, h);
-  }
-
-  /** A peer's bitmap of the chunks it holds of an artifact we are getting. */
-  #applyHave(peer: NodeId, ch: ChannelState, h: Have): void {
-    const id = idFromBytes(h.id);
-    const s = id === undefined ? undefined : this.#chunks.get(`${ch.name}:${id}`);
-    if (!s) return; // not an artifact we are getting: nothing to learn
-    const n = s.manifest.hashes.length;
-    if (h.bitmap.length !== Bitset.bytesFor(n)) {
-      this.#count('adverts', { channel: ch.name, outcome: 'malformed', peer });
-      return;
-    }
-    s.haveFrom.set(peer, this.#now);
-    s.activeAt = this.#now;
-    if (s.sources.get(peer) === 'all') return;
-    s.sources.set(peer, new Bitset(n, h.bitmap));
+    for (const h of batch.haves) this.#chunked.applyHave(peer, ch, h);
   }
 
   #apply(peer: NodeId, connId: ConnId, ch: ChannelState, slots: PeerSlots, u: SlotUpdate): void {
@@ -606,16 +542,9 @@ export class BroadcastCore {
     }
     if (id === undefined) return; // withdrawn
     const key = `${ch.name}:${id}`;
-    const chunked = this.#chunks.get(key);
-    if (chunked) {
-      if (size !== chunked.manifest.totalBytes || manifestSize !== chunked.manifestBytes.length) {
-        outcome('malformed');
-      } else if (chunked.phase === 'held') outcome('duplicate');
-      else {
-        chunked.sources.set(peer, 'all');
-        chunked.activeAt = this.#now;
-        outcome('accepted');
-      }
+    const chunked = this.#chunked.advertised(key, peer, size, manifestSize);
+    if (chunked !== undefined) {
+      outcome(chunked);
       return;
     }
     if (ch.pool.has(id) || this.#validatingKeys.has(key) || this.#dismissed.has(key)) {
@@ -652,9 +581,9 @@ export class BroadcastCore {
 
   /** The result of fetch `token`. */
   onFetched(token: number, result: FetchResult, now: number): void {
-    if (this.#chunkTokens.has(token)) {
+    if (this.#chunked.owns(token)) {
       this.#touch(now);
-      this.#onChunkFetched(token, result, now);
+      this.#chunked.onFetched(token, result, now);
       return;
     }
     const done = this.#downloads.finish(token);
@@ -687,7 +616,7 @@ export class BroadcastCore {
       this.#faulty(want, peer, 'bad_hash');
       return;
     }
-    if (ch.pool.has(want.id) || this.#chunks.has(want.key)) {
+    if (ch.pool.has(want.id) || this.#chunked.has(want.key)) {
       this.#count('duplicate_downloads', labels);
       this.#downloads.remove(want.key);
       return;
@@ -695,7 +624,7 @@ export class BroadcastCore {
     this.#count('downloads', { ...labels, outcome: 'succeeded' });
     this.#downloads.remove(want.key);
     if (want.manifestSize !== undefined) {
-      this.#manifestFetched(ch, want, peer, bytes);
+      this.#chunked.manifestFetched(ch, want, peer, bytes);
       return;
     }
     this.#validate(
@@ -738,11 +667,7 @@ export class BroadcastCore {
     const { channel: ch, artifact } = v;
     this.#count('validations', { channel: ch.name, verdict });
     if (this.#dismissed.has(v.key)) return; // aborted meanwhile
-    const chunked = this.#chunks.get(v.key);
-    if (chunked) {
-      this.#chunkedValidated(chunked, verdict, v.pushedBy);
-      return;
-    }
+    if (this.#chunked.validated(v.key, verdict, v.pushedBy)) return;
     if (verdict !== 'accept') {
       if (verdict === 'reject') {
         this.#count('peer_faults', { channel: ch.name, peer: artifact.from, reason: 'rejected' });
@@ -787,7 +712,7 @@ export class BroadcastCore {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Chunked artifacts
+  // Chunked artifacts (kept by ChunkedArtifacts, chunked.ts)
 
   /**
    * Starts broadcasting a chunked artifact whose chunks are all in the channel's chunk store
@@ -801,7 +726,7 @@ export class BroadcastCore {
     now: number,
   ): ArtifactId {
     const ch = this.#channel(channel);
-    const m = this.#checkManifest(ch, id, manifest);
+    const m = this.#chunked.checkManifest(ch, id, manifest);
     if (!m)
       throw new ArtifactTooLargeError(`manifest of ${id} is invalid or over the channel's limits`);
     if (attributes.length > MAX_ATTRIBUTES_BYTES) {
@@ -815,10 +740,7 @@ export class BroadcastCore {
       throw new QueueFullError(`channel '${channel}' has all ${ch.cfg.maxSlots} slots in use`);
     }
     this.#forget(key);
-    const s = this.#chunkState(ch, key, id, m, manifest, attributes, undefined);
-    for (let i = 0; i < s.have.size; i++) s.have.add(i);
-    s.phase = 'held';
-    this.#advertiseChunked(s, undefined);
+    this.#chunked.addHeld(ch, key, id, m, manifest, attributes);
     this.#touch(now);
     return id;
   }
@@ -833,20 +755,7 @@ export class BroadcastCore {
     stored: readonly { id: ArtifactId; manifest: Uint8Array; chunks: readonly number[] }[],
     now: number,
   ): number {
-    const ch = this.#channel(channel);
-    let n = 0;
-    for (const a of stored) {
-      const key = `${channel}:${a.id}`;
-      const m = this.#checkManifest(ch, a.id, a.manifest);
-      if (!m || this.#chunks.has(key)) continue;
-      const s = this.#chunkState(ch, key, a.id, m, a.manifest, new Uint8Array(0), undefined);
-      for (const i of a.chunks) if (i < s.have.size) s.have.add(i);
-      if (s.have.full) {
-        s.phase = 'held';
-        if (ch.cfg.relay === 'relay') this.#advertiseChunked(s, undefined);
-      }
-      n++;
-    }
+    const n = this.#chunked.resume(this.#channel(channel), stored);
     this.#touch(now);
     return n;
   }
@@ -856,488 +765,13 @@ export class BroadcastCore {
     channel: string,
     id: ArtifactId,
   ): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined {
-    const s = this.#chunks.get(`${channel}:${id}`);
-    if (!s) return undefined;
-    return { info: this.#info(s), complete: s.phase === 'held', chunksDone: s.have.count };
+    return this.#chunked.info(`${channel}:${id}`);
   }
 
   /** The driver wrote (ok) or failed to write chunk `index` of `id` to the chunk store. */
   onChunkWritten(channel: string, id: ArtifactId, index: number, ok: boolean, now: number): void {
     this.#touch(now);
-    const s = this.#chunks.get(`${channel}:${id}`);
-    if (!s?.writing.delete(index)) return;
-    this.#chunksInFlight--;
-    if (!ok) {
-      this.#count('chunks', { channel, outcome: 'write_failed' });
-      s.notBefore.set(index, now + this.#limits.retryBaseMs);
-      return;
-    }
-    this.#count('chunks', { channel, outcome: 'written' });
-    s.activeAt = now;
-    s.have.add(index);
-    this.#haveChanged(s);
-    this.#progress(s);
-    if (s.have.full && s.phase === 'downloading') {
-      s.phase = 'validating';
-      const artifact: DeliveredArtifact = {
-        channel,
-        id,
-        bytes: new Uint8Array(0),
-        attributes: s.attributes,
-        from: s.from ?? this.self,
-        chunked: this.#info(s),
-      };
-      this.#validate(s.channel, s.key, artifact, undefined);
-    }
-  }
-
-  #info(s: ChunkState): ChunkedInfo {
-    return {
-      size: s.manifest.totalBytes,
-      chunkBytes: s.manifest.chunkBytes,
-      chunks: s.manifest.hashes.length,
-    };
-  }
-
-  #checkManifest(ch: ChannelState, id: ArtifactId, bytes: Uint8Array): Manifest | undefined {
-    const k = ch.cfg.chunking;
-    if (!k || bytes.length > k.maxManifestBytes || manifestId(bytes) !== id) return undefined;
-    const m = decodeManifest(bytes);
-    if (!m || m.totalBytes > ch.cfg.maxArtifactBytes || m.chunkBytes > k.maxChunkBytes) {
-      return undefined;
-    }
-    return m;
-  }
-
-  #chunkState(
-    ch: ChannelState,
-    key: string,
-    id: ArtifactId,
-    manifest: Manifest,
-    manifestBytes: Uint8Array,
-    attributes: Uint8Array,
-    from: NodeId | undefined,
-  ): ChunkState {
-    const s: ChunkState = {
-      key,
-      channel: ch,
-      id,
-      manifest,
-      manifestBytes,
-      attributes,
-      have: new Bitset(manifest.hashes.length),
-      phase: 'downloading',
-      sources: new Map(),
-      inflight: new Map(),
-      writing: new Set(),
-      tried: new Map(),
-      notBefore: new Map(),
-      faulty: new Set(),
-      bytesFrom: new Map(),
-      haveDirty: false,
-      priority: 0,
-      seq: this.#chunkSeq++,
-      from,
-      haveFrom: new Map(),
-      createdAt: this.#now,
-      activeAt: this.#now,
-      idHash: Number.parseInt(id.slice(0, 8), 16),
-    };
-    this.#chunks.set(key, s);
-    this.#actions.push({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
-    return s;
-  }
-
-  #advertiseChunked(s: ChunkState, pushedBy: NodeId | undefined): boolean {
-    return this.#advertise(s.channel, {
-      id: s.id,
-      size: s.manifest.totalBytes,
-      manifestSize: s.manifestBytes.length,
-      attributes: s.attributes,
-      inline: undefined,
-      pushedBy,
-    });
-  }
-
-  /** A verified manifest arrived: its chunks are fetched from now on. */
-  #manifestFetched(ch: ChannelState, want: Want, peer: NodeId, bytes: Uint8Array): void {
-    const m = this.#checkManifest(ch, want.id, bytes);
-    if (!m) {
-      this.#count('peer_faults', { channel: ch.name, peer, reason: 'bad_manifest' });
-      this.#dismiss(want.key);
-      return;
-    }
-    const s = this.#chunkState(ch, want.key, want.id, m, bytes.slice(), want.attributes, peer);
-    s.priority = want.priority;
-    for (const p of want.advertisers.keys()) if (!want.faulty.has(p)) s.sources.set(p, 'all');
-    this.#progress(s);
-  }
-
-  /**
-   * Where node `peer` starts in artifact `s`: a point every node can compute for every node
-   * (nodes start at different places, and each knows where the others start).
-   */
-  #startOf(s: ChunkState, peer: NodeId): number {
-    return (crc32(`${peer}:chunks`) + s.idHash) % s.have.size;
-  }
-
-  /**
-   * Who asks a whole holder for each chunk nobody holds in part: the chunks are cut into
-   * shares, one per node getting the artifact (this node and every peer up that does not hold
-   * it whole), from each one's start point to the next one's. Returns the owner of chunk `i`.
-   */
-  #shares(s: ChunkState): (i: number) => NodeId {
-    const starts: { at: number; peer: NodeId }[] = [
-      { at: this.#startOf(s, this.self), peer: this.self },
-    ];
-    for (const peer of this.#up.keys()) {
-      if (s.sources.get(peer) !== 'all') starts.push({ at: this.#startOf(s, peer), peer });
-    }
-    starts.sort((x, y) => x.at - y.at || (x.peer < y.peer ? -1 : 1));
-    return (i) => {
-      // The last start at or before i (cyclically: before the first, the last one's share).
-      let lo = 0;
-      let hi = starts.length - 1;
-      let found = starts.length - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (starts[mid]!.at <= i) {
-          found = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
-      return starts[found]!.peer;
-    };
-  }
-
-  /**
-   * Starts chunk fetches. Per artifact, from this node's start point, the first CHUNK_WINDOW
-   * missing chunks it may take, rarest first: a chunk a partial holder has (asked of partial
-   * holders only), or one only whole holders have if it is in this node's share, or its share's
-   * owner has sent no `Have` for `chunkOwnerSilenceMs`. So the origin uploads about one copy
-   * and the nodes swap the rest.
-   */
-  #startChunks(now: number): void {
-    const limits = this.#limits;
-    this.#chunkWakeAt = undefined;
-    if (this.#chunksInFlight >= limits.maxChunksInFlight) return;
-    const active = [...this.#chunks.values()]
-      .filter((s) => s.phase === 'downloading' && s.sources.size > 0)
-      .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
-      .slice(0, limits.maxChunkedDownloads);
-    for (const s of active) {
-      const n = s.have.size;
-      const start = this.#startOf(s, this.self);
-      const owner = this.#shares(s);
-      const candidates: { index: number; holders: number; partial: boolean }[] = [];
-      for (let k = 0; k < n && candidates.length < CHUNK_WINDOW; k++) {
-        const i = (start + k) % n;
-        if (s.have.has(i) || s.inflight.has(i) || s.writing.has(i)) continue;
-        const notBefore = s.notBefore.get(i);
-        if (notBefore !== undefined && notBefore > now) continue;
-        let whole = 0;
-        let partial = 0;
-        let partialUntried = 0;
-        const tried = s.tried.get(i);
-        for (const [p, src] of s.sources) {
-          if (s.faulty.has(p) || !this.#up.has(p)) continue;
-          if (src === 'all') whole++;
-          else if (src.has(i)) {
-            partial++;
-            if (!tried?.has(p)) partialUntried++;
-          }
-        }
-        if (partialUntried > 0) {
-          candidates.push({ index: i, holders: whole + partial, partial: true });
-          continue;
-        }
-        if (whole === 0) {
-          // Every partial holder failed it once: retried after a backoff (see #pickPeer).
-          if (partial > 0) candidates.push({ index: i, holders: partial, partial: true });
-          continue;
-        }
-        const o = owner(i);
-        // A chunk whose partial holders all failed it goes to a whole holder at once.
-        if (o !== this.self && partial === 0) {
-          const until = (s.haveFrom.get(o) ?? s.createdAt) + limits.chunkOwnerSilenceMs;
-          if (now < until) {
-            if (this.#chunkWakeAt === undefined || until < this.#chunkWakeAt) {
-              this.#chunkWakeAt = until;
-            }
-            continue;
-          }
-        }
-        candidates.push({ index: i, holders: whole + partial, partial: false });
-      }
-      candidates.sort((a, b) => a.holders - b.holders);
-      for (const { index, partial } of candidates) {
-        if (this.#chunksInFlight >= limits.maxChunksInFlight) return;
-        const peer = this.#pickPeer(s, index, partial, now);
-        if (peer !== undefined) this.#fetchChunk(s, index, peer, now);
-      }
-    }
-  }
-
-  /**
-   * The holder of chunk `index` to ask: only partial holders if `partialOnly` (a whole
-   * holder's upload, the origin's above all, is left for chunks nobody else has), then the
-   * highest measured throughput per request in flight (an unmeasured peer counts as the best
-   * measured).
-   */
-  #pickPeer(s: ChunkState, index: number, partialOnly: boolean, now: number): NodeId | undefined {
-    const tried = s.tried.get(index);
-    let best: NodeId | undefined;
-    let bestRank = -1;
-    let holders = 0;
-    const optimistic = Math.max(1, ...this.#throughput.values());
-    for (const [peer, src] of s.sources) {
-      if (s.faulty.has(peer) || !this.#up.has(peer)) continue;
-      if (src === 'all' ? partialOnly : !src.has(index)) continue;
-      holders++;
-      if (tried?.has(peer)) continue;
-      const load = this.#chunkLoad.get(peer) ?? 0;
-      if (load >= this.#limits.maxChunksPerPeer) continue;
-      const rank = (this.#throughput.get(peer) ?? optimistic) / (load + 1);
-      if (rank > bestRank) {
-        best = peer;
-        bestRank = rank;
-      }
-    }
-    if (best === undefined && holders > 0 && tried && tried.size >= holders) {
-      // Every holder failed this chunk once: try them again after a backoff.
-      s.tried.delete(index);
-      s.notBefore.set(index, now + this.#limits.retryBaseMs);
-    }
-    return best;
-  }
-
-  #fetchChunk(s: ChunkState, index: number, peer: NodeId, now: number): void {
-    const token = this.#nextChunkToken++;
-    s.inflight.set(index, { token, peer, at: now });
-    this.#chunkTokens.set(token, { key: s.key, index });
-    this.#chunkLoad.set(peer, (this.#chunkLoad.get(peer) ?? 0) + 1);
-    this.#chunksInFlight++;
-    let tried = s.tried.get(index);
-    if (!tried) {
-      tried = new Set();
-      s.tried.set(index, tried);
-    }
-    tried.add(peer);
-    const bytes = chunkLength(s.manifest, index);
-    const { downloadTimeoutMs, minThroughputBytesPerSec } = this.#limits;
-    this.#actions.push({
-      type: 'fetch',
-      token,
-      peer,
-      lane: s.channel.cfg.lane,
-      body: FetchRequest.encode({
-        channel: s.channel.number,
-        id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
-        part: index + 1,
-      }),
-      timeoutMs: Math.ceil(downloadTimeoutMs + (bytes / minThroughputBytesPerSec) * 1000),
-    });
-  }
-
-  /** Ends chunk fetch `token`; returns its artifact, chunk and peer if still current. */
-  #endChunkFetch(
-    token: number,
-  ): { s: ChunkState; index: number; peer: NodeId; at: number } | undefined {
-    const t = this.#chunkTokens.get(token);
-    if (!t) return undefined;
-    this.#chunkTokens.delete(token);
-    const s = this.#chunks.get(t.key);
-    const inflight = s?.inflight.get(t.index);
-    if (!s || inflight?.token !== token) return undefined;
-    s.inflight.delete(t.index);
-    this.#chunksInFlight--;
-    const load = (this.#chunkLoad.get(inflight.peer) ?? 1) - 1;
-    if (load <= 0) this.#chunkLoad.delete(inflight.peer);
-    else this.#chunkLoad.set(inflight.peer, load);
-    return { s, index: t.index, peer: inflight.peer, at: inflight.at };
-  }
-
-  #onChunkFetched(token: number, result: FetchResult, now: number): void {
-    const done = this.#endChunkFetch(token);
-    if (!done) return;
-    const { s, index, peer, at } = done;
-    const channel = s.channel.name;
-    if (s.phase !== 'downloading' || s.have.has(index)) return;
-    const retry = () => this.#count('chunks', { channel, outcome: 'retried' });
-    if (!result.ok) {
-      retry();
-      return;
-    }
-    let response: FetchResponse;
-    try {
-      response = FetchResponse.decode(result.body);
-    } catch {
-      this.#chunkFault(s, peer, 'missing_body');
-      return;
-    }
-    if (response.missing || response.artifact.length === 0) {
-      retry();
-      return;
-    }
-    const bytes = response.artifact;
-    if (
-      bytes.length !== chunkLength(s.manifest, index) ||
-      !Buffer.from(sha256(bytes)).equals(s.manifest.hashes[index]!)
-    ) {
-      this.#chunkFault(s, peer, 'bad_hash');
-      return;
-    }
-    this.#count('chunks', { channel, outcome: 'fetched' });
-    const rate = bytes.length / Math.max(1, now - at);
-    const old = this.#throughput.get(peer);
-    this.#throughput.set(peer, old === undefined ? rate : 0.7 * old + 0.3 * rate);
-    s.bytesFrom.set(peer, (s.bytesFrom.get(peer) ?? 0) + bytes.length);
-    s.tried.delete(index);
-    // Being written counts against the bound of chunks in flight (memory).
-    s.writing.add(index);
-    this.#chunksInFlight++;
-    this.#actions.push({ type: 'chunk-write', channel, id: s.id, index, bytes });
-  }
-
-  #chunkFault(s: ChunkState, peer: NodeId, reason: string): void {
-    this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
-    this.#count('peer_faults', { channel: s.channel.name, peer, reason });
-    s.faulty.add(peer);
-  }
-
-  #haveChanged(s: ChunkState): void {
-    s.haveDirty = true;
-    this.#haveAt ??= this.#now + this.#limits.haveIntervalMs;
-  }
-
-  /** Sends the changed have bitmaps to every peer that does not advertise the whole artifact. */
-  #sendHaves(): void {
-    this.#haveAt = undefined;
-    const byPeer = new Map<NodeId, Map<ChannelState, Have[]>>();
-    for (const s of this.#chunks.values()) {
-      if (!s.haveDirty) continue;
-      s.haveDirty = false;
-      const have: Have = {
-        id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
-        bitmap: s.have.bits.slice() as Uint8Array<ArrayBuffer>,
-      };
-      for (const peer of this.#up.keys()) {
-        if (s.sources.get(peer) === 'all') continue;
-        let byChannel = byPeer.get(peer);
-        if (!byChannel) {
-          byChannel = new Map();
-          byPeer.set(peer, byChannel);
-        }
-        const list = byChannel.get(s.channel) ?? [];
-        list.push(have);
-        byChannel.set(s.channel, list);
-      }
-    }
-    for (const [peer, byChannel] of byPeer) {
-      for (const [ch, haves] of byChannel) {
-        for (let i = 0; i < haves.length; i += this.#msg.maxUpdatesPerMessage) {
-          this.#actions.push({
-            type: 'send',
-            peer,
-            lane: ch.cfg.lane,
-            body: SlotUpdates.encode({
-              channel: ch.number,
-              updates: [],
-              haves: haves.slice(i, i + this.#msg.maxUpdatesPerMessage),
-            }),
-            channel: ch.name,
-            slots: [],
-          });
-        }
-      }
-    }
-  }
-
-  #chunkRetryAt(): number | undefined {
-    let at: number | undefined;
-    for (const s of this.#chunks.values()) {
-      if (s.phase !== 'downloading') continue;
-      for (const t of s.notBefore.values()) {
-        if (t > this.#now && (at === undefined || t < at)) at = t;
-      }
-    }
-    return at;
-  }
-
-  #chunkedValidated(s: ChunkState, verdict: Validation, pushedBy: NodeId | undefined): void {
-    const channel = s.channel.name;
-    if (verdict !== 'accept') {
-      if (verdict === 'reject' && s.from !== undefined) {
-        this.#count('peer_faults', { channel, peer: s.from, reason: 'rejected' });
-      }
-      this.#dropChunked(s.key);
-      this.#dismiss(s.key);
-      return;
-    }
-    s.phase = 'held';
-    s.tried.clear();
-    s.notBefore.clear();
-    this.#actions.push({
-      type: 'deliver',
-      artifact: {
-        channel,
-        id: s.id,
-        bytes: new Uint8Array(0),
-        attributes: s.attributes,
-        from: s.from ?? this.self,
-        chunked: this.#info(s),
-      },
-    });
-    this.#count('delivered', { channel });
-    if (s.channel.cfg.relay === 'relay') {
-      const relayed = this.#advertiseChunked(s, pushedBy);
-      this.#count(relayed ? 'relayed' : 'relay_skipped', { channel });
-    }
-  }
-
-  /**
-   * Makes room for a new chunked download by forgetting the artifact held in part that has
-   * been dormant longest (no peer offers it, nothing in flight, idle for `downloadTimeoutMs`),
-   * if any: one its advertisers aborted must not block the others forever.
-   */
-  #evictDormant(now: number): boolean {
-    let oldest: ChunkState | undefined;
-    for (const s of this.#chunks.values()) {
-      if (s.phase !== 'downloading' || s.sources.size > 0 || s.inflight.size > 0) continue;
-      if (s.writing.size > 0 || now - s.activeAt < this.#limits.downloadTimeoutMs) continue;
-      if (!oldest || s.activeAt < oldest.activeAt) oldest = s;
-    }
-    if (!oldest) return false;
-    this.#count('chunks', { channel: oldest.channel.name, outcome: 'evicted' });
-    this.#dropChunked(oldest.key);
-    return true;
-  }
-
-  /** Forgets a chunked artifact (cancels its fetches, drops it from the store). */
-  #dropChunked(key: string): boolean {
-    const s = this.#chunks.get(key);
-    if (!s) return false;
-    for (const { token } of [...s.inflight.values()]) {
-      this.#endChunkFetch(token);
-      this.#actions.push({ type: 'cancel-fetch', token });
-    }
-    this.#chunksInFlight -= s.writing.size;
-    this.#chunks.delete(key);
-    this.#actions.push({ type: 'chunk-delete', channel: s.channel.name, id: s.id });
-    return true;
-  }
-
-  #progress(s: ChunkState): void {
-    this.#actions.push({
-      type: 'progress',
-      progress: {
-        channel: s.channel.name,
-        id: s.id,
-        chunksDone: s.have.count,
-        chunks: s.have.size,
-        bytesFrom: Object.fromEntries(s.bytesFrom),
-      },
-    });
+    this.#chunked.written(channel, id, index, ok, now);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1370,17 +804,8 @@ export class BroadcastCore {
       return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
     }
     const id = idFromBytes(req.id);
-    const chunked = ch && id ? this.#chunks.get(`${ch.name}:${id}`) : undefined;
-    if (chunked) {
-      const part = req.part ?? 0;
-      if (part === 0)
-        return [lengthDelimitedPrefix(1, chunked.manifestBytes.length), chunked.manifestBytes];
-      const index = part - 1;
-      if (index < chunked.have.size && chunked.have.has(index)) {
-        return { type: 'read-chunk', channel: chunked.channel.name, id: chunked.id, index };
-      }
-      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
-    }
+    const chunked = ch && id ? this.#chunked.serve(`${ch.name}:${id}`, req.part ?? 0) : undefined;
+    if (chunked) return chunked;
     if ((req.part ?? 0) !== 0)
       return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
     const artifact = ch && id ? ch.pool.get(id) : undefined;
@@ -1443,9 +868,9 @@ export class BroadcastCore {
     if (this.#scheduleNeeded) {
       this.#scheduleNeeded = false;
       this.#startDownloads(this.#now);
-      this.#startChunks(this.#now);
+      this.#chunked.start(this.#now);
     }
-    if (this.#haveAt !== undefined && this.#now >= this.#haveAt) this.#sendHaves();
+    this.#chunked.flushHaves(this.#now);
     if (this.#laterAt !== undefined && this.#now >= this.#laterAt) this.#releaseLater();
     this.#flush();
     const wake = this.#nextWake();
@@ -1463,14 +888,15 @@ export class BroadcastCore {
   #startDownloads(now: number): void {
     if (this.#validating.size >= this.#limits.maxPendingValidations) return;
     // Chunked artifacts at once: manifests being fetched and artifacts held in part.
-    let chunked = 0;
+    let atOnce = this.#chunked.unfinished;
     for (const w of this.#downloads.wants())
-      if (w.inflight && w.manifestSize !== undefined) chunked++;
-    for (const s of this.#chunks.values()) if (s.phase !== 'held') chunked++;
+      if (w.inflight && w.manifestSize !== undefined) atOnce++;
     const canStart = (want: Want): boolean => {
       if (want.manifestSize === undefined) return true;
-      if (chunked >= this.#limits.maxChunkedDownloads && !this.#evictDormant(now)) return false;
-      chunked++;
+      if (atOnce >= this.#limits.maxChunkedDownloads && !this.#chunked.evictDormant(now)) {
+        return false;
+      }
+      atOnce++;
       return true;
     };
     for (const s of this.#downloads.schedule(now, (p) => this.#up.has(p), canStart)) {
@@ -1495,9 +921,7 @@ export class BroadcastCore {
       this.#nextReprioritize,
       this.#downloads.nextRetryAt,
       this.#laterAt,
-      this.#haveAt,
-      this.#chunkRetryAt(),
-      this.#chunkWakeAt,
+      ...this.#chunked.wakeTimes(),
     ].filter((t): t is number => t !== undefined);
     return times.length > 0 ? Math.min(...times) : undefined;
   }
@@ -1552,7 +976,7 @@ export class BroadcastCore {
     for (const ch of this.#channels.values()) slots[ch.name] = ch.table.size;
     return {
       wants: this.#downloads.size,
-      downloading: this.#downloads.active + this.#chunksInFlight,
+      downloading: this.#downloads.active + this.#chunked.inFlight,
       validating: this.#validating.size,
       slots,
       peersUp: this.#up.size,

@@ -1,0 +1,289 @@
+import { crc32 } from 'node:zlib';
+import type { NodeId } from '../../identity/index.ts';
+import type { ConnId } from '../../transport/index.ts';
+import { chunkLength } from '../chunks/manifest.ts';
+import { idToBytes } from '../ids.ts';
+import { FetchRequest } from '../proto/broadcast.ts';
+import type { CoreAction, DownloadLimits } from '../types.ts';
+import type { ChunkState } from './chunked.ts';
+
+/** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
+const CHUNK_WINDOW = 64;
+/** Chunk fetch tokens start here, apart from the download scheduler's. */
+const CHUNK_TOKEN_BASE = 2 ** 40;
+
+/** What the chunk fetches use of the core that owns them. */
+export interface ChunkFetchHost {
+  readonly self: NodeId;
+  readonly limits: DownloadLimits;
+  /** The peers whose link is up (the core's own map, always current). */
+  readonly up: ReadonlyMap<NodeId, ConnId>;
+  /** Queues an action, in order with the core's own. */
+  act(action: CoreAction): void;
+}
+
+/** A chunk fetch that ended while still current. */
+export interface EndedChunkFetch {
+  s: ChunkState;
+  index: number;
+  peer: NodeId;
+  at: number;
+}
+
+/**
+ * Which chunk of a chunked artifact to fetch from whom, and when, and the fetches in flight:
+ * their tokens, the load per peer, the throughput measured per peer, and the chunks held in
+ * memory (in flight or being written), bounded by `maxChunksInFlight`.
+ */
+export class ChunkFetches {
+  readonly #host: ChunkFetchHost;
+  /** The chunked artifacts, by key (their owner's map). */
+  readonly #chunks: ReadonlyMap<string, ChunkState>;
+  readonly #tokens = new Map<number, { key: string; index: number }>();
+  readonly #load = new Map<NodeId, number>();
+  /** Per peer, measured chunk throughput, bytes per ms (moving average). */
+  readonly #throughput = new Map<NodeId, number>();
+  #inFlight = 0;
+  #nextToken = CHUNK_TOKEN_BASE;
+  /** When the chunk choice should be looked at again (a share's owner falls silent). */
+  #wakeAt: number | undefined;
+
+  constructor(host: ChunkFetchHost, chunks: ReadonlyMap<string, ChunkState>) {
+    this.#host = host;
+    this.#chunks = chunks;
+  }
+
+  /** Chunks in flight or being written. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** When the chunk choice should be looked at again, if a share's owner is silent. */
+  get wakeAt(): number | undefined {
+    return this.#wakeAt;
+  }
+
+  /** Whether `token` is a chunk fetch's (still current or not). */
+  owns(token: number): boolean {
+    return this.#tokens.has(token);
+  }
+
+  /** The earliest time after `now` at which a chunk's backoff ends, if any. */
+  retryAt(now: number): number | undefined {
+    let at: number | undefined;
+    for (const s of this.#chunks.values()) {
+      if (s.phase !== 'downloading') continue;
+      for (const t of s.notBefore.values()) {
+        if (t > now && (at === undefined || t < at)) at = t;
+      }
+    }
+    return at;
+  }
+
+  /**
+   * Where node `peer` starts in artifact `s`: a point every node can compute for every node
+   * (nodes start at different places, and each knows where the others start).
+   */
+  #startOf(s: ChunkState, peer: NodeId): number {
+    return (crc32(`${peer}:chunks`) + s.idHash) % s.have.size;
+  }
+
+  /**
+   * Who asks a whole holder for each chunk nobody holds in part: the chunks are cut into
+   * shares, one per node getting the artifact (this node and every peer up that does not hold
+   * it whole), from each one's start point to the next one's. Returns the owner of chunk `i`.
+   */
+  #shares(s: ChunkState): (i: number) => NodeId {
+    const self = this.#host.self;
+    const starts: { at: number; peer: NodeId }[] = [{ at: this.#startOf(s, self), peer: self }];
+    for (const peer of this.#host.up.keys()) {
+      if (s.sources.get(peer) !== 'all') starts.push({ at: this.#startOf(s, peer), peer });
+    }
+    starts.sort((x, y) => x.at - y.at || (x.peer < y.peer ? -1 : 1));
+    return (i) => {
+      // The last start at or before i (cyclically: before the first, the last one's share).
+      let lo = 0;
+      let hi = starts.length - 1;
+      let found = starts.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid]!.at <= i) {
+          found = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      return starts[found]!.peer;
+    };
+  }
+
+  /**
+   * Starts chunk fetches. Per artifact, from this node's start point, the first CHUNK_WINDOW
+   * missing chunks it may take, rarest first: a chunk a partial holder has (asked of partial
+   * holders only), or one only whole holders have if it is in this node's share, or its share's
+   * owner has sent no `Have` for `chunkOwnerSilenceMs`. So the origin uploads about one copy
+   * and the nodes swap the rest.
+   */
+  start(now: number): void {
+    const { limits, up, self } = this.#host;
+    this.#wakeAt = undefined;
+    if (this.#inFlight >= limits.maxChunksInFlight) return;
+    const active = [...this.#chunks.values()]
+      .filter((s) => s.phase === 'downloading' && s.sources.size > 0)
+      .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
+      .slice(0, limits.maxChunkedDownloads);
+    for (const s of active) {
+      const n = s.have.size;
+      const start = this.#startOf(s, self);
+      const owner = this.#shares(s);
+      const candidates: { index: number; holders: number; partial: boolean }[] = [];
+      for (let k = 0; k < n && candidates.length < CHUNK_WINDOW; k++) {
+        const i = (start + k) % n;
+        if (s.have.has(i) || s.inflight.has(i) || s.writing.has(i)) continue;
+        const notBefore = s.notBefore.get(i);
+        if (notBefore !== undefined && notBefore > now) continue;
+        let whole = 0;
+        let partial = 0;
+        let partialUntried = 0;
+        const tried = s.tried.get(i);
+        for (const [p, src] of s.sources) {
+          if (s.faulty.has(p) || !up.has(p)) continue;
+          if (src === 'all') whole++;
+          else if (src.has(i)) {
+            partial++;
+            if (!tried?.has(p)) partialUntried++;
+          }
+        }
+        if (partialUntried > 0) {
+          candidates.push({ index: i, holders: whole + partial, partial: true });
+          continue;
+        }
+        if (whole === 0) {
+          // Every partial holder failed it once: retried after a backoff (see #pickPeer).
+          if (partial > 0) candidates.push({ index: i, holders: partial, partial: true });
+          continue;
+        }
+        const o = owner(i);
+        // A chunk whose partial holders all failed it goes to a whole holder at once.
+        if (o !== self && partial === 0) {
+          const until = (s.haveFrom.get(o) ?? s.createdAt) + limits.chunkOwnerSilenceMs;
+          if (now < until) {
+            if (this.#wakeAt === undefined || until < this.#wakeAt) {
+              this.#wakeAt = until;
+            }
+            continue;
+          }
+        }
+        candidates.push({ index: i, holders: whole + partial, partial: false });
+      }
+      candidates.sort((a, b) => a.holders - b.holders);
+      for (const { index, partial } of candidates) {
+        if (this.#inFlight >= limits.maxChunksInFlight) return;
+        const peer = this.#pickPeer(s, index, partial, now);
+        if (peer !== undefined) this.#fetch(s, index, peer, now);
+      }
+    }
+  }
+
+  /**
+   * The holder of chunk `index` to ask: only partial holders if `partialOnly` (a whole
+   * holder's upload, the origin's above all, is left for chunks nobody else has), then the
+   * highest measured throughput per request in flight (an unmeasured peer counts as the best
+   * measured).
+   */
+  #pickPeer(s: ChunkState, index: number, partialOnly: boolean, now: number): NodeId | undefined {
+    const { limits, up } = this.#host;
+    const tried = s.tried.get(index);
+    let best: NodeId | undefined;
+    let bestRank = -1;
+    let holders = 0;
+    const optimistic = Math.max(1, ...this.#throughput.values());
+    for (const [peer, src] of s.sources) {
+      if (s.faulty.has(peer) || !up.has(peer)) continue;
+      if (src === 'all' ? partialOnly : !src.has(index)) continue;
+      holders++;
+      if (tried?.has(peer)) continue;
+      const load = this.#load.get(peer) ?? 0;
+      if (load >= limits.maxChunksPerPeer) continue;
+      const rank = (this.#throughput.get(peer) ?? optimistic) / (load + 1);
+      if (rank > bestRank) {
+        best = peer;
+        bestRank = rank;
+      }
+    }
+    if (best === undefined && holders > 0 && tried && tried.size >= holders) {
+      // Every holder failed this chunk once: try them again after a backoff.
+      s.tried.delete(index);
+      s.notBefore.set(index, now + limits.retryBaseMs);
+    }
+    return best;
+  }
+
+  #fetch(s: ChunkState, index: number, peer: NodeId, now: number): void {
+    const token = this.#nextToken++;
+    s.inflight.set(index, { token, peer, at: now });
+    this.#tokens.set(token, { key: s.key, index });
+    this.#load.set(peer, (this.#load.get(peer) ?? 0) + 1);
+    this.#inFlight++;
+    let tried = s.tried.get(index);
+    if (!tried) {
+      tried = new Set();
+      s.tried.set(index, tried);
+    }
+    tried.add(peer);
+    const bytes = chunkLength(s.manifest, index);
+    const { downloadTimeoutMs, minThroughputBytesPerSec } = this.#host.limits;
+    this.#host.act({
+      type: 'fetch',
+      token,
+      peer,
+      lane: s.channel.cfg.lane,
+      body: FetchRequest.encode({
+        channel: s.channel.number,
+        id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
+        part: index + 1,
+      }),
+      timeoutMs: Math.ceil(downloadTimeoutMs + (bytes / minThroughputBytesPerSec) * 1000),
+    });
+  }
+
+  /** Ends chunk fetch `token`; returns its artifact, chunk and peer if still current. */
+  end(token: number): EndedChunkFetch | undefined {
+    const t = this.#tokens.get(token);
+    if (!t) return undefined;
+    this.#tokens.delete(token);
+    const s = this.#chunks.get(t.key);
+    const inflight = s?.inflight.get(t.index);
+    if (!s || inflight?.token !== token) return undefined;
+    s.inflight.delete(t.index);
+    this.#inFlight--;
+    const load = (this.#load.get(inflight.peer) ?? 1) - 1;
+    if (load <= 0) this.#load.delete(inflight.peer);
+    else this.#load.set(inflight.peer, load);
+    return { s, index: t.index, peer: inflight.peer, at: inflight.at };
+  }
+
+  /** `peer` served a chunk of `bytes` asked at `at`: its throughput's moving average moves. */
+  measured(peer: NodeId, bytes: number, at: number, now: number): void {
+    const rate = bytes / Math.max(1, now - at);
+    const old = this.#throughput.get(peer);
+    this.#throughput.set(peer, old === undefined ? rate : 0.7 * old + 0.3 * rate);
+  }
+
+  /** A fetched chunk is being written: it stays in memory, so it counts as in flight. */
+  writeStarted(): void {
+    this.#inFlight++;
+  }
+
+  /** `n` chunk writes ended (done, failed, or their artifact forgotten). */
+  writesEnded(n: number): void {
+    this.#inFlight -= n;
+  }
+
+  /** Ends every fetch of `s` and asks the driver to cancel each. */
+  cancel(s: ChunkState): void {
+    for (const { token } of [...s.inflight.values()]) {
+      this.end(token);
+      this.#host.act({ type: 'cancel-fetch', token });
+    }
+  }
+}

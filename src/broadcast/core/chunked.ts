@@ -1,0 +1,559 @@
+import type { NodeId } from '../../identity/index.ts';
+import { lengthDelimitedPrefix, type ResponseBody } from '../../transport/index.ts';
+import {
+  Bitset,
+  chunkLength,
+  decodeManifest,
+  type Manifest,
+  manifestId,
+  sha256,
+} from '../chunks/manifest.ts';
+import { idFromBytes, idToBytes } from '../ids.ts';
+import { FetchResponse, type Have, SlotUpdates } from '../proto/broadcast.ts';
+import type {
+  ArtifactId,
+  ChunkedInfo,
+  ChunkRead,
+  DeliveredArtifact,
+  FetchResult,
+  Validation,
+} from '../types.ts';
+import { ChunkFetches, type ChunkFetchHost } from './chunk-fetches.ts';
+import type { ChannelState } from './core.ts';
+import type { Want } from './downloads.ts';
+import type { CounterName } from './observer.ts';
+import type { SlotEntry } from './slot-table.ts';
+
+/** A chunked artifact this node holds in whole or in part. */
+export interface ChunkState {
+  key: string;
+  channel: ChannelState;
+  id: ArtifactId;
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  attributes: Uint8Array;
+  /** Chunks verified and written to the chunk store (served to peers). */
+  have: Bitset;
+  phase: 'downloading' | 'validating' | 'held';
+  /** Who can serve chunks: advertisers of the whole artifact ('all'), partial holders (bitmap). */
+  sources: Map<NodeId, Bitset | 'all'>;
+  inflight: Map<number, { token: number; peer: NodeId; at: number }>;
+  writing: Set<number>;
+  /** Per chunk, the peers tried in this round (a round ends when every holder was tried). */
+  tried: Map<number, Set<NodeId>>;
+  /** Per chunk, no attempt before this time (after a full round failed). */
+  notBefore: Map<number, number>;
+  /** Peers that served a wrong chunk: never asked again for this artifact. */
+  faulty: Set<NodeId>;
+  bytesFrom: Map<NodeId, number>;
+  haveDirty: boolean;
+  priority: number;
+  seq: number;
+  /** The first advertiser (reported as `from` on delivery). */
+  from: NodeId | undefined;
+  /** Per peer, when its last `Have` for this artifact arrived. */
+  haveFrom: Map<NodeId, number>;
+  /** When this node started getting it. */
+  createdAt: number;
+  /** Created, last given a source, or last stored a chunk (a dormant one may be evicted). */
+  activeAt: number;
+  /** Where chunks start (per artifact and node: every node can compute every node's). */
+  idHash: number;
+}
+
+/**
+ * What the chunked artifacts use of the core that owns them; the core keeps the slot tables,
+ * the downloads of whole artifacts (and of manifests), validation and the clock.
+ */
+export interface ChunkedHost extends ChunkFetchHost {
+  /** `Have` entries in one message (as slot updates: `maxUpdatesPerMessage`). */
+  readonly maxUpdatesPerMessage: number;
+  /** The time of the latest event, ms. */
+  now(): number;
+  count(name: CounterName, labels: Record<string, string>): void;
+  /** Takes a slot for an artifact and advertises it to the peers; false if none is free. */
+  advertise(ch: ChannelState, entry: Omit<SlotEntry, 'commit'>): boolean;
+  /** Asks the application to validate a complete artifact. */
+  validate(
+    ch: ChannelState,
+    key: string,
+    artifact: DeliveredArtifact,
+    pushedBy: NodeId | undefined,
+  ): void;
+  /** Remembers `key` as rejected or aborted: it is not fetched again. */
+  dismiss(key: string): void;
+}
+
+function missing(): ResponseBody {
+  return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+}
+
+/**
+ * The chunked artifacts a node holds in whole or in part (keyed `channel:id`): their
+ * manifests, chunks held, sources (whole advertisers and partial holders' `Have` bitmaps),
+ * chunk fetches (through {@link ChunkFetches}), chunk-store writes, validation and delivery
+ * once complete, relay, eviction of dormant ones, and the answers to peers' chunk requests.
+ * The core hands it what concerns chunked artifacts; it queues its actions through the core.
+ */
+export class ChunkedArtifacts {
+  readonly #host: ChunkedHost;
+  readonly #chunks = new Map<string, ChunkState>();
+  readonly #fetches: ChunkFetches;
+  #seq = 0;
+  /** When the changed `Have` bitmaps are sent. */
+  #haveAt: number | undefined;
+
+  constructor(host: ChunkedHost) {
+    this.#host = host;
+    this.#fetches = new ChunkFetches(host, this.#chunks);
+  }
+
+  #count(name: CounterName, labels: Record<string, string>): void {
+    this.#host.count(name, labels);
+  }
+
+  has(key: string): boolean {
+    return this.#chunks.has(key);
+  }
+
+  /** Chunks in flight or being written. */
+  get inFlight(): number {
+    return this.#fetches.inFlight;
+  }
+
+  /** Artifacts not yet held whole (downloading or validating). */
+  get unfinished(): number {
+    let n = 0;
+    for (const s of this.#chunks.values()) if (s.phase !== 'held') n++;
+    return n;
+  }
+
+  /** Times at which the core should be woken for chunked artifacts (some undefined). */
+  wakeTimes(): (number | undefined)[] {
+    return [this.#haveAt, this.#fetches.retryAt(this.#host.now()), this.#fetches.wakeAt];
+  }
+
+  /** What this node holds of a chunked artifact, if anything. */
+  info(key: string): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined {
+    const s = this.#chunks.get(key);
+    if (!s) return undefined;
+    return { info: this.#info(s), complete: s.phase === 'held', chunksDone: s.have.count };
+  }
+
+  #info(s: ChunkState): ChunkedInfo {
+    return {
+      size: s.manifest.totalBytes,
+      chunkBytes: s.manifest.chunkBytes,
+      chunks: s.manifest.hashes.length,
+    };
+  }
+
+  /** The manifest `bytes`, if its id is `id` and it is within the channel's limits. */
+  checkManifest(ch: ChannelState, id: ArtifactId, bytes: Uint8Array): Manifest | undefined {
+    const k = ch.cfg.chunking;
+    if (!k || bytes.length > k.maxManifestBytes || manifestId(bytes) !== id) return undefined;
+    const m = decodeManifest(bytes);
+    if (!m || m.totalBytes > ch.cfg.maxArtifactBytes || m.chunkBytes > k.maxChunkBytes) {
+      return undefined;
+    }
+    return m;
+  }
+
+  #create(
+    ch: ChannelState,
+    key: string,
+    id: ArtifactId,
+    manifest: Manifest,
+    manifestBytes: Uint8Array,
+    attributes: Uint8Array,
+    from: NodeId | undefined,
+  ): ChunkState {
+    const now = this.#host.now();
+    const s: ChunkState = {
+      key,
+      channel: ch,
+      id,
+      manifest,
+      manifestBytes,
+      attributes,
+      have: new Bitset(manifest.hashes.length),
+      phase: 'downloading',
+      sources: new Map(),
+      inflight: new Map(),
+      writing: new Set(),
+      tried: new Map(),
+      notBefore: new Map(),
+      faulty: new Set(),
+      bytesFrom: new Map(),
+      haveDirty: false,
+      priority: 0,
+      seq: this.#seq++,
+      from,
+      haveFrom: new Map(),
+      createdAt: now,
+      activeAt: now,
+      idHash: Number.parseInt(id.slice(0, 8), 16),
+    };
+    this.#chunks.set(key, s);
+    this.#host.act({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
+    return s;
+  }
+
+  /** A chunked artifact whose chunks are all in the chunk store: held, and advertised. */
+  addHeld(
+    ch: ChannelState,
+    key: string,
+    id: ArtifactId,
+    m: Manifest,
+    manifest: Uint8Array,
+    attributes: Uint8Array,
+  ): void {
+    const s = this.#create(ch, key, id, m, manifest, attributes, undefined);
+    for (let i = 0; i < s.have.size; i++) s.have.add(i);
+    s.phase = 'held';
+    this.#advertise(s, undefined);
+  }
+
+  /** See `BroadcastCore.resume`; returns how many artifacts were taken up. */
+  resume(
+    ch: ChannelState,
+    stored: readonly { id: ArtifactId; manifest: Uint8Array; chunks: readonly number[] }[],
+  ): number {
+    let n = 0;
+    for (const a of stored) {
+      const key = `${ch.name}:${a.id}`;
+      const m = this.checkManifest(ch, a.id, a.manifest);
+      if (!m || this.#chunks.has(key)) continue;
+      const s = this.#create(ch, key, a.id, m, a.manifest, new Uint8Array(0), undefined);
+      for (const i of a.chunks) if (i < s.have.size) s.have.add(i);
+      if (s.have.full) {
+        s.phase = 'held';
+        if (ch.cfg.relay === 'relay') this.#advertise(s, undefined);
+      }
+      n++;
+    }
+    return n;
+  }
+
+  #advertise(s: ChunkState, pushedBy: NodeId | undefined): boolean {
+    return this.#host.advertise(s.channel, {
+      id: s.id,
+      size: s.manifest.totalBytes,
+      manifestSize: s.manifestBytes.length,
+      attributes: s.attributes,
+      inline: undefined,
+      pushedBy,
+    });
+  }
+
+  /** A verified manifest arrived: its chunks are fetched from now on. */
+  manifestFetched(ch: ChannelState, want: Want, peer: NodeId, bytes: Uint8Array): void {
+    const m = this.checkManifest(ch, want.id, bytes);
+    if (!m) {
+      this.#count('peer_faults', { channel: ch.name, peer, reason: 'bad_manifest' });
+      this.#host.dismiss(want.key);
+      return;
+    }
+    const s = this.#create(ch, want.key, want.id, m, bytes.slice(), want.attributes, peer);
+    s.priority = want.priority;
+    for (const p of want.advertisers.keys()) if (!want.faulty.has(p)) s.sources.set(p, 'all');
+    this.#progress(s);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Peers and what they hold
+
+  /** A link came up: every bitmap with a chunk in it is sent again (to every peer). */
+  peerUp(): void {
+    for (const s of this.#chunks.values()) if (s.have.count > 0) this.#haveChanged(s);
+  }
+
+  /** The link to `peer` is down: it is no source of anything. */
+  peerDown(peer: NodeId): void {
+    for (const s of this.#chunks.values()) s.sources.delete(peer);
+  }
+
+  /** `peer` no longer advertises `key` whole (a partial holder's bitmap stays). */
+  withdrawn(key: string, peer: NodeId): void {
+    const s = this.#chunks.get(key);
+    if (s?.sources.get(peer) === 'all') s.sources.delete(peer);
+  }
+
+  /**
+   * `peer` advertises `key` (of `size`, with a manifest of `manifestSize` bytes): the outcome
+   * to count if it is a chunked artifact this node has, else undefined.
+   */
+  advertised(
+    key: string,
+    peer: NodeId,
+    size: number,
+    manifestSize: number,
+  ): 'malformed' | 'duplicate' | 'accepted' | undefined {
+    const s = this.#chunks.get(key);
+    if (!s) return undefined;
+    if (size !== s.manifest.totalBytes || manifestSize !== s.manifestBytes.length) {
+      return 'malformed';
+    }
+    if (s.phase === 'held') return 'duplicate';
+    s.sources.set(peer, 'all');
+    s.activeAt = this.#host.now();
+    return 'accepted';
+  }
+
+  /** A peer's bitmap of the chunks it holds of an artifact we are getting. */
+  applyHave(peer: NodeId, ch: ChannelState, h: Have): void {
+    const id = idFromBytes(h.id);
+    const s = id === undefined ? undefined : this.#chunks.get(`${ch.name}:${id}`);
+    if (!s) return; // not an artifact we are getting: nothing to learn
+    const n = s.manifest.hashes.length;
+    if (h.bitmap.length !== Bitset.bytesFor(n)) {
+      this.#count('adverts', { channel: ch.name, outcome: 'malformed', peer });
+      return;
+    }
+    const now = this.#host.now();
+    s.haveFrom.set(peer, now);
+    s.activeAt = now;
+    if (s.sources.get(peer) === 'all') return;
+    s.sources.set(peer, new Bitset(n, h.bitmap));
+  }
+
+  #haveChanged(s: ChunkState): void {
+    s.haveDirty = true;
+    this.#haveAt ??= this.#host.now() + this.#host.limits.haveIntervalMs;
+  }
+
+  /**
+   * If they are due, sends the changed have bitmaps to every peer that does not advertise the
+   * whole artifact.
+   */
+  flushHaves(now: number): void {
+    if (this.#haveAt === undefined || now < this.#haveAt) return;
+    this.#haveAt = undefined;
+    const byPeer = new Map<NodeId, Map<ChannelState, Have[]>>();
+    for (const s of this.#chunks.values()) {
+      if (!s.haveDirty) continue;
+      s.haveDirty = false;
+      const have: Have = {
+        id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
+        bitmap: s.have.bits.slice() as Uint8Array<ArrayBuffer>,
+      };
+      for (const peer of this.#host.up.keys()) {
+        if (s.sources.get(peer) === 'all') continue;
+        let byChannel = byPeer.get(peer);
+        if (!byChannel) {
+          byChannel = new Map();
+          byPeer.set(peer, byChannel);
+        }
+        const list = byChannel.get(s.channel) ?? [];
+        list.push(have);
+        byChannel.set(s.channel, list);
+      }
+    }
+    const perMessage = this.#host.maxUpdatesPerMessage;
+    for (const [peer, byChannel] of byPeer) {
+      for (const [ch, haves] of byChannel) {
+        for (let i = 0; i < haves.length; i += perMessage) {
+          this.#host.act({
+            type: 'send',
+            peer,
+            lane: ch.cfg.lane,
+            body: SlotUpdates.encode({
+              channel: ch.number,
+              updates: [],
+              haves: haves.slice(i, i + perMessage),
+            }),
+            channel: ch.name,
+            slots: [],
+          });
+        }
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Chunks
+
+  /** Starts the chunk fetches that can start. */
+  start(now: number): void {
+    this.#fetches.start(now);
+  }
+
+  /** Whether fetch `token` is a chunk fetch. */
+  owns(token: number): boolean {
+    return this.#fetches.owns(token);
+  }
+
+  /** The result of chunk fetch `token`: a verified chunk is handed to the store. */
+  onFetched(token: number, result: FetchResult, now: number): void {
+    const done = this.#fetches.end(token);
+    if (!done) return;
+    const { s, index, peer, at } = done;
+    const channel = s.channel.name;
+    if (s.phase !== 'downloading' || s.have.has(index)) return;
+    const retry = () => this.#count('chunks', { channel, outcome: 'retried' });
+    if (!result.ok) {
+      retry();
+      return;
+    }
+    let response: FetchResponse;
+    try {
+      response = FetchResponse.decode(result.body);
+    } catch {
+      this.#fault(s, peer, 'missing_body');
+      return;
+    }
+    if (response.missing || response.artifact.length === 0) {
+      retry();
+      return;
+    }
+    const bytes = response.artifact;
+    if (
+      bytes.length !== chunkLength(s.manifest, index) ||
+      !Buffer.from(sha256(bytes)).equals(s.manifest.hashes[index]!)
+    ) {
+      this.#fault(s, peer, 'bad_hash');
+      return;
+    }
+    this.#count('chunks', { channel, outcome: 'fetched' });
+    this.#fetches.measured(peer, bytes.length, at, now);
+    s.bytesFrom.set(peer, (s.bytesFrom.get(peer) ?? 0) + bytes.length);
+    s.tried.delete(index);
+    // Being written counts against the bound of chunks in flight (memory).
+    s.writing.add(index);
+    this.#fetches.writeStarted();
+    this.#host.act({ type: 'chunk-write', channel, id: s.id, index, bytes });
+  }
+
+  #fault(s: ChunkState, peer: NodeId, reason: string): void {
+    this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
+    this.#count('peer_faults', { channel: s.channel.name, peer, reason });
+    s.faulty.add(peer);
+  }
+
+  /** See `BroadcastCore.onChunkWritten`. */
+  written(channel: string, id: ArtifactId, index: number, ok: boolean, now: number): void {
+    const s = this.#chunks.get(`${channel}:${id}`);
+    if (!s?.writing.delete(index)) return;
+    this.#fetches.writesEnded(1);
+    if (!ok) {
+      this.#count('chunks', { channel, outcome: 'write_failed' });
+      s.notBefore.set(index, now + this.#host.limits.retryBaseMs);
+      return;
+    }
+    this.#count('chunks', { channel, outcome: 'written' });
+    s.activeAt = now;
+    s.have.add(index);
+    this.#haveChanged(s);
+    this.#progress(s);
+    if (s.have.full && s.phase === 'downloading') {
+      s.phase = 'validating';
+      const artifact: DeliveredArtifact = {
+        channel,
+        id,
+        bytes: new Uint8Array(0),
+        attributes: s.attributes,
+        from: s.from ?? this.#host.self,
+        chunked: this.#info(s),
+      };
+      this.#host.validate(s.channel, s.key, artifact, undefined);
+    }
+  }
+
+  #progress(s: ChunkState): void {
+    this.#host.act({
+      type: 'progress',
+      progress: {
+        channel: s.channel.name,
+        id: s.id,
+        chunksDone: s.have.count,
+        chunks: s.have.size,
+        bytesFrom: Object.fromEntries(s.bytesFrom),
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Validation, eviction, serving
+
+  /**
+   * The application's verdict on `key`, if it is a chunked artifact (returns whether it was):
+   * accepted, it is held, delivered and relayed; otherwise forgotten and dismissed.
+   */
+  validated(key: string, verdict: Validation, pushedBy: NodeId | undefined): boolean {
+    const s = this.#chunks.get(key);
+    if (!s) return false;
+    const channel = s.channel.name;
+    if (verdict !== 'accept') {
+      if (verdict === 'reject' && s.from !== undefined) {
+        this.#count('peer_faults', { channel, peer: s.from, reason: 'rejected' });
+      }
+      this.drop(s.key);
+      this.#host.dismiss(s.key);
+      return true;
+    }
+    s.phase = 'held';
+    s.tried.clear();
+    s.notBefore.clear();
+    this.#host.act({
+      type: 'deliver',
+      artifact: {
+        channel,
+        id: s.id,
+        bytes: new Uint8Array(0),
+        attributes: s.attributes,
+        from: s.from ?? this.#host.self,
+        chunked: this.#info(s),
+      },
+    });
+    this.#count('delivered', { channel });
+    if (s.channel.cfg.relay === 'relay') {
+      const relayed = this.#advertise(s, pushedBy);
+      this.#count(relayed ? 'relayed' : 'relay_skipped', { channel });
+    }
+    return true;
+  }
+
+  /**
+   * Makes room for a new chunked download by forgetting the artifact held in part that has
+   * been dormant longest (no peer offers it, nothing in flight, idle for `downloadTimeoutMs`),
+   * if any: one its advertisers aborted must not block the others forever.
+   */
+  evictDormant(now: number): boolean {
+    let oldest: ChunkState | undefined;
+    for (const s of this.#chunks.values()) {
+      if (s.phase !== 'downloading' || s.sources.size > 0 || s.inflight.size > 0) continue;
+      if (s.writing.size > 0 || now - s.activeAt < this.#host.limits.downloadTimeoutMs) continue;
+      if (!oldest || s.activeAt < oldest.activeAt) oldest = s;
+    }
+    if (!oldest) return false;
+    this.#count('chunks', { channel: oldest.channel.name, outcome: 'evicted' });
+    this.drop(oldest.key);
+    return true;
+  }
+
+  /** Forgets a chunked artifact (cancels its fetches, drops it from the store). */
+  drop(key: string): boolean {
+    const s = this.#chunks.get(key);
+    if (!s) return false;
+    this.#fetches.cancel(s);
+    this.#fetches.writesEnded(s.writing.size);
+    this.#chunks.delete(key);
+    this.#host.act({ type: 'chunk-delete', channel: s.channel.name, id: s.id });
+    return true;
+  }
+
+  /**
+   * The answer to a request for part `part` of `key` (0: the manifest, i + 1: chunk i, read
+   * from the store by the driver), or undefined if `key` is no chunked artifact of this node.
+   */
+  serve(key: string, part: number): ResponseBody | ChunkRead | undefined {
+    const s = this.#chunks.get(key);
+    if (!s) return undefined;
+    if (part === 0) return [lengthDelimitedPrefix(1, s.manifestBytes.length), s.manifestBytes];
+    const index = part - 1;
+    if (index < s.have.size && s.have.has(index)) {
+      return { type: 'read-chunk', channel: s.channel.name, id: s.id, index };
+    }
+    return missing();
+  }
+}
