@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { ConfigError } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
 
 /** How the members of a subnet are linked. */
@@ -13,11 +14,14 @@ export interface TopologyOptions {
 
 export const DEFAULT_TOPOLOGY: Readonly<TopologyOptions> = Object.freeze({ fullMeshMaxNodes: 40 });
 
-/** Fills in defaults and checks the values; throws RangeError on a bad one. */
+/** Fills in defaults and checks the values; throws ERR_CONFIG naming a bad one. */
 export function resolveTopology(opts: Partial<TopologyOptions> = {}): TopologyOptions {
   const t = { ...DEFAULT_TOPOLOGY, ...opts };
   if (Number.isNaN(t.fullMeshMaxNodes) || t.fullMeshMaxNodes < 0) {
-    throw new RangeError(`topology.fullMeshMaxNodes must be >= 0, got ${t.fullMeshMaxNodes}`);
+    throw new ConfigError(
+      'topology.fullMeshMaxNodes',
+      `must be >= 0 (Infinity: always a full mesh), got ${t.fullMeshMaxNodes}`,
+    );
   }
   return t;
 }

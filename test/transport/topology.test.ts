@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { ConfigError } from '../../src/errors.ts';
 import { type NodeId, nodeIdFromPublicKeyDer } from '../../src/identity/index.ts';
 import {
   DEFAULT_TOPOLOGY,
@@ -142,8 +143,10 @@ describe('topology: which members link', () => {
   it('fills in defaults and refuses a bad fullMeshMaxNodes', () => {
     assert.deepEqual(resolveTopology(), { fullMeshMaxNodes: 40 });
     assert.deepEqual(resolveTopology({ fullMeshMaxNodes: 4 }), { fullMeshMaxNodes: 4 });
-    assert.throws(() => resolveTopology({ fullMeshMaxNodes: -1 }), RangeError);
-    assert.throws(() => resolveTopology({ fullMeshMaxNodes: Number.NaN }), RangeError);
+    const named = (err: unknown) =>
+      err instanceof ConfigError && /topology\.fullMeshMaxNodes/.test(err.message);
+    assert.throws(() => resolveTopology({ fullMeshMaxNodes: -1 }), named);
+    assert.throws(() => resolveTopology({ fullMeshMaxNodes: Number.NaN }), named);
   });
 
   it('gives a non-member no peers', () => {
