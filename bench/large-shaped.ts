@@ -20,7 +20,10 @@
  * S, from the nodes' counters), the bytes each namespace's eth0 sent in each phase (tc's
  * counters: the origin's upload in copies of S, every node's together), how busy the machine's
  * CPUs were in each phase (/proc/stat: if they were busy, the CPU and not the links set the
- * pace), peakRssMb (the largest node process) and complete.
+ * pace), how much of the broadcast's time the uplinks were used (the origin's, and all of
+ * them), peakRssMb (the largest node process) and complete. The JSON also has a timeline of
+ * the broadcast: every 250 ms, the Mbit/s the origin's and all uplinks sent (read from each
+ * node process's /proc/<pid>/net/dev, that is, its namespace's eth0) and the CPUs busy.
  *
  * Needs root and iproute2 (`ip netns`, `tc`); it says why and exits 1 otherwise. Every namespace
  * it makes is removed at the end, also on failure or SIGINT.
@@ -105,6 +108,64 @@ interface PhaseFigures {
   allWireCopies: number | null;
 }
 
+/** One 250 ms step of the broadcast. */
+interface TimelineStep {
+  /** End of the step, ms since the broadcast's start signal. */
+  ms: number;
+  /** What the origin's eth0 sent, and all eth0s together, Mbit/s. */
+  originMbit: number;
+  allMbit: number;
+  cpuBusyPct: number;
+}
+
+const TIMELINE_STEP_MS = 250;
+
+/** Bytes `pid`'s network namespace's eth0 has sent (/proc/<pid>/net/dev), or null. */
+function txBytes(pid: number): number | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/net/dev`, 'utf8')
+      .split('\n')
+      .find((l) => l.trim().startsWith('eth0:'));
+    // Receive: bytes packets errs drop fifo frame compressed multicast; then transmit bytes.
+    return line === undefined ? null : Number(line.split(':')[1]!.trim().split(/\s+/)[8]);
+  } catch {
+    return null;
+  }
+}
+
+/** Samples the uplinks of `pids` and the CPUs every {@link TIMELINE_STEP_MS} until stopped. */
+function sampleTimeline(pids: readonly number[]): { stop(): TimelineStep[] } {
+  const steps: TimelineStep[] = [];
+  const start = performance.now();
+  let last = { at: start, tx: pids.map(txBytes), cpu: cpuTicks() };
+  const timer = setInterval(() => {
+    const next = { at: performance.now(), tx: pids.map(txBytes), cpu: cpuTicks() };
+    const seconds = (next.at - last.at) / 1000;
+    const mbit = (i: number) => {
+      const a = last.tx[i];
+      const b = next.tx[i];
+      return a === null || b === null || a === undefined || b === undefined
+        ? 0
+        : ((b - a) * 8) / 1e6 / seconds;
+    };
+    const all = pids.reduce((n, _, i) => n + mbit(i), 0);
+    const cpuTotal = next.cpu.total - last.cpu.total;
+    steps.push({
+      ms: Math.round(next.at - start),
+      originMbit: round(mbit(0), 1),
+      allMbit: round(all, 1),
+      cpuBusyPct: cpuTotal > 0 ? round(((next.cpu.busy - last.cpu.busy) / cpuTotal) * 100) : 0,
+    });
+    last = next;
+  }, TIMELINE_STEP_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      return steps;
+    },
+  };
+}
+
 interface Rep {
   rep: number;
   complete: boolean;
@@ -115,10 +176,17 @@ interface Rep {
   idealSwarmMs: number;
   idealStarMs: number;
   originUploadRatio: number | null;
+  /**
+   * What the uplinks sent during the broadcast, % of what they could have (rate x durationMs):
+   * the origin's, and all of them together.
+   */
+  originLinkUsePct: number | null;
+  allLinksUsePct: number | null;
   peakRssMb: number | null;
   broadcast: PhaseFigures;
   star: PhaseFigures;
   loadAverageBefore: number;
+  timeline: TimelineStep[];
   result: DemoResult;
 }
 
@@ -150,6 +218,8 @@ async function runOnce(lab: NetnsLab, rep: number): Promise<Rep> {
   };
   const loadAverageBefore = os.loadavg()[0]!;
   let lastLine = '';
+  let sampler: { stop(): TimelineStep[] } | undefined;
+  let timeline: TimelineStep[] = [];
   const result = await runDemo({
     nodes: NODES,
     workload: { artifacts: 1, size: SIZE },
@@ -159,9 +229,14 @@ async function runOnce(lab: NetnsLab, rep: number): Promise<Rep> {
       listenHost: lab.address(i),
     })),
     timeoutMs: 120_000 + 4 * (idealStarMs + idealSwarmMs),
-    onPhase: (phase) => {
+    onPhase: (phase, nodes) => {
       if (phase === 'running' || phase === 'ceiling' || phase === 'stopping') {
         snapshots.set(phase, snapshot());
+      }
+      if (phase === 'running') sampler = sampleTimeline(nodes.map((n) => n.pid ?? -1));
+      else if (sampler !== undefined) {
+        timeline = sampler.stop();
+        sampler = undefined;
       }
     },
     onProgress: (p) => {
@@ -171,6 +246,11 @@ async function runOnce(lab: NetnsLab, rep: number): Promise<Rep> {
     },
   });
   const starMs = result.rawCeilingMs ?? null;
+  const broadcast = await phaseFigures(snapshots.get('running'), snapshots.get('ceiling'));
+  /** Bytes the rate carries in the broadcast's time, in copies of the artifact. */
+  const capacity = result.durationMs > 0 ? (RATE_MBIT * 1e6 * result.durationMs) / 8e3 / SIZE : 0;
+  const use = (copies: number | null, links: number) =>
+    copies === null || capacity === 0 ? null : round((copies / (capacity * links)) * 100);
   return {
     rep,
     complete: result.complete,
@@ -181,10 +261,13 @@ async function runOnce(lab: NetnsLab, rep: number): Promise<Rep> {
     idealSwarmMs: Math.round(idealSwarmMs),
     idealStarMs: Math.round(idealStarMs),
     originUploadRatio: result.originUploadRatio ?? null,
+    originLinkUsePct: use(broadcast.originWireCopies, 1),
+    allLinksUsePct: use(broadcast.allWireCopies, NODES),
     peakRssMb: result.peakRssMb ?? null,
-    broadcast: await phaseFigures(snapshots.get('running'), snapshots.get('ceiling')),
+    broadcast,
     star: await phaseFigures(snapshots.get('ceiling'), snapshots.get('stopping')),
     loadAverageBefore: round(loadAverageBefore, 2),
+    timeline,
     result,
   };
 }
@@ -200,6 +283,17 @@ log(
     `one artifact of ${SIZE} bytes from node 0; ideal swarm ${(idealSwarmMs / 1000).toFixed(1)} s, ` +
     `star ${(idealStarMs / 1000).toFixed(1)} s`,
 );
+/** The timeline in 1 s steps: `pick`'s mean over each second, as one line. */
+function perSecond(steps: readonly TimelineStep[], pick: (s: TimelineStep) => number): string {
+  const per = 1000 / TIMELINE_STEP_MS;
+  const out: string[] = [];
+  for (let i = 0; i < steps.length; i += per) {
+    const part = steps.slice(i, i + per);
+    out.push((part.reduce((n, x) => n + pick(x), 0) / part.length).toFixed(0));
+  }
+  return out.join(' ');
+}
+
 const lab = await NetnsLab.create(NODES, { testerPort: false });
 const reps: Rep[] = [];
 let limit: EgressLimit | undefined;
@@ -213,9 +307,15 @@ try {
     const r = await runOnce(lab, rep);
     reps.push(r);
     log(
+      `  per second of the broadcast: origin Mbit/s ${perSecond(r.timeline, (x) => x.originMbit)}`,
+    );
+    log(`    all uplinks Mbit/s ${perSecond(r.timeline, (x) => x.allMbit)}`);
+    log(`    CPU busy % ${perSecond(r.timeline, (x) => x.cpuBusyPct)}`);
+    log(
       `  ${r.complete ? 'complete' : `INCOMPLETE (${r.error})`}: broadcast ${r.durationMs} ms, ` +
         `star ${r.starMs ?? '-'} ms, ratio ${r.ratio ?? '-'}; origin upload ratio ` +
-        `${r.originUploadRatio ?? '-'} (wire ${r.broadcast.originWireCopies ?? '-'} copies); ` +
+        `${r.originUploadRatio ?? '-'} (wire ${r.broadcast.originWireCopies ?? '-'} copies); uplinks used: ` +
+        `origin ${r.originLinkUsePct ?? '-'}%, all ${r.allLinksUsePct ?? '-'}%; ` +
         `CPU busy ${r.broadcast.cpuBusyPct ?? '-'}% (broadcast), ${r.star.cpuBusyPct ?? '-'}% (star)`,
     );
   }
@@ -258,13 +358,14 @@ if (args.json) {
       `${SIZE} bytes from node 0; ideal swarm S/R ${f(idealSwarmMs)} ms, ideal star ` +
       `(n-1)S/R ${f(idealStarMs)} ms; ${summary.machine.nproc} CPUs, ${summary.machine.node}`,
     '',
-    '| run | durationMs (broadcast) | starMs (raw TLS star) | broadcast / star | ideal swarm ms | ideal star ms | originUploadRatio | origin wire copies | all wire copies | CPU busy % (broadcast / star) | peakRssMb | complete |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| run | durationMs (broadcast) | starMs (raw TLS star) | broadcast / star | ideal swarm ms | ideal star ms | originUploadRatio | origin wire copies | all wire copies | uplinks used %, origin / all | CPU busy % (broadcast / star) | peakRssMb | complete |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...reps.map(
       (r) =>
         `| ${r.rep} | ${r.durationMs} | ${f(r.starMs)} | ${f(r.ratio, 3)} | ${r.idealSwarmMs} | ` +
         `${r.idealStarMs} | ${f(r.originUploadRatio, 3)} | ${f(r.broadcast.originWireCopies, 2)} | ` +
-        `${f(r.broadcast.allWireCopies, 2)} | ${f(r.broadcast.cpuBusyPct)} / ${f(r.star.cpuBusyPct)} | ` +
+        `${f(r.broadcast.allWireCopies, 2)} | ${f(r.originLinkUsePct)} / ${f(r.allLinksUsePct)} | ` +
+        `${f(r.broadcast.cpuBusyPct)} / ${f(r.star.cpuBusyPct)} | ` +
         `${f(r.peakRssMb)} | ${r.complete ? 'yes' : `NO (${r.error})`} |`,
     ),
     '',
