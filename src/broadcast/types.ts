@@ -164,7 +164,8 @@ export interface DownloadLimits {
   /**
    * Chunks only a whole holder has are asked of it by the node whose share they are (see
    * docs/protocol.md, Chunked artifacts); another node asks for them only once that node has
-   * sent no `Have` for this long, ms. Default 2000.
+   * sent no `Have` for this long, ms, or for twice as long as the asking node's own chunk
+   * fetches of the artifact take, if that is longer (slow links). Default 2000.
    */
   chunkOwnerSilenceMs: number;
 }

@@ -145,6 +145,24 @@ describe('chunked artifacts (core)', () => {
       assert.ok(ratio <= 1.25, `seed ${seed}: origin upload ratio ${ratio}`);
     }
   });
+
+  it('on slow links too: a share owner whose chunks take long to come is not taken for silent', () => {
+    // 100 ms per completed fetch: with the origin serving 32 chunk requests at once, a chunk
+    // takes seconds to reach its owner, longer than chunkOwnerSilenceMs (2 s).
+    for (const seed of [6, 7]) {
+      const mesh = new ChunkMesh({ n: 9, seed, chunking: CHUNKING, stepMs: 100 });
+      const origin = mesh.ids[0]!;
+      const chunks = 128;
+      const id = mesh.broadcast(origin, mesh.rng.bytes(chunks * CHUNK), CHUNK);
+      mesh.fullMesh();
+      assert.ok(
+        mesh.run(() => allDelivered(mesh, [id])),
+        `seed ${seed}`,
+      );
+      const ratio = mesh.node(origin).chunksServed / chunks;
+      assert.ok(ratio <= 1.25, `seed ${seed}: origin upload ratio ${ratio}`);
+    }
+  });
 });
 
 describe('chunked adverts and manifests from a lying peer', () => {

@@ -1,8 +1,8 @@
 /**
  * Broadcast cores wired by hand for deterministic tests of chunked artifacts: messages are
  * delivered at once, fetches and chunk-store writes wait in a queue and complete one at a time
- * in an order drawn from a seeded generator, and time advances 1 ms per completion (or to the
- * next wake-up). Every fetch in progress is visible, so tests can check the bounds at each step.
+ * in an order drawn from a seeded generator, and time advances `stepMs` (1 ms by default) per
+ * completion (or to the next wake-up). Every fetch in progress is visible, so tests can check the bounds at each step.
  */
 
 import { createHash } from 'node:crypto';
@@ -77,6 +77,8 @@ export class ChunkMesh {
   fetches: PendingFetch[] = [];
   writes: PendingWrite[] = [];
   now = 0;
+  /** How far time advances per completed fetch or write, ms (slow links: more). */
+  readonly stepMs: number;
   /** Called after every step (to check bounds). */
   onStep: (() => void) | undefined;
 
@@ -86,8 +88,10 @@ export class ChunkMesh {
     chunking: Partial<ChunkingConfig>;
     channel?: Partial<ChannelConfig>;
     downloads?: Partial<DownloadLimits>;
+    stepMs?: number;
   }) {
     this.rng = new Rng(opts.seed);
+    this.stepMs = opts.stepMs ?? 1;
     this.ids = simNodeIds(opts.n, this.rng);
     const cfg = resolveChannel(CHANNEL, {
       lane: Lane.bulk,
@@ -233,7 +237,7 @@ export class ChunkMesh {
     this.settle();
     const pending = this.fetches.length + this.writes.length;
     if (pending > 0) {
-      this.now += 1;
+      this.now += this.stepMs;
       const k = this.rng.int(0, pending - 1);
       if (k < this.fetches.length) {
         const [f] = this.fetches.splice(k, 1) as [PendingFetch];

@@ -20,6 +20,8 @@ export interface ChunkFetchHost {
   readonly up: ReadonlyMap<NodeId, ConnId>;
   /** Queues an action, in order with the core's own. */
   act(action: CoreAction): void;
+  /** The time of the latest event, ms. */
+  now(): number;
 }
 
 /** A chunk fetch that ended while still current. */
@@ -120,8 +122,8 @@ export class ChunkFetches {
    * Starts chunk fetches. Per artifact, from this node's start point, the first CHUNK_WINDOW
    * missing chunks it may take, rarest first: a chunk a partial holder has (asked of partial
    * holders only), or one only whole holders have if it is in this node's share, or its share's
-   * owner has sent no `Have` for `chunkOwnerSilenceMs`. So the origin uploads about one copy
-   * and the nodes swap the rest.
+   * owner is silent (see {@link #silenceMs}). So the origin uploads about one copy and the nodes
+   * swap the rest.
    */
   start(now: number): void {
     const { limits, up, self } = this.#host;
@@ -135,6 +137,7 @@ export class ChunkFetches {
       const n = s.have.size;
       const start = this.#startOf(s, self);
       const owner = this.#shares(s);
+      let silence: number | undefined;
       const candidates: { index: number; holders: number; partial: boolean }[] = [];
       for (let k = 0; k < n && candidates.length < CHUNK_WINDOW; k++) {
         const i = (start + k) % n;
@@ -165,7 +168,8 @@ export class ChunkFetches {
         const o = owner(i);
         // A chunk whose partial holders all failed it goes to a whole holder at once.
         if (o !== self && partial === 0) {
-          const until = (s.haveFrom.get(o) ?? s.createdAt) + limits.chunkOwnerSilenceMs;
+          silence ??= this.#silenceMs(s, now);
+          const until = (s.haveFrom.get(o) ?? s.createdAt) + silence;
           if (now < until) {
             if (this.#wakeAt === undefined || until < this.#wakeAt) {
               this.#wakeAt = until;
@@ -182,6 +186,20 @@ export class ChunkFetches {
         if (peer !== undefined) this.#fetch(s, index, peer, now);
       }
     }
+  }
+
+  /**
+   * How long a share's owner may send no `Have` before another node asks a whole holder for
+   * its chunks: `chunkOwnerSilenceMs`, or twice as long as this node's own fetches of the
+   * artifact take if that is longer (a moving average, or the oldest fetch still in flight).
+   * The owner fetches its share through links like ours: on slow links a chunk takes seconds
+   * to reach it, and an owner that is merely waiting for it is not silent. Without this, every
+   * node fell back to the origin on slow links, and the origin uploaded 6 copies at 25 Mbit/s.
+   */
+  #silenceMs(s: ChunkState, now: number): number {
+    let expected = s.fetchMs ?? 0;
+    for (const f of s.inflight.values()) expected = Math.max(expected, now - f.at);
+    return Math.max(this.#host.limits.chunkOwnerSilenceMs, 2 * expected);
   }
 
   /**
@@ -255,6 +273,8 @@ export class ChunkFetches {
     const inflight = s?.inflight.get(t.index);
     if (!s || inflight?.token !== token) return undefined;
     s.inflight.delete(t.index);
+    const took = this.#host.now() - inflight.at;
+    s.fetchMs = s.fetchMs === undefined ? took : 0.7 * s.fetchMs + 0.3 * took;
     this.#inFlight--;
     const load = (this.#load.get(inflight.peer) ?? 1) - 1;
     if (load <= 0) this.#load.delete(inflight.peer);

@@ -38,6 +38,8 @@ export interface ChunkState {
   /** Who can serve chunks: advertisers of the whole artifact ('all'), partial holders (bitmap). */
   sources: Map<NodeId, Bitset | 'all'>;
   inflight: Map<number, { token: number; peer: NodeId; at: number }>;
+  /** How long this node's chunk fetches of it take, ms (moving average; none ended yet: undefined). */
+  fetchMs: number | undefined;
   writing: Set<number>;
   /** Per chunk, the peers tried in this round (a round ends when every holder was tried). */
   tried: Map<number, Set<NodeId>>;
@@ -68,8 +70,6 @@ export interface ChunkState {
 export interface ChunkedHost extends ChunkFetchHost {
   /** `Have` entries in one message (as slot updates: `maxUpdatesPerMessage`). */
   readonly maxUpdatesPerMessage: number;
-  /** The time of the latest event, ms. */
-  now(): number;
   count(name: CounterName, labels: Record<string, string>): void;
   /** Takes a slot for an artifact and advertises it to the peers; false if none is free. */
   advertise(ch: ChannelState, entry: Omit<SlotEntry, 'commit'>): boolean;
@@ -180,6 +180,7 @@ export class ChunkedArtifacts {
       phase: 'downloading',
       sources: new Map(),
       inflight: new Map(),
+      fetchMs: undefined,
       writing: new Set(),
       tried: new Map(),
       notBefore: new Map(),
