@@ -146,6 +146,20 @@ describe('chunked artifacts (core)', () => {
     }
   });
 
+  it('shares are even: each node asks the origin for about 1/(n-1) of the chunks', () => {
+    for (const seed of [6, 7, 8]) {
+      const mesh = new ChunkMesh({ n: 13, seed, chunking: CHUNKING });
+      const origin = mesh.ids[0]!;
+      const chunks = 120;
+      const id = mesh.broadcast(origin, mesh.rng.bytes(chunks * CHUNK), CHUNK);
+      mesh.fullMesh();
+      assert.ok(mesh.run(() => allDelivered(mesh, [id])));
+      const perNode = [...mesh.node(origin).servedTo.values()];
+      // 12 receivers: shares of 10 chunks (a few more where a chunk was asked again).
+      assert.ok(Math.max(...perNode) <= 12, `seed ${seed}: origin served ${perNode.join(' ')}`);
+    }
+  });
+
   it('on slow links too: a share owner whose chunks take long to come is not taken for silent', () => {
     // 100 ms per completed fetch: with the origin serving 32 chunk requests at once, a chunk
     // takes seconds to reach its owner, longer than chunkOwnerSilenceMs (2 s).

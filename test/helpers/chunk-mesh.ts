@@ -41,6 +41,8 @@ export interface MeshNode {
   corrupt: boolean;
   /** Chunk responses sent (how much it uploaded, in chunks). */
   chunksServed: number;
+  /** Chunk responses sent, per node served. */
+  servedTo: Map<NodeId, number>;
   wakeAt: number | undefined;
 }
 
@@ -116,6 +118,7 @@ export class ChunkMesh {
         delivered: [],
         corrupt: false,
         chunksServed: 0,
+        servedTo: new Map(),
         wakeAt: undefined,
       });
     }
@@ -227,6 +230,7 @@ export class ChunkMesh {
     const chunk = server.store.get(r.id)?.get(r.index);
     if (!chunk) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
     server.chunksServed++;
+    server.servedTo.set(f.from, (server.servedTo.get(f.from) ?? 0) + 1);
     const bytes = Buffer.from(chunk);
     if (server.corrupt) bytes[0]! ^= 0xff;
     return Buffer.concat([lengthDelimitedPrefix(1, bytes.length), bytes]);

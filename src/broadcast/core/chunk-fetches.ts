@@ -83,38 +83,26 @@ export class ChunkFetches {
   }
 
   /**
-   * Where node `peer` starts in artifact `s`: a point every node can compute for every node
-   * (nodes start at different places, and each knows where the others start).
-   */
-  #startOf(s: ChunkState, peer: NodeId): number {
-    return (crc32(`${peer}:chunks`) + s.idHash) % s.have.size;
-  }
-
-  /**
-   * Who asks a whole holder for each chunk nobody holds in part: the chunks are cut into
+   * Who asks a whole holder for each chunk nobody holds in part: the chunks are cut into equal
    * shares, one per node getting the artifact (this node and every peer up that does not hold
-   * it whole), from each one's start point to the next one's. Returns the owner of chunk `i`.
+   * it whole), in an order every node computes alike for the artifact (CRC-32 of each NodeId,
+   * seeded by the artifact id), so each share has a single owner and no node is given a larger
+   * share than another (a larger share is a longer tail: its owner is the one source of those
+   * chunks for a while). Returns the owner of chunk `i`, and where this node's share starts.
    */
-  #shares(s: ChunkState): (i: number) => NodeId {
+  #shares(s: ChunkState): { owner: (i: number) => NodeId; start: number } {
     const self = this.#host.self;
-    const starts: { at: number; peer: NodeId }[] = [{ at: this.#startOf(s, self), peer: self }];
+    const members: { rank: number; peer: NodeId }[] = [{ rank: crc32(self, s.idHash), peer: self }];
     for (const peer of this.#host.up.keys()) {
-      if (s.sources.get(peer) !== 'all') starts.push({ at: this.#startOf(s, peer), peer });
+      if (s.sources.get(peer) !== 'all') members.push({ rank: crc32(peer, s.idHash), peer });
     }
-    starts.sort((x, y) => x.at - y.at || (x.peer < y.peer ? -1 : 1));
-    return (i) => {
-      // The last start at or before i (cyclically: before the first, the last one's share).
-      let lo = 0;
-      let hi = starts.length - 1;
-      let found = starts.length - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (starts[mid]!.at <= i) {
-          found = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
-      return starts[found]!.peer;
+    members.sort((x, y) => x.rank - y.rank || (x.peer < y.peer ? -1 : 1));
+    const m = members.length;
+    const n = s.have.size;
+    const k = members.findIndex((x) => x.peer === self);
+    return {
+      owner: (i) => members[Math.floor((i * m) / n)]!.peer,
+      start: Math.ceil((k * n) / m) % n,
     };
   }
 
@@ -135,8 +123,7 @@ export class ChunkFetches {
       .slice(0, limits.maxChunkedDownloads);
     for (const s of active) {
       const n = s.have.size;
-      const start = this.#startOf(s, self);
-      const owner = this.#shares(s);
+      const { owner, start } = this.#shares(s);
       let silence: number | undefined;
       const candidates: { index: number; holders: number; partial: boolean }[] = [];
       for (let k = 0; k < n && candidates.length < CHUNK_WINDOW; k++) {

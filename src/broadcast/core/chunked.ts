@@ -193,7 +193,7 @@ export class ChunkedArtifacts {
       haveFrom: new Map(),
       createdAt: now,
       activeAt: now,
-      idHash: Number.parseInt(id.slice(0, 8), 16),
+      idHash: Number.parseInt(id.slice(0, 8), 16) >>> 0,
     };
     this.#chunks.set(key, s);
     this.#host.act({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
