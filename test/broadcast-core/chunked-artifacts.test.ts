@@ -130,31 +130,29 @@ describe('chunked artifacts (core)', () => {
     assert.equal(mesh.node(receiver).store.has(first), false, 'and dropped from the store');
   });
 
+  /** One artifact of `chunks` chunks from node 0 of `n` to all (full mesh); the origin's node. */
+  function broadcastToAll(seed: number, n: number, chunks: number, stepMs?: number) {
+    const mesh = new ChunkMesh({ n, seed, chunking: CHUNKING, ...(stepMs ? { stepMs } : {}) });
+    const origin = mesh.ids[0]!;
+    const id = mesh.broadcast(origin, mesh.rng.bytes(chunks * CHUNK), CHUNK);
+    mesh.fullMesh();
+    assert.ok(
+      mesh.run(() => allDelivered(mesh, [id])),
+      `seed ${seed}`,
+    );
+    return mesh.node(origin);
+  }
+
   it('the origin uploads about one copy: chunks only it has are asked by their share owner', () => {
     for (const seed of [6, 7]) {
-      const mesh = new ChunkMesh({ n: 9, seed, chunking: CHUNKING });
-      const origin = mesh.ids[0]!;
-      const chunks = 128;
-      const id = mesh.broadcast(origin, mesh.rng.bytes(chunks * CHUNK), CHUNK);
-      mesh.fullMesh();
-      assert.ok(
-        mesh.run(() => allDelivered(mesh, [id])),
-        `seed ${seed}`,
-      );
-      const ratio = mesh.node(origin).chunksServed / chunks;
+      const ratio = broadcastToAll(seed, 9, 128).chunksServed / 128;
       assert.ok(ratio <= 1.25, `seed ${seed}: origin upload ratio ${ratio}`);
     }
   });
 
   it('shares are even: each node asks the origin for about 1/(n-1) of the chunks', () => {
     for (const seed of [6, 7, 8]) {
-      const mesh = new ChunkMesh({ n: 13, seed, chunking: CHUNKING });
-      const origin = mesh.ids[0]!;
-      const chunks = 120;
-      const id = mesh.broadcast(origin, mesh.rng.bytes(chunks * CHUNK), CHUNK);
-      mesh.fullMesh();
-      assert.ok(mesh.run(() => allDelivered(mesh, [id])));
-      const perNode = [...mesh.node(origin).servedTo.values()];
+      const perNode = [...broadcastToAll(seed, 13, 120).servedTo.values()];
       // 12 receivers: shares of 10 chunks (a few more where a chunk was asked again).
       assert.ok(Math.max(...perNode) <= 12, `seed ${seed}: origin served ${perNode.join(' ')}`);
     }
@@ -164,16 +162,7 @@ describe('chunked artifacts (core)', () => {
     // 100 ms per completed fetch: with the origin serving 32 chunk requests at once, a chunk
     // takes seconds to reach its owner, longer than chunkOwnerSilenceMs (2 s).
     for (const seed of [6, 7]) {
-      const mesh = new ChunkMesh({ n: 9, seed, chunking: CHUNKING, stepMs: 100 });
-      const origin = mesh.ids[0]!;
-      const chunks = 128;
-      const id = mesh.broadcast(origin, mesh.rng.bytes(chunks * CHUNK), CHUNK);
-      mesh.fullMesh();
-      assert.ok(
-        mesh.run(() => allDelivered(mesh, [id])),
-        `seed ${seed}`,
-      );
-      const ratio = mesh.node(origin).chunksServed / chunks;
+      const ratio = broadcastToAll(seed, 9, 128, 100).chunksServed / 128;
       assert.ok(ratio <= 1.25, `seed ${seed}: origin upload ratio ${ratio}`);
     }
   });

@@ -78,22 +78,32 @@ function unfinishedPost(
   });
 }
 
+/**
+ * A temporary directory for one daemon: its identity in `node/` and a registry file listing it
+ * alone (subnet `s1`) at 127.0.0.1 on a free port.
+ */
+async function oneNodeDir(prefix: string): Promise<{ dir: string; port: number }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const identity = await generateIdentity();
+  await writeIdentity(join(dir, 'node'), identity);
+  const port = await freePort();
+  const doc = addNode(initRegistry(), {
+    subnet: 's1',
+    address: `127.0.0.1:${port}`,
+    certificatePem: identity.certificatePem,
+  });
+  await writeRegistryFile(join(dir, 'registry.json'), doc);
+  return { dir, port };
+}
+
 describe('daemon HTTP API', { timeout: 60_000 }, () => {
   let dir: string;
   let daemon: Daemon;
   let api: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-api-'));
-    const identity = await generateIdentity();
-    await writeIdentity(join(dir, 'node'), identity);
-    const port = await freePort();
-    const doc = addNode(initRegistry(), {
-      subnet: 's1',
-      address: `127.0.0.1:${port}`,
-      certificatePem: identity.certificatePem,
-    });
-    await writeRegistryFile(join(dir, 'registry.json'), doc);
+    let port: number;
+    ({ dir, port } = await oneNodeDir('subnet-p2p-api-'));
     const config = parseDaemonConfig(
       {
         identityDir: 'node',
@@ -296,16 +306,8 @@ describe('daemon HTTP API: chunked artifacts', { timeout: 60_000 }, () => {
   const partial = manifestId(partManifest);
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-api-chunks-'));
-    const identity = await generateIdentity();
-    await writeIdentity(join(dir, 'node'), identity);
-    const port = await freePort();
-    const doc = addNode(initRegistry(), {
-      subnet: 's1',
-      address: `127.0.0.1:${port}`,
-      certificatePem: identity.certificatePem,
-    });
-    await writeRegistryFile(join(dir, 'registry.json'), doc);
+    let port: number;
+    ({ dir, port } = await oneNodeDir('subnet-p2p-api-chunks-'));
     await store.open(partial, partManifest);
     await store.put(partial, 0, part);
     const config = parseDaemonConfig(
