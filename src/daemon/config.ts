@@ -10,7 +10,10 @@ import {
   type ChunkingConfig,
   DEFAULT_CHANNEL,
   DEFAULT_CHUNKING,
+  DEFAULT_DOWNLOAD_LIMITS,
+  type DownloadLimits,
   resolveChannel,
+  resolveDownloadLimits,
 } from '../broadcast/index.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_NODE_CHANNELS } from '../node/index.ts';
@@ -69,6 +72,14 @@ export interface DaemonChannelConfig {
 export interface DaemonConfig {
   identityDir: string;
   registryFile: string;
+  /**
+   * Where chunked artifacts are kept, one folder per channel (a `DiskChunkStore`: memory stays
+   * bounded whatever the artifact size, and downloads resume after a restart); undefined keeps
+   * them in memory (1 GiB per channel).
+   */
+  chunkDir: string | undefined;
+  /** Download limits, merged over `DEFAULT_DOWNLOAD_LIMITS`. */
+  downloads: DownloadLimits;
   registryPublicKey: string | undefined;
   subnet: string;
   listen: HostPort;
@@ -125,6 +136,15 @@ const limitsSchema = z
   )
   .strict();
 
+/** `downloads`: any of the download limits (the rest from DEFAULT_DOWNLOAD_LIMITS). */
+const downloadsSchema = z
+  .object(
+    Object.fromEntries(
+      Object.keys(DEFAULT_DOWNLOAD_LIMITS).map((k) => [k, z.number().positive().optional()]),
+    ),
+  )
+  .strict();
+
 const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const configSchema = z
@@ -132,6 +152,8 @@ const configSchema = z
     identityDir: z.string().min(1),
     registryFile: z.string().min(1),
     registryPublicKey: z.string().min(1).optional(),
+    chunkDir: z.string().min(1).optional(),
+    downloads: downloadsSchema.optional(),
     subnet: z.string().regex(SUBNET_NAME_PATTERN, 'is not a valid subnet name'),
     listen: hostPort,
     api: hostPort.optional(),
@@ -206,9 +228,13 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
   if (limits.shutdownQuietMs >= limits.shutdownTimeoutMs) {
     throw new ConfigError('limits.shutdownQuietMs', 'must be less than limits.shutdownTimeoutMs');
   }
+  // Integers where they must be, and the limits' relations: a ConfigError naming the field.
+  const downloads = resolveDownloadLimits(c.downloads as Partial<DownloadLimits> | undefined);
   return {
     identityDir: resolve(baseDir, c.identityDir),
     registryFile: resolve(baseDir, c.registryFile),
+    chunkDir: c.chunkDir === undefined ? undefined : resolve(baseDir, c.chunkDir),
+    downloads,
     registryPublicKey:
       c.registryPublicKey === undefined ? undefined : resolve(baseDir, c.registryPublicKey),
     subnet: c.subnet,

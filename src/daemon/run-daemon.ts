@@ -6,9 +6,10 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
-import type { ChannelConfig, ChunkStore } from '../broadcast/index.ts';
+import { type ChannelConfig, type ChunkStore, DiskChunkStore } from '../broadcast/index.ts';
 import {
   ConfigError,
   IdentityError,
@@ -70,10 +71,22 @@ async function closeHttp(server: Server, timeoutMs: number): Promise<void> {
   clearTimeout(force);
 }
 
+/** With `chunkDir`, a disk chunk store per channel with chunking, in `<chunkDir>/<channel>`. */
+function diskChunkStores(config: DaemonConfig): Record<string, ChunkStore> | undefined {
+  const dir = config.chunkDir;
+  if (dir === undefined) return undefined;
+  const stores: Record<string, ChunkStore> = {};
+  for (const [name, ch] of Object.entries(config.channels)) {
+    if (ch.chunking) stores[name] = new DiskChunkStore(join(dir, name));
+  }
+  return stores;
+}
+
 /**
  * Starts a daemon from a validated config. Throws {@link ConfigError} (naming the field) when a
  * file the config names cannot be used: `identityDir`, `registryPublicKey`, `registryFile`.
- * `opts.chunkStores` gives channels with chunking their chunk store (default: in memory).
+ * `opts.chunkStores` gives channels with chunking their chunk store (default: on disk under
+ * `chunkDir` if the config has one, else in memory).
  */
 export async function startDaemon(
   config: DaemonConfig,
@@ -110,7 +123,8 @@ export async function startDaemon(
       subnet: config.subnet,
       listen: config.listen,
       channels,
-      chunkStores: opts.chunkStores,
+      chunkStores: opts.chunkStores ?? diskChunkStores(config),
+      downloads: config.downloads,
       logger,
       metrics,
     });

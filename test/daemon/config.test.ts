@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEFAULT_CHUNKING } from '../../src/broadcast/index.ts';
+import { DEFAULT_CHUNKING, DEFAULT_DOWNLOAD_LIMITS } from '../../src/broadcast/index.ts';
 import {
   DEFAULT_DAEMON_LIMITS,
   loadDaemonConfig,
@@ -52,6 +52,29 @@ describe('daemon config schema', () => {
     assert.deepEqual(c.channels.ingress!.chunking, DEFAULT_CHUNKING);
     assert.equal(c.logLevel, 'info');
     assert.deepEqual(c.limits, DEFAULT_DAEMON_LIMITS);
+    assert.equal(c.chunkDir, undefined, 'chunks in memory unless a chunkDir is given');
+    assert.deepEqual(c.downloads, DEFAULT_DOWNLOAD_LIMITS);
+  });
+
+  it('takes a chunkDir (from the config folder) and download limits merged over the defaults', () => {
+    const c = parseDaemonConfig(
+      { ...MINIMAL, chunkDir: 'chunks', downloads: { maxChunksPerPeer: 8, retryBaseMs: 100 } },
+      '/etc/subnet-p2p',
+    );
+    assert.equal(c.chunkDir, '/etc/subnet-p2p/chunks');
+    assert.deepEqual(c.downloads, {
+      ...DEFAULT_DOWNLOAD_LIMITS,
+      maxChunksPerPeer: 8,
+      retryBaseMs: 100,
+    });
+  });
+
+  it('refuses bad download limits, naming the field', () => {
+    refused({ ...MINIMAL, downloads: { maxChunksPerPeer: 1.5 } }, 'downloads.maxChunksPerPeer');
+    refused({ ...MINIMAL, downloads: { maxChunksPerPeer: 0 } }, 'downloads.maxChunksPerPeer');
+    refused({ ...MINIMAL, downloads: { chunksPerPeer: 4 } }, 'downloads.chunksPerPeer');
+    refused({ ...MINIMAL, downloads: { retryMaxMs: 10 } }, 'downloads.retryMaxMs');
+    refused({ ...MINIMAL, chunkDir: '' }, 'chunkDir');
   });
 
   it('takes channels, an operator key, an IPv6 API address and limits', () => {

@@ -2,7 +2,7 @@
 // above 1 MiB: a 3 MiB artifact POSTed to one is announced, read back and deleted on the other.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import {
   connectedTo,
   DaemonProcess,
   EventStreamClient,
+  fetched,
   freePort,
   getArtifact,
   postArtifact,
@@ -24,6 +25,7 @@ interface Member {
   nodeId: string;
   daemon: DaemonProcess;
   api: string;
+  config: string;
 }
 
 describe('large artifacts between two node daemons', { timeout: 120_000 }, () => {
@@ -64,8 +66,10 @@ describe('large artifacts between two node daemons', { timeout: 120_000 }, () =>
         listen: `127.0.0.1:${port}`,
         api: '127.0.0.1:0',
         limits: { shutdownQuietMs: 100 },
+        // The second node keeps chunks on disk (the first in memory, the default).
+        ...(i === 1 ? { chunkDir: 'chunks-node1' } : {}),
       });
-      members.push({ nodeId: ids[i]!, daemon: new DaemonProcess(config), api: '' });
+      members.push({ nodeId: ids[i]!, daemon: new DaemonProcess(config), api: '', config });
     }
     for (const m of members) m.api = await m.daemon.ready;
     const [a, b] = members as [Member, Member];
@@ -124,5 +128,27 @@ describe('large artifacts between two node daemons', { timeout: 120_000 }, () =>
     }
     // Exactly one announcement.
     assert.equal(events.events.length, 1);
+  });
+
+  it('with chunkDir, the chunks are on disk, and the artifact is still served after a crash and restart', async () => {
+    const [a, b] = members as [Member, Member];
+    const bytes = randomBytes(2 * MiB + 12345);
+    const id = await postArtifact(a.api, 'ingress', bytes);
+    assert.ok((await fetched(b.api, 'ingress', id)).equals(bytes));
+    const data = join(dir, 'chunks-node1', 'ingress', `${id}.data`);
+    assert.equal((await stat(data)).size, bytes.length, 'the chunks are in the data file');
+    const fetchedChunks =
+      /^subnet_p2p_broadcast_chunks_total\{[^}]*outcome="fetched"[^}]*\} [1-9]/m;
+    assert.match(await (await fetch(`${b.api}/metrics`)).text(), fetchedChunks);
+    b.daemon.kill('SIGKILL');
+    await b.daemon.exited;
+    b.daemon = new DaemonProcess(b.config);
+    b.api = await b.daemon.ready;
+    // Served from the disk store the restarted node found, without fetching it again.
+    const res = await getArtifact(b.api, 'ingress', id);
+    assert.equal(res.status, 200);
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), 'the bytes read back differ');
+    const metrics = await (await fetch(`${b.api}/metrics`)).text();
+    assert.doesNotMatch(metrics, fetchedChunks, 'the restarted node fetched chunks again');
   });
 });
