@@ -20,6 +20,7 @@ import {
   creditThreshold,
   DEFAULT_TOPOLOGY,
   Lane,
+  lengthDelimitedPrefix,
   type TopologyOptions,
   TopologyView,
 } from '../transport/index.ts';
@@ -38,6 +39,7 @@ import {
   responseEnvelopeBytes,
   type SimTransportLimits,
 } from './bandwidth.ts';
+import { chunkArtifact } from './chunks.ts';
 import { EventQueue } from './event-queue.ts';
 import { SimObserver } from './observer.ts';
 import { ArtifactBytes, SimPool } from './pool.ts';
@@ -66,7 +68,17 @@ export interface SimNetworkOptions {
   transport?: Partial<SimTransportLimits>;
   /** Width of the time bins of the recorded traffic series, ms. Default 100. */
   binMs?: number;
+  /** Time a chunk-store write takes before the core is told it completed, ms. Default 0. */
+  chunkWriteMs?: number;
 }
+
+/**
+ * A node's simulated chunk store, per `channel:id`: the chunks held, by index. The arrays are
+ * shared: every store holds the very Uint8Array objects the origin cut (a received chunk is
+ * compared to it byte for byte before it is stored), so an artifact costs one copy whatever the
+ * node count.
+ */
+export type SimChunkStore = Map<string, Map<number, Uint8Array>>;
 
 /** One simulated node: a production BroadcastCore plus what the simulation observed of it. */
 export interface SimNode {
@@ -86,6 +98,17 @@ export interface SimNode {
   nic: Nic | undefined;
   downlink: Downlink | undefined;
   pools: Map<string, SimPool>;
+  /** Its chunk store (lost at a crash, as its pools are: an in-memory store). */
+  chunks: SimChunkStore;
+  /** Chunk responses with data received, per `channel:id`, this incarnation (duplicates). */
+  chunksReceived: Map<string, Set<number>>;
+  /** Chunk responses with data it received for a chunk it already held or had received. */
+  duplicateChunks: number;
+  /** Chunk responses with data it sent, and their chunk bytes (all incarnations). */
+  chunksServed: number;
+  chunkBytesServed: number;
+  /** Frame bytes it sent on all its links (all incarnations, every lane, headers included). */
+  uploadBytes: number;
 }
 
 interface Link {
@@ -152,6 +175,8 @@ export class SimNetwork {
   /** Links cut by a partition or by hand. */
   readonly #cut = new Set<string>();
   readonly #bytes = new ArtifactBytes();
+  /** The chunks of every chunked artifact broadcast, as their origin cut them, by id. */
+  readonly #chunkBytes = new Map<ArtifactId, readonly Uint8Array[]>();
   /** Slot updates the transport refused, per node and peer, waiting for a resend. */
   readonly #unsent = new Map<
     string,
@@ -241,6 +266,12 @@ export class SimNetwork {
       nic: undefined,
       downlink: undefined,
       pools,
+      chunks: new Map(),
+      chunksReceived: new Map(),
+      duplicateChunks: 0,
+      chunksServed: 0,
+      chunkBytesServed: 0,
+      uploadBytes: 0,
     };
     this.#attachAccess(node);
     this.#nodes.set(id, node);
@@ -331,6 +362,10 @@ export class SimNetwork {
     node.incarnation++;
     if (node.nic) node.nic.stopped = true;
     for (const pool of node.pools.values()) pool.clear();
+    // Its chunk store goes too: an in-memory store, like its pools (a disk store and `resume`
+    // at restart are not modelled).
+    node.chunks.clear();
+    node.chunksReceived.clear();
     for (const key of this.#linksOf.get(id) ?? []) this.#reconcile(key);
     for (const k of [...this.#unsent.keys()]) if (k.startsWith(`${id}>`)) this.#unsent.delete(k);
     this.onCrash?.(node);
@@ -404,6 +439,7 @@ export class SimNetwork {
     return {
       depart: (pipe: Pipe, batch: Batch, at: number) => {
         this.#record(at, batch.laneBytes);
+        from.uploadBytes += batch.bytes;
         const valid = () =>
           link.up && link.epoch === epoch && to.alive && to.incarnation === incarnation;
         this.queue.at(at + link.latency, () => {
@@ -461,6 +497,44 @@ export class SimNetwork {
     const aid = node.core.add(channel, bytes, opts, this.now);
     this.#pump(node);
     return aid;
+  }
+
+  /**
+   * Broadcasts `bytes` from `id` as a chunked artifact of `channel` (which must have chunking):
+   * cuts it into chunks of `chunkBytes` (default: the channel's), puts them in the node's chunk
+   * store and starts advertising it. Returns its id (the manifest's SHA-256).
+   */
+  broadcastChunked(
+    id: NodeId,
+    channel: string,
+    bytes: Uint8Array,
+    opts: { chunkBytes?: number; attributes?: Uint8Array } = {},
+  ): ArtifactId {
+    const cfg = this.#channels.get(channel);
+    if (!cfg?.chunking) throw new Error(`channel ${channel} has no chunking`);
+    const node = this.node(id);
+    const {
+      manifest,
+      id: aid,
+      chunks,
+    } = chunkArtifact(bytes, opts.chunkBytes ?? cfg.chunking.chunkBytes);
+    const shared = this.#chunkBytes.get(aid) ?? chunks;
+    this.#chunkBytes.set(aid, shared);
+    node.chunks.set(`${channel}:${aid}`, new Map(shared.map((c, i) => [i, c])));
+    node.core.addChunked(channel, aid, manifest, opts.attributes ?? new Uint8Array(0), this.now);
+    this.#pump(node);
+    return aid;
+  }
+
+  /** The chunks node `id` holds of a chunked artifact, by index (its store; do not modify). */
+  chunksOf(id: NodeId, channel: string, artifact: ArtifactId): ReadonlyMap<number, Uint8Array> {
+    return this.node(id).chunks.get(`${channel}:${artifact}`) ?? new Map();
+  }
+
+  /** Whether node `id` holds the whole of a chunked artifact (the core's view). */
+  holdsChunked(id: NodeId, channel: string, artifact: ArtifactId): boolean {
+    const node = this.node(id);
+    return node.alive && node.core.chunkedInfo(channel, artifact)?.complete === true;
   }
 
   /** Aborts an artifact at `id`. */
@@ -550,6 +624,7 @@ export class SimNetwork {
     const laneBytes = [0, 0, 0];
     laneBytes[lane] = framedBytes(length, this.#transport.maxFrameBytes);
     this.#record(this.now, laneBytes);
+    from.uploadBytes += laneBytes[lane]!;
     const at = Math.max(this.now + link.latency, link.last.get(from.id) ?? 0);
     link.last.set(from.id, at);
     this.queue.at(at, run);
@@ -609,7 +684,42 @@ export class SimNetwork {
         }, action.at);
         return;
       }
+      case 'chunk-open': {
+        const key = `${action.channel}:${action.id}`;
+        if (!node.chunks.has(key)) node.chunks.set(key, new Map());
+        return;
+      }
+      case 'chunk-write': {
+        const key = `${action.channel}:${action.id}`;
+        const { channel, id, index, bytes } = action;
+        later(
+          () => {
+            // As InMemoryChunkStore: a write to an artifact not open (deleted meanwhile) fails.
+            const held = node.chunks.get(key);
+            held?.set(index, this.#shared(id, index, bytes));
+            node.core.onChunkWritten(channel, id, index, held !== undefined, this.now);
+          },
+          this.now + (this.#opts.chunkWriteMs ?? 0),
+        );
+        return;
+      }
+      case 'chunk-delete': {
+        const key = `${action.channel}:${action.id}`;
+        node.chunks.delete(key);
+        node.chunksReceived.delete(key);
+        return;
+      }
+      case 'progress':
+        return;
     }
+  }
+
+  /** The origin's array for chunk `index` of `id` if `bytes` equal it, else `bytes`. */
+  #shared(id: ArtifactId, index: number, bytes: Uint8Array): Uint8Array {
+    const origin = this.#chunkBytes.get(id)?.[index];
+    if (origin && Buffer.from(origin.buffer, origin.byteOffset, origin.byteLength).equals(bytes))
+      return origin;
+    return bytes;
   }
 
   /**
@@ -674,21 +784,60 @@ export class SimNetwork {
       requestEnvelopeBytes(requestId, action.timeoutMs, action.body.length),
       (srv) => {
         if (srv.serve === 'silent') return;
-        const response =
+        let length: number;
+        let response: () => Uint8Array;
+        let chunk: { key: string; index: number } | undefined;
+        const answer =
           srv.serve === 'wrong-bytes'
             ? this.#wrongBytes(action.body)
-            : concatParts(srv.core.serve(action.lane, action.body));
+            : srv.core.serveRequest(action.lane, action.body);
+        if ('type' in answer) {
+          // A chunk: read from the server's store now, sent with its real size; the response
+          // body is only assembled on arrival (so chunks in flight cost no memory).
+          const key = `${answer.channel}:${answer.id}`;
+          const data = srv.chunks.get(key)?.get(answer.index);
+          if (data) {
+            srv.chunksServed++;
+            srv.chunkBytesServed += data.length;
+            const prefix = lengthDelimitedPrefix(1, data.length);
+            length = prefix.length + data.length;
+            response = () => concatParts([prefix, data]);
+            chunk = { key, index: answer.index };
+          } else {
+            const missing = FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+            length = missing.length;
+            response = () => missing;
+          }
+        } else {
+          const body = concatParts(answer);
+          length = body.length;
+          response = () => body;
+        }
         // A response the responder cannot queue is lost: the requester times out.
         this.#transmit(
           srv,
           node,
           action.lane,
-          responseEnvelopeBytes(requestId, response.length),
-          () => finish({ ok: true, body: response }),
+          responseEnvelopeBytes(requestId, length),
+          (receiver) => {
+            if (chunk) this.#chunkReceived(receiver, chunk.key, chunk.index);
+            finish({ ok: true, body: response() });
+          },
         );
       },
     );
     if (sent === 'full') finish({ ok: false, reason: 'error' });
+  }
+
+  /** Counts a chunk response with data arriving at `node` (a duplicate if already had). */
+  #chunkReceived(node: SimNode, key: string, index: number): void {
+    let got = node.chunksReceived.get(key);
+    if (!got) {
+      got = new Set();
+      node.chunksReceived.set(key, got);
+    }
+    if (got.has(index) || node.chunks.get(key)?.has(index)) node.duplicateChunks++;
+    got.add(index);
   }
 
   #wrongBytes(requestBody: Uint8Array): Uint8Array {

@@ -63,19 +63,37 @@ export class Tracker {
     };
   }
 
-  /** Broadcasts `size` random bytes from `origin` on `channel` at virtual time `at`. */
-  schedule(at: number, origin: NodeId, channel: string, size: number, tag: string): void {
+  /**
+   * Broadcasts `size` random bytes from `origin` on `channel` at virtual time `at` (as a chunked
+   * artifact if `chunked` is given).
+   */
+  schedule(
+    at: number,
+    origin: NodeId,
+    channel: string,
+    size: number,
+    tag: string,
+    chunked?: { chunkBytes?: number },
+  ): void {
     this.pending++;
     this.net.at(at, () => {
       this.pending--;
       if (!this.net.node(origin).alive) return;
-      this.broadcastNow(origin, channel, size, tag);
+      this.broadcastNow(origin, channel, size, tag, chunked);
     });
   }
 
-  broadcastNow(origin: NodeId, channel: string, size: number, tag: string): Broadcast {
+  broadcastNow(
+    origin: NodeId,
+    channel: string,
+    size: number,
+    tag: string,
+    chunked?: { chunkBytes?: number },
+  ): Broadcast {
     const bytes = this.net.rng.bytes(size);
-    const id = this.net.broadcast(origin, channel, bytes);
+    const id = chunked
+      ? this.net.broadcastChunked(origin, channel, bytes, chunked)
+      : this.net.broadcast(origin, channel, bytes);
     const b: Broadcast = { channel, id, origin, at: this.net.now, size, tag };
     const key = `${channel}:${id}`;
     this.sent.push(b);
@@ -83,7 +101,9 @@ export class Tracker {
     for (const r of this.#receivers) {
       if (r === origin) continue;
       // Already held (the same bytes twice): counts as held.
-      if (this.net.node(r).core.get(channel, id)) this.#held.get(r)!.add(key);
+      const core = this.net.node(r).core;
+      if (core.get(channel, id) || core.chunkedInfo(channel, id)?.complete)
+        this.#held.get(r)!.add(key);
       else this.remaining++;
     }
     return b;
