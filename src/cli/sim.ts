@@ -34,6 +34,8 @@ interface SimCliOptions {
   seed: number;
   load: number;
   bandwidthMbit?: number;
+  artifactMib?: number;
+  chunkKib?: number;
   json?: boolean;
   report?: string;
 }
@@ -84,7 +86,8 @@ export function formatSimResult(r: SimResult): string {
 
 const DESCRIPTION = [
   'Run the production broadcast core on a simulated network: virtual time, per-link latency ' +
-    '(uniform 10-150 ms one way), per-node upload and download bandwidth (default 1 Gbit/s; each ' +
+    '(uniform 10-150 ms one way), per-node upload and download bandwidth (default 1 Gbit/s, ' +
+    '100 Mbit/s for large; each ' +
     "link's lanes go through the production send scheduler), partitions, crashes and " +
     'misbehaving nodes, all from one seed. The same seed gives the same result (wall time aside). ' +
     'Exits 1 unless every expected artifact reached every expected node.',
@@ -99,7 +102,11 @@ export function registerSimCommand(program: Command, io: CliIo = processIo): voi
     .summary('run the broadcast protocol on a simulated network (scenarios, figures, charts)')
     .description(DESCRIPTION)
     .option('--scenario <name>', `one of ${SCENARIOS.join(', ')}`, scenarioName, 'steady')
-    .option('--nodes <n>', 'subnet size (default: 13, or 1000 for scale)', integer(2, 100_000))
+    .option(
+      '--nodes <n>',
+      'subnet size (default: 13; 1000 for scale, 100 for large)',
+      integer(2, 100_000),
+    )
     .option('--seed <n>', 'seed of every random choice', integer(0, 2 ** 32 - 1), 1)
     .option(
       '--load <x>',
@@ -112,6 +119,12 @@ export function registerSimCommand(program: Command, io: CliIo = processIo): voi
       `upload and download of every node, Mbit/s (default ${DEFAULT_BANDWIDTH.uploadBytesPerSec * 8e-6})`,
       positive(1_000_000),
     )
+    .option(
+      '--artifact-mib <n>',
+      'large: size of the artifact, MiB (default 64; fractions allowed)',
+      positive(65_536),
+    )
+    .option('--chunk-kib <n>', 'large: chunk size, KiB (default 1024)', integer(1, 4096))
     .option('--json', 'print one JSON object instead of the table')
     .option('--report <dir>', 'write result.json and charts (SVG and PNG) into this directory')
     .action(async (options: SimCliOptions) => {
@@ -123,6 +136,10 @@ export function registerSimCommand(program: Command, io: CliIo = processIo): voi
         seed: options.seed,
         nodes: options.nodes,
         load: options.load,
+        ...(options.artifactMib === undefined
+          ? {}
+          : { artifactBytes: Math.round(options.artifactMib * 1024 * 1024) }),
+        ...(options.chunkKib === undefined ? {} : { chunkBytes: options.chunkKib * 1024 }),
         ...(bytesPerSec === undefined
           ? {}
           : { bandwidth: { uploadBytesPerSec: bytesPerSec, downloadBytesPerSec: bytesPerSec } }),

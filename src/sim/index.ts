@@ -9,11 +9,13 @@ export {
   resolveSimTransport,
   type SimTransportLimits,
 } from './bandwidth.ts';
+export { type ChunkedArtifact, chunkArtifact } from './chunks.ts';
 export { EventQueue } from './event-queue.ts';
 export { simNodeIds } from './ids.ts';
 export {
   type LatencyModel,
   type ServeBehavior,
+  type SimChunkStore,
   SimNetwork,
   type SimNetworkOptions,
   type SimNode,
@@ -25,6 +27,7 @@ export {
   DEFAULT_BANDWIDTH,
   DEFAULT_NODES,
   isScenario,
+  LARGE_BANDWIDTH,
   runScenario,
   SCENARIO_DESCRIPTIONS,
   SCENARIOS,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ChannelConfig, DownloadLimits } from '../broadcast/index.ts';
-import { channelNumber, SlotUpdates } from '../broadcast/index.ts';
+import { channelNumber, DEFAULT_CHUNKING, SlotUpdates } from '../broadcast/index.ts';
 import type { NodeId } from '../identity/index.ts';
 import { DEFAULT_TOPOLOGY, Lane } from '../transport/index.ts';
 import type { Bandwidth, SimTransportLimits } from './bandwidth.ts';
@@ -21,6 +21,7 @@ export const SCENARIOS = [
   'byzantine',
   'priority',
   'scale',
+  'large',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -38,6 +39,8 @@ export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   priority:
     'consensus traffic alone, then the same with bulk ingress saturating bandwidth: consensus latency compared',
   scale: '1000 nodes on the bounded-degree ring (degree 18): relay reaches every node',
+  large:
+    'one 64 MiB chunked artifact from one node at 100 Mbit/s: swarming against one upload and the star',
 };
 
 /** Default subnet size of each scenario. */
@@ -48,6 +51,7 @@ export const DEFAULT_NODES: Record<ScenarioName, number> = {
   byzantine: 13,
   priority: 13,
   scale: 1000,
+  large: 100,
 };
 
 /** 1 Gbit/s each way: a data-centre node's share of a WAN link. */
@@ -76,6 +80,10 @@ export interface ScenarioOptions {
   transport?: Partial<SimTransportLimits>;
   /** byzantine: fake adverts each flooder sends each neighbour per second, per channel. Default 200. */
   floodAdvertsPerSec?: number;
+  /** large: the artifact's size, bytes. Default 64 MiB. */
+  artifactBytes?: number;
+  /** large: its chunk size, bytes. Default 1 MiB. */
+  chunkBytes?: number;
 }
 
 /** What a run measured. `wallMs` is the only field that differs between runs of one seed. */
@@ -153,12 +161,13 @@ function setup(
   n: number,
   receivers?: (ids: NodeId[]) => NodeId[],
   downloads?: Partial<DownloadLimits>,
+  channels: Record<string, Partial<ChannelConfig>> = CHANNELS,
 ): Setup {
   const bandwidth = opts.bandwidth ?? DEFAULT_BANDWIDTH;
   const latencyMs = opts.latencyMs ?? [10, 150];
   const net = new SimNetwork({
     seed: opts.seed,
-    channels: CHANNELS,
+    channels,
     bandwidth,
     latencyMs,
     downloads: { ...downloads, ...opts.downloads },
@@ -555,6 +564,70 @@ function scale(opts: ScenarioOptions, load: number, wall: number): SimRun {
   });
 }
 
+/** large: 100 Mbit/s each way, a node's uplink in a WAN subnet. */
+export const LARGE_BANDWIDTH: Bandwidth = {
+  uploadBytesPerSec: 12_500_000,
+  downloadBytesPerSec: 12_500_000,
+};
+
+function large(opts: ScenarioOptions, load: number, wall: number): SimRun {
+  const n = opts.nodes ?? DEFAULT_NODES.large;
+  const size = opts.artifactBytes ?? 64 * 1024 * 1024;
+  const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+  const chunks = Math.max(1, Math.ceil(size / chunkBytes));
+  const channels: Record<string, Partial<ChannelConfig>> = {
+    large: {
+      lane: Lane.bulk,
+      maxArtifactBytes: Math.max(size, 4 * 1024 * 1024),
+      priority: () => ({ fetch: 0 }),
+      chunking: {
+        ...DEFAULT_CHUNKING,
+        chunkBytes,
+        maxChunkBytes: Math.max(chunkBytes, DEFAULT_CHUNKING.maxChunkBytes),
+        maxManifestBytes: Math.max(DEFAULT_CHUNKING.maxManifestBytes, 17 + 32 * chunks),
+      },
+    },
+  };
+  const s = setup(
+    { ...opts, bandwidth: opts.bandwidth ?? LARGE_BANDWIDTH },
+    n,
+    undefined,
+    undefined,
+    channels,
+  );
+  const { net, ids, tracker } = s;
+  const origin = ids[0]!;
+  tracker.schedule(0, origin, 'large', size, 'large', { chunkBytes });
+  const rate = s.bandwidth.uploadBytesPerSec;
+  const idealMs = (size / rate) * 1000;
+  const starMs = (n - 1) * idealMs;
+  const at = runToCompletion(s, 2 * starMs + 120_000);
+  const allHold = tracker.firsts.length > 0 ? Math.max(...tracker.firsts.map((r) => r.at)) : 0;
+  const allHoldMs = tracker.complete ? allHold - (tracker.sent[0]?.at ?? 0) : Number.NaN;
+  const nodes = net.nodes();
+  const o = net.node(origin);
+  const sum = (f: (x: (typeof nodes)[number]) => number) => nodes.reduce((t, x) => t + f(x), 0);
+  return finish(s, opts, load, at, wall, {
+    artifactBytes: size,
+    chunkBytes,
+    chunks,
+    uploadBytesPerSec: rate,
+    allHoldMs: round(allHoldMs),
+    idealMs: round(idealMs),
+    vsIdeal: round(allHoldMs / idealMs, 3),
+    starMs: round(starMs),
+    vsStar: round(allHoldMs / starMs, 4),
+    originUploadRatio: round(o.chunkBytesServed / size, 3),
+    originWireUploadRatio: round(o.uploadBytes / size, 3),
+    chunksServed: sum((x) => x.chunksServed),
+    duplicateChunkFetches: sum((x) => x.duplicateChunks),
+    chunkFaults: sum((x) => x.observer.get('chunks', { outcome: 'faulty' })),
+    chunkRetries: sum((x) => x.observer.get('chunks', { outcome: 'retried' })),
+    complete: tracker.complete,
+    note: 'ideal = one upload of the artifact at the uplink rate (S/R); star = (n-1) S/R; originUploadRatio = chunk bytes the origin served / S',
+  });
+}
+
 const RUNNERS: Record<ScenarioName, (o: ScenarioOptions, load: number, wall: number) => SimRun> = {
   steady,
   partition,
@@ -562,6 +635,7 @@ const RUNNERS: Record<ScenarioName, (o: ScenarioOptions, load: number, wall: num
   byzantine,
   priority,
   scale,
+  large,
 };
 
 /** Runs a scenario to completion (or until it gives up) and measures it. */
