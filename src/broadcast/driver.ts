@@ -231,6 +231,7 @@ export class BroadcastDriver {
       messages: opts.messages,
       observer: this.metrics,
       linked: opts.linked,
+      ...(opts.neighbors ? { neighbors: opts.neighbors } : {}),
     });
     this.core = core;
   }

@@ -210,6 +210,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     onProgress: (progress) => endpoints.get(progress.channel)?.progress(progress),
     // The transport exists before the first event reaches the core.
     linked: (a, b) => transport.linked(a, b),
+    neighbors: (node) => transport.neighborsOf(node),
   });
   const host = {
     add: driver.add.bind(driver),

@@ -240,6 +240,7 @@ export class SimNetwork {
       downloads: this.#downloads,
       observer,
       linked: (a, b) => this.#links.has(pairKey(a, b)),
+      neighbors: (node) => this.neighbors(node),
     });
     return { core, observer, pools };
   }

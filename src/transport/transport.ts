@@ -324,6 +324,11 @@ export class Transport {
     return this.#view?.linked(a, b) ?? false;
   }
 
+  /** The members `node` keeps a link with, by the topology (none before a registry is known). */
+  neighborsOf(node: NodeId): Set<NodeId> {
+    return this.#view?.neighbors(node) ?? new Set();
+  }
+
   /** Bytes queued to send on `lane` of the link to `peer` (0 without a link). */
   queuedBytes(peer: NodeId, lane: Lane): number {
     return this.#links.get(peer)?.queuedBytes(lane) ?? 0;

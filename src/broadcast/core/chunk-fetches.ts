@@ -22,6 +22,10 @@ export interface ChunkFetchHost {
   act(action: CoreAction): void;
   /** The time of the latest event, ms. */
   now(): number;
+  /** Whether members `a` and `b` keep a link (the topology). */
+  linked(a: NodeId, b: NodeId): boolean;
+  /** The members `node` keeps a link with, if the topology is known (see CoreOptions). */
+  neighbors?(node: NodeId): Iterable<NodeId>;
 }
 
 /** A chunk fetch that ended while still current. */
@@ -84,17 +88,29 @@ export class ChunkFetches {
 
   /**
    * Who asks a whole holder for each chunk nobody holds in part: the chunks are cut into equal
-   * shares, one per node getting the artifact (this node and every peer up that does not hold
-   * it whole), in an order every node computes alike for the artifact (CRC-32 of each NodeId,
-   * seeded by the artifact id), so each share has a single owner and no node is given a larger
-   * share than another (a larger share is a longer tail: its owner is the one source of those
-   * chunks for a while). Returns the owner of chunk `i`, and where this node's share starts.
+   * shares, one per node getting the artifact, in an order every node computes alike for the
+   * artifact (CRC-32 of each NodeId, seeded by the artifact id), so each share has a single
+   * owner and no node is given a larger share than another (a larger share is a longer tail:
+   * its owner is the one source of those chunks for a while). The nodes getting it: this node
+   * and its peers up that do not hold it whole; or, when the topology is known, the whole
+   * holder's neighbours (only they can ask it; in a sparse subnet most of this node's peers
+   * cannot), less those of this node's own peers that are down or hold it whole. Returns the
+   * owner of chunk `i`, and where this node's share starts.
    */
   #shares(s: ChunkState): { owner: (i: number) => NodeId; start: number } {
-    const self = this.#host.self;
+    const { self, up, neighbors, linked } = this.#host;
     const members: { rank: number; peer: NodeId }[] = [{ rank: crc32(self, s.idHash), peer: self }];
-    for (const peer of this.#host.up.keys()) {
-      if (s.sources.get(peer) !== 'all') members.push({ rank: crc32(peer, s.idHash), peer });
+    const add = (peer: NodeId) => members.push({ rank: crc32(peer, s.idHash), peer });
+    const holder = neighbors ? this.#wholeHolder(s) : undefined;
+    if (holder === undefined) {
+      for (const peer of up.keys()) if (s.sources.get(peer) !== 'all') add(peer);
+    } else {
+      for (const peer of neighbors!(holder)) {
+        if (peer === self) continue;
+        if (up.has(peer)) {
+          if (s.sources.get(peer) !== 'all') add(peer);
+        } else if (!linked(self, peer)) add(peer); // not ours to see: taken to be getting it
+      }
     }
     members.sort((x, y) => x.rank - y.rank || (x.peer < y.peer ? -1 : 1));
     const m = members.length;
@@ -104,6 +120,17 @@ export class ChunkFetches {
       owner: (i) => members[Math.floor((i * m) / n)]!.peer,
       start: Math.ceil((k * n) / m) % n,
     };
+  }
+
+  /** The whole holder of `s` the shares are cut for: the lowest NodeId among those up. */
+  #wholeHolder(s: ChunkState): NodeId | undefined {
+    let best: NodeId | undefined;
+    for (const [peer, src] of s.sources) {
+      if (src === 'all' && this.#host.up.has(peer) && (best === undefined || peer < best)) {
+        best = peer;
+      }
+    }
+    return best;
   }
 
   /**
@@ -156,7 +183,13 @@ export class ChunkFetches {
         // A chunk whose partial holders all failed it goes to a whole holder at once.
         if (o !== self && partial === 0) {
           silence ??= this.#silenceMs(s, now);
-          const until = (s.haveFrom.get(o) ?? s.createdAt) + silence;
+          // An owner among our peers is silent once it sent no Have for that long; one we do
+          // not see (not linked to us) only once our own download made no progress for that
+          // long (its chunks reach us through others meanwhile).
+          const since = up.has(o)
+            ? (s.haveFrom.get(o) ?? s.createdAt)
+            : (s.progressAt ?? s.createdAt);
+          const until = since + silence;
           if (now < until) {
             if (this.#wakeAt === undefined || until < this.#wakeAt) {
               this.#wakeAt = until;

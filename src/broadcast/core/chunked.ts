@@ -40,6 +40,8 @@ export interface ChunkState {
   inflight: Map<number, { token: number; peer: NodeId; at: number }>;
   /** How long this node's chunk fetches of it take, ms (moving average; none ended yet: undefined). */
   fetchMs: number | undefined;
+  /** When a chunk of it last arrived verified (none yet: undefined). */
+  progressAt: number | undefined;
   writing: Set<number>;
   /** Per chunk, the peers tried in this round (a round ends when every holder was tried). */
   tried: Map<number, Set<NodeId>>;
@@ -181,6 +183,7 @@ export class ChunkedArtifacts {
       sources: new Map(),
       inflight: new Map(),
       fetchMs: undefined,
+      progressAt: undefined,
       writing: new Set(),
       tried: new Map(),
       notBefore: new Map(),
@@ -417,6 +420,7 @@ export class ChunkedArtifacts {
     }
     this.#count('chunks', { channel, outcome: 'fetched' });
     this.#fetches.measured(peer, bytes.length, at, now);
+    s.progressAt = now;
     s.bytesFrom.set(peer, (s.bytesFrom.get(peer) ?? 0) + bytes.length);
     s.tried.delete(index);
     // Being written counts against the bound of chunks in flight (memory).

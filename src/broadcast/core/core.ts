@@ -66,6 +66,12 @@ export interface CoreOptions {
    * It decides which relayed adverts say `pushed` (see `DownloadLimits.pushRelayDelayMs`).
    */
   linked?: (a: NodeId, b: NodeId) => boolean;
+  /**
+   * The members `node` keeps a link with (the topology). Default: unknown, and the shares of a
+   * chunked artifact are cut among this node's own peers (right in a full mesh). Given, they
+   * are cut among the whole holder's neighbours: in a sparse subnet only those can ask it.
+   */
+  neighbors?: (node: NodeId) => Iterable<NodeId>;
 }
 
 /** A channel as the core keeps it (shared with {@link ChunkedArtifacts}). */
@@ -173,6 +179,8 @@ export class BroadcastCore {
       limits: this.#limits,
       maxUpdatesPerMessage: this.#msg.maxUpdatesPerMessage,
       up: this.#up,
+      linked: this.#linked,
+      ...(opts.neighbors ? { neighbors: opts.neighbors } : {}),
       now: () => this.#now,
       act: (action) => this.#actions.push(action),
       count: (name, labels) => this.#count(name, labels),
