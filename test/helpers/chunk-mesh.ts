@@ -2,10 +2,10 @@
  * Broadcast cores wired by hand for deterministic tests of chunked artifacts: messages are
  * delivered at once, fetches and chunk-store writes wait in a queue and complete one at a time
  * in an order drawn from a seeded generator, and time advances `stepMs` (1 ms by default) per
- * completion (or to the next wake-up). Every fetch in progress is visible, so tests can check the bounds at each step.
+ * completion (or to the next wake-up). Every fetch in progress is visible, so tests can check
+ * the bounds at each step.
  */
 
-import { createHash } from 'node:crypto';
 import {
   BroadcastCore,
   type ChannelConfig,
@@ -13,15 +13,14 @@ import {
   CountingObserver,
   type DeliveredArtifact,
   type DownloadLimits,
-  encodeManifest,
   FetchResponse,
   InMemoryPool,
-  manifestId,
   resolveChannel,
   resolveDownloadLimits,
 } from '../../src/broadcast/index.ts';
 import type { ArtifactId } from '../../src/broadcast/types.ts';
 import type { NodeId } from '../../src/identity/index.ts';
+import { chunkArtifact } from '../../src/sim/chunks.ts';
 import { simNodeIds } from '../../src/sim/ids.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { type ConnId, Lane, lengthDelimitedPrefix } from '../../src/transport/index.ts';
@@ -59,17 +58,6 @@ interface PendingWrite {
   id: ArtifactId;
   index: number;
   bytes: Uint8Array;
-}
-
-/** A chunked artifact's manifest, id and chunks. */
-export function chunked(bytes: Uint8Array, chunkBytes: number) {
-  const chunks: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length || chunks.length === 0; at += chunkBytes) {
-    chunks.push(bytes.subarray(at, at + chunkBytes));
-  }
-  const hashes = chunks.map((c) => createHash('sha256').update(c).digest());
-  const manifest = encodeManifest({ chunkBytes, totalBytes: bytes.length, hashes });
-  return { manifest, id: manifestId(manifest), chunks };
 }
 
 export class ChunkMesh {
@@ -139,7 +127,7 @@ export class ChunkMesh {
 
   /** Node `origin` holds `bytes` whole (in its store) and broadcasts them as chunks. */
   broadcast(origin: NodeId, bytes: Uint8Array, chunkBytes: number): ArtifactId {
-    const { manifest, id, chunks } = chunked(bytes, chunkBytes);
+    const { manifest, id, chunks } = chunkArtifact(bytes, chunkBytes);
     const node = this.node(origin);
     node.store.set(id, new Map(chunks.map((c, i) => [i, c])));
     node.core.addChunked(CHANNEL, id, manifest, new Uint8Array(0), this.now);
