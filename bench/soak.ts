@@ -29,12 +29,12 @@ import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  cliOk,
   connectedTo,
   DaemonProcess,
   EventStreamClient,
   freePort,
   postArtifact,
+  signedSubnet,
   writeConfig,
 } from '../test/daemon/helpers.ts';
 import { FaultProxy } from '../test/helpers/fault-proxy.ts';
@@ -151,20 +151,17 @@ function alive(n: Node): boolean {
 }
 
 async function setup(): Promise<void> {
-  const registry = join(dir, 'registry.json');
   const ports = await Promise.all(Array.from({ length: NODES }, () => freePort()));
-  const ids = await Promise.all([
-    ...ports.map((_, i) => cliOk(['keygen', '--out', join(dir, `node${i}`)])),
-    cliOk(['keygen', '--operator', '--out', join(dir, 'operator')]),
-  ]);
-  await cliOk(['registry', 'init', '--file', registry]);
+  // The first PROXIED nodes are listed at a fault proxy in front of them.
+  const proxies = await Promise.all(
+    ports.map((port, i) => (i < PROXIED ? FaultProxy.start(`127.0.0.1:${port}`) : undefined)),
+  );
+  const { ids } = await signedSubnet(
+    dir,
+    SUBNET,
+    ports.map((port, i) => proxies[i]?.address ?? `127.0.0.1:${port}`),
+  );
   for (let i = 0; i < NODES; i++) {
-    const proxy = i < PROXIED ? await FaultProxy.start(`127.0.0.1:${ports[i]}`) : undefined;
-    await cliOk([
-      ...['registry', 'add-node', '--file', registry, '--subnet', SUBNET, '--address'],
-      proxy?.address ?? `127.0.0.1:${ports[i]}`,
-      ...['--cert', join(dir, `node${i}`, 'node.crt')],
-    ]);
     const config = await writeConfig(dir, `node${i}`, {
       identityDir: `node${i}`,
       registryFile: 'registry.json',
@@ -181,18 +178,10 @@ async function setup(): Promise<void> {
       daemon: undefined,
       api: '',
       streams: [],
-      proxy,
+      proxy: proxies[i],
       kills: 0,
     });
   }
-  await cliOk([
-    'registry',
-    'sign',
-    '--file',
-    registry,
-    '--key',
-    join(dir, 'operator', 'operator.key'),
-  ]);
   await Promise.all(nodes.map(startNode));
   for (const n of nodes) {
     await connectedTo(

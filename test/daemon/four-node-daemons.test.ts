@@ -15,6 +15,7 @@ import {
   freePort,
   getArtifact,
   postArtifact as post,
+  signedSubnet,
   status,
   until,
   within,
@@ -45,31 +46,13 @@ describe('four node daemons', { timeout: 180_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-daemons-'));
-    registry = join(dir, 'registry.json');
     const ports = await Promise.all(Array.from({ length: N }, () => freePort()));
-    // Keys for every node and the operator, at once.
-    const ids = await Promise.all([
-      ...ports.map((_, i) => cliOk(['keygen', '--out', join(dir, `node${i}`)])),
-      cliOk(['keygen', '--operator', '--out', join(dir, 'operator')]),
-    ]);
-    operatorKey = join(dir, 'operator', 'operator.key');
-    await cliOk(['registry', 'init', '--file', registry]);
-    for (let i = 0; i < N; i++) {
-      const added = await cliOk([
-        'registry',
-        'add-node',
-        '--file',
-        registry,
-        '--subnet',
-        SUBNET,
-        '--address',
-        `127.0.0.1:${ports[i]}`,
-        '--cert',
-        join(dir, `node${i}`, 'node.crt'),
-      ]);
-      assert.equal(added, ids[i]);
-    }
-    await cliOk(['registry', 'sign', '--file', registry, '--key', operatorKey]);
+    let ids: string[];
+    ({ ids, registry, operatorKey } = await signedSubnet(
+      dir,
+      SUBNET,
+      ports.map((port) => `127.0.0.1:${port}`),
+    ));
     for (let i = 0; i < N; i++) {
       const config = await writeConfig(dir, `node${i}`, {
         identityDir: `node${i}`,

@@ -53,6 +53,37 @@ export async function cliOk(args: readonly string[], cwd?: string): Promise<stri
   return r.stdout.trim();
 }
 
+/**
+ * Through the CLI: keys for one node per address (in `<dir>/node<i>`) and for an operator
+ * (`<dir>/operator`), and a registry `<dir>/registry.json` listing node i of `subnet` at
+ * `addresses[i]`, signed by the operator. Returns the NodeIds (as keygen printed them, and as
+ * add-node printed them again), the registry's path and the operator key's path.
+ */
+export async function signedSubnet(
+  dir: string,
+  subnet: string,
+  addresses: readonly string[],
+): Promise<{ ids: string[]; registry: string; operatorKey: string }> {
+  const registry = join(dir, 'registry.json');
+  const operatorKey = join(dir, 'operator', 'operator.key');
+  // Keys for every node and the operator, at once.
+  const ids = await Promise.all([
+    ...addresses.map((_, i) => cliOk(['keygen', '--out', join(dir, `node${i}`)])),
+    cliOk(['keygen', '--operator', '--out', join(dir, 'operator')]),
+  ]);
+  ids.pop();
+  await cliOk(['registry', 'init', '--file', registry]);
+  for (const [i, address] of addresses.entries()) {
+    const added = await cliOk([
+      ...['registry', 'add-node', '--file', registry, '--subnet', subnet],
+      ...['--address', address, '--cert', join(dir, `node${i}`, 'node.crt')],
+    ]);
+    if (added !== ids[i]) throw new Error(`add-node printed ${added}, keygen ${ids[i]}`);
+  }
+  await cliOk(['registry', 'sign', '--file', registry, '--key', operatorKey]);
+  return { ids, registry, operatorKey };
+}
+
 /** A `subnet-p2p node` process. */
 export class DaemonProcess {
   readonly child: ChildProcess;

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  cliOk,
   connectedTo,
   DaemonProcess,
   EventStreamClient,
@@ -15,6 +14,7 @@ import {
   freePort,
   getArtifact,
   postArtifact,
+  signedSubnet,
   writeConfig,
 } from './helpers.ts';
 
@@ -35,27 +35,12 @@ describe('large artifacts between two node daemons', { timeout: 120_000 }, () =>
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-large-'));
-    const registry = join(dir, 'registry.json');
     const ports = await Promise.all([freePort(), freePort()]);
-    const ids = await Promise.all([
-      ...ports.map((_, i) => cliOk(['keygen', '--out', join(dir, `node${i}`)])),
-      cliOk(['keygen', '--operator', '--out', join(dir, 'operator')]),
-    ]);
-    await cliOk(['registry', 'init', '--file', registry]);
-    for (const [i, port] of ports.entries()) {
-      await cliOk([
-        ...['registry', 'add-node', '--file', registry, '--subnet', SUBNET],
-        ...['--address', `127.0.0.1:${port}`, '--cert', join(dir, `node${i}`, 'node.crt')],
-      ]);
-    }
-    await cliOk([
-      'registry',
-      'sign',
-      '--file',
-      registry,
-      '--key',
-      join(dir, 'operator/operator.key'),
-    ]);
+    const { ids } = await signedSubnet(
+      dir,
+      SUBNET,
+      ports.map((port) => `127.0.0.1:${port}`),
+    );
     for (const [i, port] of ports.entries()) {
       // No channels: the daemon's defaults (consensus and ingress, up to 4 MiB, chunked above 1 MiB).
       const config = await writeConfig(dir, `node${i}`, {

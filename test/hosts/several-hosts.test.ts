@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labUnavailable, NetnsLab } from '../../tools/netns-lab.ts';
 import {
-  cliOk,
   connectedTo,
   DaemonProcess,
   EventStreamClient,
   fetched,
   postArtifact,
+  signedSubnet,
   status,
   within,
   writeConfig,
@@ -68,22 +68,11 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
   before(async () => {
     lab = await NetnsLab.create(N);
     dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-hosts-'));
-    const registry = join(dir, 'registry.json');
-    const ids = await Promise.all([
-      ...Array.from({ length: N }, (_, i) => cliOk(['keygen', '--out', join(dir, `node${i}`)])),
-      cliOk(['keygen', '--operator', '--out', join(dir, 'operator')]),
-    ]);
-    await cliOk(['registry', 'init', '--file', registry]);
-    for (let i = 0; i < N; i++) {
-      await cliOk([
-        ...['registry', 'add-node', '--file', registry, '--subnet', SUBNET],
-        ...['--address', `${lab.address(i)}:${PORT}`, '--cert', join(dir, `node${i}`, 'node.crt')],
-      ]);
-    }
-    await cliOk([
-      ...['registry', 'sign', '--file', registry],
-      ...['--key', join(dir, 'operator', 'operator.key')],
-    ]);
+    const { ids } = await signedSubnet(
+      dir,
+      SUBNET,
+      Array.from({ length: N }, (_, i) => `${lab.address(i)}:${PORT}`),
+    );
     for (let i = 0; i < N; i++) {
       const config = await writeConfig(dir, `node${i}`, {
         identityDir: `node${i}`,
