@@ -9,7 +9,7 @@ import {
   sha256,
 } from '../chunks/manifest.ts';
 import { idFromBytes, idToBytes } from '../ids.ts';
-import { FetchResponse, type Have, SlotUpdates } from '../proto/broadcast.ts';
+import { type Have, SlotUpdates } from '../proto/broadcast.ts';
 import type {
   ArtifactId,
   ChunkedInfo,
@@ -21,6 +21,7 @@ import type {
 import { ChunkFetches, type ChunkFetchHost } from './chunk-fetches.ts';
 import type { ChannelState } from './core.ts';
 import type { Want } from './downloads.ts';
+import { fetchedBytes, missingResponse } from './fetch-response.ts';
 import type { CounterName } from './observer.ts';
 import type { SlotEntry } from './slot-table.ts';
 
@@ -84,10 +85,6 @@ export interface ChunkedHost extends ChunkFetchHost {
   ): void;
   /** Remembers `key` as rejected or aborted: it is not fetched again. */
   dismiss(key: string): void;
-}
-
-function missing(): ResponseBody {
-  return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
 }
 
 /**
@@ -394,23 +391,15 @@ export class ChunkedArtifacts {
     const { s, index, peer, at } = done;
     const channel = s.channel.name;
     if (s.phase !== 'downloading' || s.have.has(index)) return;
-    const retry = () => this.#count('chunks', { channel, outcome: 'retried' });
-    if (!result.ok) {
-      retry();
+    const bytes = fetchedBytes(result);
+    if (bytes === 'retry') {
+      this.#count('chunks', { channel, outcome: 'retried' });
       return;
     }
-    let response: FetchResponse;
-    try {
-      response = FetchResponse.decode(result.body);
-    } catch {
+    if (bytes === 'malformed') {
       this.#fault(s, peer, 'missing_body');
       return;
     }
-    if (response.missing || response.artifact.length === 0) {
-      retry();
-      return;
-    }
-    const bytes = response.artifact;
     if (
       bytes.length !== chunkLength(s.manifest, index) ||
       !Buffer.from(sha256(bytes)).equals(s.manifest.hashes[index]!)
@@ -559,6 +548,6 @@ export class ChunkedArtifacts {
     if (index < s.have.size && s.have.has(index)) {
       return { type: 'read-chunk', channel: s.channel.name, id: s.id, index };
     }
-    return missing();
+    return missingResponse();
   }
 }

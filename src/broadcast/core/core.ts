@@ -35,6 +35,7 @@ import type {
 } from '../types.ts';
 import { ChunkedArtifacts } from './chunked.ts';
 import { Downloads, type Want } from './downloads.ts';
+import { fetchedBytes, missingResponse } from './fetch-response.ts';
 import type { CoreObserver } from './observer.ts';
 import { PeerSlots } from './peer-slots.ts';
 import { type SlotEntry, SlotTable } from './slot-table.ts';
@@ -600,22 +601,15 @@ export class BroadcastCore {
     const { want, peer } = done;
     const ch = this.#channel(want.channel);
     const labels = { channel: ch.name };
-    if (!result.ok) {
+    const bytes = fetchedBytes(result);
+    if (bytes === 'retry') {
       this.#retry(want, peer, false);
       return;
     }
-    let response: FetchResponse;
-    try {
-      response = FetchResponse.decode(result.body);
-    } catch {
+    if (bytes === 'malformed') {
       this.#faulty(want, peer, 'missing_body');
       return;
     }
-    if (response.missing || response.artifact.length === 0) {
-      this.#retry(want, peer, false);
-      return;
-    }
-    const bytes = response.artifact;
     if (bytes.length > want.advertisers.get(peer)!) {
       this.#faulty(want, peer, 'oversized');
       return;
@@ -792,7 +786,7 @@ export class BroadcastCore {
    */
   serve(lane: Lane, body: Uint8Array): ResponseBody {
     const r = this.serveRequest(lane, body);
-    return 'type' in r ? FetchResponse.encode({ artifact: new Uint8Array(0), missing: true }) : r;
+    return 'type' in r ? missingResponse() : r;
   }
 
   /**
@@ -804,20 +798,19 @@ export class BroadcastCore {
     try {
       req = FetchRequest.decode(body);
     } catch {
-      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+      return missingResponse();
     }
     const ch = this.#byNumber.get(req.channel);
     if (ch && ch.cfg.lane !== lane) {
       this.#count('messages_dropped', { reason: 'wrong_lane' });
-      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+      return missingResponse();
     }
     const id = idFromBytes(req.id);
     const chunked = ch && id ? this.#chunked.serve(`${ch.name}:${id}`, req.part ?? 0) : undefined;
     if (chunked) return chunked;
-    if ((req.part ?? 0) !== 0)
-      return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    if ((req.part ?? 0) !== 0) return missingResponse();
     const artifact = ch && id ? ch.pool.get(id) : undefined;
-    if (!artifact) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
+    if (!artifact) return missingResponse();
     if (artifact.bytes.length >= ZERO_COPY_MIN_BYTES) {
       // FetchResponse { artifact = 1 } with `missing` false (omitted), artifact by reference.
       return [lengthDelimitedPrefix(1, artifact.bytes.length), artifact.bytes];
