@@ -62,7 +62,7 @@ export function linkedPeers(
   members: readonly NodeId[],
   self: NodeId,
   opts: TopologyOptions = DEFAULT_TOPOLOGY,
-): Set<NodeId> {
+): ReadonlySet<NodeId> {
   return new TopologyView(members, opts).neighbors(self);
 }
 
@@ -97,6 +97,8 @@ export class TopologyView {
   /** The ring and each member's position in it (sparse subnets only). */
   readonly #ring: NodeId[] | undefined;
   readonly #position: Map<NodeId, number> | undefined;
+  /** Neighbours computed so far (the view never changes: a new membership is a new view). */
+  readonly #neighbors = new Map<NodeId, ReadonlySet<NodeId>>();
 
   constructor(members: readonly NodeId[], opts: TopologyOptions = DEFAULT_TOPOLOGY) {
     this.#members = new Set(members);
@@ -106,8 +108,17 @@ export class TopologyView {
     }
   }
 
-  /** The members `self` links to (none if it is not a member). */
-  neighbors(self: NodeId): Set<NodeId> {
+  /** The members `self` links to (none if it is not a member); computed once per member. */
+  neighbors(self: NodeId): ReadonlySet<NodeId> {
+    let out = this.#neighbors.get(self);
+    if (!out) {
+      out = this.#computeNeighbors(self);
+      this.#neighbors.set(self, out);
+    }
+    return out;
+  }
+
+  #computeNeighbors(self: NodeId): Set<NodeId> {
     if (!this.#members.has(self)) return new Set();
     const ring = this.#ring;
     if (!ring) return new Set([...this.#members].filter((id) => id !== self));

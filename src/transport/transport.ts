@@ -325,7 +325,7 @@ export class Transport {
   }
 
   /** The members `node` keeps a link with, by the topology (none before a registry is known). */
-  neighborsOf(node: NodeId): Set<NodeId> {
+  neighborsOf(node: NodeId): ReadonlySet<NodeId> {
     return this.#view?.neighbors(node) ?? new Set();
   }
 

@@ -25,20 +25,23 @@ const idOf = (n: TestNode) => n.identity.nodeId;
 const sorted = (xs: Iterable<NodeId>) => [...xs].sort();
 
 /** Every node's neighbours per `linkedPeers` when `members` form the subnet. */
-function expectedGraph(members: TestNode[]): Map<NodeId, Set<NodeId>> {
+function expectedGraph(members: TestNode[]): Map<NodeId, ReadonlySet<NodeId>> {
   const ids = members.map(idOf);
   return new Map(ids.map((id) => [id, linkedPeers(ids, id, topology)]));
 }
 
 /** Resolves once every node has a link up to each of its expected neighbours. */
-async function linksUp(nodes: TestNode[], graph: Map<NodeId, Set<NodeId>>): Promise<void> {
+async function linksUp(nodes: TestNode[], graph: Map<NodeId, ReadonlySet<NodeId>>): Promise<void> {
   await Promise.all(
     nodes.flatMap((n) => [...graph.get(idOf(n))!].map((peer) => linkUp(n.transport, peer))),
   );
 }
 
 /** A pair of members that are not neighbours in `graph`, the lower NodeId first. */
-function nonNeighbours(nodes: TestNode[], graph: Map<NodeId, Set<NodeId>>): [TestNode, TestNode] {
+function nonNeighbours(
+  nodes: TestNode[],
+  graph: Map<NodeId, ReadonlySet<NodeId>>,
+): [TestNode, TestNode] {
   for (const a of nodes) {
     for (const b of nodes) {
       if (idOf(a) < idOf(b) && !graph.get(idOf(a))!.has(idOf(b))) return [a, b];

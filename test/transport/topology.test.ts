@@ -18,7 +18,7 @@ function nodeIds(n: number, salt = 0): NodeId[] {
   return Array.from({ length: n }, (_, i) => nodeIdFromPublicKeyDer(Buffer.from(`${salt}/${i}`)));
 }
 
-type Graph = Map<NodeId, Set<NodeId>>;
+type Graph = Map<NodeId, ReadonlySet<NodeId>>;
 
 /** Every member's view, computed independently (as every node does). */
 function graphOf(ids: readonly NodeId[], opts: TopologyOptions): Graph {

@@ -51,6 +51,8 @@ export class ChunkFetches {
   readonly #throughput = new Map<NodeId, number>();
   #inFlight = 0;
   #nextToken = CHUNK_TOKEN_BASE;
+  /** Per artifact, each node's place in the order of its shares (see #shares). */
+  readonly #ranks = new WeakMap<ChunkState, Map<NodeId, number>>();
   /** When the chunk choice should be looked at again (a share's owner falls silent). */
   #wakeAt: number | undefined;
 
@@ -99,8 +101,8 @@ export class ChunkFetches {
    */
   #shares(s: ChunkState): { owner: (i: number) => NodeId; start: number } {
     const { self, up, neighbors, linked } = this.#host;
-    const members: { rank: number; peer: NodeId }[] = [{ rank: crc32(self, s.idHash), peer: self }];
-    const add = (peer: NodeId) => members.push({ rank: crc32(peer, s.idHash), peer });
+    const members: { rank: number; peer: NodeId }[] = [{ rank: this.#rank(s, self), peer: self }];
+    const add = (peer: NodeId) => members.push({ rank: this.#rank(s, peer), peer });
     const holder = neighbors ? this.#wholeHolder(s) : undefined;
     if (holder === undefined) {
       for (const peer of up.keys()) if (s.sources.get(peer) !== 'all') add(peer);
@@ -120,6 +122,21 @@ export class ChunkFetches {
       owner: (i) => members[Math.floor((i * m) / n)]!.peer,
       start: Math.ceil((k * n) / m) % n,
     };
+  }
+
+  /** Where `peer` stands in the order of `s`'s shares (a CRC-32, computed once per peer). */
+  #rank(s: ChunkState, peer: NodeId): number {
+    let ranks = this.#ranks.get(s);
+    if (!ranks) {
+      ranks = new Map();
+      this.#ranks.set(s, ranks);
+    }
+    let rank = ranks.get(peer);
+    if (rank === undefined) {
+      rank = crc32(peer, s.idHash);
+      ranks.set(peer, rank);
+    }
+    return rank;
   }
 
   /** The whole holder of `s` the shares are cut for: the lowest NodeId among those up. */
