@@ -1,5 +1,7 @@
 /** Helpers for deterministic tests of the broadcast core on the simulated network. */
+import assert from 'node:assert/strict';
 import type { ArtifactId, ChannelConfig, DownloadLimits } from '../../src/broadcast/index.ts';
+import { main } from '../../src/cli/main.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { simNodeIds } from '../../src/sim/ids.ts';
 import { SimNetwork } from '../../src/sim/network.ts';
@@ -68,4 +70,27 @@ export function broadcastRandom(
 /** Total downloads that fetched an artifact the node already held. */
 export function duplicateDownloads(net: SimNetwork): number {
   return net.nodes().reduce((sum, n) => sum + n.observer.get('duplicate_downloads'), 0);
+}
+
+/** Runs `subnet-p2p sim ARGS` in this process; its exit code and what it printed. */
+export async function simCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(['node', 'subnet-p2p', 'sim', ...args], {
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      err += t;
+    },
+  });
+  return { code, out, err };
+}
+
+/** A `sim --json` output without its wall time (the one figure a seed does not fix). */
+export function withoutWall(json: string): Record<string, unknown> {
+  const r = JSON.parse(json) as Record<string, unknown>;
+  assert.equal(typeof r.wallMs, 'number');
+  delete r.wallMs;
+  return r;
 }

@@ -1,27 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main } from '../../src/cli/main.ts';
-
-async function sim(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'subnet-p2p', 'sim', ...args], {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
-
-function withoutWall(json: string): unknown {
-  const r = JSON.parse(json) as Record<string, unknown>;
-  assert.equal(typeof r.wallMs, 'number');
-  delete r.wallMs;
-  return r;
-}
+import { simCli as sim, withoutWall } from '../helpers/sim.ts';
 
 describe('subnet-p2p sim', () => {
   it('the same seed gives the same JSON, wall time aside; another seed does not', async () => {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { ArtifactId } from '../../src/broadcast/index.ts';
-import { main } from '../../src/cli/main.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { runScenario, SimNetwork, simNodeIds } from '../../src/sim/index.ts';
 import { Lane } from '../../src/transport/index.ts';
+import { simCli as sim, withoutWall } from '../helpers/sim.ts';
 
 const MBIT_100 = { uploadBytesPerSec: 12_500_000, downloadBytesPerSec: 12_500_000 };
 const KiB = 1024;
@@ -49,20 +49,6 @@ function bytesOf(net: SimNetwork, id: NodeId, artifact: ArtifactId, chunks: numb
 }
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-async function sim(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'subnet-p2p', 'sim', ...args], {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
 
 describe('simulator: chunked artifacts', () => {
   it('every node ends with the origin bytes, sharing the origin chunk arrays', () => {
@@ -171,15 +157,9 @@ describe('simulator: chunked artifacts', () => {
     const b = await sim([...args, '--seed', '5']);
     const c = await sim([...args, '--seed', '6']);
     assert.equal(a.code, 0, a.err);
-    const strip = (json: string) => {
-      const r = JSON.parse(json) as Record<string, unknown>;
-      assert.equal(typeof r.wallMs, 'number');
-      delete r.wallMs;
-      return r;
-    };
-    const ra = strip(a.out);
-    assert.deepEqual(ra, strip(b.out));
-    assert.notDeepEqual(ra, strip(c.out));
+    const ra = withoutWall(a.out);
+    assert.deepEqual(ra, withoutWall(b.out));
+    assert.notDeepEqual(ra, withoutWall(c.out));
     assert.equal(ra.scenario, 'large');
     assert.equal(ra.complete, true);
   });
