@@ -162,8 +162,8 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
   };
   const pids = new Set(procs.map((p) => p.child.pid!));
   const results: RawRound[] = [];
-  /** The result of a round that did not run (or not to the end). */
-  const notRun = (plan: RoundPlan, error: string): RawRound => ({
+  /** A round before it ran: nothing measured yet. */
+  const emptyRound = (plan: RoundPlan): RawRound => ({
     system,
     size: plan.size,
     perNode: plan.perNode,
@@ -171,8 +171,9 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
     durationMs: null,
     wire: null,
     reports: [],
-    error,
   });
+  /** The result of a round that did not run (or not to the end). */
+  const notRun = (plan: RoundPlan, error: string): RawRound => ({ ...emptyRound(plan), error });
   let roundIndex = 0;
   try {
     const setupStart = now();
@@ -207,15 +208,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
 
     for (const plan of rounds) {
       roundIndex += 1;
-      const raw: RawRound = {
-        system,
-        size: plan.size,
-        perNode: plan.perNode,
-        nodes: n,
-        durationMs: null,
-        wire: null,
-        reports: [],
-      };
+      const raw = emptyRound(plan);
       results.push(raw);
       const before = await wireSnapshot(pids);
       const spec: RoundSpec = {
