@@ -28,11 +28,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import * as os from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DemoResult, LatencySummary } from '../src/demo/summary.ts';
+import { machineInfo } from './machine.ts';
 
 const BIN = fileURLToPath(new URL('../bin/subnet-p2p.js', import.meta.url));
 const CONSENSUS_PER_NODE = 40; // 20 alone + 20 with bulk
@@ -235,13 +235,7 @@ for (const intervalMs of intervals) {
 const lat = (l: LatencySummary | undefined) => l ?? { p50: null, p99: null, max: null, samples: 0 };
 const summary = {
   date: new Date().toISOString(),
-  machine: {
-    nproc: os.availableParallelism(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    totalMemGiB: Math.round(os.totalmem() / 1024 ** 3),
-    node: process.version,
-    platform: `${os.type()} ${os.release()}`,
-  },
+  machine: machineInfo(),
   reps,
   otherProcessesCores: otherCores.map((c) => (c === null ? null : Number(c.toFixed(2)))),
   efficiency: {

@@ -48,6 +48,7 @@ import { formatProgress } from '../src/demo/report.ts';
 import { type DemoPhase, runDemo } from '../src/demo/run-demo.ts';
 import type { DemoResult } from '../src/demo/summary.ts';
 import { type EgressLimit, labUnavailable, NetnsLab } from '../tools/netns-lab.ts';
+import { machineInfo } from './machine.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -328,13 +329,7 @@ try {
 const summary = {
   date: new Date().toISOString(),
   command: `npm run bench:large-shaped -- --nodes ${NODES} --size ${SIZE} --rate-mbit ${RATE_MBIT} --reps ${REPS}`,
-  machine: {
-    nproc: os.availableParallelism(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    totalMemGiB: Math.round(os.totalmem() / 1024 ** 3),
-    node: process.version,
-    platform: `${os.type()} ${os.release()}`,
-  },
+  machine: machineInfo(),
   nodes: NODES,
   sizeBytes: SIZE,
   rateMbit: RATE_MBIT,
