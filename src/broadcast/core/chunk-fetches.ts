@@ -52,7 +52,7 @@ export class ChunkFetches {
   #inFlight = 0;
   #nextToken = CHUNK_TOKEN_BASE;
   /** Per artifact, each node's place in the order of its shares (see #shares). */
-  readonly #ranks = new WeakMap<ChunkState, Map<NodeId, number>>();
+  readonly #ranks = new WeakMap<ChunkState, { seed: number; ranks: Map<NodeId, number> }>();
   /** When the chunk choice should be looked at again (a share's owner falls silent). */
   #wakeAt: number | undefined;
 
@@ -124,17 +124,20 @@ export class ChunkFetches {
     };
   }
 
-  /** Where `peer` stands in the order of `s`'s shares (a CRC-32, computed once per peer). */
+  /**
+   * Where `peer` stands in the order of `s`'s shares: CRC-32 of its NodeId seeded with the
+   * artifact id's first 4 bytes (every node computes every node's), once per peer.
+   */
   #rank(s: ChunkState, peer: NodeId): number {
-    let ranks = this.#ranks.get(s);
-    if (!ranks) {
-      ranks = new Map();
-      this.#ranks.set(s, ranks);
+    let order = this.#ranks.get(s);
+    if (!order) {
+      order = { seed: Number.parseInt(s.id.slice(0, 8), 16) >>> 0, ranks: new Map() };
+      this.#ranks.set(s, order);
     }
-    let rank = ranks.get(peer);
+    let rank = order.ranks.get(peer);
     if (rank === undefined) {
-      rank = crc32(peer, s.idHash);
-      ranks.set(peer, rank);
+      rank = crc32(peer, order.seed);
+      order.ranks.set(peer, rank);
     }
     return rank;
   }

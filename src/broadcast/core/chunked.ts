@@ -62,8 +62,6 @@ export interface ChunkState {
   createdAt: number;
   /** Created, last given a source, or last stored a chunk (a dormant one may be evicted). */
   activeAt: number;
-  /** Where chunks start (per artifact and node: every node can compute every node's). */
-  idHash: number;
 }
 
 /**
@@ -193,7 +191,6 @@ export class ChunkedArtifacts {
       haveFrom: new Map(),
       createdAt: now,
       activeAt: now,
-      idHash: Number.parseInt(id.slice(0, 8), 16) >>> 0,
     };
     this.#chunks.set(key, s);
     this.#host.act({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
