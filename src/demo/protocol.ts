@@ -166,8 +166,8 @@ export interface NodeReport {
   /** Peak of this node's V8 heap plus external memory (buffers), MB (not the process's RSS). */
   readonly peakNodeMemoryMb: number;
   /**
-   * Peak resident memory of the process the node runs in, MB, sampled every 100 ms: the node's
-   * own process with `nodeProcesses`, else the whole demo process (shared by every node).
+   * Peak resident memory of the node's own process, MB, sampled every 100 ms, with
+   * `nodeProcesses`; 0 for a worker thread (the orchestrator samples the demo process's).
    */
   readonly peakRssMb: number;
 }
