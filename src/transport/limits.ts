@@ -43,7 +43,9 @@ export interface TransportLimits {
   bulkReceiveBudgetBytes: number;
   /**
    * The smallest bulk window: a link's share of the budget, and the floor of the sender's
-   * delay-controlled window. Default 64 KiB.
+   * delay-controlled window. Default 64 KiB, and at least {@link MIN_BULK_WINDOW_FLOOR} (two
+   * credit batches): a receiver credits every {@link CREDIT_BATCH_BYTES} at most, so a sender
+   * whose window shrank below that would wait for a credit that never comes.
    */
   minBulkWindowBytes: number;
   /**
@@ -124,6 +126,13 @@ export function bulkWindowFor(
 /** Bulk bytes read between two credits at most: often enough for delay control to keep a small window flowing. */
 export const CREDIT_BATCH_BYTES = 32 * 1024;
 
+/**
+ * The least `minBulkWindowBytes` accepted: two credit batches, so a sender blocked at its
+ * smallest window (it then has nearly all of it in flight, less one header and 1 KiB) has
+ * always sent the receiver enough bytes to be credited.
+ */
+export const MIN_BULK_WINDOW_FLOOR = 2 * CREDIT_BATCH_BYTES;
+
 /** After how many bulk bytes read a receiver that announced `window` sends a credit. */
 export function creditThreshold(window: number): number {
   return Math.min(CREDIT_BATCH_BYTES, window / 4);
@@ -144,6 +153,13 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
   positiveInt('limits.bulkWindowBytes', limits.bulkWindowBytes, 2 ** 48);
   positiveInt('limits.bulkReceiveBudgetBytes', limits.bulkReceiveBudgetBytes, 2 ** 48);
   positiveInt('limits.minBulkWindowBytes', limits.minBulkWindowBytes, 2 ** 48);
+  if (limits.minBulkWindowBytes < MIN_BULK_WINDOW_FLOOR) {
+    throw new ConfigError(
+      'limits.minBulkWindowBytes',
+      `must be at least ${MIN_BULK_WINDOW_FLOOR} (two credit batches of ${CREDIT_BATCH_BYTES}): ` +
+        `a sender blocked at a smaller window would never be credited, got ${limits.minBulkWindowBytes}`,
+    );
+  }
   positiveInt('limits.bulkTargetDelayMs', limits.bulkTargetDelayMs, 60_000);
   if (!(limits.bulkYieldLoopShare >= 0 && limits.bulkYieldLoopShare <= 1)) {
     throw new ConfigError(
