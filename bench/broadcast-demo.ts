@@ -32,6 +32,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DemoResult, LatencySummary } from '../src/demo/summary.ts';
+import { positiveArg } from './args.ts';
 import { machineInfo } from './machine.ts';
 
 const BIN = fileURLToPath(new URL('../bin/subnet-p2p.js', import.meta.url));
@@ -50,16 +51,10 @@ const { values: args } = parseArgs({
   },
 });
 
-function positiveInt(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
-  return n;
-}
-
-const reps = positiveInt('reps', args.reps);
-const NODES = positiveInt('nodes', args.nodes);
-const intervals = args.intervals.split(',').map((v) => positiveInt('intervals', v.trim()));
-const bulkBytes = positiveInt('bulk', args.bulk);
+const reps = positiveArg('reps', args.reps);
+const NODES = positiveArg('nodes', args.nodes);
+const intervals = args.intervals.split(',').map((v) => positiveArg('intervals', v.trim()));
+const bulkBytes = positiveArg('bulk', args.bulk);
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);

@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from '../src/demo/run-demo.ts';
 import { generateIdentity } from '../src/identity/index.ts';
+import { positiveArg } from './args.ts';
 import { FLOOR_MODES, type FloorMode, floorRunMs } from './floor-node.ts';
 import { machineInfo } from './machine.ts';
 
@@ -41,15 +42,9 @@ const { values: args } = parseArgs({
   },
 });
 
-function positive(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
-  return n;
-}
-
-const NODES = positive('nodes', args.nodes);
-const SIZE = positive('size', args.size);
-const REPS = positive('reps', args.reps);
+const NODES = positiveArg('nodes', args.nodes);
+const SIZE = positiveArg('size', args.size);
+const REPS = positiveArg('reps', args.reps);
 const CHUNK_BYTES = 1024 * 1024;
 if (NODES < 2) throw new Error('--nodes must be at least 2');
 if (SIZE % CHUNK_BYTES !== 0) throw new Error(`--size must be a multiple of ${CHUNK_BYTES}`);

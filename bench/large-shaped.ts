@@ -48,6 +48,7 @@ import { formatProgress } from '../src/demo/report.ts';
 import { type DemoPhase, runDemo } from '../src/demo/run-demo.ts';
 import type { DemoResult } from '../src/demo/summary.ts';
 import { type EgressLimit, labUnavailable, NetnsLab } from '../tools/netns-lab.ts';
+import { positiveArg } from './args.ts';
 import { machineInfo } from './machine.ts';
 
 const { values: args } = parseArgs({
@@ -61,18 +62,10 @@ const { values: args } = parseArgs({
   },
 });
 
-function positive(name: string, value: string, integer = true): number {
-  const n = Number(value);
-  if (!(integer ? Number.isSafeInteger(n) : Number.isFinite(n)) || n <= 0) {
-    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}`);
-  }
-  return n;
-}
-
-const NODES = positive('nodes', args.nodes);
-const SIZE = positive('size', args.size);
-const RATE_MBIT = positive('rate-mbit', args['rate-mbit'], false);
-const REPS = positive('reps', args.reps);
+const NODES = positiveArg('nodes', args.nodes);
+const SIZE = positiveArg('size', args.size);
+const RATE_MBIT = positiveArg('rate-mbit', args['rate-mbit'], false);
+const REPS = positiveArg('reps', args.reps);
 if (NODES < 2) throw new Error('--nodes must be at least 2');
 
 function log(message: string): void {

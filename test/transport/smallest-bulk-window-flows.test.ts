@@ -6,51 +6,25 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
-import { Lane, resolveLimits } from '../../src/transport/index.ts';
+import { resolveLimits } from '../../src/transport/index.ts';
 import { MIN_BULK_WINDOW_FLOOR } from '../../src/transport/limits.ts';
-import { startSubnet, stopAll, type TestNode } from '../helpers/subnet.ts';
-
-const MESSAGES = 40;
-const SIZE = 64 * 1024;
-
-function busy(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // the receiver's loop is blocked, so every credit comes back late
-  }
-}
+import { bulkToBusyReceiver } from '../helpers/busy-receiver.ts';
 
 it('bulk keeps flowing at the smallest window accepted', async () => {
-  let nodes: TestNode[] = [];
-  let received = 0;
-  let allReceived: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    allReceived = resolve;
-  });
-  try {
-    nodes = await startSubnet(2, {
+  const { received } = await bulkToBusyReceiver(
+    {
       limits: {
         bulkWindowBytes: 512 * 1024,
         minBulkWindowBytes: MIN_BULK_WINDOW_FLOOR,
         bulkTargetDelayMs: 1,
       },
-      onMessage: (m) => {
-        if (m.lane !== Lane.bulk) return;
-        busy(20);
-        if (++received === MESSAGES) allReceived();
-      },
-    });
-    const [a, b] = nodes as [TestNode, TestNode];
-    await Promise.all(
-      Array.from({ length: MESSAGES }, (_, i) =>
-        a.transport.send(b.identity.nodeId, Lane.bulk, Buffer.alloc(SIZE, i)),
-      ),
-    );
-    await done;
-    assert.equal(received, MESSAGES);
-  } finally {
-    await stopAll(nodes);
-  }
+      messages: 40,
+      size: 64 * 1024,
+      busyMs: 20,
+    },
+    async () => undefined,
+  );
+  assert.equal(received, 40);
 });
 
 it('refuses a smallest window below two credit batches', () => {
