@@ -47,6 +47,13 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** The `overlimits` counter of a `tc -s qdisc show` output (packets over the bucket's rate). */
+function overlimits(stats: string): number {
+  const m = /overlimits (\d+)/.exec(stats);
+  if (m === null) throw new Error(`no overlimits in: ${stats}`);
+  return Number(m[1]);
+}
+
 describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180_000 }, () => {
   let lab: NetnsLab;
   let dir: string;
@@ -213,6 +220,7 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
     const BULK = 24;
     const SIZE = 1 << 20;
     const sentBefore = await lab.sentBytes(4);
+    const overlimitsBefore = overlimits(await lab.qdiscStats(4));
     const bulkStart = performance.now();
     const bulkIds = await Promise.all(
       Array.from({ length: BULK }, (_, i) =>
@@ -238,6 +246,7 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
     }
     const bulkMs = (await bulkDone) - bulkStart;
     const linkRate = (await lab.sentBytes(4)) - sentBefore;
+    const overlimited = overlimits(await lab.qdiscStats(4)) - overlimitsBefore;
     const underLoad = loaded.filter((v) => v.bulkPending > 0).map((v) => v.ms);
     const goodput = (BULK * SIZE) / (bulkMs / 1000);
     const wire = linkRate / (bulkMs / 1000);
@@ -255,12 +264,18 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
     t.diagnostic(
       `bulk: ${BULK} × 1 MiB in ${(bulkMs / 1000).toFixed(1)} s = ${((goodput * 8) / 1e6).toFixed(1)} Mbit/s of artifacts; the link carried ${((wire * 8) / 1e6).toFixed(1)} Mbit/s (limit ${RATE})`,
     );
+    t.diagnostic(`packets over the bucket's rate during the bulk: ${overlimited}`);
     for (const line of failures) t.diagnostic(`slow host: ${line}`);
     t.diagnostic(await lab.qdiscStats(4));
 
-    // The link was saturated while the bulk lasted: close to the limit, and never above it.
+    // The link was the bottleneck while the bulk lasted: never above the limit, packets over
+    // the bucket's rate again and again, and most of the rate used. Not all of it: on a busy
+    // machine the slow host's loop lags while votes flow, and bulk then yields to them by
+    // design (the load governor); one CI run carried 64% of the rate, with 36 319 packets
+    // over the limit.
     assert.ok(wire <= RATE_BYTES_PER_SEC * 1.05, `the link carried more than the limit: ${wire}`);
-    assert.ok(wire >= RATE_BYTES_PER_SEC * 0.8, `bulk did not saturate the link: ${wire}`);
+    assert.ok(wire >= RATE_BYTES_PER_SEC * 0.5, `bulk did not load the link: ${wire}`);
+    assert.ok(overlimited >= 1000, `the bucket was over its rate only ${overlimited} times`);
     assert.ok(goodput <= RATE_BYTES_PER_SEC * 1.05, `bulk faster than the limit: ${goodput}`);
     // Votes were timed while it was: several of them, every one within the bound.
     assert.ok(underLoad.length >= 5, `only ${underLoad.length} votes timed under load`);
