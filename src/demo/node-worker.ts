@@ -209,8 +209,8 @@ async function report(state: NodeState): Promise<void> {
  */
 let peakNodeMemory = 0;
 /**
- * Peak resident memory of the process this node runs in, bytes: the node's own when it runs as
- * a process; in a worker thread, the whole demo process's (every node and the orchestrator).
+ * Peak resident memory of this node's own process, bytes, when it runs as a process; 0 in a
+ * worker thread (the orchestrator samples the demo process, every node in it).
  */
 let peakRss = 0;
 /**
