@@ -44,9 +44,8 @@ function send(socket, k, bytes) {
   head.writeUInt32BE(bytes.length, 4);
   socket.cork();
   socket.write(head);
-  const ok = socket.write(bytes);
+  socket.write(bytes);
   socket.uncork();
-  return ok;
 }
 
 function received(from, k, bytes) {
@@ -181,22 +180,21 @@ export async function floorRunMs(opts: FloorRunOptions): Promise<number> {
     }
   });
   failed.catch(() => undefined);
-  const next = (w: Worker, type: FromFloorNode['type']) =>
+  /** The next message of `type` from `w` (rejects if any thread fails first). */
+  const next = <T extends FromFloorNode['type']>(w: Worker, type: T) =>
     Promise.race([
       failed,
-      new Promise<FromFloorNode>((resolve) => {
+      new Promise<Extract<FromFloorNode, { type: T }>>((resolve) => {
         const on = (m: FromFloorNode) => {
           if (m.type !== type) return;
           w.off('message', on);
-          resolve(m);
+          resolve(m as Extract<FromFloorNode, { type: T }>);
         };
         w.on('message', on);
       }),
     ]);
   try {
-    const ports = (await Promise.all(workers.map((w) => next(w, 'port')))).map(
-      (m) => (m as { port: number }).port,
-    );
+    const ports = (await Promise.all(workers.map((w) => next(w, 'port')))).map((m) => m.port);
     const linked = Promise.all(workers.map((w) => next(w, 'linked')));
     for (const w of workers) w.postMessage({ type: 'dial', ports });
     await linked;

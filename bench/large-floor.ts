@@ -3,19 +3,22 @@
  *
  * - `ours`: the demo (`subnet-p2p demo --nodes N --artifacts 1 --size S`), node threads,
  *   chunked into disk chunk stores, and its `rawCeilingMs` (the raw TLS star: the origin in one
- *   thread writing S to each of N - 1 sockets, all received in one other thread);
+ *   thread writing S to each of N - 1 sockets, all received in one other thread). With
+ *   `--no-demo`, the same ceiling (rawTlsCeilingMs) is measured on its own;
  * - the floor (bench/floor-node.ts): N worker threads, one per node, running no subnet-p2p
  *   code, only plain TLS sockets and the work any verifying, storing broadcast must do:
  *   `star` (the origin sends every chunk to every node), `relay` (each chunk goes to one
- *   owner, which sends it on to the others), `verify` (relay + SHA-256 of every chunk received), `keep` (verify + every chunk held in memory)
- *   and `store` (verify + every chunk written to a file, relayed as read back from it).
+ *   owner, which sends it on to the others), `verify` (relay + SHA-256 of every chunk
+ *   received), `keep` (verify + every chunk held in memory) and `store` (verify + every chunk
+ *   written to a file, relayed as read back from it).
  *
  * Every figure is divided by the same run's `rawCeilingMs`. A broadcast that verifies and
  * stores cannot beat `store`, so `store / ceiling` is how close to the ceiling the goal can
  * get on this machine, and `ours / store` how far subnet-p2p is from that floor.
  *
  * Usage: npm run bench:large-floor -- [--nodes 13] [--size 268435456] [--reps 1]
- *                                     [--modes star,relay,verify,store] [--no-demo] [--json]
+ *                                     [--modes star,relay,verify,keep,store] [--no-demo]
+ *                                     [--json]
  *                                     [--out FILE]
  * Progress goes to stderr; the table (or the JSON) to stdout; the JSON is always written to
  * --out (default bench/results/large-floor.json).
@@ -24,6 +27,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { rawTlsCeilingMs } from '../src/demo/raw-ceiling.ts';
 import { runDemo } from '../src/demo/run-demo.ts';
 import { generateIdentity } from '../src/identity/index.ts';
 import { positiveArg } from './args.ts';
@@ -61,7 +65,7 @@ const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** di
 interface Rep {
   rep: number;
   loadAverageBefore: number;
-  /** The demo's raw TLS ceiling, ms (null without the demo). */
+  /** The raw TLS ceiling, ms: the demo's, or measured alone with --no-demo. */
   ceilingMs: number | null;
   /** The demo's broadcast, ms (null without the demo, or if it did not complete). */
   oursMs: number | null;
@@ -85,6 +89,10 @@ async function runOnce(rep: number): Promise<Rep> {
     log(`  ours ${oursMs ?? '-'} ms, ceiling ${ceilingMs ?? '-'} ms`);
   }
   const identity = await generateIdentity();
+  if (args['no-demo']) {
+    ceilingMs = Math.round(await rawTlsCeilingMs(identity, NODES - 1, SIZE));
+    log(`  ceiling ${ceilingMs} ms`);
+  }
   const floorMs: Partial<Record<FloorMode, number>> = {};
   for (const mode of MODES) {
     const dir = await mkdtemp(join(os.tmpdir(), 'subnet-p2p-floor-'));

@@ -242,11 +242,16 @@ export class NetnsLab {
     return stdout.trim();
   }
 
-  /** Bytes sent so far by the switch's port to host i (what host i received). */
-  async sentBytes(i: number): Promise<number> {
-    const m = /Sent (\d+) bytes/.exec(await this.qdiscStats(i));
-    if (m === null) throw new Error(`no qdisc statistics on h${i}`);
-    return Number(m[1]);
+  /**
+   * Counters of the switch's port to host i, read at once: bytes sent so far (what host i
+   * received), and packets over the bucket's rate (`overlimits`: the limit was the bottleneck).
+   */
+  async portCounters(i: number): Promise<{ sentBytes: number; overlimits: number }> {
+    const stats = await this.qdiscStats(i);
+    const sent = /Sent (\d+) bytes/.exec(stats);
+    const over = /overlimits (\d+)/.exec(stats);
+    if (sent === null || over === null) throw new Error(`no qdisc statistics on h${i}: ${stats}`);
+    return { sentBytes: Number(sent[1]), overlimits: Number(over[1]) };
   }
 
   /** Removes every namespace and interface made (processes inside must be stopped first). */

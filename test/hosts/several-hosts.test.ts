@@ -47,13 +47,6 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/** The `overlimits` counter of a `tc -s qdisc show` output (packets over the bucket's rate). */
-function overlimits(stats: string): number {
-  const m = /overlimits (\d+)/.exec(stats);
-  if (m === null) throw new Error(`no overlimits in: ${stats}`);
-  return Number(m[1]);
-}
-
 describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180_000 }, () => {
   let lab: NetnsLab;
   let dir: string;
@@ -219,8 +212,7 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
     // timed one after another for as long as the bulk is still arriving.
     const BULK = 24;
     const SIZE = 1 << 20;
-    const sentBefore = await lab.sentBytes(4);
-    const overlimitsBefore = overlimits(await lab.qdiscStats(4));
+    const before = await lab.portCounters(4);
     const bulkStart = performance.now();
     const bulkIds = await Promise.all(
       Array.from({ length: BULK }, (_, i) =>
@@ -245,8 +237,9 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
       loaded.push({ ms, bulkPending: pending });
     }
     const bulkMs = (await bulkDone) - bulkStart;
-    const linkRate = (await lab.sentBytes(4)) - sentBefore;
-    const overlimited = overlimits(await lab.qdiscStats(4)) - overlimitsBefore;
+    const after = await lab.portCounters(4);
+    const linkRate = after.sentBytes - before.sentBytes;
+    const overlimited = after.overlimits - before.overlimits;
     const underLoad = loaded.filter((v) => v.bulkPending > 0).map((v) => v.ms);
     const goodput = (BULK * SIZE) / (bulkMs / 1000);
     const wire = linkRate / (bulkMs / 1000);
