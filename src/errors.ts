@@ -178,6 +178,13 @@ export class ArtifactTooLargeError extends SubnetP2pError {
   }
 }
 
+/** An artifact given with an age at or past its channel's `maxAgeMs`: it would expire at once. */
+export class ArtifactExpiredError extends SubnetP2pError {
+  constructor(message: string) {
+    super('ERR_ARTIFACT_EXPIRED', message);
+  }
+}
+
 /** The node (or its broadcast driver) was stopped; no more calls are taken. */
 export class NodeStoppedError extends SubnetP2pError {
   constructor() {

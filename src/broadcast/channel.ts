@@ -7,9 +7,12 @@ import { Fifo } from '../util/fifo.ts';
 import type {
   Artifact,
   ArtifactId,
+  ChannelStats,
   ChunkedInfo,
   ChunkProgress,
   DeliveredArtifact,
+  HeldArtifactInfo,
+  RemovalReason,
 } from './types.ts';
 
 /** Options of {@link Channel.broadcast}. */
@@ -18,6 +21,19 @@ export interface BroadcastOptions {
   attributes?: Uint8Array;
   /** Push the artifact inline to every peer whatever its size (no advert round trip). */
   urgent?: boolean;
+  /**
+   * How old the artifact already is, ms (default 0): it expires `maxAgeMs` after its first
+   * broadcast, also when broadcast again after a restart. At or past `maxAgeMs` it is refused
+   * (ERR_ARTIFACT_EXPIRED).
+   */
+  ageMs?: number;
+}
+
+/** A page of {@link Channel.list}. */
+export interface HeldPage {
+  artifacts: HeldArtifactInfo[];
+  /** The cursor of the next page (pass it as `after`); undefined on the last page. */
+  next: number | undefined;
 }
 
 /**
@@ -78,6 +94,41 @@ export interface Channel {
   chunked(id: ArtifactId): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined;
   /** Calls `listener` at each chunk verified and stored; returns the unsubscribe function. */
   onProgress(listener: (progress: ChunkProgress) => void): () => void;
+  /**
+   * Removes every artifact held (whole or in part), advertised to this node, or being validated
+   * for which `predicate` is true: withdrawn from peers, dropped from the pool and the chunk
+   * store, and not fetched again when peers advertise it. Idempotent. Returns how many were
+   * held or wanted.
+   *
+   * @example
+   * // Drop everything older than a minute.
+   * channel.purge((a) => a.ageMs > 60_000);
+   */
+  purge(predicate: (artifact: HeldArtifactInfo) => boolean): number;
+  /**
+   * Raises the watermark of the numeric attribute `field` (read by the channel's
+   * `numericAttribute`, JSON by default) to `value`, and purges every artifact whose `field` is
+   * below it; adverts of such artifacts are not fetched from then on. A watermark only rises:
+   * a lower `value` changes nothing. Returns how many were removed.
+   *
+   * @example
+   * // A consensus layer, at each finalized height:
+   * blocks.broadcast(block, { attributes: new TextEncoder().encode(JSON.stringify({ height })) });
+   * blocks.purgeBelow('height', finalizedHeight);
+   */
+  purgeBelow(field: string, value: number): number;
+  /**
+   * The artifacts the channel holds, whole or in part, in the order they were admitted: at
+   * most `limit` (default 100, at most 10 000) after the cursor `after`.
+   */
+  list(opts?: { after?: number; limit?: number }): HeldPage;
+  /** The channel's use of its bounds: slots, artifacts and bytes held, per owner. */
+  stats(): ChannelStats;
+  /**
+   * Calls `listener` when a held artifact leaves the channel (expired, purged, evicted,
+   * aborted, rejected); returns the unsubscribe function.
+   */
+  onRemoved(listener: (id: ArtifactId, reason: RemovalReason) => void): () => void;
 }
 
 /** What a channel needs from the node (the broadcast driver). */
@@ -86,6 +137,10 @@ export interface ChannelHost {
   abort(channel: string, id: ArtifactId): boolean;
   get(channel: string, id: ArtifactId): Artifact | undefined;
   reprioritize(channel: string): void;
+  purge(channel: string, predicate: (artifact: HeldArtifactInfo) => boolean): number;
+  purgeBelow(channel: string, field: string, value: number): number;
+  list(channel: string, opts: { after?: number; limit?: number }): HeldPage;
+  stats(channel: string): ChannelStats;
   /** One delivery dropped from a full buffer. */
   deliveryDropped(channel: string): void;
   /** Chunked artifacts (optional: a host without them refuses streams). */
@@ -113,6 +168,7 @@ export class ChannelEndpoint implements Channel {
   readonly #maxBuffered: number;
   readonly #subscribers = new Set<Subscription>();
   readonly #progress = new Set<(progress: ChunkProgress) => void>();
+  readonly #removed = new Set<(id: ArtifactId, reason: RemovalReason) => void>();
   #ended = false;
 
   constructor(name: string, host: ChannelHost, opts: { maxBufferedDeliveries?: number } = {}) {
@@ -125,7 +181,33 @@ export class ChannelEndpoint implements Channel {
     // A copy: the pool keeps these bytes, and the caller may reuse its buffer.
     const own = new Uint8Array(bytes);
     const attributes = opts.attributes && new Uint8Array(opts.attributes);
-    return this.#host.add(this.name, own, { attributes, urgent: opts.urgent });
+    return this.#host.add(this.name, own, { attributes, urgent: opts.urgent, ageMs: opts.ageMs });
+  }
+
+  purge(predicate: (artifact: HeldArtifactInfo) => boolean): number {
+    return this.#host.purge(this.name, predicate);
+  }
+
+  purgeBelow(field: string, value: number): number {
+    return this.#host.purgeBelow(this.name, field, value);
+  }
+
+  list(opts: { after?: number; limit?: number } = {}): HeldPage {
+    return this.#host.list(this.name, opts);
+  }
+
+  stats(): ChannelStats {
+    return this.#host.stats(this.name);
+  }
+
+  onRemoved(listener: (id: ArtifactId, reason: RemovalReason) => void): () => void {
+    this.#removed.add(listener);
+    return () => this.#removed.delete(listener);
+  }
+
+  /** A held artifact of this channel left it. */
+  removed(id: ArtifactId, reason: RemovalReason): void {
+    for (const l of this.#removed) l(id, reason);
   }
 
   abort(id: ArtifactId): boolean {

@@ -6,11 +6,38 @@ import type { ChannelConfig, ChunkingConfig, DownloadLimits } from './types.ts';
 /** Application attributes of an artifact travel in its advert: at most this many bytes. */
 export const MAX_ATTRIBUTES_BYTES = 256;
 
+/** The least `maxBytes` a channel gets by default (more if its largest artifact needs it). */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The default `numericAttribute`: the attributes as a UTF-8 JSON object, `field`'s value if it
+ * is a finite number.
+ */
+export function jsonNumericAttribute(attributes: Uint8Array, field: string): number | undefined {
+  // Not a JSON object: skip the parse (most attributes are empty or binary).
+  if (attributes.length < 2 || attributes[0] !== 0x7b) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(
+      Buffer.from(attributes.buffer, attributes.byteOffset, attributes.length).toString('utf8'),
+    );
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const v = (parsed as Record<string, unknown>)[field];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
 export const DEFAULT_CHANNEL: Readonly<ChannelConfig> = Object.freeze({
   lane: Lane.bulk,
   pushThresholdBytes: 1024,
   maxArtifactBytes: 4 * 1024 * 1024,
   maxSlots: 10_000,
+  maxBytes: DEFAULT_MAX_BYTES,
+  maxAgeMs: 10 * 60 * 1000,
+  peerShare: 0.25,
+  numericAttribute: jsonNumericAttribute,
   relay: 'relay',
   priority: () => ({ fetch: 0 }),
 });
@@ -27,6 +54,7 @@ export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
   pushRelayDelayMs: 100,
   reprioritizeIntervalMs: 1000,
   maxPendingValidations: 64,
+  maxDismissedIds: 100_000,
   maxChunksInFlight: 16,
   maxChunksPerPeer: 4,
   maxChunkedDownloads: 4,
@@ -81,6 +109,24 @@ export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {
   positive(f('maxArtifactBytes'), c.maxArtifactBytes);
   positive(f('maxSlots'), c.maxSlots);
   if (c.maxSlots > 2 ** 32) throw new ConfigError(f('maxSlots'), 'must fit in 32 bits');
+  if (!(c.peerShare > 0 && c.peerShare <= 1)) {
+    throw new ConfigError(f('peerShare'), `must be a fraction in (0, 1], got ${c.peerShare}`);
+  }
+  if (partial.maxBytes === undefined) {
+    c.maxBytes = Math.max(DEFAULT_MAX_BYTES, Math.ceil(c.maxArtifactBytes / c.peerShare));
+  }
+  positive(f('maxBytes'), c.maxBytes);
+  // One peer's largest artifact must fit in its share, or it could never be admitted.
+  if (Math.floor(c.maxBytes * c.peerShare) < c.maxArtifactBytes) {
+    throw new ConfigError(
+      f('maxBytes'),
+      `${c.maxBytes} x peerShare ${c.peerShare} must hold one artifact of maxArtifactBytes ${c.maxArtifactBytes}`,
+    );
+  }
+  positive(f('maxAgeMs'), c.maxAgeMs);
+  if (typeof c.numericAttribute !== 'function') {
+    throw new ConfigError(f('numericAttribute'), 'must be a function');
+  }
   if (c.relay !== 'relay' && c.relay !== 'origin-only') {
     throw new ConfigError(f('relay'), `must be 'relay' or 'origin-only', got ${String(c.relay)}`);
   }

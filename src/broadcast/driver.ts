@@ -35,11 +35,14 @@ import type {
   Artifact,
   ArtifactId,
   ChannelConfig,
+  ChannelStats,
   ChunkProgress,
   ChunkRead,
   CoreAction,
   DeliveredArtifact,
   FetchResult,
+  HeldArtifactInfo,
+  RemovalReason,
   SlotNumber,
   Validation,
 } from './types.ts';
@@ -67,6 +70,10 @@ const COUNTER_HELP: Record<CounterName, string> = {
   pool_full: 'Accepted artifacts that did not fit in the pool',
   chunks:
     'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed; evicted: a dormant artifact held in part, forgotten)',
+  removed: 'Held artifacts that left their channel, by reason (expired, purged, evicted, aborted)',
+  evicted:
+    'Artifacts evicted to make room, by the owner charged (the peer over its share or holding the most, or self)',
+  wants_removed: 'Advertised artifacts no longer wanted, by reason (expired, purged)',
 };
 
 /**
@@ -116,6 +123,37 @@ export class BroadcastMetrics implements CoreObserver {
     gauge('subnet_p2p_broadcast_downloading', 'Downloads in flight', (s) => s.downloading);
     gauge('subnet_p2p_broadcast_validating', 'Artifacts in validation', (s) => s.validating);
     gauge('subnet_p2p_broadcast_peers_up', 'Peers the broadcast layer sees up', (s) => s.peersUp);
+    const heldGauge = (name: string, help: string, pick: (h: HeldStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['channel'],
+        registers,
+        collect() {
+          for (const [channel, h] of Object.entries(stats().held))
+            this.labels(channel).set(pick(h));
+        },
+      });
+    heldGauge(
+      'subnet_p2p_broadcast_held_artifacts',
+      'Artifacts a channel holds, whole or in part (own and received), by channel',
+      (h) => h.artifacts,
+    );
+    heldGauge(
+      'subnet_p2p_broadcast_held_artifacts_limit',
+      'The most artifacts a channel holds (maxSlots), by channel',
+      (h) => h.maxArtifacts,
+    );
+    heldGauge(
+      'subnet_p2p_broadcast_held_bytes',
+      'Bytes of the artifacts a channel holds (pool and chunk store), by channel',
+      (h) => h.bytes,
+    );
+    heldGauge(
+      'subnet_p2p_broadcast_held_bytes_limit',
+      'The most bytes a channel holds (maxBytes), by channel',
+      (h) => h.maxBytes,
+    );
     new Gauge({
       name: 'subnet_p2p_broadcast_slots',
       help: 'Slots in use by our own and relayed artifacts, by channel',
@@ -143,6 +181,8 @@ export class BroadcastMetrics implements CoreObserver {
   }
 }
 
+type HeldStats = ReturnType<BroadcastCore['stats']>['held'][string];
+
 /** Options of {@link BroadcastDriver}: those of the core (its observer is the driver's metrics), and: */
 export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
   /** The node's logger; the driver logs through a child with `component: 'broadcast'`. */
@@ -157,6 +197,8 @@ export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
   chunkStores?: ReadonlyMap<string, ChunkStore>;
   /** Progress of chunked downloads. */
   onProgress?: (progress: ChunkProgress) => void;
+  /** Held artifacts that left their channel (expired, purged, evicted, aborted, rejected). */
+  onRemoved?: (channel: string, id: ArtifactId, reason: RemovalReason) => void;
 }
 
 /** Backoff of `core.resend` after a full send queue: base doubling to max, ms. */
@@ -196,6 +238,7 @@ export class BroadcastDriver {
   readonly #deliver: (artifact: DeliveredArtifact) => void;
   readonly #stores: ReadonlyMap<string, ChunkStore>;
   readonly #onProgress: ((progress: ChunkProgress) => void) | undefined;
+  readonly #onRemoved: BroadcastDriverOptions['onRemoved'];
   /** Per chunked artifact, the tail of its chain of store operations (kept in order). */
   readonly #storeOps = new Map<string, Promise<void>>();
   readonly #fetches = new Map<number, AbortController>();
@@ -216,6 +259,7 @@ export class BroadcastDriver {
     this.#deliver = opts.deliver;
     this.#stores = opts.chunkStores ?? new Map();
     this.#onProgress = opts.onProgress;
+    this.#onRemoved = opts.onRemoved;
     for (const [name, cfg] of opts.channels) {
       if (cfg.chunking && !this.#stores.has(name)) {
         throw new Error(`channel '${name}' has chunking but no chunk store`);
@@ -371,7 +415,7 @@ export class BroadcastDriver {
   add(
     channel: string,
     bytes: Uint8Array,
-    opts: { attributes?: Uint8Array; urgent?: boolean } = {},
+    opts: { attributes?: Uint8Array; urgent?: boolean; ageMs?: number } = {},
   ): ArtifactId {
     this.#checkRunning();
     const chunking = this.#channels.get(channel)?.chunking;
@@ -411,6 +455,35 @@ export class BroadcastDriver {
   /** The artifact, if this node holds it. */
   get(channel: string, id: ArtifactId): Artifact | undefined {
     return this.core.get(channel, id);
+  }
+
+  /** {@inheritDoc BroadcastCore.purge} */
+  purge(channel: string, predicate: (a: HeldArtifactInfo) => boolean): number {
+    this.#checkRunning();
+    const n = this.core.purge(channel, predicate, this.#now());
+    this.#schedule();
+    return n;
+  }
+
+  /** {@inheritDoc BroadcastCore.purgeBelow} */
+  purgeBelow(channel: string, field: string, value: number): number {
+    this.#checkRunning();
+    const n = this.core.purgeBelow(channel, field, value, this.#now());
+    this.#schedule();
+    return n;
+  }
+
+  /** {@inheritDoc BroadcastCore.list} */
+  list(
+    channel: string,
+    opts: { after?: number; limit?: number } = {},
+  ): { artifacts: HeldArtifactInfo[]; next: number | undefined } {
+    return this.core.list(channel, opts);
+  }
+
+  /** {@inheritDoc BroadcastCore.channelStats} */
+  stats(channel: string): ChannelStats {
+    return this.core.channelStats(channel);
   }
 
   /** Asks the priority function again about every artifact not held (one channel or all). */
@@ -517,6 +590,9 @@ export class BroadcastDriver {
         return;
       case 'progress':
         this.#onProgress?.(action.progress);
+        return;
+      case 'removed':
+        this.#onRemoved?.(action.channel, action.id, action.reason);
         return;
     }
   }

@@ -8,6 +8,7 @@ export {
   type Channel,
   ChannelEndpoint,
   type ChannelHost,
+  type HeldPage,
 } from './channel.ts';
 export {
   Bitset,
@@ -27,6 +28,8 @@ export {
   DEFAULT_CHANNEL,
   DEFAULT_CHUNKING,
   DEFAULT_DOWNLOAD_LIMITS,
+  DEFAULT_MAX_BYTES,
+  jsonNumericAttribute,
   MAX_ATTRIBUTES_BYTES,
   resolveChannel,
   resolveDownloadLimits,

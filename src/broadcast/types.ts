@@ -18,6 +18,8 @@ export interface AdvertInfo {
   attributes: Uint8Array;
   /** Set for a chunked artifact: the size of its manifest (whose SHA-256 is the id). */
   manifestSize?: number;
+  /** How old the artifact was when advertised, ms (since its origin broadcast it). */
+  ageMs?: number;
 }
 
 /**
@@ -93,9 +95,37 @@ export interface ChannelConfig {
   maxArtifactBytes: number;
   /**
    * Slots per peer: the sender's live artifacts, and the adverts a receiver keeps per peer;
-   * slot numbers at or above it are refused. Default 10 000.
+   * slot numbers at or above it are refused. Also the most artifacts the channel holds (whole
+   * or in part, own and received): past it, one is evicted (see `peerShare`). Default 10 000.
    */
   maxSlots: number;
+  /**
+   * Bytes the channel holds at most (its pool and its chunked artifacts, whole or in part, a
+   * partial one counted at its full size): past it, artifacts are evicted (see `peerShare`).
+   * Default: 256 MiB, or `maxArtifactBytes / peerShare` if that is more.
+   */
+  maxBytes: number;
+  /**
+   * An artifact expires this long after its origin broadcast it (its age travels in every slot
+   * update): it is withdrawn, dropped from the pool and the chunk store, and its adverts are
+   * no longer fetched. Default 10 minutes.
+   */
+  maxAgeMs: number;
+  /**
+   * The share of `maxSlots` and of `maxBytes` that the artifacts charged to one peer may hold
+   * (an artifact is charged to the peer that brought it: the one that pushed it inline, or
+   * advertised it first). Past it, that peer's oldest artifacts are evicted first. When the
+   * channel is full, the owner holding the most (this node included) loses its oldest: an
+   * owner holding no more than an equal split never loses one to another's arrivals.
+   * Default 0.25.
+   */
+  peerShare: number;
+  /**
+   * Reads the numeric field `field` of an artifact's attributes, for `Channel.purgeBelow`
+   * watermarks; undefined if it has none. Default: the attributes as a UTF-8 JSON object, the
+   * field's value if it is a finite number (`{"height": 42}`).
+   */
+  numericAttribute: (attributes: Uint8Array, field: string) => number | undefined;
   /** Relay policy. Default 'relay'. */
   relay: RelayPolicy;
   /** The priority function. Default: fetch everything at priority 0. */
@@ -150,6 +180,12 @@ export interface DownloadLimits {
   reprioritizeIntervalMs: number;
   /** Validations in progress at once. Default 64. */
   maxPendingValidations: number;
+  /**
+   * Ids of artifacts dismissed (rejected, aborted, expired, purged or evicted) remembered, so
+   * that a peer's advert of one is not fetched again; the oldest are forgotten first.
+   * Default 100 000 (about 15 MB).
+   */
+  maxDismissedIds: number;
   /** Chunk fetches in progress or being written, all artifacts. Default 16. */
   maxChunksInFlight: number;
   /** Chunk fetches in progress from one peer. Default 4. */
@@ -218,7 +254,48 @@ export type CoreAction =
   /** Drop artifact `id` from the channel's chunk store. */
   | { type: 'chunk-delete'; channel: string; id: ArtifactId }
   /** A chunked download progressed. */
-  | { type: 'progress'; progress: ChunkProgress };
+  | { type: 'progress'; progress: ChunkProgress }
+  /** An artifact the channel held (whole or in part) left it. */
+  | { type: 'removed'; channel: string; id: ArtifactId; reason: RemovalReason };
+
+/**
+ * Why a held artifact left its channel: its age passed `maxAgeMs` (expired), the application
+ * purged it (purged), the channel or its owner's share was full (evicted), the application
+ * aborted it (aborted), or its complete bytes failed validation (rejected).
+ */
+export type RemovalReason = 'expired' | 'purged' | 'evicted' | 'aborted' | 'rejected';
+
+/** An artifact a channel holds, as `Channel.list` and `Channel.purge` see it. */
+export interface HeldArtifactInfo {
+  id: ArtifactId;
+  /** Its size, bytes (a chunked one's total size). */
+  size: number;
+  attributes: Uint8Array;
+  /** The peer it is charged to (that pushed it, or advertised it first), or 'self'. */
+  origin: NodeId | 'self';
+  /** Since its origin broadcast it, ms. */
+  ageMs: number;
+  /** Held whole, in part (a chunked download), or only advertised to us (purge only). */
+  held: 'whole' | 'partial' | 'advertised';
+}
+
+/** A channel's use of its bounds (`Channel.stats`). */
+export interface ChannelStats {
+  channel: string;
+  /** Slots taken by our own and relayed artifacts, of `maxSlots`. */
+  slots: { used: number; max: number };
+  /** Artifacts held whole or in part, of `maxSlots`, and their bytes, of `maxBytes`. */
+  held: { artifacts: number; maxArtifacts: number; bytes: number; maxBytes: number };
+  /** The most one peer's artifacts may hold (`peerShare`). */
+  perPeer: { maxArtifacts: number; maxBytes: number };
+  /** Per owner (a peer, or 'self'), what it holds. */
+  owners: { origin: NodeId | 'self'; artifacts: number; bytes: number }[];
+  /** Advertised artifacts not held yet. */
+  wants: number;
+  maxAgeMs: number;
+  /** `purgeBelow` watermarks in force, by attribute field. */
+  watermarks: Record<string, number>;
+}
 
 /** A fetch the core answers from the chunk store: the driver reads chunk `index` of `id`. */
 export interface ChunkRead {

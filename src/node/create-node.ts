@@ -176,8 +176,9 @@ export async function createNode(options: NodeOptions): Promise<Node> {
       throw new ConfigError(`pools.${name}`, 'names no configured channel');
     }
   }
-  for (const name of channelConfigs.keys()) {
-    pools.set(name, options.pools?.[name] ?? new InMemoryPool());
+  for (const [name, cfg] of channelConfigs) {
+    // The channel's retention keeps its bytes under maxBytes; the pool's bound is the same.
+    pools.set(name, options.pools?.[name] ?? new InMemoryPool({ maxBytes: cfg.maxBytes }));
   }
   const chunkStores = new Map<string, ChunkStore>();
   for (const [name, cfg] of channelConfigs) {
@@ -208,6 +209,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     deliver: (artifact) => endpoints.get(artifact.channel)?.deliver(artifact),
     chunkStores,
     onProgress: (progress) => endpoints.get(progress.channel)?.progress(progress),
+    onRemoved: (channel, id, reason) => endpoints.get(channel)?.removed(id, reason),
     // The transport exists before the first event reaches the core.
     linked: (a, b) => transport.linked(a, b),
     neighbors: (node) => transport.neighborsOf(node),
@@ -217,6 +219,10 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     abort: driver.abort.bind(driver),
     get: driver.get.bind(driver),
     reprioritize: driver.reprioritize.bind(driver),
+    purge: driver.purge.bind(driver),
+    purgeBelow: driver.purgeBelow.bind(driver),
+    list: driver.list.bind(driver),
+    stats: driver.stats.bind(driver),
     deliveryDropped: (channel: string) => driver.metrics.deliveryDropped(channel),
     addStream: driver.addStream.bind(driver),
     stream: driver.stream.bind(driver),

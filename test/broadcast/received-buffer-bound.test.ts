@@ -15,6 +15,12 @@ function host(): ChannelHost & { dropped: number } {
     abort: () => false,
     get: () => undefined,
     reprioritize: () => {},
+    purge: () => 0,
+    purgeBelow: () => 0,
+    list: () => ({ artifacts: [], next: undefined }),
+    stats: () => {
+      throw new Error('unused');
+    },
     deliveryDropped(this: { dropped: number }) {
       this.dropped++;
     },

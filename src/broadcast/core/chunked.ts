@@ -73,7 +73,7 @@ export interface ChunkedHost extends ChunkFetchHost {
   readonly maxUpdatesPerMessage: number;
   count(name: CounterName, labels: Record<string, string>): void;
   /** Takes a slot for an artifact and advertises it to the peers; false if none is free. */
-  advertise(ch: ChannelState, entry: Omit<SlotEntry, 'commit'>): boolean;
+  advertise(ch: ChannelState, entry: Omit<SlotEntry, 'commit' | 'createdAt'>): boolean;
   /** Asks the application to validate a complete artifact. */
   validate(
     ch: ChannelState,
@@ -83,6 +83,8 @@ export interface ChunkedHost extends ChunkFetchHost {
   ): void;
   /** Remembers `key` as rejected or aborted: it is not fetched again. */
   dismiss(key: string): void;
+  /** `key` was forgotten here (evicted or rejected): the core stops counting it as held. */
+  dropped(key: string): void;
 }
 
 /**
@@ -530,6 +532,7 @@ export class ChunkedArtifacts {
     this.#fetches.writesEnded(s.writing.size);
     this.#chunks.delete(key);
     this.#host.act({ type: 'chunk-delete', channel: s.channel.name, id: s.id });
+    this.#host.dropped(key);
     return true;
   }
 

@@ -1,8 +1,8 @@
 import { crc32 } from 'node:zlib';
 import {
+  ArtifactExpiredError,
   ArtifactTooLargeError,
   ConfigError,
-  QueueFullError,
   UnknownChannelError,
 } from '../../errors.ts';
 import type { NodeId } from '../../identity/index.ts';
@@ -23,6 +23,7 @@ import type {
   Artifact,
   ArtifactId,
   ChannelConfig,
+  ChannelStats,
   ChunkedInfo,
   ChunkRead,
   CommitNumber,
@@ -30,6 +31,8 @@ import type {
   DeliveredArtifact,
   DownloadLimits,
   FetchResult,
+  HeldArtifactInfo,
+  RemovalReason,
   SlotNumber,
   Validation,
 } from '../types.ts';
@@ -38,6 +41,7 @@ import { Downloads, type Want } from './downloads.ts';
 import { fetchedBytes, missingResponse } from './fetch-response.ts';
 import type { CoreObserver } from './observer.ts';
 import { PeerSlots } from './peer-slots.ts';
+import { type Owner, Retention } from './retention.ts';
 import { type SlotEntry, SlotTable } from './slot-table.ts';
 
 /** Bounds of the messages the core writes and reads. */
@@ -83,6 +87,10 @@ export interface ChannelState {
   cfg: ChannelConfig;
   table: SlotTable;
   pool: ArtifactPool;
+  /** What it holds, charged to whom, until when (the bounds of maxSlots, maxBytes, maxAgeMs). */
+  retention: Retention;
+  /** `purgeBelow` watermarks: adverts with a field below one are not fetched. */
+  watermarks: Map<string, number>;
 }
 
 interface Validating {
@@ -91,6 +99,10 @@ interface Validating {
   artifact: DeliveredArtifact;
   /** The peer that pushed it inline: its origin, which pushed it to every peer. */
   pushedBy: NodeId | undefined;
+  /** Who it is charged to once held. */
+  owner: Owner;
+  /** When its origin broadcast it (this node's clock). */
+  createdAt: number;
 }
 
 /** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
@@ -113,8 +125,8 @@ function perPeerChannel<T>(map: Map<NodeId, Map<string, T[]>>, peer: NodeId, cha
   return list;
 }
 
-/** How many keys of rejected or ignored artifacts are remembered, so they are not fetched again. */
-const DISMISSED_MEMORY = 10_000;
+/** The largest age taken from a slot update (about 49 days): a larger one is clamped. */
+const MAX_WIRE_AGE_MS = 2 ** 32;
 
 /**
  * The broadcast protocol as a deterministic state machine, with no I/O: methods take events
@@ -186,8 +198,11 @@ export class BroadcastCore {
       act: (action) => this.#actions.push(action),
       count: (name, labels) => this.#count(name, labels),
       advertise: (ch, entry) => this.#advertise(ch, entry),
-      validate: (ch, key, artifact, pushedBy) => this.#validate(ch, key, artifact, pushedBy),
+      // A chunked artifact is held (admitted) already: owner and age are its record's.
+      validate: (ch, key, artifact, pushedBy) =>
+        this.#validate(ch, key, artifact, pushedBy, 'self', this.#now),
       dismiss: (key) => this.#dismiss(key),
+      dropped: (key) => this.#dropped(key),
     });
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
@@ -200,7 +215,20 @@ export class BroadcastCore {
           `its wire number collides with channel '${clash.name}'; rename one`,
         );
       }
-      const state = { name, number, cfg, table: new SlotTable(cfg.maxSlots), pool };
+      const state: ChannelState = {
+        name,
+        number,
+        cfg,
+        table: new SlotTable(cfg.maxSlots),
+        pool,
+        retention: new Retention({
+          maxArtifacts: cfg.maxSlots,
+          maxBytes: cfg.maxBytes,
+          maxAgeMs: cfg.maxAgeMs,
+          peerShare: cfg.peerShare,
+        }),
+        watermarks: new Map(),
+      };
       this.#channels.set(name, state);
       this.#byNumber.set(number, state);
     }
@@ -221,13 +249,16 @@ export class BroadcastCore {
 
   /**
    * Starts broadcasting an artifact of `channel`; returns its id. Idempotent for an artifact
-   * already held. Throws ERR_UNKNOWN_CHANNEL, ERR_ARTIFACT_TOO_LARGE, ERR_QUEUE_FULL (no free
-   * slot, or the pool is full).
+   * already held. `ageMs`: how old it already is (an artifact broadcast again after a restart
+   * keeps its expiry). When the channel is full, older artifacts are evicted to make room (see
+   * `ChannelConfig.peerShare`). Throws ERR_UNKNOWN_CHANNEL, ERR_ARTIFACT_TOO_LARGE,
+   * ERR_ARTIFACT_EXPIRED (`ageMs` at or past the channel's `maxAgeMs`), ERR_QUEUE_FULL (the
+   * pool refused it).
    */
   add(
     channel: string,
     bytes: Uint8Array,
-    opts: { attributes?: Uint8Array; urgent?: boolean },
+    opts: { attributes?: Uint8Array; urgent?: boolean; ageMs?: number },
     now: number,
   ): ArtifactId {
     const ch = this.#channel(channel);
@@ -242,12 +273,21 @@ export class BroadcastCore {
         `attributes of ${attributes.length} bytes exceed the limit of ${MAX_ATTRIBUTES_BYTES}`,
       );
     }
+    this.#now = now;
+    const createdAt = this.#createdAt(ch, opts.ageMs ?? 0, channel);
     const id = artifactId(bytes);
     if (ch.table.has(id)) return id;
-    if (ch.table.full) {
-      throw new QueueFullError(`channel '${channel}' has all ${ch.cfg.maxSlots} slots in use`);
+    const key = `${channel}:${id}`;
+    // Broadcast again by the application: no longer dismissed.
+    this.#dismissed.delete(key);
+    const held = ch.retention.has(key);
+    if (!held) this.#admit(ch, key, id, 'self', bytes.length, attributes, createdAt);
+    try {
+      ch.pool.put({ channel, id, bytes, attributes });
+    } catch (err) {
+      if (!held) ch.retention.remove(key);
+      throw err;
     }
-    ch.pool.put({ channel, id, bytes, attributes });
     const inline = bytes.length <= ch.cfg.pushThresholdBytes || opts.urgent === true;
     this.#advertise(ch, {
       id,
@@ -257,9 +297,227 @@ export class BroadcastCore {
       pushedBy: undefined,
     });
     // We hold it now: stop any download of it.
-    this.#forget(`${channel}:${id}`);
+    this.#forget(key);
     this.#touch(now);
     return id;
+  }
+
+  /** When an artifact of age `ageMs` was created; throws ERR_ARTIFACT_EXPIRED if it has expired. */
+  #createdAt(ch: ChannelState, ageMs: number, channel: string): number {
+    if (!(ageMs >= 0) || !Number.isFinite(ageMs)) {
+      throw new ArtifactExpiredError(`ageMs must be a finite number >= 0, got ${ageMs}`);
+    }
+    const createdAt = this.#now - ageMs;
+    if (ch.retention.expired(createdAt, this.#now)) {
+      throw new ArtifactExpiredError(
+        `artifact of age ${ageMs} ms is past channel '${channel}' maxAgeMs of ${ch.cfg.maxAgeMs}`,
+      );
+    }
+    return createdAt;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Retention: admission with eviction, expiry, purges
+
+  /**
+   * Makes room for an artifact charged to `owner` and records it as held: evicts what
+   * {@link Retention.victims} names (a peer over its share loses its oldest first; then the
+   * largest owner). Always admits: the channel's limits hold at least one artifact of any
+   * size it accepts per owner.
+   */
+  #admit(
+    ch: ChannelState,
+    key: string,
+    id: ArtifactId,
+    owner: Owner,
+    size: number,
+    attributes: Uint8Array,
+    createdAt: number,
+  ): void {
+    for (const { record, over } of ch.retention.victims(owner, size)) {
+      this.#count('evicted', { channel: ch.name, peer: over });
+      this.#remove(ch, record.key, 'evicted');
+    }
+    ch.retention.add({ key, id, size, attributes, owner, createdAt });
+  }
+
+  /**
+   * Removes a held artifact from everything: its slot (withdrawn at every peer), the pool, the
+   * chunk store, any download; dismissed, so that adverts of it are not fetched again.
+   */
+  #remove(ch: ChannelState, key: string, reason: RemovalReason): void {
+    const r = ch.retention.remove(key);
+    if (!r) return;
+    const removed = ch.table.remove(r.id);
+    if (removed) {
+      this.#queueToAll(ch, { slot: removed.slot, commit: removed.commit, withdrawn: true });
+    }
+    ch.pool.delete(r.id);
+    this.#chunked.drop(key);
+    this.#forget(key);
+    this.#dismiss(key);
+    this.#count('removed', { channel: ch.name, reason });
+    this.#actions.push({ type: 'removed', channel: ch.name, id: r.id, reason });
+  }
+
+  /** The chunked artifacts forgot `key` by themselves (evicted dormant, or rejected). */
+  #dropped(key: string): void {
+    const ch = this.#channels.get(key.slice(0, key.indexOf(':')));
+    const r = ch?.retention.remove(key);
+    if (ch && r) {
+      this.#count('removed', { channel: ch.name, reason: 'evicted' });
+      this.#actions.push({ type: 'removed', channel: ch.name, id: r.id, reason: 'evicted' });
+    }
+  }
+
+  /** Removes the held artifacts whose age passed `maxAgeMs`. */
+  #expire(now: number): void {
+    for (const ch of this.#channels.values()) {
+      if ((ch.retention.nextExpiry() ?? Number.POSITIVE_INFINITY) > now) continue;
+      for (const r of ch.retention.expiredAt(now)) this.#remove(ch, r.key, 'expired');
+    }
+  }
+
+  /** Whether `attributes` fall below one of the channel's `purgeBelow` watermarks. */
+  #belowWatermark(ch: ChannelState, attributes: Uint8Array): boolean {
+    for (const [field, h] of ch.watermarks) {
+      const v = ch.cfg.numericAttribute(attributes, field);
+      if (v !== undefined && v < h) return true;
+    }
+    return false;
+  }
+
+  /** The artifact `r` as the application sees it. */
+  #heldInfo(ch: ChannelState, key: string): HeldArtifactInfo | undefined {
+    const r = ch.retention.get(key);
+    if (!r) return undefined;
+    const partial = this.#chunked.info(key)?.complete === false;
+    return {
+      id: r.id,
+      size: r.size,
+      attributes: r.attributes,
+      origin: r.owner,
+      ageMs: Math.max(0, this.#now - r.createdAt),
+      held: partial ? 'partial' : 'whole',
+    };
+  }
+
+  /**
+   * Removes from `channel` every artifact held (whole or in part), advertised to us, or being
+   * validated for which `predicate` is true; they are withdrawn from peers and will not be
+   * fetched again (their ids are dismissed). Idempotent. Returns how many were held or wanted.
+   */
+  purge(channel: string, predicate: (a: HeldArtifactInfo) => boolean, now: number): number {
+    const ch = this.#channel(channel);
+    this.#now = now;
+    let n = 0;
+    for (const r of [...ch.retention.records()]) {
+      const info = this.#heldInfo(ch, r.key)!;
+      if (!predicate(info)) continue;
+      this.#remove(ch, r.key, 'purged');
+      n++;
+    }
+    for (const want of [...this.#downloads.wants()]) {
+      if (want.channel !== channel) continue;
+      const info: HeldArtifactInfo = {
+        id: want.id,
+        size: want.totalSize,
+        attributes: want.attributes,
+        origin: want.advertisers.keys().next().value ?? 'self',
+        ageMs: Math.max(0, now - want.createdAt),
+        held: 'advertised',
+      };
+      if (!predicate(info)) continue;
+      this.#forget(want.key);
+      this.#dismiss(want.key);
+      this.#count('wants_removed', { channel, reason: 'purged' });
+      n++;
+    }
+    for (const v of this.#validating.values()) {
+      if (v.channel !== ch || this.#dismissed.has(v.key)) continue;
+      const info: HeldArtifactInfo = {
+        id: v.artifact.id,
+        size: v.artifact.chunked?.size ?? v.artifact.bytes.length,
+        attributes: v.artifact.attributes,
+        origin: v.owner,
+        ageMs: Math.max(0, now - v.createdAt),
+        held: 'advertised',
+      };
+      if (predicate(info)) this.#dismiss(v.key); // its verdict will not deliver it
+    }
+    this.#touch(now);
+    return n;
+  }
+
+  /**
+   * Sets the watermark of numeric attribute `field` (read by the channel's `numericAttribute`)
+   * to `value` (a watermark only rises) and purges every artifact whose `field` is below it;
+   * adverts of such artifacts are not fetched from now on. What a consensus layer does at each
+   * finalized height. Returns how many were removed.
+   */
+  purgeBelow(channel: string, field: string, value: number, now: number): number {
+    const ch = this.#channel(channel);
+    if (!Number.isFinite(value))
+      throw new ConfigError('purgeBelow', `value must be finite, got ${value}`);
+    const h = Math.max(ch.watermarks.get(field) ?? Number.NEGATIVE_INFINITY, value);
+    ch.watermarks.set(field, h);
+    return this.purge(
+      channel,
+      (a) => {
+        const v = ch.cfg.numericAttribute(a.attributes, field);
+        return v !== undefined && v < h;
+      },
+      now,
+    );
+  }
+
+  /**
+   * The artifacts `channel` holds, whole or in part, in the order they were admitted: at most
+   * `limit`, after the cursor `after` (the `next` of the previous page).
+   */
+  list(
+    channel: string,
+    opts: { after?: number; limit?: number } = {},
+  ): { artifacts: HeldArtifactInfo[]; next: number | undefined } {
+    const ch = this.#channel(channel);
+    const limit = Math.max(1, Math.min(opts.limit ?? 100, 10_000));
+    const after = opts.after ?? -1;
+    const artifacts: HeldArtifactInfo[] = [];
+    let last: number | undefined;
+    let more = false;
+    for (const r of ch.retention.records()) {
+      if (r.seq <= after) continue;
+      if (artifacts.length === limit) {
+        more = true;
+        break;
+      }
+      artifacts.push(this.#heldInfo(ch, r.key)!);
+      last = r.seq;
+    }
+    return { artifacts, next: more ? last : undefined };
+  }
+
+  /** The channel's use of its bounds. */
+  channelStats(channel: string): ChannelStats {
+    const ch = this.#channel(channel);
+    let wants = 0;
+    for (const w of this.#downloads.wants()) if (w.channel === channel) wants++;
+    const rt = ch.retention;
+    return {
+      channel,
+      slots: { used: ch.table.size, max: ch.cfg.maxSlots },
+      held: {
+        artifacts: rt.count,
+        maxArtifacts: rt.limits.maxArtifacts,
+        bytes: rt.bytes,
+        maxBytes: rt.limits.maxBytes,
+      },
+      perPeer: { maxArtifacts: rt.peerMaxArtifacts, maxBytes: rt.peerMaxBytes },
+      owners: rt.shares().map((s) => ({ origin: s.owner, artifacts: s.count, bytes: s.bytes })),
+      wants,
+      maxAgeMs: ch.cfg.maxAgeMs,
+      watermarks: Object.fromEntries(ch.watermarks),
+    };
   }
 
   /**
@@ -272,7 +530,12 @@ export class BroadcastCore {
     if (removed)
       this.#queueToAll(ch, { slot: removed.slot, commit: removed.commit, withdrawn: true });
     const key = `${channel}:${id}`;
-    const had = ch.pool.has(id) || this.#chunked.drop(key);
+    const record = ch.retention.remove(key);
+    if (record) {
+      this.#count('removed', { channel, reason: 'aborted' });
+      this.#actions.push({ type: 'removed', channel, id, reason: 'aborted' });
+    }
+    const had = ch.pool.has(id) || this.#chunked.drop(key) || record !== undefined;
     ch.pool.delete(id);
     const wanted = this.#downloads.get(key) !== undefined || this.#validatingKeys.has(key);
     this.#forget(key);
@@ -287,7 +550,9 @@ export class BroadcastCore {
     return this.#channel(channel).pool.get(id);
   }
 
-  #advertise(ch: ChannelState, entry: Omit<SlotEntry, 'commit'>): boolean {
+  #advertise(ch: ChannelState, advertised: Omit<SlotEntry, 'commit' | 'createdAt'>): boolean {
+    const createdAt = ch.retention.get(`${ch.name}:${advertised.id}`)?.createdAt ?? this.#now;
+    const entry = { ...advertised, createdAt };
     const taken = ch.table.add(entry);
     if (!taken) return false;
     for (const peer of this.#up.keys()) {
@@ -306,10 +571,12 @@ export class BroadcastCore {
     e: Omit<SlotEntry, 'commit'>,
     peer: NodeId,
   ): SlotUpdate {
+    const ageMs = Math.max(0, Math.round(this.#now - e.createdAt));
     if (e.inline) {
       return {
         slot,
         commit,
+        ageMs,
         inline: {
           artifact: e.inline as Uint8Array<ArrayBuffer>,
           attributes: e.attributes as Uint8Array<ArrayBuffer>,
@@ -320,6 +587,7 @@ export class BroadcastCore {
     return {
       slot,
       commit,
+      ageMs,
       advert: {
         id: idToBytes(e.id) as Uint8Array<ArrayBuffer>,
         size: e.size,
@@ -442,8 +710,9 @@ export class BroadcastCore {
   }
 
   #dismiss(key: string): void {
+    this.#dismissed.delete(key); // re-added: it becomes the newest
     this.#dismissed.add(key);
-    if (this.#dismissed.size > DISMISSED_MEMORY) {
+    if (this.#dismissed.size > this.#limits.maxDismissedIds) {
       this.#dismissed.delete(this.#dismissed.values().next().value!);
     }
   }
@@ -551,6 +820,16 @@ export class BroadcastCore {
     }
     if (id === undefined) return; // withdrawn
     const key = `${ch.name}:${id}`;
+    const ageMs = Math.min(u.ageMs ?? 0, MAX_WIRE_AGE_MS);
+    const createdAt = this.#now - ageMs;
+    if (ch.retention.expired(createdAt, this.#now)) {
+      outcome('expired');
+      return;
+    }
+    if (ch.watermarks.size > 0 && this.#belowWatermark(ch, attributes)) {
+      outcome('purged');
+      return;
+    }
     const chunked = this.#chunked.advertised(key, peer, size, manifestSize);
     if (chunked !== undefined) {
       outcome(chunked);
@@ -566,6 +845,7 @@ export class BroadcastCore {
       size,
       attributes,
       ...(manifestSize > 0 ? { manifestSize } : {}),
+      ageMs,
     };
     if (u.inline && this.#validating.size < this.#limits.maxPendingValidations) {
       outcome('accepted');
@@ -575,13 +855,15 @@ export class BroadcastCore {
         key,
         { channel: ch.name, id, bytes: u.inline.artifact, attributes, from: peer },
         peer,
+        peer,
+        createdAt,
       );
       return;
     }
     // An advert (or an inline artifact we cannot validate now: we will fetch it later). An
     // advert of an artifact its origin pushed waits a grace period: the push is on its way.
     const grace = u.advert?.pushed ? this.#now + this.#limits.pushGraceMs : 0;
-    const want = this.#downloads.advertised(key, advert, peer, ch.cfg.priority, grace);
+    const want = this.#downloads.advertised(key, advert, peer, ch.cfg.priority, grace, createdAt);
     outcome(want === undefined ? 'dropped' : want.decision === 'later' ? 'later' : 'accepted');
   }
 
@@ -625,8 +907,17 @@ export class BroadcastCore {
     }
     this.#count('downloads', { ...labels, outcome: 'succeeded' });
     this.#downloads.remove(want.key);
+    // Charged to the peer that advertised it first: the one that brought it to us.
+    const owner = want.advertisers.keys().next().value ?? peer;
+    if (ch.retention.expired(want.createdAt, now)) {
+      this.#dismiss(want.key);
+      return;
+    }
     if (want.manifestSize !== undefined) {
+      // A chunked artifact is held (and takes its full size) from its manifest on.
+      this.#admit(ch, want.key, want.id, owner, want.totalSize, want.attributes, want.createdAt);
       this.#chunked.manifestFetched(ch, want, peer, bytes);
+      if (!this.#chunked.has(want.key)) ch.retention.remove(want.key);
       return;
     }
     this.#validate(
@@ -634,6 +925,8 @@ export class BroadcastCore {
       want.key,
       { channel: ch.name, id: want.id, bytes, attributes: want.attributes, from: peer },
       undefined,
+      owner,
+      want.createdAt,
     );
   }
 
@@ -652,9 +945,11 @@ export class BroadcastCore {
     key: string,
     artifact: DeliveredArtifact,
     pushedBy: NodeId | undefined,
+    owner: Owner,
+    createdAt: number,
   ): void {
     const token = this.#nextToken++;
-    this.#validating.set(token, { key, channel: ch, artifact, pushedBy });
+    this.#validating.set(token, { key, channel: ch, artifact, pushedBy, owner, createdAt });
     this.#validatingKeys.add(key);
     this.#actions.push({ type: 'validate', token, artifact });
   }
@@ -679,12 +974,19 @@ export class BroadcastCore {
       return;
     }
     if (ch.pool.has(artifact.id)) return;
+    if (ch.retention.expired(v.createdAt, now)) {
+      this.#count('wants_removed', { channel: ch.name, reason: 'expired' });
+      this.#dismiss(v.key);
+      this.#forget(v.key);
+      return;
+    }
     // Copies: the bytes may be views into a large received message, which must not be pinned.
     const kept: DeliveredArtifact = {
       ...artifact,
       bytes: artifact.bytes.slice(),
       attributes: artifact.attributes.slice(),
     };
+    this.#admit(ch, v.key, kept.id, v.owner, kept.bytes.length, kept.attributes, v.createdAt);
     try {
       ch.pool.put({
         channel: ch.name,
@@ -693,6 +995,7 @@ export class BroadcastCore {
         attributes: kept.attributes,
       });
     } catch {
+      ch.retention.remove(v.key);
       this.#count('pool_full', { channel: ch.name });
       this.#dismiss(v.key);
       this.#forget(v.key);
@@ -738,10 +1041,12 @@ export class BroadcastCore {
     }
     const key = `${channel}:${id}`;
     if (ch.table.has(id)) return id;
-    if (ch.table.full) {
-      throw new QueueFullError(`channel '${channel}' has all ${ch.cfg.maxSlots} slots in use`);
-    }
+    this.#now = now;
     this.#forget(key);
+    this.#dismissed.delete(key);
+    if (!ch.retention.has(key)) {
+      this.#admit(ch, key, id, 'self', m.totalBytes, attributes, now);
+    }
     this.#chunked.addHeld(ch, key, id, m, manifest, attributes);
     this.#touch(now);
     return id;
@@ -757,7 +1062,20 @@ export class BroadcastCore {
     stored: readonly { id: ArtifactId; manifest: Uint8Array; chunks: readonly number[] }[],
     now: number,
   ): number {
-    const n = this.#chunked.resume(this.#channel(channel), stored);
+    const ch = this.#channel(channel);
+    this.#now = now;
+    // Held again, charged to this node, and aged from now (the store keeps no age).
+    for (const a of stored) {
+      const key = `${channel}:${a.id}`;
+      const m = this.#chunked.checkManifest(ch, a.id, a.manifest);
+      if (!m || ch.retention.has(key) || this.#chunked.has(key)) continue;
+      this.#admit(ch, key, a.id, 'self', m.totalBytes, new Uint8Array(0), now);
+    }
+    const n = this.#chunked.resume(ch, stored);
+    for (const a of stored) {
+      const key = `${channel}:${a.id}`;
+      if (!this.#chunked.has(key)) ch.retention.remove(key);
+    }
     this.#touch(now);
     return n;
   }
@@ -829,6 +1147,12 @@ export class BroadcastCore {
     for (const want of [...this.#downloads.wants()]) {
       if (channel !== undefined && want.channel !== channel) continue;
       const ch = this.#channel(want.channel);
+      if (ch.retention.expired(want.createdAt, now)) {
+        this.#forget(want.key);
+        this.#dismiss(want.key);
+        this.#count('wants_removed', { channel: want.channel, reason: 'expired' });
+        continue;
+      }
       const size =
         want.manifestSize !== undefined ? want.totalSize : Math.max(...want.advertisers.values());
       const decision = ch.cfg.priority({
@@ -837,6 +1161,7 @@ export class BroadcastCore {
         size,
         attributes: want.attributes,
         ...(want.manifestSize !== undefined ? { manifestSize: want.manifestSize } : {}),
+        ageMs: Math.max(0, now - want.createdAt),
       });
       const token = this.#downloads.redecide(want, decision);
       if (token !== undefined) this.#cancel(token, want.key);
@@ -866,6 +1191,7 @@ export class BroadcastCore {
    * returns every action since the last call (in order).
    */
   takeActions(): CoreAction[] {
+    this.#expire(this.#now);
     if (this.#scheduleNeeded) {
       this.#scheduleNeeded = false;
       this.#startDownloads(this.#now);
@@ -920,6 +1246,7 @@ export class BroadcastCore {
   #nextWake(): number | undefined {
     const times = [
       this.#nextReprioritize,
+      ...[...this.#channels.values()].map((ch) => ch.retention.nextExpiry()),
       this.#downloads.nextRetryAt,
       this.#laterAt,
       ...this.#chunked.wakeTimes(),
@@ -971,15 +1298,33 @@ export class BroadcastCore {
     downloading: number;
     validating: number;
     slots: Record<string, number>;
+    held: Record<
+      string,
+      { artifacts: number; bytes: number; maxArtifacts: number; maxBytes: number }
+    >;
     peersUp: number;
   } {
     const slots: Record<string, number> = {};
-    for (const ch of this.#channels.values()) slots[ch.name] = ch.table.size;
+    const held: Record<
+      string,
+      { artifacts: number; bytes: number; maxArtifacts: number; maxBytes: number }
+    > = {};
+    for (const ch of this.#channels.values()) {
+      slots[ch.name] = ch.table.size;
+      const rt = ch.retention;
+      held[ch.name] = {
+        artifacts: rt.count,
+        bytes: rt.bytes,
+        maxArtifacts: rt.limits.maxArtifacts,
+        maxBytes: rt.limits.maxBytes,
+      };
+    }
     return {
       wants: this.#downloads.size,
       downloading: this.#downloads.active + this.#chunked.inFlight,
       validating: this.#validating.size,
       slots,
+      held,
       peersUp: this.#up.size,
     };
   }

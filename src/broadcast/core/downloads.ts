@@ -25,6 +25,8 @@ export interface Want {
   round: number;
   /** No attempt before this time (backoff between rounds). */
   notBefore: number;
+  /** When its origin broadcast it, by this node's clock (from the first advert's age). */
+  readonly createdAt: number;
 }
 
 /** A download to start: ask `peer` for `want`. */
@@ -98,6 +100,7 @@ export class Downloads {
     peer: NodeId,
     decide: (a: AdvertInfo) => PriorityDecision,
     notBefore = 0,
+    createdAt = 0,
   ): Want | undefined {
     let want = this.#wants.get(key);
     if (!want) {
@@ -120,6 +123,7 @@ export class Downloads {
         faulty: new Set(),
         round: 0,
         notBefore,
+        createdAt,
       };
       this.#wants.set(key, want);
       this.#enqueue(want);

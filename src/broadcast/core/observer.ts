@@ -16,6 +16,11 @@
  * - `pool_full` {channel}
  * - `chunks` {channel, outcome}: fetched | retried | faulty | written | write_failed | evicted
  *   (evicted counts dormant artifacts held in part that were forgotten)
+ * - `removed` {channel, reason}: held artifacts that left the channel: expired | purged |
+ *   evicted | aborted
+ * - `evicted` {channel, peer}: artifacts evicted to make room, by the owner that was over its
+ *   share or held the most (a NodeId, or `self`)
+ * - `wants_removed` {channel, reason}: advertised artifacts no longer wanted: expired | purged
  */
 export interface CoreObserver {
   count(name: CounterName, labels: Record<string, string>, n?: number): void;
@@ -35,6 +40,9 @@ export const COUNTER_NAMES = [
   'messages_dropped',
   'pool_full',
   'chunks',
+  'removed',
+  'evicted',
+  'wants_removed',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -54,6 +62,9 @@ export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
   messages_dropped: ['reason', 'peer'],
   pool_full: ['channel'],
   chunks: ['channel', 'outcome'],
+  removed: ['channel', 'reason'],
+  evicted: ['channel', 'peer'],
+  wants_removed: ['channel', 'reason'],
 };
 
 /** An observer that keeps counts in a Map (tests, the simulator). */

@@ -15,6 +15,8 @@ export interface SlotEntry {
    * the origin also links to says `pushed`.
    */
   pushedBy: NodeId | undefined;
+  /** When its origin broadcast it, by this node's clock: its age goes in every update. */
+  createdAt: number;
   commit: CommitNumber;
 }
 

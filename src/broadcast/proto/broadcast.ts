@@ -301,6 +301,7 @@ export interface SlotUpdate {
   advert?: Advert
   inline?: Inline
   withdrawn: boolean
+  ageMs?: number
 }
 
 export namespace SlotUpdate {
@@ -336,6 +337,11 @@ export namespace SlotUpdate {
         if ((obj.withdrawn != null && obj.withdrawn !== false)) {
           w.uint32(40)
           w.bool(obj.withdrawn)
+        }
+
+        if (obj.ageMs != null) {
+          w.uint32(48)
+          w.uint64Number(obj.ageMs)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -376,6 +382,10 @@ export namespace SlotUpdate {
             }
             case 5: {
               obj.withdrawn = reader.bool()
+              break
+            }
+            case 6: {
+              obj.ageMs = reader.uint64Number()
               break
             }
             default: {
@@ -425,6 +435,13 @@ export namespace SlotUpdate {
               yield {
                 field: `${prefix}.withdrawn`,
                 value: reader.bool()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.ageMs`,
+                value: reader.uint64Number()
               }
               break
             }
@@ -490,6 +507,11 @@ export namespace SlotUpdate {
     value: boolean
   }
 
+  export interface SlotUpdateAgeMsFieldEvent {
+    field: '$.ageMs'
+    value: number
+  }
+
   export function encode (obj: Partial<SlotUpdate>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SlotUpdate.codec())
   }
@@ -498,7 +520,7 @@ export namespace SlotUpdate {
     return decodeMessage(buf, SlotUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdate>): Generator<SlotUpdateSlotFieldEvent | SlotUpdateCommitFieldEvent | SlotUpdateAdvertIdFieldEvent | SlotUpdateAdvertSizeFieldEvent | SlotUpdateAdvertAttributesFieldEvent | SlotUpdateAdvertPushedFieldEvent | SlotUpdateAdvertManifestSizeFieldEvent | SlotUpdateInlineArtifactFieldEvent | SlotUpdateInlineAttributesFieldEvent | SlotUpdateWithdrawnFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdate>): Generator<SlotUpdateSlotFieldEvent | SlotUpdateCommitFieldEvent | SlotUpdateAdvertIdFieldEvent | SlotUpdateAdvertSizeFieldEvent | SlotUpdateAdvertAttributesFieldEvent | SlotUpdateAdvertPushedFieldEvent | SlotUpdateAdvertManifestSizeFieldEvent | SlotUpdateInlineArtifactFieldEvent | SlotUpdateInlineAttributesFieldEvent | SlotUpdateWithdrawnFieldEvent | SlotUpdateAgeMsFieldEvent> {
     return streamMessage(buf, SlotUpdate.codec(), opts)
   }
 }
@@ -718,6 +740,12 @@ export namespace SlotUpdates {
     index: number
   }
 
+  export interface SlotUpdatesUpdatesAgeMsFieldEvent {
+    field: '$.updates[].ageMs'
+    value: number
+    index: number
+  }
+
   export interface SlotUpdatesHavesIdFieldEvent {
     field: '$.haves[].id'
     value: Uint8Array<ArrayBuffer>
@@ -738,7 +766,7 @@ export namespace SlotUpdates {
     return decodeMessage(buf, SlotUpdates.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesAdvertPushedFieldEvent | SlotUpdatesUpdatesAdvertManifestSizeFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent | SlotUpdatesHavesIdFieldEvent | SlotUpdatesHavesBitmapFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesAdvertPushedFieldEvent | SlotUpdatesUpdatesAdvertManifestSizeFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent | SlotUpdatesUpdatesAgeMsFieldEvent | SlotUpdatesHavesIdFieldEvent | SlotUpdatesHavesBitmapFieldEvent> {
     return streamMessage(buf, SlotUpdates.codec(), opts)
   }
 }
