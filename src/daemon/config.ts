@@ -59,6 +59,15 @@ export interface DaemonChannelConfig {
   maxArtifactBytes: number;
   maxSlots: number;
   relay: 'relay' | 'origin-only';
+  /** Artifacts expire this long after their origin broadcast them, ms (default 10 minutes). */
+  maxAgeMs: number;
+  /**
+   * Bytes the channel holds at most, pool and chunk store (default: 256 MiB, or more if
+   * `maxArtifactBytes / peerShare` needs it).
+   */
+  maxBytes: number;
+  /** The share of slots and bytes the artifacts charged to one peer may take, in (0, 1]. */
+  peerShare: number;
   /**
    * Chunking of artifacts above `thresholdBytes`, merged over `DEFAULT_CHUNKING` (the file may
    * give some fields or none); undefined when the file says `"chunking": null` (off: every
@@ -126,6 +135,9 @@ const channelSchema = z
     maxArtifactBytes: positiveInt.optional(),
     maxSlots: positiveInt.max(2 ** 32).optional(),
     relay: z.enum(['relay', 'origin-only']).optional(),
+    maxAgeMs: positiveInt.optional(),
+    maxBytes: positiveInt.optional(),
+    peerShare: z.number().positive().max(1).optional(),
     chunking: chunkingSchema.optional(),
   })
   .strict();
@@ -208,21 +220,24 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
   const given = c.channels ?? { consensus: {}, ingress: {} };
   for (const [name, ch] of Object.entries(given)) {
     const defaults = { ...DEFAULT_CHANNEL, ...DEFAULT_NODE_CHANNELS[name] };
-    const channel: DaemonChannelConfig = {
+    const settings: Omit<DaemonChannelConfig, 'maxBytes'> = {
       lane: ch.lane === undefined ? defaults.lane : ch.lane === 'high' ? Lane.high : Lane.bulk,
       pushThresholdBytes: ch.pushThresholdBytes ?? defaults.pushThresholdBytes,
       maxArtifactBytes: ch.maxArtifactBytes ?? defaults.maxArtifactBytes,
       maxSlots: ch.maxSlots ?? defaults.maxSlots,
       relay: ch.relay ?? defaults.relay,
+      maxAgeMs: ch.maxAgeMs ?? defaults.maxAgeMs,
+      peerShare: ch.peerShare ?? defaults.peerShare,
       chunking:
         ch.chunking === null
           ? undefined
           : ({ ...DEFAULT_CHUNKING, ...ch.chunking } as ChunkingConfig),
     };
     // What only the settings together can break (chunkBytes over maxChunkBytes, a manifest
-    // over maxManifestBytes): a ConfigError naming the field, before anything starts.
-    resolveChannel(name, channel);
-    channels[name] = channel;
+    // over maxManifestBytes, maxBytes x peerShare under maxArtifactBytes): a ConfigError
+    // naming the field, before anything starts. It also gives maxBytes its default.
+    const { maxBytes } = resolveChannel(name, { ...settings, maxBytes: ch.maxBytes });
+    channels[name] = { ...settings, maxBytes };
   }
   const limits = { ...DEFAULT_DAEMON_LIMITS, ...c.limits } as DaemonLimits;
   if (limits.shutdownQuietMs >= limits.shutdownTimeoutMs) {

@@ -3,7 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEFAULT_CHUNKING, DEFAULT_DOWNLOAD_LIMITS } from '../../src/broadcast/index.ts';
+import {
+  DEFAULT_CHANNEL,
+  DEFAULT_CHUNKING,
+  DEFAULT_DOWNLOAD_LIMITS,
+} from '../../src/broadcast/index.ts';
 import {
   DEFAULT_DAEMON_LIMITS,
   loadDaemonConfig,
@@ -99,6 +103,9 @@ describe('daemon config schema', () => {
       maxArtifactBytes: 1000,
       maxSlots: 10_000,
       relay: 'origin-only',
+      maxAgeMs: DEFAULT_CHANNEL.maxAgeMs,
+      maxBytes: DEFAULT_CHANNEL.maxBytes,
+      peerShare: DEFAULT_CHANNEL.peerShare,
       chunking: DEFAULT_CHUNKING,
     });
     // A channel named like a default one starts from that one's defaults.
@@ -106,6 +113,33 @@ describe('daemon config schema', () => {
     assert.equal(c.channels.consensus!.pushThresholdBytes, 0);
     assert.equal(c.limits.maxEventStreams, 3);
     assert.equal(c.limits.maxEventBacklog, DEFAULT_DAEMON_LIMITS.maxEventBacklog);
+  });
+
+  it('takes retention per channel: maxAgeMs, maxBytes, peerShare', () => {
+    const c = parseDaemonConfig(
+      {
+        ...MINIMAL,
+        channels: {
+          consensus: { maxAgeMs: 30_000, maxBytes: 64 * 1024 * 1024, peerShare: 0.5 },
+          // maxBytes by default grows to hold one peer's share of its largest artifact.
+          ingress: { maxArtifactBytes: 128 * 1024 * 1024, peerShare: 0.25 },
+        },
+      },
+      '/etc',
+    );
+    assert.equal(c.channels.consensus!.maxAgeMs, 30_000);
+    assert.equal(c.channels.consensus!.maxBytes, 64 * 1024 * 1024);
+    assert.equal(c.channels.consensus!.peerShare, 0.5);
+    assert.equal(c.channels.ingress!.maxAgeMs, DEFAULT_CHANNEL.maxAgeMs);
+    assert.equal(c.channels.ingress!.maxBytes, 512 * 1024 * 1024);
+    const ingress = (settings: unknown) => ({ ...MINIMAL, channels: { ingress: settings } });
+    refused(ingress({ maxAgeMs: 0 }), 'channels.ingress.maxAgeMs');
+    refused(ingress({ maxAgeMs: 1.5 }), 'channels.ingress.maxAgeMs');
+    refused(ingress({ maxBytes: -1 }), 'channels.ingress.maxBytes');
+    refused(ingress({ peerShare: 0 }), 'channels.ingress.peerShare');
+    refused(ingress({ peerShare: 1.5 }), 'channels.ingress.peerShare');
+    // One peer's share must hold the largest artifact.
+    refused(ingress({ maxBytes: 8 * 1024 * 1024 }), 'channels.ingress.maxBytes', /peerShare/);
   });
 
   it('takes chunking: null (off), or some of its fields merged over the defaults', () => {
