@@ -52,13 +52,31 @@ export interface ApiContext {
   draining: () => boolean;
 }
 
+/** One channel of `GET /v1/status`: its use of its bounds (`Channel.stats()`). */
+export interface ChannelStatusJson {
+  name: string;
+  /** Slots taken by our own and relayed artifacts, of `maxSlots`. */
+  slots: { used: number; max: number };
+  /** Artifacts held whole or in part, of their limit, and their bytes, of `maxBytes`. */
+  held: { artifacts: number; maxArtifacts: number; bytes: number; maxBytes: number };
+  /** The most the artifacts charged to one peer may hold (`peerShare`). */
+  perPeer: { maxArtifacts: number; maxBytes: number };
+  /** What each owner (a peer's NodeId, or 'self') holds. */
+  owners: { origin: string; artifacts: number; bytes: number }[];
+  /** Advertised artifacts not held yet. */
+  wants: number;
+  maxAgeMs: number;
+  /** `purgeBelow` watermarks in force, by attribute field. */
+  watermarks: Record<string, number>;
+}
+
 /** `GET /v1/status`. */
 export interface StatusJson {
   nodeId: string;
   subnet: string;
   registryVersion: number | null;
   address: string;
-  channels: { name: string }[];
+  channels: ChannelStatusJson[];
   peers: { nodeId: string; address: string; state: string; connId: number | null }[];
 }
 
@@ -73,7 +91,10 @@ export function statusOf(node: Node, subnet: string): StatusJson {
     subnet,
     registryVersion: node.transport.registryVersion ?? null,
     address: formatHostPort(node.address.host, node.address.port),
-    channels: node.channels().map((name) => ({ name })),
+    channels: node.channels().map((name) => {
+      const { channel: _, ...stats } = node.channel(name).stats();
+      return { name, ...stats };
+    }),
     peers: node.transport.peers().map((p) => ({
       nodeId: p.nodeId,
       address: p.address,
@@ -132,6 +153,135 @@ function parseAttributes(header: string | string[] | undefined): Uint8Array | un
     );
   }
   return bytes;
+}
+
+/** `GET /v1/channels/{ch}/artifacts`: page size by default, and at most. */
+export const LIST_DEFAULT_LIMIT = 100;
+export const LIST_MAX_LIMIT = 1000;
+
+/** Largest body of `POST /v1/channels/{ch}/purge`, bytes. */
+export const MAX_PURGE_BODY_BYTES = 4096;
+
+/** Longest attribute field name a purge may name (attributes are at most 256 bytes). */
+const MAX_FIELD_LENGTH = MAX_ATTRIBUTES_BYTES;
+
+/** One artifact of `GET /v1/channels/{ch}/artifacts`. */
+export interface HeldArtifactJson {
+  id: string;
+  size: number;
+  /** Base64 (standard, padded). */
+  attributes: string;
+  /** The NodeId of the peer it is charged to, or 'self'. */
+  origin: string;
+  ageMs: number;
+  held: 'whole' | 'partial';
+}
+
+/** `GET /v1/channels/{ch}/artifacts`: a page, and the cursor of the next (null on the last). */
+export interface ArtifactListJson {
+  artifacts: HeldArtifactJson[];
+  next: number | null;
+}
+
+/** A query parameter that must be a non-negative safe integer (undefined when absent). */
+function queryInt(query: URLSearchParams, name: string, min: number, max: number) {
+  const text = query.get(name);
+  if (text === null) return undefined;
+  const n = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ApiRequestError(
+      400,
+      'ERR_BAD_QUERY',
+      `query '${name}' must be an integer from ${min} to ${max}, got '${text.slice(0, 40)}'`,
+    );
+  }
+  return n;
+}
+
+/** Parses the query of `GET /v1/channels/{ch}/artifacts`: `limit` and the cursor `after`. */
+export function parseListQuery(query: URLSearchParams): { limit: number; after?: number } {
+  for (const key of query.keys()) {
+    if (key !== 'limit' && key !== 'after') {
+      throw new ApiRequestError(
+        400,
+        'ERR_BAD_QUERY',
+        `unknown query parameter '${key.slice(0, 40)}' (use limit and after)`,
+      );
+    }
+  }
+  const limit = queryInt(query, 'limit', 1, LIST_MAX_LIMIT) ?? LIST_DEFAULT_LIMIT;
+  const after = queryInt(query, 'after', 0, Number.MAX_SAFE_INTEGER);
+  return after === undefined ? { limit } : { limit, after };
+}
+
+/** What `POST /v1/channels/{ch}/purge` removes. */
+export type PurgeRequest = { below: { field: string; value: number } } | { olderThanMs: number };
+
+function badPurge(message: string): ApiRequestError {
+  return new ApiRequestError(400, 'ERR_BAD_PURGE', message);
+}
+
+/**
+ * Validates the body of `POST /v1/channels/{ch}/purge`: exactly one of
+ * `{"below": {"field", "value"}}` (a watermark) and `{"olderThanMs"}` (an age). Throws
+ * ERR_BAD_PURGE (400).
+ */
+export function parsePurge(text: string): PurgeRequest {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badPurge('the body must be JSON: {"below": {"field", "value"}} or {"olderThanMs"}');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badPurge('the body must be a JSON object');
+  }
+  const keys = Object.keys(body);
+  const unknown = keys.find((k) => k !== 'below' && k !== 'olderThanMs');
+  if (unknown !== undefined) throw badPurge(`unknown field '${unknown.slice(0, 40)}'`);
+  if (keys.length !== 1) throw badPurge("give exactly one of 'below' and 'olderThanMs'");
+  const b = body as Record<string, unknown>;
+  if ('olderThanMs' in b) {
+    const ms = b.olderThanMs;
+    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) {
+      throw badPurge("'olderThanMs' must be an integer >= 0 (milliseconds)");
+    }
+    return { olderThanMs: ms };
+  }
+  const below = b.below;
+  if (typeof below !== 'object' || below === null || Array.isArray(below)) {
+    throw badPurge("'below' must be an object with 'field' (a string) and 'value' (a number)");
+  }
+  const w = below as Record<string, unknown>;
+  const extra = Object.keys(w).find((k) => k !== 'field' && k !== 'value');
+  if (extra !== undefined) throw badPurge(`unknown field 'below.${extra.slice(0, 40)}'`);
+  if (typeof w.field !== 'string' || w.field.length === 0 || w.field.length > MAX_FIELD_LENGTH) {
+    throw badPurge(`'below.field' must be a string of 1 to ${MAX_FIELD_LENGTH} characters`);
+  }
+  if (typeof w.value !== 'number' || !Number.isFinite(w.value)) {
+    throw badPurge("'below.value' must be a finite number");
+  }
+  return { below: { field: w.field, value: w.value } };
+}
+
+/** The body of a small JSON request, at most `max` bytes (413 ERR_BODY_TOO_LARGE past it). */
+async function smallBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<string> {
+  const tooBig = () => {
+    // The rest of the body is not read: the connection closes after the answer.
+    res.setHeader('connection', 'close');
+    return new ApiRequestError(413, 'ERR_BODY_TOO_LARGE', `the body exceeds ${max} bytes`);
+  };
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) throw tooBig();
+  const pieces: Buffer[] = [];
+  let size = 0;
+  for await (const piece of req.iterator({ destroyOnReturn: false })) {
+    const chunk = piece as Buffer;
+    size += chunk.length;
+    if (size > max) throw tooBig();
+    pieces.push(chunk);
+  }
+  return Buffer.concat(pieces, size).toString('utf8');
 }
 
 function methodNotAllowed(res: ServerResponse, allowed: string): void {
@@ -309,12 +459,46 @@ export function createApiHandler(
       sendJson(res, 200, ctx.history.toJSON());
       return;
     }
-    const m = /^\/v1\/channels\/([^/]+)\/(artifacts|events)(?:\/([^/]+))?$/.exec(path);
+    const m = /^\/v1\/channels\/([^/]+)\/(artifacts|events|purge)(?:\/([^/]+))?$/.exec(path);
     if (m === null) {
       setRoute('unknown');
       throw new ApiRequestError(404, 'ERR_NOT_FOUND', `no such path: ${path.slice(0, 200)}`);
     }
     const [, name, kind, idText] = m as unknown as [string, string, string, string | undefined];
+    if (kind === 'purge') {
+      setRoute('purge');
+      if (idText !== undefined) {
+        throw new ApiRequestError(404, 'ERR_NOT_FOUND', `no such path: ${path.slice(0, 200)}`);
+      }
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      const channel = channelOf(name);
+      const purge = parsePurge(await smallBody(req, res, MAX_PURGE_BODY_BYTES));
+      const purged =
+        'below' in purge
+          ? channel.purgeBelow(purge.below.field, purge.below.value)
+          : channel.purge((a) => a.ageMs >= purge.olderThanMs);
+      sendJson(res, 200, { purged });
+      return;
+    }
+    if (kind === 'artifacts' && idText === undefined && method !== 'POST') {
+      setRoute('list_artifacts');
+      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, POST');
+      const channel = channelOf(name);
+      const page = channel.list(parseListQuery(query));
+      const body: ArtifactListJson = {
+        artifacts: page.artifacts.map((a) => ({
+          id: a.id,
+          size: a.size,
+          attributes: Buffer.from(a.attributes).toString('base64'),
+          origin: a.origin,
+          ageMs: a.ageMs,
+          held: a.held === 'partial' ? 'partial' : 'whole',
+        })),
+        next: page.next ?? null,
+      };
+      sendJson(res, 200, body);
+      return;
+    }
     if (kind === 'events') {
       setRoute('events');
       if (idText !== undefined) {

@@ -231,11 +231,9 @@ describe('daemon HTTP API', { timeout: 60_000 }, () => {
     const put = await fetch(`${a}/ingress/artifacts/${id}`, { method: 'PUT' });
     assert.equal(put.headers.get('allow'), 'GET, DELETE');
     await expectError(put, 405, 'ERR_METHOD_NOT_ALLOWED');
-    await expectError(
-      await fetch(`${a}/ingress/artifacts`, { method: 'GET' }),
-      405,
-      'ERR_METHOD_NOT_ALLOWED',
-    );
+    const putAll = await fetch(`${a}/ingress/artifacts`, { method: 'PUT' });
+    assert.equal(putAll.headers.get('allow'), 'GET, POST');
+    await expectError(putAll, 405, 'ERR_METHOD_NOT_ALLOWED');
     await expectError(
       await fetch(`${api}/metrics`, { method: 'POST' }),
       405,
