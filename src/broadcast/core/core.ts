@@ -629,6 +629,8 @@ export class BroadcastCore {
           if (current?.commit !== update.commit || this.#peerHas(peer, name, id)) {
             this.#count('relay_suppressed', { channel: name });
           } else {
+            // Its age as it leaves, not as it was when queued.
+            update.ageMs = Math.max(0, Math.round(this.#now - current.createdAt));
             this.#queue(peer, ch, update);
           }
         }
@@ -1171,6 +1173,8 @@ export class BroadcastCore {
 
   /** Time passed: periodic re-evaluation and retries that are due. */
   tick(now: number): void {
+    this.#now = now;
+    this.#expire(now);
     if (this.#nextReprioritize !== undefined && now >= this.#nextReprioritize) {
       this.#nextReprioritize = undefined;
       this.reprioritize(undefined, now);
@@ -1192,6 +1196,10 @@ export class BroadcastCore {
    */
   takeActions(): CoreAction[] {
     this.#expire(this.#now);
+    // Wants that arrived in the last event (after its #touch) are re-evaluated too.
+    if (this.#nextReprioritize === undefined && this.#downloads.size > 0) {
+      this.#nextReprioritize = this.#now + this.#limits.reprioritizeIntervalMs;
+    }
     if (this.#scheduleNeeded) {
       this.#scheduleNeeded = false;
       this.#startDownloads(this.#now);
