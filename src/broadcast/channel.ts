@@ -48,9 +48,11 @@ export interface Channel {
   /**
    * Starts broadcasting `bytes` (copied) and returns its id (SHA-256, hex). Idempotent for an
    * artifact this node already broadcasts. The slot update leaves at the end of the current
-   * burst of synchronous calls, batched with the others. Throws ERR_ARTIFACT_TOO_LARGE (bytes
-   * or attributes over the channel's bounds), ERR_QUEUE_FULL (no free slot, or the pool is
-   * full), ERR_NODE_STOPPED.
+   * burst of synchronous calls, batched with the others. A full channel makes room by evicting
+   * the oldest artifacts of the owner holding the most (docs/protocol.md, Lifecycle and
+   * retention). Throws ERR_ARTIFACT_TOO_LARGE (bytes or attributes over the channel's bounds),
+   * ERR_ARTIFACT_EXPIRED (`ageMs` at or past `maxAgeMs`), ERR_QUEUE_FULL (a custom pool refused
+   * it), ERR_NODE_STOPPED.
    */
   broadcast(bytes: Uint8Array, opts?: BroadcastOptions): ArtifactId;
   /**
