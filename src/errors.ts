@@ -206,3 +206,19 @@ export class ApiRequestError extends SubnetP2pError {
     this.status = status;
   }
 }
+
+/**
+ * The daemon could not store an accepted artifact durably (write, fsync or rename under
+ * `dataDir` failed: a full disk, a read-only or missing folder, an I/O error). The upload is
+ * refused (503 `ERR_DURABLE_WRITE`), never acknowledged; `path` is the file concerned.
+ */
+export class DurableWriteError extends SubnetP2pError {
+  readonly path: string;
+  constructor(path: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? String(cause);
+    super('ERR_DURABLE_WRITE', `cannot store the artifact durably at ${path} (${code})`, {
+      cause,
+    });
+    this.path = path;
+  }
+}

@@ -4,7 +4,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   type ChunkingConfig,
@@ -24,6 +24,12 @@ const MIB = 1024 * 1024;
 
 /** Largest config file read, bytes. */
 export const MAX_CONFIG_BYTES = 1 * MIB;
+
+/**
+ * Default `dataDir`, in `identityDir`: one per node (two configs in one folder never share it),
+ * and writable where the node's key is (`/var/lib/subnet-p2p` in docs/deploy.md).
+ */
+export const DEFAULT_DATA_DIR = 'data';
 
 /** Default `api`: loopback only. */
 export const DEFAULT_API_ADDRESS = '127.0.0.1:4180';
@@ -87,6 +93,14 @@ export interface DaemonConfig {
    * them in memory (1 GiB per channel).
    */
   chunkDir: string | undefined;
+  /**
+   * The node's data folder: artifacts accepted through the API (201) are stored durably under
+   * `<dataDir>/accepted/<channel>/` until they leave their channel (see `durable-store.ts`).
+   * Default: `<identityDir>/data`. One node per dataDir.
+   */
+  dataDir: string;
+  /** Whether a 201 waits for the durable store (default true; false: memory only). */
+  durable: boolean;
   /** Download limits, merged over `DEFAULT_DOWNLOAD_LIMITS`. */
   downloads: DownloadLimits;
   registryPublicKey: string | undefined;
@@ -165,6 +179,8 @@ const configSchema = z
     registryFile: z.string().min(1),
     registryPublicKey: z.string().min(1).optional(),
     chunkDir: z.string().min(1).optional(),
+    dataDir: z.string().min(1).optional(),
+    durable: z.boolean().optional(),
     downloads: downloadsSchema.optional(),
     subnet: z.string().regex(SUBNET_NAME_PATTERN, 'is not a valid subnet name'),
     listen: hostPort,
@@ -249,6 +265,8 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
     identityDir: resolve(baseDir, c.identityDir),
     registryFile: resolve(baseDir, c.registryFile),
     chunkDir: c.chunkDir === undefined ? undefined : resolve(baseDir, c.chunkDir),
+    dataDir: resolve(baseDir, c.dataDir ?? join(c.identityDir, DEFAULT_DATA_DIR)),
+    durable: c.durable ?? true,
     downloads,
     registryPublicKey:
       c.registryPublicKey === undefined ? undefined : resolve(baseDir, c.registryPublicKey),

@@ -11,6 +11,7 @@ import { MAX_ATTRIBUTES_BYTES } from '../broadcast/index.ts';
 import { ApiRequestError, SubnetP2pError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Node } from '../node/index.ts';
+import type { AcceptBody } from './durable-accept.ts';
 import type { DaemonMetrics } from './metrics.ts';
 import type { EventStreams } from './sse.ts';
 import type { StatusHistory } from './status-history.ts';
@@ -24,6 +25,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   ERR_ARTIFACT_TOO_LARGE: 413,
   ERR_QUEUE_FULL: 503,
   ERR_NODE_STOPPED: 503,
+  ERR_DURABLE_WRITE: 503,
 };
 
 const ARTIFACT_ID = /^[0-9a-f]{64}$/;
@@ -50,6 +52,11 @@ export interface ApiContext {
   logger: Logger;
   /** True once shutdown began: new uploads and streams are refused with 503. */
   draining: () => boolean;
+  /**
+   * The POST path's broadcast (default: straight to the channel). The daemon gives one that
+   * stores the artifact durably before the 201 (`durable-accept.ts`).
+   */
+  accept?: AcceptBody;
 }
 
 /** One channel of `GET /v1/status`: its use of its bounds (`Channel.stats()`). */
@@ -538,7 +545,7 @@ export function createApiHandler(
       uploads++;
       let posted: { id: ArtifactId; size: number };
       try {
-        posted = await broadcastBody(
+        posted = await (ctx.accept ?? broadcastBody)(
           body,
           channel,
           ctx.chunking(channel.name)?.thresholdBytes ?? Number.POSITIVE_INFINITY,

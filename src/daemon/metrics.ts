@@ -2,7 +2,7 @@
  * The daemon's own metrics (`subnet_p2p_daemon_*`), on the node's prom-client registry.
  * @module
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export class DaemonMetrics {
   /** `subnet_p2p_daemon_http_requests_total{route,status}`. */
@@ -15,6 +15,15 @@ export class DaemonMetrics {
   readonly streams: Gauge<'channel'>;
   /** `subnet_p2p_daemon_event_streams_closed_total{reason}`. */
   readonly streamsClosed: Counter<'reason'>;
+  /** `subnet_p2p_daemon_durable_writes_total{channel,outcome}`: `ok`, `failed`. */
+  readonly durableWrites: Counter<'channel' | 'outcome'>;
+  /**
+   * `subnet_p2p_daemon_durable_restored_total{channel,outcome}`: records found at start,
+   * `restored`, `expired`, `corrupt`, `refused` (the channel refused it), `missing`.
+   */
+  readonly durableRestored: Counter<'channel' | 'outcome'>;
+  /** `subnet_p2p_daemon_durable_fsync_seconds`: one fsync of a file or folder. */
+  readonly durableFsyncSeconds: Histogram;
 
   constructor(registry: Registry, channels: readonly string[]) {
     const registers = [registry];
@@ -46,6 +55,24 @@ export class DaemonMetrics {
       name: 'subnet_p2p_daemon_event_streams_closed_total',
       help: 'Event streams closed by the daemon, by reason (slow_client, shutdown)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.durableWrites = new Counter({
+      name: 'subnet_p2p_daemon_durable_writes_total',
+      help: 'Accepted artifacts stored durably before the 201, by channel and outcome (ok, failed)',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    });
+    this.durableRestored = new Counter({
+      name: 'subnet_p2p_daemon_durable_restored_total',
+      help: 'Durable records found at start, by channel and outcome (restored, expired, corrupt, refused, missing)',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    });
+    this.durableFsyncSeconds = new Histogram({
+      name: 'subnet_p2p_daemon_durable_fsync_seconds',
+      help: 'Latency of one fsync of a durable record or its folder, seconds',
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
       registers,
     });
     for (const channel of channels) {

@@ -23,6 +23,8 @@ import { createNode, type Node } from '../node/index.ts';
 import { FileRegistryClient, type HostPort, loadOperatorPublicKey } from '../registry/index.ts';
 import { Lane } from '../transport/index.ts';
 import type { DaemonConfig } from './config.ts';
+import { durableAccept, removeRecordsOnRemoval, restoreAccepted } from './durable-accept.ts';
+import { DurableStore } from './durable-store.ts';
 import { createApiHandler } from './http-api.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { EventStreams } from './sse.ts';
@@ -94,6 +96,15 @@ export async function startDaemon(
 ): Promise<Daemon> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const limits = config.limits;
+  // Durable acceptance (on by default): a dataDir that cannot be written is a config error.
+  const metrics = new MetricsRegistry();
+  const daemonMetrics = new DaemonMetrics(metrics, Object.keys(config.channels));
+  const durable = config.durable
+    ? new DurableStore(config.dataDir, { logger, metrics: daemonMetrics })
+    : undefined;
+  await durable?.init(Object.keys(config.channels)).catch((err) => {
+    throw new ConfigError('dataDir', (err as Error).message, { cause: err });
+  });
   const identity = await loadIdentity(config.identityDir).catch((err) => {
     throw asConfigError('identityDir', err);
   });
@@ -103,7 +114,6 @@ export async function startDaemon(
       : await loadOperatorPublicKey(config.registryPublicKey).catch((err) => {
           throw asConfigError('registryPublicKey', err);
         });
-  const metrics = new MetricsRegistry();
   const registry = await FileRegistryClient.open(config.registryFile, {
     operatorPublicKey,
     metrics,
@@ -133,7 +143,10 @@ export async function startDaemon(
     throw err;
   }
   const names = node.channels();
-  const daemonMetrics = new DaemonMetrics(metrics, names);
+  // Chunk stores on disk (the config's chunkDir, not stores given by the caller).
+  const chunkDir = opts.chunkStores === undefined ? config.chunkDir : undefined;
+  const stopRemovals = durable && removeRecordsOnRemoval(node, durable);
+  if (durable) await restoreAccepted(node, durable, { logger, metrics: daemonMetrics });
   const streams = new EventStreams({
     maxBacklog: limits.maxEventBacklog,
     keepAliveMs: limits.eventKeepAliveMs,
@@ -172,6 +185,11 @@ export async function startDaemon(
         draining: () => draining,
         maxArtifactBytes: (name) => config.channels[name]!.maxArtifactBytes,
         chunking: (name) => config.channels[name]!.chunking,
+        accept:
+          durable &&
+          durableAccept(durable, (name) =>
+            chunkDir === undefined ? undefined : join(chunkDir, name),
+          ),
       },
       STATUS_PAGE_DIR,
     ),
@@ -213,6 +231,7 @@ export async function startDaemon(
     await drainLinks(node, metrics, limits, started);
     history.stop();
     await node.stop();
+    stopRemovals?.();
     await Promise.all(readers);
     await registry.close();
     logger.info({ ms: Date.now() - started }, 'node stopped');

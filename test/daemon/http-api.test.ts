@@ -259,16 +259,29 @@ describe('daemon HTTP API', { timeout: 60_000 }, () => {
 
   it('limits.maxConcurrentUploads: an upload more while one is in progress is refused with 503', async () => {
     // An upload in progress: its body is not finished.
-    const held = request(`${api}/v1/channels/ingress/artifacts`, {
-      method: 'POST',
-      headers: { 'content-length': 10 },
-    });
-    held.on('error', () => undefined);
-    held.write('12345');
+    const hold = () => {
+      const req = request(`${api}/v1/channels/ingress/artifacts`, {
+        method: 'POST',
+        headers: { 'content-length': 10 },
+      });
+      req.on('error', () => undefined);
+      req.on('response', () => {
+        answered = true; // refused: a probe below was in progress when it came
+      });
+      req.write('12345');
+      return req;
+    };
+    let answered = false;
+    let held = hold();
     try {
       let res: Response | undefined;
       // The server counts the upload once it has its headers: retry until it does.
       for (let i = 0; i < 200; i++) {
+        if (answered) {
+          held.destroy();
+          answered = false;
+          held = hold();
+        }
         res = await fetch(`${api}/v1/channels/ingress/artifacts`, { method: 'POST', body: 'x' });
         if (res.status === 503) break;
         await res.arrayBuffer();
