@@ -48,6 +48,8 @@ describe('status page in headless Chromium', { skip: missing, timeout: 90_000 },
           subnet: 's1',
           listen: `127.0.0.1:${ports[i]}`,
           api: '127.0.0.1:0',
+          // Few consensus slots: a handful of artifacts brings the channel near its limit.
+          channels: { consensus: { maxSlots: 5 }, ingress: {} },
           limits: { statusSampleMs: 250, shutdownQuietMs: 10 },
         },
         dir,
@@ -107,6 +109,29 @@ describe('status page in headless Chromium', { skip: missing, timeout: 90_000 },
       ?.getAttribute('d') ?? '').split(' ').some((p) => Number(p.split(',')[1]) < 149)`);
     assert.ok(Number(await chart.getAttribute('data-points')) >= 2);
     assert.equal(await page.locator('#conn').getAttribute('class'), 'live');
+
+    // The channels' use of their bounds: 4 of 5 consensus slots is near the limit (80%).
+    const ingress = page.locator('#channels tr[data-channel="ingress"] td[data-use="slots"]');
+    assert.equal(await ingress.getAttribute('data-level'), 'ok');
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${api}/v1/channels/consensus/artifacts`, {
+        method: 'POST',
+        body: Buffer.from(`block ${i}`),
+      });
+      assert.equal(res.status, 201);
+    }
+    const slots = page.locator('#channels tr[data-channel="consensus"] td[data-use="slots"]');
+    await page.waitForSelector(
+      '#channels tr[data-channel="consensus"] td[data-use="slots"][data-level="near"]',
+    );
+    assert.equal(await slots.textContent(), '4 / 5 (80%)');
+    assert.match((await slots.getAttribute('class')) ?? '', /\bnear\b/);
+    assert.match(
+      (await page
+        .locator('#channels tr[data-channel="ingress"] td[data-use="bytes"]')
+        .textContent()) ?? '',
+      /\/ 256 MiB/,
+    );
 
     await mkdir('tmp', { recursive: true });
     await page.screenshot({ path: join('tmp', 'status-page.png'), fullPage: true });

@@ -6,6 +6,8 @@ const LANES = ['control', 'high', 'bulk'];
 const W = 480;
 const H = 170;
 const PAD = { left: 52, right: 10, top: 10, bottom: 20 };
+/** A limit used at this fraction or more is highlighted. */
+const NEAR_LIMIT = 0.8;
 
 const charts = new Map();
 
@@ -155,6 +157,41 @@ function renderStatus(status) {
   tbody.replaceChildren(...rows);
 }
 
+/** A limit's use as a number, `used / max (n%)`, amber at 80% and red when full. */
+function useCell(key, used, max, unit) {
+  const ratio = max > 0 ? used / max : 0;
+  const level = ratio >= 1 ? 'full' : ratio >= NEAR_LIMIT ? 'near' : 'ok';
+  const text = `${formatValue(used, unit)} / ${formatValue(max, unit)} (${Math.floor(ratio * 100)}%)`;
+  return el('td', { class: `mono use ${level}`, 'data-use': key, 'data-level': level }, text);
+}
+
+function formatAge(ms) {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
+
+function renderChannels(channels) {
+  const rows = channels.map((c) => {
+    const tr = el('tr', { 'data-channel': c.name });
+    const marks = Object.entries(c.watermarks).map(([field, v]) => `${field} ≥ ${v}`);
+    tr.append(
+      el('td', { class: 'mono' }, c.name),
+      useCell('slots', c.slots.used, c.slots.max, ''),
+      useCell('artifacts', c.held.artifacts, c.held.maxArtifacts, ''),
+      useCell('bytes', c.held.bytes, c.held.maxBytes, 'B'),
+      el(
+        'td',
+        { class: 'mono' },
+        `${formatValue(c.perPeer.maxArtifacts, '')} and ${formatValue(c.perPeer.maxBytes, 'B')}`,
+      ),
+      el('td', { class: 'mono' }, String(c.wants)),
+      el('td', { class: 'mono' }, formatAge(c.maxAgeMs)),
+      el('td', { class: 'mono' }, marks.length > 0 ? marks.join(', ') : '–'),
+    );
+    return tr;
+  });
+  document.querySelector('#channels tbody').replaceChildren(...rows);
+}
+
 function renderHistory(history) {
   const samples = history.samples;
   const times = samples.map((s) => s.t);
@@ -231,6 +268,7 @@ async function refresh() {
     const [status, history] = await Promise.all([getJson('/v1/status'), getJson('/v1/history')]);
     intervalMs = Math.max(250, history.sampleMs);
     renderStatus(status);
+    renderChannels(status.channels);
     renderHistory(history);
     conn.className = 'live';
     conn.textContent = `live, every ${intervalMs / 1000} s`;
