@@ -3,11 +3,13 @@
 // each channel's use of its bounds in /v1/status. Everything here is synchronous in the node
 // once a request is answered: no waits.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { encodeManifest, InMemoryChunkStore, manifestId } from '../../src/broadcast/index.ts';
 import { parseDaemonConfig } from '../../src/daemon/config.ts';
 import type { ArtifactListJson, ChannelStatusJson, StatusJson } from '../../src/daemon/http-api.ts';
 import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
@@ -325,5 +327,79 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', { timeout:
     assert.equal(put.headers.get('allow'), 'GET, POST');
     await expectError(put, 405, 'ERR_METHOD_NOT_ALLOWED');
     await expectError(await fetch(`${api}/v1/channels/ingress/purge/x`), 404, 'ERR_NOT_FOUND');
+  });
+});
+
+describe('daemon HTTP API: a chunked artifact held in part', { timeout: 60_000 }, () => {
+  const CHUNK = 4096;
+  let dir: string;
+  let daemon: Daemon;
+  let api: string;
+  const store = new InMemoryChunkStore({ maxBytes: 64 * 1024 });
+  // Held in part since before the start (a download interrupted by a restart): 1 chunk of 3.
+  const part = Buffer.alloc(CHUNK, 7);
+  const manifest = encodeManifest({
+    chunkBytes: CHUNK,
+    totalBytes: 3 * CHUNK,
+    hashes: [0, 1, 2].map(() => createHash('sha256').update(part).digest()),
+  });
+  const partial = manifestId(manifest);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-list-part-'));
+    const identity = await generateIdentity();
+    await writeIdentity(join(dir, 'node'), identity);
+    const port = await freePort();
+    const doc = addNode(initRegistry(), {
+      subnet: 's1',
+      address: `127.0.0.1:${port}`,
+      certificatePem: identity.certificatePem,
+    });
+    await writeRegistryFile(join(dir, 'registry.json'), doc);
+    await store.open(partial, manifest);
+    await store.put(partial, 0, part);
+    const config = parseDaemonConfig(
+      {
+        identityDir: 'node',
+        registryFile: 'registry.json',
+        subnet: 's1',
+        listen: `127.0.0.1:${port}`,
+        api: '127.0.0.1:0',
+        channels: {
+          blobs: {
+            maxArtifactBytes: 1024 * 1024,
+            chunking: { thresholdBytes: CHUNK, chunkBytes: CHUNK, maxChunkBytes: CHUNK },
+          },
+        },
+        limits: { shutdownQuietMs: 10 },
+      },
+      dir,
+    );
+    daemon = await startDaemon(config, { logger: silentLogger(), chunkStores: { blobs: store } });
+    api = `http://127.0.0.1:${daemon.api.port}/v1/channels/blobs`;
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists it as partial beside a whole one, and purges it', async () => {
+    const whole = await postArtifact(api.replace(/\/v1\/.*/, ''), 'blobs', Buffer.alloc(100, 1));
+    const res = await fetch(`${api}/artifacts`);
+    const page = (await res.json()) as ArtifactListJson;
+    const held = Object.fromEntries(page.artifacts.map((a) => [a.id, a.held]));
+    assert.deepEqual(held, { [partial]: 'partial', [whole]: 'whole' });
+    assert.equal(page.artifacts.find((a) => a.id === partial)!.size, 3 * CHUNK);
+    const purged = await fetch(`${api}/purge`, {
+      method: 'POST',
+      body: JSON.stringify({ olderThanMs: 0 }),
+    });
+    assert.deepEqual(await purged.json(), { purged: 2 });
+    assert.equal(daemon.node.channel('blobs').chunked(partial), undefined);
+    assert.deepEqual(
+      ((await (await fetch(`${api}/artifacts`)).json()) as ArtifactListJson).artifacts,
+      [],
+    );
   });
 });
