@@ -61,7 +61,8 @@ const COUNTER_HELP: Record<CounterName, string> = {
   validations: 'Verdicts of the validation hook',
   delivered: 'Artifacts accepted and handed to the application',
   relayed: 'Accepted artifacts advertised on to peers',
-  relay_skipped: 'Accepted artifacts not relayed because every slot of the channel was in use',
+  relay_skipped:
+    'Accepted artifacts not relayed because no slot was free (retention keeps a slot for every artifact held: a bug to report)',
   relay_suppressed:
     'Delayed relayed adverts of pushed artifacts not sent: the peer advertised the artifact meanwhile',
   duplicate_downloads: 'Downloads of an artifact that was already held when they finished',
