@@ -5,6 +5,7 @@
  *
  *   npm run bench:sim                     # everything (several minutes on 2 cores)
  *   npm run bench:sim -- --only scale,priority
+ *   npm run bench:sim -- --only retention  # the simulated week alone (about 2 minutes)
  *   npm run bench:sim -- --quick          # smaller loads, a smoke run
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -130,6 +131,16 @@ const rows: Row[] = [
     name: 'churn',
     opts: { scenario: 'churn', seed: 1, load: q(1) },
     figures: (run) => ({ ...common(run), ...d(run) }),
+    report: true,
+  },
+  {
+    // A simulated week (a day with --quick): retention bounds under an honest load and a flood.
+    name: 'retention',
+    opts: { scenario: 'retention', seed: 1, load: quick ? 1 / 7 : 1 },
+    figures: (run) => {
+      const { workload: _, retention: __, ...rest } = d(run);
+      return { ...common(run), artifacts: run.result.artifacts, ...rest };
+    },
     report: true,
   },
 ];

@@ -70,6 +70,11 @@ export interface SimNetworkOptions {
   binMs?: number;
   /** Time a chunk-store write takes before the core is told it completed, ms. Default 0. */
   chunkWriteMs?: number;
+  /**
+   * Whether `node.deliveries` records every delivery (default true). A long run (the week of
+   * `retention`) turns it off: it would keep an entry per artifact per node for good.
+   */
+  recordDeliveries?: boolean;
 }
 
 /**
@@ -673,7 +678,7 @@ export class SimNetwork {
       }
       case 'deliver': {
         const key = `${action.artifact.channel}:${action.artifact.id}`;
-        if (!node.deliveries.has(key))
+        if (this.#opts.recordDeliveries !== false && !node.deliveries.has(key))
           node.deliveries.set(key, { at: this.now, from: action.artifact.from });
         this.onDeliver?.(node, action.artifact);
         return;

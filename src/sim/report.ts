@@ -180,6 +180,68 @@ export function chartSpecs(run: SimRun): Record<'latency' | 'progress' | 'lanes'
   };
 }
 
+/**
+ * Rows of the retention chart (`retention` runs): at each sample, the most any honest node
+ * held of each measure, as a fraction of its bound, at most ~600 points per series (the most
+ * over each group of samples, so that no peak is lost).
+ */
+export function retentionRows(run: SimRun): Row[] {
+  const samples = run.samples ?? [];
+  const b = (run.result.details as { maxima?: Record<string, { bound?: number }> }).maxima ?? {};
+  const series: [string, (s: (typeof samples)[number]) => number, number | undefined][] = [
+    ['slots used / maxSlots', (s) => s.slots, b.slots?.bound],
+    ['artifacts held / maxSlots', (s) => s.artifacts, b.artifacts?.bound],
+    ['bytes held / maxBytes', (s) => s.bytes, b.bytes?.bound],
+    ['flooder artifacts / its share', (s) => s.flooderArtifacts, b.flooderArtifacts?.bound],
+    ['flooder bytes / its share', (s) => s.flooderBytes, b.flooderBytes?.bound],
+    ['wants / ((n-1) x maxSlots)', (s) => s.wants, b.wants?.bound],
+  ];
+  const group = Math.max(1, Math.ceil(samples.length / 600));
+  const rows: Row[] = [];
+  for (let i = 0; i < samples.length; i += group) {
+    const slice = samples.slice(i, i + group);
+    const hours = round(slice.at(-1)!.at / 3_600_000, 3);
+    for (const [name, f, bound] of series) {
+      if (!bound) continue;
+      const v = Math.max(...slice.map(f));
+      rows.push({ hours, measure: name, fraction: round(v / bound, 5) });
+    }
+  }
+  return rows;
+}
+
+/** The retention chart: use of each bound over the run, and the bound (1). */
+export function retentionSpec(run: SimRun): TopLevelSpec {
+  const rows = retentionRows(run);
+  return {
+    width: 760,
+    height: 320,
+    background: 'white',
+    title: title(run, 'Most any honest node held, against its bound'),
+    layer: [
+      {
+        data: { values: rows },
+        mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.2 },
+        encoding: {
+          x: { field: 'hours', type: 'quantitative', title: 'virtual time (hours)' },
+          y: {
+            field: 'fraction',
+            type: 'quantitative',
+            title: 'fraction of the bound',
+            scale: { domain: [0, 1.1] },
+          },
+          color: { field: 'measure', type: 'nominal', legend: { labelLimit: 400 } },
+        },
+      },
+      {
+        data: { values: [{ bound: 1 }] },
+        mark: { type: 'rule', strokeDash: [6, 4], color: 'black' },
+        encoding: { y: { field: 'bound', type: 'quantitative' } },
+      },
+    ],
+  };
+}
+
 /** Renders a vega-lite spec as SVG text. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
@@ -212,7 +274,10 @@ export async function writeReport(run: SimRun, dir: string): Promise<string[]> {
   const json = join(dir, 'result.json');
   writeFileSync(json, `${JSON.stringify(run.result, null, 2)}\n`);
   files.push(json);
-  for (const [name, spec] of Object.entries(chartSpecs(run))) {
+  const specs: Record<string, TopLevelSpec> = run.samples
+    ? { retention: retentionSpec(run), lanes: chartSpecs(run).lanes }
+    : chartSpecs(run);
+  for (const [name, spec] of Object.entries(specs)) {
     const svg = await renderSvg(spec);
     const svgFile = join(dir, `${name}.svg`);
     const pngFile = join(dir, `${name}.png`);

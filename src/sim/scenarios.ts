@@ -11,6 +11,7 @@ import { DEFAULT_TOPOLOGY, Lane } from '../transport/index.ts';
 import type { Bandwidth, SimTransportLimits } from './bandwidth.ts';
 import { simNodeIds } from './ids.ts';
 import { SimNetwork } from './network.ts';
+import { type RetentionSample, type RetentionWorkload, retention } from './retention-scenario.ts';
 import { type LatencySummary, round, summarize } from './stats.ts';
 import { type Broadcast, type DeliveryRecord, Tracker } from './tracker.ts';
 
@@ -22,6 +23,7 @@ export const SCENARIOS = [
   'priority',
   'scale',
   'large',
+  'retention',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -41,6 +43,8 @@ export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   scale: '1000 nodes on the bounded-degree ring (degree 18): relay reaches every node',
   large:
     'one 64 MiB chunked artifact from one node at 100 Mbit/s: swarming against one upload and the star',
+  retention:
+    'a simulated week (x load) of steady honest load on a channel with default retention while one member floods its share: slots, bytes and wants stay bounded, honest delivery 100%',
 };
 
 /** Default subnet size of each scenario. */
@@ -52,6 +56,7 @@ export const DEFAULT_NODES: Record<ScenarioName, number> = {
   priority: 13,
   scale: 1000,
   large: 100,
+  retention: 5,
 };
 
 /** 1 Gbit/s each way: a data-centre node's share of a WAN link. */
@@ -84,6 +89,10 @@ export interface ScenarioOptions {
   artifactBytes?: number;
   /** large: its chunk size, bytes. Default 1 MiB. */
   chunkBytes?: number;
+  /** retention: the workload, over RETENTION_WORKLOAD. */
+  retention?: Partial<RetentionWorkload>;
+  /** retention: overrides of its channel's config (default: the production retention). */
+  channel?: Partial<ChannelConfig>;
 }
 
 /** What a run measured. `wallMs` is the only field that differs between runs of one seed. */
@@ -131,6 +140,8 @@ export interface SimRun {
   /** Frame bytes per lane per time bin. */
   traffic: { binMs: number; bins: [number, [number, number, number]][] };
   expectedByChannel: Record<string, number>;
+  /** retention: what the honest nodes held at each sample (the report charts it). */
+  samples?: readonly RetentionSample[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,6 +647,7 @@ const RUNNERS: Record<ScenarioName, (o: ScenarioOptions, load: number, wall: num
   priority,
   scale,
   large,
+  retention,
 };
 
 /** Runs a scenario to completion (or until it gives up) and measures it. */
