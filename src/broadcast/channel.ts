@@ -80,11 +80,11 @@ export interface Channel {
   /**
    * Broadcasts a chunked artifact read from a stream, an iterable of byte arrays, or a file
    * path, holding one chunk in memory at a time (the channel needs `chunking`). Resolves with
-   * its id once it is in the chunk store and advertised.
+   * its id once it is in the chunk store and advertised. `ageMs` as for {@link broadcast}.
    */
   broadcastStream(
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | string,
-    opts?: { attributes?: Uint8Array },
+    opts?: { attributes?: Uint8Array; ageMs?: number },
   ): Promise<ArtifactId>;
   /**
    * The bytes of a chunked artifact this node holds, chunk by chunk, read from the chunk store
@@ -149,7 +149,7 @@ export interface ChannelHost {
   addStream?(
     channel: string,
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-    opts: { attributes?: Uint8Array },
+    opts: { attributes?: Uint8Array; ageMs?: number },
   ): Promise<ArtifactId>;
   stream?(channel: string, id: ArtifactId): AsyncIterable<Uint8Array>;
   chunkedInfo?(
@@ -226,12 +226,12 @@ export class ChannelEndpoint implements Channel {
 
   broadcastStream(
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | string,
-    opts: { attributes?: Uint8Array } = {},
+    opts: { attributes?: Uint8Array; ageMs?: number } = {},
   ): Promise<ArtifactId> {
     const input = typeof source === 'string' ? createReadStream(source) : source;
     const attributes = opts.attributes && new Uint8Array(opts.attributes);
     if (!this.#host.addStream) return Promise.reject(new Error('chunked artifacts unsupported'));
-    return this.#host.addStream(this.name, input, { attributes });
+    return this.#host.addStream(this.name, input, { attributes, ageMs: opts.ageMs });
   }
 
   stream(id: ArtifactId): AsyncIterable<Uint8Array> {

@@ -331,7 +331,7 @@ export class BroadcastDriver {
   async addStream(
     channel: string,
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-    opts: { attributes?: Uint8Array } = {},
+    opts: { attributes?: Uint8Array; ageMs?: number } = {},
   ): Promise<ArtifactId> {
     this.#checkRunning();
     const cfg = this.#channels.get(channel);
@@ -341,7 +341,14 @@ export class BroadcastDriver {
     }
     const { id, manifest } = await store.import(source, cfg.chunking.chunkBytes);
     this.#checkRunning();
-    this.core.addChunked(channel, id, manifest, opts.attributes ?? new Uint8Array(0), this.#now());
+    this.core.addChunked(
+      channel,
+      id,
+      manifest,
+      opts.attributes ?? new Uint8Array(0),
+      this.#now(),
+      opts.ageMs ?? 0,
+    );
     this.#schedule();
     return id;
   }
@@ -428,7 +435,11 @@ export class BroadcastDriver {
   }
 
   /** A large artifact given whole: its id now, stored and advertised once in the chunk store. */
-  #addChunked(channel: string, bytes: Uint8Array, opts: { attributes?: Uint8Array }): ArtifactId {
+  #addChunked(
+    channel: string,
+    bytes: Uint8Array,
+    opts: { attributes?: Uint8Array; ageMs?: number },
+  ): ArtifactId {
     const cfg = this.#channels.get(channel)!;
     if (bytes.length > cfg.maxArtifactBytes) {
       this.core.add(channel, bytes, opts, this.#now()); // throws ERR_ARTIFACT_TOO_LARGE

@@ -166,7 +166,10 @@ async function restoreOne(
       return 'restored';
     }
     if (record.kind === 'chunked') {
-      const id = await channel.broadcastStream(store.readChunked(record), { attributes });
+      const id = await channel.broadcastStream(store.readChunked(record), {
+        attributes,
+        ageMs: Math.max(0, now() - record.createdAt),
+      });
       if (id !== record.id) {
         // Another chunk size since: broadcast under its new id, which has no record.
         logger.warn({ channel: channel.name, was: record.id, id }, 'restored under another id');

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { sha256 } from '../../src/broadcast/chunks/manifest.ts';
 import { Retention } from '../../src/broadcast/core/retention.ts';
 import {
   type ArtifactId,
@@ -14,7 +15,9 @@ import {
   type CoreAction,
   CountingObserver,
   channelNumber,
+  encodeManifest,
   InMemoryPool,
+  manifestId,
   resolveChannel,
   resolveDownloadLimits,
   SlotUpdates,
@@ -320,6 +323,24 @@ describe('retention in the core', () => {
     assert.equal(obs.get('adverts', { outcome: 'purged' }), 1);
     push(c, p, [rng.bytes(30)], 13, { firstSlot: 10, commit: 10, attributes: at(6) });
     assert.equal(c.list(CH).artifacts.length, 3);
+  });
+
+  it('a chunked artifact broadcast with an age keeps it: it expires maxAgeMs after its first broadcast', () => {
+    const { ids } = setup(1);
+    const c = core(ids[0]!, { maxAgeMs: MIN });
+    const chunkBytes = 1 << 20;
+    const hashes = [0, 1].map((i) => sha256(new Uint8Array(chunkBytes).fill(i)));
+    const manifest = encodeManifest({ chunkBytes, totalBytes: 2 * chunkBytes, hashes });
+    const id = c.addChunked(CH, manifestId(manifest), manifest, new Uint8Array(0), 1000, 50_000);
+    assert.equal(c.list(CH).artifacts[0]?.ageMs, 50_000);
+    c.tick(1000 + MIN - 50_000 - 1);
+    assert.ok(c.chunkedInfo(CH, id));
+    c.tick(1000 + MIN - 50_000);
+    assert.equal(c.chunkedInfo(CH, id), undefined);
+    assert.throws(
+      () => c.addChunked(CH, manifestId(manifest), manifest, new Uint8Array(0), 2000, MIN),
+      { code: 'ERR_ARTIFACT_EXPIRED' },
+    );
   });
 
   it('list pages through everything held, in admission order, without repeats', () => {

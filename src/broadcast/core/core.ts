@@ -1023,7 +1023,8 @@ export class BroadcastCore {
 
   /**
    * Starts broadcasting a chunked artifact whose chunks are all in the channel's chunk store
-   * (the driver imported them): `id` must be the SHA-256 of `manifest`. Idempotent.
+   * (the driver imported them): `id` must be the SHA-256 of `manifest`. Idempotent. `ageMs`
+   * as for {@link add} (ERR_ARTIFACT_EXPIRED at or past `maxAgeMs`).
    */
   addChunked(
     channel: string,
@@ -1031,8 +1032,11 @@ export class BroadcastCore {
     manifest: Uint8Array,
     attributes: Uint8Array,
     now: number,
+    ageMs = 0,
   ): ArtifactId {
     const ch = this.#channel(channel);
+    this.#now = now;
+    const createdAt = this.#createdAt(ch, ageMs, channel);
     const m = this.#chunked.checkManifest(ch, id, manifest);
     if (!m)
       throw new ArtifactTooLargeError(`manifest of ${id} is invalid or over the channel's limits`);
@@ -1043,11 +1047,10 @@ export class BroadcastCore {
     }
     const key = `${channel}:${id}`;
     if (ch.table.has(id)) return id;
-    this.#now = now;
     this.#forget(key);
     this.#dismissed.delete(key);
     if (!ch.retention.has(key)) {
-      this.#admit(ch, key, id, 'self', m.totalBytes, attributes, now);
+      this.#admit(ch, key, id, 'self', m.totalBytes, attributes, createdAt);
     }
     this.#chunked.addHeld(ch, key, id, m, manifest, attributes);
     this.#touch(now);
