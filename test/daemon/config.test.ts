@@ -73,6 +73,20 @@ describe('daemon config schema', () => {
     });
   });
 
+  it('durable acceptance is on by default, in <identityDir>/data; dataDir and durable: false are taken', () => {
+    const c = parseDaemonConfig(MINIMAL, '/etc/subnet-p2p');
+    assert.equal(c.durable, true);
+    assert.equal(c.dataDir, '/etc/subnet-p2p/keys/node1/data');
+    const d = parseDaemonConfig(
+      { ...MINIMAL, dataDir: 'state', durable: false },
+      '/etc/subnet-p2p',
+    );
+    assert.equal(d.dataDir, '/etc/subnet-p2p/state');
+    assert.equal(d.durable, false);
+    refused({ ...MINIMAL, durable: 'yes' }, 'durable');
+    refused({ ...MINIMAL, dataDir: '' }, 'dataDir');
+  });
+
   it('refuses bad download limits, naming the field', () => {
     refused({ ...MINIMAL, downloads: { maxChunksPerPeer: 1.5 } }, 'downloads.maxChunksPerPeer');
     refused({ ...MINIMAL, downloads: { maxChunksPerPeer: 0 } }, 'downloads.maxChunksPerPeer');
