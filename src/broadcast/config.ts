@@ -58,6 +58,7 @@ export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
   maxChunksInFlight: 16,
   maxChunksPerPeer: 4,
   maxChunkedDownloads: 4,
+  chunkStallMs: 10_000,
   haveIntervalMs: 50,
   chunkOwnerSilenceMs: 2000,
 });
@@ -167,6 +168,10 @@ export function resolveDownloadLimits(partial: Partial<DownloadLimits> = {}): Do
   }
   if (l.retryMaxMs < l.retryBaseMs) {
     throw new ConfigError('downloads.retryMaxMs', 'must be at least retryBaseMs');
+  }
+  // A download waiting for a silent share owner makes no progress meanwhile: not a stall.
+  if (l.chunkStallMs <= l.chunkOwnerSilenceMs) {
+    throw new ConfigError('downloads.chunkStallMs', 'must exceed chunkOwnerSilenceMs');
   }
   return l;
 }

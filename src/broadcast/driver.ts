@@ -57,7 +57,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
     'Slot updates received that name an artifact, by outcome (accepted, duplicate, stale, later, dropped, malformed, oversized, over_limit)',
   downloads: 'Artifact downloads by outcome (started, succeeded, retried, faulty, cancelled)',
   peer_faults:
-    'Peers caught misbehaving (bad_hash, oversized, missing_body) or whose artifacts the validation hook rejected',
+    'Peers caught misbehaving (bad_hash, oversized, missing_body, bad_manifest; chunk_missing, chunk_timeout: a chunk the peer claims answered missing, or not in time) or whose artifacts the validation hook rejected',
   validations: 'Verdicts of the validation hook',
   delivered: 'Artifacts accepted and handed to the application',
   relayed: 'Accepted artifacts advertised on to peers',
@@ -70,7 +70,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
   messages_dropped: 'Slot-update messages ignored as a whole, by reason',
   pool_full: 'Accepted artifacts that did not fit in the pool',
   chunks:
-    'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed; evicted: a dormant artifact held in part, forgotten)',
+    'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed), and chunked downloads that lost their place to a waiting one (evicted: dormant, nobody offers it; stalled: no verified chunk for chunkStallMs, or only faulty sources; preempted: its one advertiser held more than half the places of the channel)',
   removed: 'Held artifacts that left their channel, by reason (expired, purged, evicted, aborted)',
   evicted:
     'Artifacts evicted to make room, by the owner charged (the peer over its share or holding the most, or self)',

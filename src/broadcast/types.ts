@@ -191,10 +191,19 @@ export interface DownloadLimits {
   /** Chunk fetches in progress from one peer. Default 4. */
   maxChunksPerPeer: number;
   /**
-   * Chunked artifacts downloaded at once (manifests being fetched and artifacts held in part);
-   * chunks are fetched for the highest-priority ones. Default 4.
+   * Chunked artifacts downloaded at once per channel (manifests being fetched and artifacts
+   * held in part); chunks are fetched for the highest-priority ones. While another waits, the
+   * artifacts only one peer offers hold at most half of them, rounded up (see docs/protocol.md,
+   * Chunked artifacts, Bounds). Default 4.
    */
   maxChunkedDownloads: number;
+  /**
+   * A chunked download with no verified chunk for this long (since it started, or since its
+   * last verified chunk), or whose every source is faulty, is stalled: it yields its place to
+   * another chunked download of its channel that waits for one, and is not taken up again for
+   * a while (a backoff from this value, doubling). Default 10 000 ms.
+   */
+  chunkStallMs: number;
   /** Have bitmaps of partly held artifacts go out at most this often, ms. Default 50. */
   haveIntervalMs: number;
   /**

@@ -3,7 +3,8 @@
  * delivered at once, fetches and chunk-store writes wait in a queue and complete one at a time
  * in an order drawn from a seeded generator, and time advances `stepMs` (1 ms by default) per
  * completion (or to the next wake-up). Every fetch in progress is visible, so tests can check
- * the bounds at each step.
+ * the bounds at each step. A node may be made to answer as a test wants (`serve`), or not at
+ * all (`ignores`: those fetches time out at their deadline).
  */
 
 import {
@@ -43,6 +44,10 @@ export interface MeshNode {
   /** Chunk responses sent, per node served. */
   servedTo: Map<NodeId, number>;
   wakeAt: number | undefined;
+  /** Answers fetches itself when set (instead of its core and store). */
+  serve: ((f: PendingFetch) => Uint8Array) | undefined;
+  /** Fetches it never answers, when set: they time out at their deadline. */
+  ignores: ((f: PendingFetch) => boolean) | undefined;
 }
 
 export interface PendingFetch {
@@ -51,10 +56,14 @@ export interface PendingFetch {
   token: number;
   lane: Lane;
   body: Uint8Array;
+  /** When it was asked, and its deadline after that, ms. */
+  at: number;
+  timeoutMs: number;
 }
 
 interface PendingWrite {
   node: NodeId;
+  channel: string;
   id: ArtifactId;
   index: number;
   bytes: Uint8Array;
@@ -79,6 +88,8 @@ export class ChunkMesh {
     channel?: Partial<ChannelConfig>;
     downloads?: Partial<DownloadLimits>;
     stepMs?: number;
+    /** The channels, all configured alike (default: one, `CHANNEL`). */
+    channels?: readonly string[];
   }) {
     this.rng = new Rng(opts.seed);
     this.stepMs = opts.stepMs ?? 1;
@@ -89,12 +100,13 @@ export class ChunkMesh {
       ...opts.channel,
       chunking: opts.chunking as ChunkingConfig,
     });
+    const names = opts.channels ?? [CHANNEL];
     for (const id of this.ids) {
       const observer = new CountingObserver();
       const core = new BroadcastCore({
         self: id,
-        channels: new Map([[CHANNEL, cfg]]),
-        pools: new Map([[CHANNEL, new InMemoryPool()]]),
+        channels: new Map(names.map((name) => [name, cfg])),
+        pools: new Map(names.map((name) => [name, new InMemoryPool()])),
         downloads: resolveDownloadLimits(opts.downloads),
         observer,
       });
@@ -108,6 +120,8 @@ export class ChunkMesh {
         chunksServed: 0,
         servedTo: new Map(),
         wakeAt: undefined,
+        serve: undefined,
+        ignores: undefined,
       });
     }
   }
@@ -126,11 +140,11 @@ export class ChunkMesh {
   }
 
   /** Node `origin` holds `bytes` whole (in its store) and broadcasts them as chunks. */
-  broadcast(origin: NodeId, bytes: Uint8Array, chunkBytes: number): ArtifactId {
+  broadcast(origin: NodeId, bytes: Uint8Array, chunkBytes: number, channel = CHANNEL): ArtifactId {
     const { manifest, id, chunks } = chunkArtifact(bytes, chunkBytes);
     const node = this.node(origin);
     node.store.set(id, new Map(chunks.map((c, i) => [i, c])));
-    node.core.addChunked(CHANNEL, id, manifest, new Uint8Array(0), this.now);
+    node.core.addChunked(channel, id, manifest, new Uint8Array(0), this.now);
     return id;
   }
 
@@ -182,6 +196,8 @@ export class ChunkMesh {
           token: a.token,
           lane: a.lane,
           body: a.body,
+          at: this.now,
+          timeoutMs: a.timeoutMs,
         });
         return;
       case 'cancel-fetch':
@@ -200,7 +216,13 @@ export class ChunkMesh {
         if (!node.store.has(a.id)) node.store.set(a.id, new Map());
         return;
       case 'chunk-write':
-        this.writes.push({ node: node.id, id: a.id, index: a.index, bytes: a.bytes });
+        this.writes.push({
+          node: node.id,
+          channel: a.channel,
+          id: a.id,
+          index: a.index,
+          bytes: a.bytes,
+        });
         return;
       case 'chunk-delete':
         node.store.delete(a.id);
@@ -213,6 +235,7 @@ export class ChunkMesh {
   /** What node `to` answers to a fetch (a chunk read from its store, maybe corrupted). */
   answer(f: PendingFetch): Uint8Array {
     const server = this.node(f.to);
+    if (server.serve) return server.serve(f);
     const r = server.core.serveRequest(f.lane, f.body);
     if (!('type' in r)) return Buffer.concat(Array.isArray(r) ? r : [r as Uint8Array]);
     const chunk = server.store.get(r.id)?.get(r.index);
@@ -227,28 +250,34 @@ export class ChunkMesh {
   /** One step: completes a random pending fetch or write, or advances to the next wake-up. */
   step(): boolean {
     this.settle();
-    const pending = this.fetches.length + this.writes.length;
+    const silent = [...this.nodes.values()].some((n) => n.ignores);
+    const answerable = silent ? this.fetches.filter((f) => !this.#ignored(f)) : this.fetches;
+    const pending = answerable.length + this.writes.length;
     if (pending > 0) {
       this.now += this.stepMs;
       const k = this.rng.int(0, pending - 1);
-      if (k < this.fetches.length) {
-        const [f] = this.fetches.splice(k, 1) as [PendingFetch];
+      if (k < answerable.length) {
+        const f = answerable[k]!;
+        this.fetches.splice(this.fetches.indexOf(f), 1);
         const body = this.answer(f);
         this.node(f.from).core.onFetched(f.token, { ok: true, body }, this.now);
       } else {
-        const [w] = this.writes.splice(k - this.fetches.length, 1) as [PendingWrite];
+        const [w] = this.writes.splice(k - answerable.length, 1) as [PendingWrite];
         const node = this.node(w.node);
         const held = node.store.get(w.id);
         held?.set(w.index, w.bytes);
-        node.core.onChunkWritten(CHANNEL, w.id, w.index, held !== undefined, this.now);
+        node.core.onChunkWritten(w.channel, w.id, w.index, held !== undefined, this.now);
       }
     } else {
-      const wakes = [...this.nodes.values()]
+      const times = [...this.nodes.values()]
         .map((n) => n.wakeAt)
         .filter((t): t is number => t !== undefined);
-      if (wakes.length === 0) return false;
-      this.now = Math.max(this.now + 1, Math.min(...wakes));
+      // Fetches nobody answers (the only ones left) end at their deadline.
+      for (const f of this.fetches) times.push(f.at + f.timeoutMs);
+      if (times.length === 0) return false;
+      this.now = Math.max(this.now + 1, Math.min(...times));
     }
+    if (silent) this.#timeOut();
     for (const node of this.nodes.values()) {
       if (node.wakeAt !== undefined && node.wakeAt <= this.now) {
         node.wakeAt = undefined;
@@ -258,6 +287,20 @@ export class ChunkMesh {
     this.settle();
     this.onStep?.();
     return true;
+  }
+
+  #ignored(f: PendingFetch): boolean {
+    return this.node(f.to).ignores?.(f) === true;
+  }
+
+  /** Fetches nobody answers whose deadline has passed end in a timeout. */
+  #timeOut(): void {
+    const due = this.fetches.filter((f) => this.#ignored(f) && f.at + f.timeoutMs <= this.now);
+    if (due.length === 0) return;
+    this.fetches = this.fetches.filter((f) => !due.includes(f));
+    for (const f of due) {
+      this.node(f.from).core.onFetched(f.token, { ok: false, reason: 'timeout' }, this.now);
+    }
   }
 
   /** Steps until `until()` holds; false if nothing is left to do or `maxSteps` ran out. */

@@ -164,10 +164,16 @@ export class ChunkFetches {
     const { limits, up, self } = this.#host;
     this.#wakeAt = undefined;
     if (this.#inFlight >= limits.maxChunksInFlight) return;
+    // The highest-priority downloads, at most maxChunkedDownloads per channel.
+    const perChannel = new Map<ChunkState['channel'], number>();
     const active = [...this.#chunks.values()]
       .filter((s) => s.phase === 'downloading' && s.sources.size > 0)
       .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
-      .slice(0, limits.maxChunkedDownloads);
+      .filter((s) => {
+        const n = perChannel.get(s.channel) ?? 0;
+        perChannel.set(s.channel, n + 1);
+        return n < limits.maxChunkedDownloads;
+      });
     for (const s of active) {
       const n = s.have.size;
       const { owner, start } = this.#shares(s);

@@ -19,6 +19,12 @@ import type {
   Validation,
 } from '../types.ts';
 import { ChunkFetches, type ChunkFetchHost } from './chunk-fetches.ts';
+import {
+  ChunkedPlaces,
+  type EvictedDownload,
+  type EvictionReason,
+  isStalled,
+} from './chunked-places.ts';
 import type { ChannelState } from './core.ts';
 import type { Want } from './downloads.ts';
 import { fetchedBytes, missingResponse } from './fetch-response.ts';
@@ -48,8 +54,13 @@ export interface ChunkState {
   tried: Map<number, Set<NodeId>>;
   /** Per chunk, no attempt before this time (after a full round failed). */
   notBefore: Map<number, number>;
-  /** Peers that served a wrong chunk: never asked again for this artifact. */
+  /**
+   * Peers never asked again for this artifact: they served a wrong chunk, or answered
+   * `CHUNK_STRIKES` times in a row `missing` for chunks they claim, or not at all.
+   */
   faulty: Set<NodeId>;
+  /** Per peer, its `missing` answers and timeouts for chunks it claims, since its last good chunk. */
+  strikes: Map<NodeId, number>;
   bytesFrom: Map<NodeId, number>;
   haveDirty: boolean;
   priority: number;
@@ -88,6 +99,16 @@ export interface ChunkedHost extends ChunkFetchHost {
 }
 
 /**
+ * A peer that answers `missing` for a chunk it claims (it advertises the whole artifact, or its
+ * `Have` has the chunk), or does not answer in time, this many times in a row for one artifact,
+ * is not asked for that artifact again.
+ */
+export const CHUNK_STRIKES = 3;
+
+/** Keys of stalled downloads remembered with their backoff (the oldest are forgotten first). */
+const SHELF_MEMORY = 10_000;
+
+/**
  * The chunked artifacts a node holds in whole or in part (keyed `channel:id`): their
  * manifests, chunks held, sources (whole advertisers and partial holders' `Have` bitmaps),
  * chunk fetches (through {@link ChunkFetches}), chunk-store writes, validation and delivery
@@ -101,6 +122,15 @@ export class ChunkedArtifacts {
   #seq = 0;
   /** When the changed `Have` bitmaps are sent. */
   #haveAt: number | undefined;
+  /**
+   * Keys of stalled downloads that lost their place, kept out until `until` (see `shelved`),
+   * and how many times in a row they stalled.
+   */
+  readonly #shelf = new Map<string, { until: number; times: number }>();
+  /** The earliest `until` of the shelf still ahead (undefined: none, or to be found again). */
+  #shelfWake: number | undefined;
+  /** The places of the latest scheduling pass (see `places`). */
+  #places: ChunkedPlaces | undefined;
 
   constructor(host: ChunkedHost) {
     this.#host = host;
@@ -120,16 +150,130 @@ export class ChunkedArtifacts {
     return this.#fetches.inFlight;
   }
 
-  /** Artifacts not yet held whole (downloading or validating). */
-  get unfinished(): number {
-    let n = 0;
-    for (const s of this.#chunks.values()) if (s.phase !== 'held') n++;
-    return n;
-  }
-
   /** Times at which the core should be woken for chunked artifacts (some undefined). */
   wakeTimes(): (number | undefined)[] {
-    return [this.#haveAt, this.#fetches.retryAt(this.#host.now()), this.#fetches.wakeAt];
+    const now = this.#host.now();
+    return [
+      this.#haveAt,
+      this.#fetches.retryAt(now),
+      this.#fetches.wakeAt,
+      this.#shelfWakeAt(now),
+      // A download waits for a place: when the next one stalls, it may take its place.
+      this.#places?.blocked ? this.#nextStall(now) : undefined,
+    ];
+  }
+
+  /** When the next download in progress that has not stalled yet will have stalled. */
+  #nextStall(now: number): number | undefined {
+    const { chunkStallMs } = this.#host.limits;
+    let at: number | undefined;
+    for (const s of this.#chunks.values()) {
+      if (s.phase !== 'downloading' || isStalled(s, now, chunkStallMs)) continue;
+      const t = (s.progressAt ?? s.createdAt) + chunkStallMs;
+      if (at === undefined || t < at) at = t;
+    }
+    return at;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Places: which chunked downloads may start, which yield (chunked-places.ts)
+
+  /**
+   * The places of chunked downloads for one scheduling pass, given the core's wants: the core
+   * asks `admit` about each chunked want that could start, then wants again what lost its
+   * place (`evicted`). `cancel` stops and forgets a manifest fetch that lost its place.
+   */
+  places(
+    wants: Iterable<Want>,
+    isUp: (peer: NodeId) => boolean,
+    cancel: (want: Want) => void,
+    now: number,
+  ): ChunkedPlaces {
+    this.#places = new ChunkedPlaces(
+      {
+        limits: this.#host.limits,
+        shelved: (key, at) => this.shelved(key, at),
+        evict: (s, reason, at) => this.#evict(s, reason, at),
+        preempt: (want) => {
+          this.#count('chunks', { channel: want.channel, outcome: 'preempted' });
+          cancel(want);
+        },
+      },
+      this.#chunks.values(),
+      wants,
+      isUp,
+      now,
+    );
+    return this.#places;
+  }
+
+  /**
+   * Whether `key` is kept out for now: a stalled download of it lost its place a short while
+   * ago. A backoff, not the core's dismissal (which is for good): a download stalls when its
+   * sources do not serve it, and those may be honest but slow or cut off for a while (its
+   * artifact must still arrive, eventually) as well as a liar (whose advert must not take the
+   * place back at once). The backoff starts at `chunkStallMs` and doubles each time the key
+   * stalls again, up to `retryMaxMs` (or `chunkStallMs` if longer): a liar's artifact takes a
+   * place again only now and then, and only where the fair share lets it.
+   */
+  shelved(key: string, now: number): boolean {
+    const e = this.#shelf.get(key);
+    return e !== undefined && now < e.until;
+  }
+
+  #shelve(key: string, now: number): void {
+    const times = (this.#shelf.get(key)?.times ?? 0) + 1;
+    const { chunkStallMs, retryMaxMs } = this.#host.limits;
+    const backoff = Math.min(
+      Math.max(retryMaxMs, chunkStallMs),
+      chunkStallMs * 2 ** Math.min(times - 1, 30),
+    );
+    const until = now + backoff;
+    this.#shelf.delete(key);
+    this.#shelf.set(key, { until, times });
+    if (this.#shelf.size > SHELF_MEMORY) this.#shelf.delete(this.#shelf.keys().next().value!);
+    if (this.#shelfWake === undefined || until < this.#shelfWake) this.#shelfWake = until;
+  }
+
+  #shelfWakeAt(now: number): number | undefined {
+    if (this.#shelfWake !== undefined && this.#shelfWake <= now) {
+      this.#shelfWake = undefined;
+      for (const { until } of this.#shelf.values()) {
+        if (until > now && (this.#shelfWake === undefined || until < this.#shelfWake)) {
+          this.#shelfWake = until;
+        }
+      }
+    }
+    return this.#shelfWake;
+  }
+
+  /**
+   * Forgets `s`, which lost its place for `reason` (counted in `chunks`); a stalled one is
+   * shelved. Returns its advert and whole advertisers, to be wanted again: their adverts still
+   * stand, and an honest artifact whose sources were only slow must not be lost.
+   */
+  #evict(s: ChunkState, reason: EvictionReason, now: number): EvictedDownload | undefined {
+    this.#count('chunks', { channel: s.channel.name, outcome: reason });
+    const advertisers: NodeId[] = [];
+    for (const [peer, src] of s.sources) if (src === 'all') advertisers.push(peer);
+    // Its expiry runs from its first broadcast (the channel's record goes with the drop).
+    const createdAt = s.channel.retention.get(s.key)?.createdAt ?? s.createdAt;
+    this.drop(s.key);
+    if (reason === 'stalled') this.#shelve(s.key, now);
+    if (advertisers.length === 0) return undefined;
+    return {
+      key: s.key,
+      advert: {
+        channel: s.channel.name,
+        id: s.id,
+        size: s.manifest.totalBytes,
+        attributes: s.attributes,
+        manifestSize: s.manifestBytes.length,
+        ageMs: Math.max(0, now - createdAt),
+      },
+      advertisers,
+      createdAt,
+    };
   }
 
   /** What this node holds of a chunked artifact, if anything. */
@@ -185,6 +329,7 @@ export class ChunkedArtifacts {
       tried: new Map(),
       notBefore: new Map(),
       faulty: new Set(),
+      strikes: new Map(),
       bytesFrom: new Map(),
       haveDirty: false,
       priority: 0,
@@ -393,6 +538,14 @@ export class ChunkedArtifacts {
     const bytes = fetchedBytes(result);
     if (bytes === 'retry') {
       this.#count('chunks', { channel, outcome: 'retried' });
+      // Answered `missing` (or empty), or not at all: a strike if the peer claims the chunk.
+      const timeout = !result.ok && result.reason === 'timeout';
+      if (result.ok || timeout) {
+        const src = s.sources.get(peer);
+        if (src === 'all' || src?.has(index)) {
+          this.#strike(s, peer, timeout ? 'chunk_timeout' : 'chunk_missing');
+        }
+      }
       return;
     }
     if (bytes === 'malformed') {
@@ -409,12 +562,27 @@ export class ChunkedArtifacts {
     this.#count('chunks', { channel, outcome: 'fetched' });
     this.#fetches.measured(peer, bytes.length, at, now);
     s.progressAt = now;
+    s.strikes.delete(peer);
     s.bytesFrom.set(peer, (s.bytesFrom.get(peer) ?? 0) + bytes.length);
     s.tried.delete(index);
     // Being written counts against the bound of chunks in flight (memory).
     s.writing.add(index);
     this.#fetches.writeStarted();
     this.#host.act({ type: 'chunk-write', channel, id: s.id, index, bytes });
+  }
+
+  /**
+   * `peer` did not serve a chunk it claims: counted against it; after `CHUNK_STRIKES` in a row
+   * it is not asked for this artifact again.
+   */
+  #strike(s: ChunkState, peer: NodeId, reason: 'chunk_missing' | 'chunk_timeout'): void {
+    this.#count('peer_faults', { channel: s.channel.name, peer, reason });
+    const n = (s.strikes.get(peer) ?? 0) + 1;
+    s.strikes.set(peer, n);
+    if (n >= CHUNK_STRIKES && !s.faulty.has(peer)) {
+      this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
+      s.faulty.add(peer);
+    }
   }
 
   #fault(s: ChunkState, peer: NodeId, reason: string): void {
@@ -487,6 +655,7 @@ export class ChunkedArtifacts {
     s.phase = 'held';
     s.tried.clear();
     s.notBefore.clear();
+    this.#shelf.delete(key);
     this.#host.act({
       type: 'deliver',
       artifact: {
@@ -503,24 +672,6 @@ export class ChunkedArtifacts {
       const relayed = this.#advertise(s, pushedBy);
       this.#count(relayed ? 'relayed' : 'relay_skipped', { channel });
     }
-    return true;
-  }
-
-  /**
-   * Makes room for a new chunked download by forgetting the artifact held in part that has
-   * been dormant longest (no peer offers it, nothing in flight, idle for `downloadTimeoutMs`),
-   * if any: one its advertisers aborted must not block the others forever.
-   */
-  evictDormant(now: number): boolean {
-    let oldest: ChunkState | undefined;
-    for (const s of this.#chunks.values()) {
-      if (s.phase !== 'downloading' || s.sources.size > 0 || s.inflight.size > 0) continue;
-      if (s.writing.size > 0 || now - s.activeAt < this.#host.limits.downloadTimeoutMs) continue;
-      if (!oldest || s.activeAt < oldest.activeAt) oldest = s;
-    }
-    if (!oldest) return false;
-    this.#count('chunks', { channel: oldest.channel.name, outcome: 'evicted' });
-    this.drop(oldest.key);
     return true;
   }
 

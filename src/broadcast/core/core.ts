@@ -1225,19 +1225,15 @@ export class BroadcastCore {
 
   #startDownloads(now: number): void {
     if (this.#validating.size >= this.#limits.maxPendingValidations) return;
-    // Chunked artifacts at once: manifests being fetched and artifacts held in part.
-    let atOnce = this.#chunked.unfinished;
-    for (const w of this.#downloads.wants())
-      if (w.inflight && w.manifestSize !== undefined) atOnce++;
-    const canStart = (want: Want): boolean => {
-      if (want.manifestSize === undefined) return true;
-      if (atOnce >= this.#limits.maxChunkedDownloads && !this.#chunked.evictDormant(now)) {
-        return false;
-      }
-      atOnce++;
-      return true;
-    };
-    for (const s of this.#downloads.schedule(now, (p) => this.#up.has(p), canStart)) {
+    const isUp = (p: NodeId) => this.#up.has(p);
+    // Chunked downloads take places, per channel (manifests being fetched and artifacts held
+    // in part): a fair share per peer, and a stalled one yields its place (chunked-places.ts).
+    // A preempted manifest fetch is cancelled and its want forgotten (no queue changes: it is
+    // in flight), then wanted again below.
+    const cancel = (want: Want) => this.#forget(want.key);
+    const places = this.#chunked.places(this.#downloads.wants(), isUp, cancel, now);
+    const canStart = (want: Want) => want.manifestSize === undefined || places.admit(want);
+    for (const s of this.#downloads.schedule(now, isUp, canStart)) {
       const ch = this.#channel(s.want.channel);
       this.#count('downloads', { channel: ch.name, outcome: 'started' });
       this.#actions.push({
@@ -1251,6 +1247,24 @@ export class BroadcastCore {
         }),
         timeoutMs: s.timeoutMs,
       });
+    }
+    this.#wantAgain(places.evicted);
+  }
+
+  /**
+   * Chunked downloads that lost their place are wanted again from their whole advertisers
+   * (after the scheduling pass, which must not see its queues change): those adverts still
+   * stand, and an honest artifact whose sources were only slow must still arrive. A stalled
+   * one's key is shelved meanwhile (`ChunkedArtifacts.shelved`), so it does not start at once.
+   */
+  #wantAgain(evicted: ReturnType<ChunkedArtifacts['places']>['evicted']): void {
+    for (const { key, advert, advertisers, createdAt } of evicted) {
+      const ch = this.#channels.get(advert.channel);
+      if (!ch) continue;
+      for (const peer of advertisers) {
+        if (!this.#up.has(peer)) continue;
+        this.#downloads.advertised(key, advert, peer, ch.cfg.priority, 0, createdAt);
+      }
     }
   }
 

@@ -5,7 +5,9 @@
  * - `adverts` {channel, outcome, peer}: accepted | duplicate | stale | over_limit | oversized |
  *   malformed | dropped | later
  * - `downloads` {channel, outcome}: started | succeeded | retried | faulty | cancelled
- * - `peer_faults` {channel, peer, reason}: bad_hash | oversized | rejected | missing_body
+ * - `peer_faults` {channel, peer, reason}: bad_hash | oversized | rejected | missing_body |
+ *   bad_manifest | chunk_missing (a chunk the peer claims, answered `missing`) | chunk_timeout
+ *   (a chunk the peer claims, not answered in time)
  * - `validations` {channel, verdict}: accept | reject | ignore
  * - `delivered` {channel}; `relayed` {channel}; `duplicate_downloads` {channel}
  * - `relay_skipped` {channel}: an accepted artifact not relayed because all slots are in use
@@ -15,7 +17,9 @@
  * - `messages_dropped` {reason, peer}: stale_connection | malformed | unknown_channel | wrong_lane
  * - `pool_full` {channel}
  * - `chunks` {channel, outcome}: fetched | retried | faulty | written | write_failed | evicted
- *   (evicted counts dormant artifacts held in part that were forgotten)
+ *   | stalled | preempted: chunked downloads that lost their place to a waiting one: evicted,
+ *   dormant (nobody offers it); stalled, no verified chunk for `chunkStallMs` or only faulty
+ *   sources; preempted, its one advertiser held more than its share of the channel's places
  * - `removed` {channel, reason}: held artifacts that left the channel: expired | purged |
  *   evicted | aborted
  * - `evicted` {channel, peer}: artifacts evicted to make room, by the owner that was over its
