@@ -53,7 +53,8 @@ import { advert, WirePeer } from '../helpers/wire-peer.ts';
 
 const HONEST = 3;
 const MIB = 1024 * 1024;
-const MAX_SLOTS = 500;
+/** 500 for speed; SUBNET_P2P_FLOOD_SLOTS=10000 runs the slot floods at the default scale. */
+const MAX_SLOTS = Number(process.env.SUBNET_P2P_FLOOD_SLOTS ?? 500);
 const MAX_BYTES = 16 * MIB;
 const PEER_SHARE = 0.25; // the default
 const PEER_MAX_ARTIFACTS = MAX_SLOTS * PEER_SHARE;
@@ -63,8 +64,12 @@ const INLINE_FLOOD = 10 * MAX_SLOTS;
 /** Large junk: 512 KiB each, 8 x maxBytes in all. */
 const LARGE_SIZE = 512 * 1024;
 const LARGE_FLOOD = (8 * MAX_BYTES) / LARGE_SIZE;
-/** Growth of heap + array buffers over an attack, after a full GC: three nodes at maxBytes each, plus 64 MiB. */
-const MEMORY_GROWTH_BOUND = HONEST * MAX_BYTES + 64 * MIB;
+/**
+ * Growth of heap + array buffers over an attack, after a full GC: per node, maxBytes held and
+ * 16 MiB for its dismissed ids (maxDismissedIds, 100 000, about 15 MB); the test's own record
+ * of the junk it sent (512 B per inline junk artifact); and 64 MiB.
+ */
+const MEMORY_GROWTH_BOUND = HONEST * (MAX_BYTES + 16 * MIB) + INLINE_FLOOD * 512 + 64 * MIB;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -285,6 +290,7 @@ class Subnet {
     const f = flood.finally(() => {
       done = true;
     });
+    f.catch(() => undefined); // awaited below, after the round in progress
     let rounds = 0;
     while (!done) {
       await this.honestRound();
@@ -413,7 +419,8 @@ describe('a member flooding valid junk: its share is bounded, honest artifacts a
       const seconds = (performance.now() - t0) / 1000;
       net.checkBounds();
       // Junk the nodes took in (some was overwritten in its slot before they could take it)
-      // far exceeds the slots; all but its share was evicted, counted against the member.
+      // far exceeds the slots; all but its share was evicted, counted against the member (but
+      // for the few first advertised by a relaying honest node, charged to that one).
       for (let i = 0; i < HONEST; i++) {
         const took = net.junkDelivered(i, 'consensus', junk);
         const n = await net.evicted(i, 'consensus');
@@ -423,7 +430,9 @@ describe('a member flooding valid junk: its share is bounded, honest artifacts a
         );
         assert.ok(took > 2 * MAX_SLOTS, `node ${i} took ${took} junk artifacts`);
         assert.ok(held.artifacts <= PEER_MAX_ARTIFACTS);
-        assert.equal(n, took - held.artifacts, `node ${i}: evicted against the member`);
+        // Junk first advertised to it by a relaying honest node is charged to that node instead.
+        const bound = took - held.artifacts;
+        assert.ok(n <= bound && n >= 0.9 * bound, `node ${i}: ${n} evicted against the member`);
       }
       // The member leaves: honest broadcasts still succeed (they failed for good before), more
       // of them than the channel holds: 8 rounds of 25 per node, 600 > maxSlots consensus
@@ -464,7 +473,7 @@ describe('a member flooding valid junk: its share is bounded, honest artifacts a
         assert.ok(ownerOf(s, net.honest[0]!.identity.nodeId).artifacts <= PEER_MAX_ARTIFACTS);
       }
       await net.phase('disconnect', net.disconnect(), 20_000);
-      await net.honestRound(MAX_SLOTS / 10);
+      for (let round = 0; round < 2; round++) await net.honestRound(25);
       net.checkBounds();
       console.log(
         `one-node inline flood: ${INLINE_FLOOD} junk in ${seconds.toFixed(1)} s, ${rounds} honest rounds; worst ${JSON.stringify(Object.fromEntries(net.worst))}`,
