@@ -382,3 +382,29 @@ describe('chunked downloads cannot be held hostage', () => {
     assert.ok(mesh.bytesOf(receiver, id, 40)!.equals(bytes));
   });
 });
+
+describe('a peer struck out for silence', () => {
+  it('is asked again on its next link: a black hole between honest nodes does not wedge a download', () => {
+    const mesh = new ChunkMesh({ n: 2, seed: 21, chunking: CHUNKING });
+    const [origin, receiver] = mesh.ids as [NodeId, NodeId];
+    mesh.link(origin, receiver);
+    mesh.link(receiver, origin);
+    mesh.settle();
+    // A black hole: the origin's chunk answers never arrive.
+    mesh.node(origin).ignores = (f) => request(f).part > 0;
+    const bytes = mesh.rng.bytes(16 * CHUNK);
+    const id = mesh.broadcast(origin, bytes, CHUNK);
+    const obs = mesh.node(receiver).observer;
+    const struck = () => obs.get('peer_faults', { peer: origin, reason: 'chunk_timeout' }) >= 3;
+    assert.ok(mesh.run(struck));
+    // The only source is struck out: nothing is asked of it while the link stays up (before
+    // the fix, not on the next link either: the download sat until the artifact expired).
+    mesh.node(origin).ignores = undefined;
+    const complete = () => mesh.node(receiver).core.chunkedInfo(CHANNEL, id)?.complete === true;
+    // The link dies by idle timeout and comes back: the origin is asked again.
+    mesh.reconnect(origin, receiver);
+    mesh.settle();
+    assert.ok(mesh.run(complete));
+    assert.ok(mesh.bytesOf(receiver, id, 16)!.equals(bytes));
+  });
+});

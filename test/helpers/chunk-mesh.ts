@@ -80,6 +80,8 @@ export class ChunkMesh {
   readonly stepMs: number;
   /** Called after every step (to check bounds). */
   onStep: (() => void) | undefined;
+  /** Connection ids after `reconnect`, by `at>peer` (1 until then). */
+  readonly #conns = new Map<string, ConnId>();
 
   constructor(opts: {
     n: number;
@@ -135,8 +137,27 @@ export class ChunkMesh {
     for (const a of this.ids) for (const b of this.ids) if (a !== b) this.link(a, b);
   }
 
+  /** Node `a` sees its link to `b` up (connection id 1, or the one `reconnect` gave it). */
   link(a: NodeId, b: NodeId): void {
-    this.node(a).core.peerUp(b, 1 as ConnId, this.now);
+    this.node(a).core.peerUp(b, this.#connId(a, b), this.now);
+  }
+
+  /** The link between `a` and `b` goes down and comes back, with new connection ids. */
+  reconnect(a: NodeId, b: NodeId): void {
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const old = this.#connId(x, y);
+      this.node(x).core.peerDown(y, old, this.now);
+      this.#conns.set(`${x}>${y}`, (old + 1) as ConnId);
+      this.link(x, y);
+    }
+  }
+
+  /** The connection id by which node `at` knows its link to `peer`. */
+  #connId(at: NodeId, peer: NodeId): ConnId {
+    return this.#conns.get(`${at}>${peer}`) ?? (1 as ConnId);
   }
 
   /** Node `origin` holds `bytes` whole (in its store) and broadcasts them as chunks. */
@@ -187,7 +208,13 @@ export class ChunkMesh {
   #act(node: MeshNode, a: ReturnType<BroadcastCore['takeActions']>[number]): void {
     switch (a.type) {
       case 'send':
-        this.node(a.peer).core.onUpdates(node.id, 1 as ConnId, a.lane, a.body, this.now);
+        this.node(a.peer).core.onUpdates(
+          node.id,
+          this.#connId(a.peer, node.id),
+          a.lane,
+          a.body,
+          this.now,
+        );
         return;
       case 'fetch':
         this.fetches.push({

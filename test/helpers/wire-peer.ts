@@ -140,8 +140,12 @@ export class WirePeer {
   roundTrip(): Promise<void> {
     const nonce = ++this.#nonce;
     return new Promise((resolve, reject) => {
-      this.#pongs.set(nonce, resolve);
-      this.socket.once('close', () => reject(new Error('closed before the pong')));
+      const closed = () => reject(new Error('closed before the pong'));
+      this.#pongs.set(nonce, () => {
+        this.socket.off('close', closed);
+        resolve();
+      });
+      this.socket.once('close', closed);
       this.send(Lane.control, { kind: 'ping', nonce });
     });
   }

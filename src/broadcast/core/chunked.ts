@@ -61,6 +61,11 @@ export interface ChunkState {
   faulty: Set<NodeId>;
   /** Per peer, its `missing` answers and timeouts for chunks it claims, since its last good chunk. */
   strikes: Map<NodeId, number>;
+  /**
+   * Peers in `faulty` for their strikes alone (not for wrong bytes): asked again once their link
+   * went down and came back, as a black hole between honest nodes looks like silence too.
+   */
+  struckOut: Set<NodeId>;
   bytesFrom: Map<NodeId, number>;
   haveDirty: boolean;
   priority: number;
@@ -101,7 +106,7 @@ export interface ChunkedHost extends ChunkFetchHost {
 /**
  * A peer that answers `missing` for a chunk it claims (it advertises the whole artifact, or its
  * `Have` has the chunk), or does not answer in time, this many times in a row for one artifact,
- * is not asked for that artifact again.
+ * is not asked for that artifact again while its link stays up.
  */
 export const CHUNK_STRIKES = 3;
 
@@ -330,6 +335,7 @@ export class ChunkedArtifacts {
       notBefore: new Map(),
       faulty: new Set(),
       strikes: new Map(),
+      struckOut: new Set(),
       bytesFrom: new Map(),
       haveDirty: false,
       priority: 0,
@@ -413,9 +419,18 @@ export class ChunkedArtifacts {
     for (const s of this.#chunks.values()) if (s.have.count > 0) this.#haveChanged(s);
   }
 
-  /** The link to `peer` is down: it is no source of anything. */
+  /**
+   * The link to `peer` is down: it is no source of anything; a peer struck out only for its
+   * silence or `missing` answers gets a fresh start on its next link.
+   */
   peerDown(peer: NodeId): void {
-    for (const s of this.#chunks.values()) s.sources.delete(peer);
+    for (const s of this.#chunks.values()) {
+      s.sources.delete(peer);
+      if (s.struckOut.delete(peer)) {
+        s.faulty.delete(peer);
+        s.strikes.delete(peer);
+      }
+    }
   }
 
   /** `peer` no longer advertises `key` whole (a partial holder's bitmap stays). */
@@ -582,6 +597,7 @@ export class ChunkedArtifacts {
     if (n >= CHUNK_STRIKES && !s.faulty.has(peer)) {
       this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
       s.faulty.add(peer);
+      s.struckOut.add(peer);
     }
   }
 
@@ -589,6 +605,7 @@ export class ChunkedArtifacts {
     this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
     this.#count('peer_faults', { channel: s.channel.name, peer, reason });
     s.faulty.add(peer);
+    s.struckOut.delete(peer); // wrong bytes: for good
   }
 
   /** See `BroadcastCore.onChunkWritten`. */
