@@ -26,7 +26,7 @@ if (files.length === 0 && args.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...args, ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...args, ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

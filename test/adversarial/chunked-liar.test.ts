@@ -40,13 +40,17 @@ const HONEST = 3;
 const MiB = 1024 * 1024;
 /** Fake adverts per attack: twice the places of a channel (maxChunkedDownloads, 4). */
 const FAKES = 8;
-/** Small timings: a chunk fetch's deadline is 300 ms + 1 MiB at 1 MB/s, about 1.35 s. */
+/**
+ * Small timings: a chunk fetch's deadline is 300 ms + 1 MiB at 1 MB/s, about 1.35 s. A fake
+ * stalls well after that (4 s), so its unanswered fetches time out, and are counted, before it
+ * yields its place (at 1.5 s, a loaded machine sometimes evicted it first: nothing counted).
+ */
 const DOWNLOADS = {
   downloadTimeoutMs: 300,
   retryBaseMs: 50,
   retryMaxMs: 400,
   chunkOwnerSilenceMs: 300,
-  chunkStallMs: 1500,
+  chunkStallMs: 4000,
 };
 
 const group = new NodeGroup();

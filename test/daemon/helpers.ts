@@ -34,6 +34,7 @@ export interface CliResult {
 /** Runs `subnet-p2p ...args` asynchronously (so that several can run at once). */
 export async function cli(args: readonly string[], cwd?: string): Promise<CliResult> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: 'pipe' });
+  reapOnExit(child);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -84,6 +85,35 @@ export async function signedSubnet(
   return { ids, registry, operatorKey };
 }
 
+/** Child processes still running, killed when this test process ends, however it ends. */
+const live = new Set<ChildProcess>();
+let reaping = false;
+
+/**
+ * Kills `child` (SIGKILL) when the test process exits, or is stopped by SIGTERM or SIGINT: the
+ * test runner ends a file that passed its timeout with SIGTERM, which skips `after` hooks, and
+ * a daemon left running would outlive the suite.
+ */
+export function reapOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (reaping) return;
+  reaping = true;
+  const killAll = () => {
+    for (const c of live) c.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(code);
+    });
+  }
+}
+
 /** A `subnet-p2p node` process. */
 export class DaemonProcess {
   readonly child: ChildProcess;
@@ -102,6 +132,7 @@ export class DaemonProcess {
     const argv = [process.execPath, BIN, 'node', '--config', configFile];
     const [command, ...args] = [...prefix, ...argv] as [string, ...string[]];
     this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    reapOnExit(this.child);
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.stderr += d;
     });
