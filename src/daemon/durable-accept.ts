@@ -10,6 +10,7 @@ import { ArtifactExpiredError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Node } from '../node/index.ts';
 import type { AcceptedRecord, DurableMetrics, DurableStore } from './durable-store.ts';
+import { splitUploadBody } from './upload-body.ts';
 
 /** Broadcasts a POST body on a channel and resolves with its id and size (see http-api.ts). */
 export type AcceptBody = (
@@ -36,16 +37,9 @@ export function durableAccept(
 ): AcceptBody {
   return async (body, channel, thresholdBytes, opts) => {
     const attributes = opts.attributes ?? NO_ATTRIBUTES;
-    const head: Buffer[] = [];
-    let size = 0;
-    let next = await body.next();
-    while (!next.done && size + next.value.length <= thresholdBytes) {
-      head.push(next.value);
-      size += next.value.length;
-      next = await body.next();
-    }
-    if (next.done) {
-      const bytes = Buffer.concat(head, size);
+    const b = await splitUploadBody(body, thresholdBytes);
+    if (b.kind === 'whole') {
+      const bytes = b.bytes;
       const id = artifactId(bytes);
       await store.write(channel.name, id, 'whole', bytes, attributes);
       try {
@@ -54,22 +48,12 @@ export function durableAccept(
         await store.remove(channel.name, id);
         throw err;
       }
-      return { id, size };
-    }
-    const first = next.value;
-    async function* all(): AsyncGenerator<Buffer> {
-      yield* head;
-      yield first;
-      size += first.length;
-      for await (const chunk of body) {
-        size += chunk.length;
-        yield chunk;
-      }
+      return { id, size: bytes.length };
     }
     const dir = chunkDir(channel.name);
     let id: ArtifactId;
     if (dir !== undefined) {
-      id = await channel.broadcastStream(all(), { attributes: opts.attributes });
+      id = await channel.broadcastStream(b.chunks, { attributes: opts.attributes });
       // DiskChunkStore does not fsync: the files of this artifact and their folder, now.
       const files = ['data', 'manifest', 'have'].map((ext) => join(dir, `${id}.${ext}`));
       await store.syncFiles(channel.name, files, dir);
@@ -77,7 +61,7 @@ export function durableAccept(
     } else {
       const record = store.streamed(channel.name, attributes);
       try {
-        id = await channel.broadcastStream(record.tee(all()), { attributes: opts.attributes });
+        id = await channel.broadcastStream(record.tee(b.chunks), { attributes: opts.attributes });
       } catch (err) {
         await record.discard();
         throw err;
@@ -86,7 +70,7 @@ export function durableAccept(
     }
     // Left the channel already (evicted, aborted) while its record was being written.
     if (channel.chunked(id) === undefined) await store.remove(channel.name, id);
-    return { id, size };
+    return { id, size: b.size() };
   };
 }
 

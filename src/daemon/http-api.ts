@@ -15,6 +15,7 @@ import type { AcceptBody } from './durable-accept.ts';
 import type { DaemonMetrics } from './metrics.ts';
 import type { EventStreams } from './sse.ts';
 import type { StatusHistory } from './status-history.ts';
+import { splitUploadBody } from './upload-body.ts';
 
 /** Request header carrying an artifact's attributes, base64 (at most 256 bytes decoded). */
 export const ATTRIBUTES_HEADER = 'x-artifact-attributes';
@@ -349,27 +350,10 @@ async function broadcastBody(
   thresholdBytes: number,
   opts: { attributes: Uint8Array | undefined; urgent: boolean },
 ): Promise<{ id: ArtifactId; size: number }> {
-  const head: Buffer[] = [];
-  let size = 0;
-  let next = await body.next();
-  while (!next.done && size + next.value.length <= thresholdBytes) {
-    head.push(next.value);
-    size += next.value.length;
-    next = await body.next();
-  }
-  if (next.done) return { id: channel.broadcast(Buffer.concat(head, size), opts), size };
-  const first = next.value;
-  async function* all(): AsyncGenerator<Buffer> {
-    yield* head;
-    yield first;
-    size += first.length;
-    for await (const chunk of body) {
-      size += chunk.length;
-      yield chunk;
-    }
-  }
-  const id = await channel.broadcastStream(all(), { attributes: opts.attributes });
-  return { id, size };
+  const b = await splitUploadBody(body, thresholdBytes);
+  if (b.kind === 'whole') return { id: channel.broadcast(b.bytes, opts), size: b.bytes.length };
+  const id = await channel.broadcastStream(b.chunks, { attributes: opts.attributes });
+  return { id, size: b.size() };
 }
 
 /** Resolves when `res` can take more (or is closed). */
