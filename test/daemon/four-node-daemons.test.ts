@@ -19,7 +19,7 @@ import {
   status,
   until,
   within,
-  writeConfig,
+  writeNodeConfig,
 } from './helpers.ts';
 
 const N = 4;
@@ -54,15 +54,9 @@ describe('four node daemons', { timeout: 180_000 }, () => {
       ports.map((port) => `127.0.0.1:${port}`),
     ));
     for (let i = 0; i < N; i++) {
-      const config = await writeConfig(dir, `node${i}`, {
-        identityDir: `node${i}`,
-        registryFile: 'registry.json',
-        registryPublicKey: 'operator/operator.pub',
+      const config = await writeNodeConfig(dir, i, ports[i]!, {
         subnet: SUBNET,
-        listen: `127.0.0.1:${ports[i]}`,
-        api: '127.0.0.1:0',
-        logLevel: 'info',
-        limits: { registryPollIntervalMs: 100, statusSampleMs: 500, shutdownQuietMs: 1000 },
+        limits: { statusSampleMs: 500, shutdownQuietMs: 1000 },
       });
       members.push({ nodeId: ids[i]!, config, daemon: undefined!, api: '' });
     }

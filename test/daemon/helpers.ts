@@ -181,6 +181,31 @@ export async function writeConfig(
   return path;
 }
 
+/**
+ * Writes `node<i>.json` in `dir` for member `i` of a loopback subnet whose keys are in
+ * `node<i>/`, whose registry is `registry.json` signed by `operator/operator.pub`, listening on
+ * `port`: the default channels, and `limits` over a fast registry poll. Returns its path.
+ */
+export function writeNodeConfig(
+  dir: string,
+  i: number,
+  port: number,
+  opts: { subnet?: string; limits?: Record<string, number>; [key: string]: unknown } = {},
+): Promise<string> {
+  const { subnet = 's1', limits = {}, ...rest } = opts;
+  return writeConfig(dir, `node${i}`, {
+    identityDir: `node${i}`,
+    registryFile: 'registry.json',
+    registryPublicKey: 'operator/operator.pub',
+    subnet,
+    listen: `127.0.0.1:${port}`,
+    api: '127.0.0.1:0',
+    logLevel: 'info',
+    ...rest,
+    limits: { registryPollIntervalMs: 100, ...limits },
+  });
+}
+
 /** `GET /v1/status` of a daemon. */
 export interface Status {
   nodeId: string;

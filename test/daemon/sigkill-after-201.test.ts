@@ -16,7 +16,7 @@ import {
   freePort,
   postArtifact,
   signedSubnet,
-  writeConfig,
+  writeNodeConfig,
 } from './helpers.ts';
 
 const N = 3;
@@ -45,14 +45,9 @@ describe('SIGKILL of the origin right after a 201', { timeout: 120_000 }, () => 
     ));
     for (let i = 0; i < N; i++) {
       configs.push(
-        await writeConfig(dir, `node${i}`, {
-          identityDir: `node${i}`,
-          registryFile: 'registry.json',
-          registryPublicKey: 'operator/operator.pub',
+        await writeNodeConfig(dir, i, ports[i]!, {
           subnet: SUBNET,
-          listen: `127.0.0.1:${ports[i]}`,
-          api: '127.0.0.1:0',
-          limits: { registryPollIntervalMs: 100, shutdownQuietMs: 10 },
+          limits: { shutdownQuietMs: 10 },
         }),
       );
     }

@@ -22,7 +22,7 @@ import {
   freePort,
   signedSubnet,
   until,
-  writeConfig,
+  writeNodeConfig,
 } from './helpers.ts';
 
 const N = 4;
@@ -97,16 +97,7 @@ describe('four daemons at a steady rate for 5 x maxSlots artifacts', { timeout: 
     const configs = await Promise.all(
       ids.map((_, i) =>
         // No `channels`: the defaults.
-        writeConfig(dir, `node${i}`, {
-          identityDir: `node${i}`,
-          registryFile: 'registry.json',
-          registryPublicKey: 'operator/operator.pub',
-          subnet: SUBNET,
-          listen: `127.0.0.1:${ports[i]}`,
-          api: '127.0.0.1:0',
-          logLevel: 'info',
-          limits: { registryPollIntervalMs: 100, shutdownQuietMs: 200 },
-        }),
+        writeNodeConfig(dir, i, ports[i]!, { subnet: SUBNET, limits: { shutdownQuietMs: 200 } }),
       ),
     );
     for (const [i, config] of configs.entries()) {
