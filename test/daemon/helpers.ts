@@ -4,13 +4,26 @@
  * event, a process exit), or polls of the API with a bounded deadline.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import {
+  type ArtifactId,
+  type ChunkStore,
+  encodeManifest,
+  manifestId,
+} from '../../src/broadcast/index.ts';
+import { parseDaemonConfig } from '../../src/daemon/config.ts';
+import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
+import { generateIdentity, writeIdentity } from '../../src/identity/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/subnet-p2p.js', import.meta.url));
 
@@ -375,4 +388,67 @@ export class EventStreamClient {
   close(): void {
     this.#close();
   }
+}
+
+/**
+ * A fresh folder for one node of subnet `s1`: its keys in `node/`, and `registry.json` listing
+ * it at `127.0.0.1:<port>` (a free port).
+ */
+export async function oneNodeDir(prefix: string): Promise<{ dir: string; port: number }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const identity = await generateIdentity();
+  await writeIdentity(join(dir, 'node'), identity);
+  const port = await freePort();
+  const doc = addNode(initRegistry(), {
+    subnet: 's1',
+    address: `127.0.0.1:${port}`,
+    certificatePem: identity.certificatePem,
+  });
+  await writeRegistryFile(join(dir, 'registry.json'), doc);
+  return { dir, port };
+}
+
+/**
+ * Starts one daemon in-process, in a fresh {@link oneNodeDir}: `config` (channels, limits, ...)
+ * over the node's identity, registry, subnet and addresses; a silent logger; `chunkStores`, if
+ * given. Returns its folder, the daemon, and its API's base URL.
+ */
+export async function startOneDaemon(
+  prefix: string,
+  config: Record<string, unknown>,
+  opts: { chunkStores?: Record<string, ChunkStore> } = {},
+): Promise<{ dir: string; daemon: Daemon; base: string }> {
+  const { dir, port } = await oneNodeDir(prefix);
+  const parsed = parseDaemonConfig(
+    {
+      identityDir: 'node',
+      registryFile: 'registry.json',
+      subnet: 's1',
+      listen: `127.0.0.1:${port}`,
+      api: '127.0.0.1:0',
+      ...config,
+    },
+    dir,
+  );
+  const daemon = await startDaemon(parsed, { logger: silentLogger(), ...opts });
+  return { dir, daemon, base: `http://127.0.0.1:${daemon.api.port}` };
+}
+
+/**
+ * A chunked artifact of 3 chunks of `chunkBytes` (each all 7s) whose first chunk only a store
+ * holds, as after a download interrupted by a restart: put it in with `store.open(id,
+ * manifest)` and `store.put(id, 0, part)`.
+ */
+export function partialChunked(chunkBytes: number): {
+  id: ArtifactId;
+  manifest: Uint8Array;
+  part: Buffer;
+} {
+  const part = Buffer.alloc(chunkBytes, 7);
+  const manifest = encodeManifest({
+    chunkBytes,
+    totalBytes: 3 * chunkBytes,
+    hashes: [0, 1, 2].map(() => createHash('sha256').update(part).digest()),
+  });
+  return { id: manifestId(manifest), manifest, part };
 }

@@ -3,27 +3,20 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry as MetricsRegistry } from 'prom-client';
 import {
   type ArtifactId,
   type DeliveredArtifact,
-  encodeManifest,
   InMemoryChunkStore,
-  manifestId,
 } from '../../src/broadcast/index.ts';
-import { parseDaemonConfig } from '../../src/daemon/config.ts';
-import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
+import type { Daemon } from '../../src/daemon/run-daemon.ts';
 import { EventStreams } from '../../src/daemon/sse.ts';
 import { StatusHistory } from '../../src/daemon/status-history.ts';
-import { generateIdentity, type NodeId, writeIdentity } from '../../src/identity/index.ts';
-import { silentLogger } from '../../src/log.ts';
-import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
-import { EventStreamClient, freePort, until } from './helpers.ts';
+import type { NodeId } from '../../src/identity/index.ts';
+import { EventStreamClient, partialChunked, startOneDaemon, until } from './helpers.ts';
 
 const MAX = 64 * 1024;
 
@@ -82,48 +75,26 @@ function unfinishedPost(
  * A temporary directory for one daemon: its identity in `node/` and a registry file listing it
  * alone (subnet `s1`) at 127.0.0.1 on a free port.
  */
-async function oneNodeDir(prefix: string): Promise<{ dir: string; port: number }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  const identity = await generateIdentity();
-  await writeIdentity(join(dir, 'node'), identity);
-  const port = await freePort();
-  const doc = addNode(initRegistry(), {
-    subnet: 's1',
-    address: `127.0.0.1:${port}`,
-    certificatePem: identity.certificatePem,
-  });
-  await writeRegistryFile(join(dir, 'registry.json'), doc);
-  return { dir, port };
-}
-
 describe('daemon HTTP API', { timeout: 60_000 }, () => {
   let dir: string;
   let daemon: Daemon;
   let api: string;
 
   before(async () => {
-    let port: number;
-    ({ dir, port } = await oneNodeDir('subnet-p2p-api-'));
-    const config = parseDaemonConfig(
-      {
-        identityDir: 'node',
-        registryFile: 'registry.json',
-        subnet: 's1',
-        listen: `127.0.0.1:${port}`,
-        api: '127.0.0.1:0',
-        channels: { consensus: {}, ingress: { maxArtifactBytes: MAX } },
-        limits: {
-          maxEventStreams: 2,
-          maxConcurrentUploads: 1,
-          statusSampleMs: 100,
-          statusHistorySamples: 5,
-          shutdownQuietMs: 10,
-        },
-      },
+    ({
       dir,
-    );
-    daemon = await startDaemon(config, { logger: silentLogger() });
-    api = `http://127.0.0.1:${daemon.api.port}`;
+      daemon,
+      base: api,
+    } = await startOneDaemon('subnet-p2p-api-', {
+      channels: { consensus: {}, ingress: { maxArtifactBytes: MAX } },
+      limits: {
+        maxEventStreams: 2,
+        maxConcurrentUploads: 1,
+        statusSampleMs: 100,
+        statusHistorySamples: 5,
+        shutdownQuietMs: 10,
+      },
+    }));
   });
 
   after(async () => {
@@ -308,26 +279,15 @@ describe('daemon HTTP API: chunked artifacts', { timeout: 60_000 }, () => {
   let api: string;
   const store = new InMemoryChunkStore({ maxBytes: STORE });
   // Held in part since before the start (a download interrupted by a restart): 1 chunk of 3.
-  const part = Buffer.alloc(CHUNK, 7);
-  const partManifest = encodeManifest({
-    chunkBytes: CHUNK,
-    totalBytes: 3 * CHUNK,
-    hashes: [0, 1, 2].map(() => createHash('sha256').update(part).digest()),
-  });
-  const partial = manifestId(partManifest);
+  const { id: partial, manifest: partManifest, part } = partialChunked(CHUNK);
 
   before(async () => {
-    let port: number;
-    ({ dir, port } = await oneNodeDir('subnet-p2p-api-chunks-'));
     await store.open(partial, partManifest);
     await store.put(partial, 0, part);
-    const config = parseDaemonConfig(
+    let base: string;
+    ({ dir, daemon, base } = await startOneDaemon(
+      'subnet-p2p-api-chunks-',
       {
-        identityDir: 'node',
-        registryFile: 'registry.json',
-        subnet: 's1',
-        listen: `127.0.0.1:${port}`,
-        api: '127.0.0.1:0',
         channels: {
           blobs: {
             maxArtifactBytes: 1024 * 1024,
@@ -336,10 +296,9 @@ describe('daemon HTTP API: chunked artifacts', { timeout: 60_000 }, () => {
         },
         limits: { shutdownQuietMs: 10 },
       },
-      dir,
-    );
-    daemon = await startDaemon(config, { logger: silentLogger(), chunkStores: { blobs: store } });
-    api = `http://127.0.0.1:${daemon.api.port}/v1/channels/blobs/artifacts`;
+      { chunkStores: { blobs: store } },
+    ));
+    api = `${base}/v1/channels/blobs/artifacts`;
   });
 
   after(async () => {

@@ -3,20 +3,13 @@
 // each channel's use of its bounds in /v1/status. Everything here is synchronous in the node
 // once a request is answered: no waits.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodeManifest, InMemoryChunkStore, manifestId } from '../../src/broadcast/index.ts';
-import { parseDaemonConfig } from '../../src/daemon/config.ts';
+import { InMemoryChunkStore } from '../../src/broadcast/index.ts';
 import type { ArtifactListJson, ChannelStatusJson, StatusJson } from '../../src/daemon/http-api.ts';
-import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
-import { generateIdentity, writeIdentity } from '../../src/identity/index.ts';
-import { silentLogger } from '../../src/log.ts';
-import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
-import { freePort, postArtifact } from './helpers.ts';
+import type { Daemon } from '../../src/daemon/run-daemon.ts';
+import { partialChunked, postArtifact, startOneDaemon } from './helpers.ts';
 
 const MIB = 1024 * 1024;
 
@@ -36,39 +29,23 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', { timeout:
   let api: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-list-'));
-    const identity = await generateIdentity();
-    await writeIdentity(join(dir, 'node'), identity);
-    const port = await freePort();
-    const doc = addNode(initRegistry(), {
-      subnet: 's1',
-      address: `127.0.0.1:${port}`,
-      certificatePem: identity.certificatePem,
-    });
-    await writeRegistryFile(join(dir, 'registry.json'), doc);
-    const config = parseDaemonConfig(
-      {
-        identityDir: 'node',
-        registryFile: 'registry.json',
-        subnet: 's1',
-        listen: `127.0.0.1:${port}`,
-        api: '127.0.0.1:0',
-        channels: {
-          consensus: {},
-          ingress: {
-            maxArtifactBytes: 64 * 1024,
-            maxSlots: 500,
-            maxBytes: 8 * MIB,
-            maxAgeMs: 120_000,
-            peerShare: 0.5,
-          },
-        },
-        limits: { shutdownQuietMs: 10 },
-      },
+    ({
       dir,
-    );
-    daemon = await startDaemon(config, { logger: silentLogger() });
-    api = `http://127.0.0.1:${daemon.api.port}`;
+      daemon,
+      base: api,
+    } = await startOneDaemon('subnet-p2p-list-', {
+      channels: {
+        consensus: {},
+        ingress: {
+          maxArtifactBytes: 64 * 1024,
+          maxSlots: 500,
+          maxBytes: 8 * MIB,
+          maxAgeMs: 120_000,
+          peerShare: 0.5,
+        },
+      },
+      limits: { shutdownQuietMs: 10 },
+    }));
   });
 
   after(async () => {
@@ -337,34 +314,15 @@ describe('daemon HTTP API: a chunked artifact held in part', { timeout: 60_000 }
   let api: string;
   const store = new InMemoryChunkStore({ maxBytes: 64 * 1024 });
   // Held in part since before the start (a download interrupted by a restart): 1 chunk of 3.
-  const part = Buffer.alloc(CHUNK, 7);
-  const manifest = encodeManifest({
-    chunkBytes: CHUNK,
-    totalBytes: 3 * CHUNK,
-    hashes: [0, 1, 2].map(() => createHash('sha256').update(part).digest()),
-  });
-  const partial = manifestId(manifest);
+  const { id: partial, manifest, part } = partialChunked(CHUNK);
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-list-part-'));
-    const identity = await generateIdentity();
-    await writeIdentity(join(dir, 'node'), identity);
-    const port = await freePort();
-    const doc = addNode(initRegistry(), {
-      subnet: 's1',
-      address: `127.0.0.1:${port}`,
-      certificatePem: identity.certificatePem,
-    });
-    await writeRegistryFile(join(dir, 'registry.json'), doc);
     await store.open(partial, manifest);
     await store.put(partial, 0, part);
-    const config = parseDaemonConfig(
+    let base: string;
+    ({ dir, daemon, base } = await startOneDaemon(
+      'subnet-p2p-list-part-',
       {
-        identityDir: 'node',
-        registryFile: 'registry.json',
-        subnet: 's1',
-        listen: `127.0.0.1:${port}`,
-        api: '127.0.0.1:0',
         channels: {
           blobs: {
             maxArtifactBytes: 1024 * 1024,
@@ -373,10 +331,9 @@ describe('daemon HTTP API: a chunked artifact held in part', { timeout: 60_000 }
         },
         limits: { shutdownQuietMs: 10 },
       },
-      dir,
-    );
-    daemon = await startDaemon(config, { logger: silentLogger(), chunkStores: { blobs: store } });
-    api = `http://127.0.0.1:${daemon.api.port}/v1/channels/blobs`;
+      { chunkStores: { blobs: store } },
+    ));
+    api = `${base}/v1/channels/blobs`;
   });
 
   after(async () => {
