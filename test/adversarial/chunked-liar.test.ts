@@ -18,22 +18,17 @@ import {
   manifestId,
 } from '../../src/broadcast/index.ts';
 import type { NodeIdentity } from '../../src/identity/index.ts';
-import { silentLogger } from '../../src/log.ts';
-import { createNode } from '../../src/node/index.ts';
-import { InMemoryRegistryClient } from '../../src/registry/index.ts';
 import { Lane } from '../../src/transport/index.ts';
-import { identities } from '../helpers/common.ts';
+import { honestNodesAndAdversary } from '../helpers/adversary.ts';
 import {
   metricValue,
   NodeGroup,
-  publishTo,
   randomBytes,
   readUntil,
   SUBNET,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
-import { FAST_TIMING } from '../helpers/proxied-nodes.ts';
-import { linkUp, nextEvent, registryDoc } from '../helpers/subnet.ts';
+import { linkUp, nextEvent } from '../helpers/subnet.ts';
 import { WirePeer } from '../helpers/wire-peer.ts';
 
 const HONEST = 3;
@@ -58,42 +53,13 @@ let honest: TestBroadcastNode[];
 let adversary: NodeIdentity;
 
 before(async () => {
-  const ids = await identities(HONEST + 1);
-  adversary = ids[0]!;
-  honest = await Promise.all(
-    ids.slice(1).map(async (identity) => {
-      const registry = new InMemoryRegistryClient();
-      const node = await createNode({
-        identity,
-        registry,
-        subnet: SUBNET,
-        listen: { host: '127.0.0.1', port: 0 },
-        channels: {
-          consensus: { lane: Lane.high, pushThresholdBytes: 1024 },
-          ingress: { lane: Lane.bulk }, // chunked above 1 MiB, in 1 MiB chunks (the defaults)
-        },
-        downloads: DOWNLOADS,
-        logger: silentLogger(),
-        transport: { backoff: { baseMs: 20, maxMs: 200 }, timing: FAST_TIMING },
-      });
-      const started = { identity, registry, node, address: `127.0.0.1:${node.address.port}` };
-      group.add(started);
-      return started;
-    }),
-  );
-  // A member listed at an address nobody dials: the lowest NodeId, it dials everyone.
-  publishTo(
-    honest,
-    registryDoc([
-      { subnet: SUBNET, identity: adversary, address: '127.0.0.1:9' },
-      ...honest.map((h) => ({ subnet: SUBNET, identity: h.identity, address: h.address })),
-    ]),
-  );
-  await Promise.all(
-    honest.flatMap((a) =>
-      honest.filter((b) => b !== a).map((b) => linkUp(a.node.transport, b.identity.nodeId)),
-    ),
-  );
+  ({ adversary, honest } = await honestNodesAndAdversary(group, HONEST, {
+    channels: {
+      consensus: { lane: Lane.high, pushThresholdBytes: 1024 },
+      ingress: { lane: Lane.bulk }, // chunked above 1 MiB, in 1 MiB chunks (the defaults)
+    },
+    downloads: DOWNLOADS,
+  }));
 });
 after(() => group.stop());
 

@@ -34,21 +34,16 @@ import {
 } from '../../src/broadcast/index.ts';
 import type { SlotUpdate } from '../../src/broadcast/proto/broadcast.ts';
 import type { NodeIdentity } from '../../src/identity/index.ts';
-import { silentLogger } from '../../src/log.ts';
-import { createNode } from '../../src/node/index.ts';
-import { InMemoryRegistryClient } from '../../src/registry/index.ts';
 import { Lane } from '../../src/transport/index.ts';
-import { identities } from '../helpers/common.ts';
+import { honestNodesAndAdversary } from '../helpers/adversary.ts';
 import {
   metricValue,
   NodeGroup,
-  publishTo,
   randomBytes,
   SUBNET,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
-import { FAST_TIMING } from '../helpers/proxied-nodes.ts';
-import { linkUp, nextEvent, registryDoc } from '../helpers/subnet.ts';
+import { linkUp, nextEvent } from '../helpers/subnet.ts';
 import { advert, WirePeer } from '../helpers/wire-peer.ts';
 
 const HONEST = 3;
@@ -134,38 +129,14 @@ class Subnet {
   memoryBefore = 0;
 
   async start(): Promise<void> {
-    const ids = await identities(HONEST + 1);
-    this.adversary = ids[0]!;
-    this.honest = await Promise.all(
-      ids.slice(1).map(async (identity) => {
-        const registry = new InMemoryRegistryClient();
-        const node = await createNode({
-          identity,
-          registry,
-          subnet: SUBNET,
-          listen: { host: '127.0.0.1', port: 0 },
-          channels: CHANNELS,
-          downloads: { downloadTimeoutMs: 2000, retryBaseMs: 50, retryMaxMs: 400 },
-          logger: silentLogger(),
-          transport: { backoff: { baseMs: 20, maxMs: 200 }, timing: FAST_TIMING },
-        });
-        const started = { identity, registry, node, address: `127.0.0.1:${node.address.port}` };
-        this.group.add(started);
-        return started;
-      }),
-    );
-    publishTo(
-      this.honest,
-      registryDoc([
-        { subnet: SUBNET, identity: this.adversary, address: '127.0.0.1:9' },
-        ...this.honest.map((h) => ({ subnet: SUBNET, identity: h.identity, address: h.address })),
-      ]),
-    );
-    await Promise.all(
-      this.honest.flatMap((a) =>
-        this.honest.filter((b) => b !== a).map((b) => linkUp(a.node.transport, b.identity.nodeId)),
-      ),
-    );
+    ({ adversary: this.adversary, honest: this.honest } = await honestNodesAndAdversary(
+      this.group,
+      HONEST,
+      {
+        channels: CHANNELS,
+        downloads: { downloadTimeoutMs: 2000, retryBaseMs: 50, retryMaxMs: 400 },
+      },
+    ));
     this.delivered = this.honest.map((h) => ({
       consensus: new Delivered(h, 'consensus'),
       ingress: new Delivered(h, 'ingress'),

@@ -22,26 +22,21 @@ import {
 } from '../../src/broadcast/index.ts';
 import type { SlotUpdate } from '../../src/broadcast/proto/broadcast.ts';
 import type { NodeIdentity } from '../../src/identity/index.ts';
-import { silentLogger } from '../../src/log.ts';
-import { createNode } from '../../src/node/index.ts';
-import { InMemoryRegistryClient } from '../../src/registry/index.ts';
 import { FLAG_START } from '../../src/transport/frame.ts';
 import { Lane } from '../../src/transport/index.ts';
 import { encodeWire } from '../../src/transport/messages.ts';
-import { identities } from '../helpers/common.ts';
+import { honestNodesAndAdversary } from '../helpers/adversary.ts';
 import {
   metricValue,
   NodeGroup,
-  publishTo,
   randomBytes,
   readUntil,
   SUBNET,
   sameBytes,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
-import { FAST_TIMING } from '../helpers/proxied-nodes.ts';
 import { frame } from '../helpers/raw-peer.ts';
-import { linkUp, nextEvent, registryDoc } from '../helpers/subnet.ts';
+import { linkUp, nextEvent } from '../helpers/subnet.ts';
 import { advert, frames, WirePeer, withdrawal } from '../helpers/wire-peer.ts';
 
 const HONEST = 3;
@@ -71,45 +66,15 @@ let adversary: NodeIdentity;
 let heapBefore: number;
 
 before(async () => {
-  const ids = await identities(HONEST + 1);
-  adversary = ids[0]!;
-  honest = await Promise.all(
-    ids.slice(1).map(async (identity) => {
-      const registry = new InMemoryRegistryClient();
-      const node = await createNode({
-        identity,
-        registry,
-        subnet: SUBNET,
-        listen: { host: '127.0.0.1', port: 0 },
-        channels: CHANNELS,
-        downloads: {
-          downloadTimeoutMs: 300,
-          retryBaseMs: 50,
-          retryMaxMs: 400,
-          maxConcurrentDownloads: MAX_CONCURRENT_DOWNLOADS,
-        },
-        logger: silentLogger(),
-        transport: { backoff: { baseMs: 20, maxMs: 200 }, timing: FAST_TIMING },
-      });
-      const started = { identity, registry, node, address: `127.0.0.1:${node.address.port}` };
-      group.add(started);
-      return started;
-    }),
-  );
-  // The adversary is a member: listed with a certificate, at an address nobody dials (it is the
-  // lowest NodeId, so it dials everyone).
-  publishTo(
-    honest,
-    registryDoc([
-      { subnet: SUBNET, identity: adversary, address: '127.0.0.1:9' },
-      ...honest.map((h) => ({ subnet: SUBNET, identity: h.identity, address: h.address })),
-    ]),
-  );
-  await Promise.all(
-    honest.flatMap((a) =>
-      honest.filter((b) => b !== a).map((b) => linkUp(a.node.transport, b.identity.nodeId)),
-    ),
-  );
+  ({ adversary, honest } = await honestNodesAndAdversary(group, HONEST, {
+    channels: CHANNELS,
+    downloads: {
+      downloadTimeoutMs: 300,
+      retryBaseMs: 50,
+      retryMaxMs: 400,
+      maxConcurrentDownloads: MAX_CONCURRENT_DOWNLOADS,
+    },
+  }));
   heapBefore = heapUsed();
 });
 after(() => group.stop());
