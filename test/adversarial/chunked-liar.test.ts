@@ -19,7 +19,7 @@ import {
 } from '../../src/broadcast/index.ts';
 import type { NodeIdentity } from '../../src/identity/index.ts';
 import { Lane } from '../../src/transport/index.ts';
-import { honestNodesAndAdversary } from '../helpers/adversary.ts';
+import { honestNodesAndAdversary, memoryAfterGc } from '../helpers/adversary.ts';
 import {
   metricValue,
   NodeGroup,
@@ -33,6 +33,13 @@ import { WirePeer } from '../helpers/wire-peer.ts';
 
 const HONEST = 3;
 const MiB = 1024 * 1024;
+/**
+ * What one attack may leave behind, after a full GC, in this process (every honest node): per
+ * node its two honest 2 MiB artifacts in the in-memory chunk store, and at most
+ * `maxChunksInFlight` (16) chunks of 1 MiB in flight or being written; plus 64 MiB of slack.
+ * The fakes' places are bounded per channel, so their chunks never pile up.
+ */
+const MEMORY_GROWTH_BOUND = 3 * (4 * MiB + 16 * MiB) + 64 * MiB;
 /** Fake adverts per attack: twice the places of a channel (maxChunkedDownloads, 4). */
 const FAKES = 8;
 /**
@@ -213,6 +220,7 @@ describe('a member advertising fake chunked artifacts', () => {
     it(`answers their chunks ${what}: two honest 2 MiB artifacts still reach every honest node, and the liar is counted`, {
       timeout: 60_000,
     }, async () => {
+      const before = memoryAfterGc();
       const { peers, fakes } = await attack(lie);
       await honestLargeRound();
       for (let i = 0; i < HONEST; i++) {
@@ -222,6 +230,9 @@ describe('a member advertising fake chunked artifacts', () => {
         for (const id of fakes)
           assert.notEqual(h.node.channel('ingress').chunked(id)?.complete, true);
       }
+      const after = memoryAfterGc();
+      const growth = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+      assert.ok(growth <= MEMORY_GROWTH_BOUND, `memory grew by ${growth} bytes`);
       await disconnectAll(peers);
     });
   }

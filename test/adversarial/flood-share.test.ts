@@ -24,8 +24,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   type ArtifactId,
   type ChannelStats,
@@ -35,7 +33,7 @@ import {
 import type { SlotUpdate } from '../../src/broadcast/proto/broadcast.ts';
 import type { NodeIdentity } from '../../src/identity/index.ts';
 import { Lane } from '../../src/transport/index.ts';
-import { honestNodesAndAdversary } from '../helpers/adversary.ts';
+import { honestNodesAndAdversary, memoryAfterGc } from '../helpers/adversary.ts';
 import {
   metricValue,
   NodeGroup,
@@ -66,12 +64,8 @@ const LARGE_FLOOD = (8 * MAX_BYTES) / LARGE_SIZE;
  */
 const MEMORY_GROWTH_BOUND = HONEST * (MAX_BYTES + 16 * MIB) + INLINE_FLOOD * 512 + 64 * MIB;
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 function memoryUsed(): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
+  const m = memoryAfterGc();
   return m.heapUsed + m.arrayBuffers;
 }
 

@@ -11,8 +11,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   type ArtifactId,
   channelNumber,
@@ -25,7 +23,7 @@ import type { NodeIdentity } from '../../src/identity/index.ts';
 import { FLAG_START } from '../../src/transport/frame.ts';
 import { Lane } from '../../src/transport/index.ts';
 import { encodeWire } from '../../src/transport/messages.ts';
-import { honestNodesAndAdversary } from '../helpers/adversary.ts';
+import { honestNodesAndAdversary, memoryAfterGc } from '../helpers/adversary.ts';
 import {
   metricValue,
   NodeGroup,
@@ -47,13 +45,7 @@ const MAX_RECEIVE_BUFFER = 24 * 1024 * 1024;
 /** The heap may grow this much over the whole attack, after a full GC. Generous on purpose. */
 const HEAP_GROWTH_BOUND = 128 * 1024 * 1024;
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-function heapUsed(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
+const heapUsed = () => memoryAfterGc().heapUsed;
 
 const CHANNELS = {
   consensus: { lane: Lane.high, pushThresholdBytes: 1024, maxSlots: MAX_SLOTS },

@@ -15,7 +15,9 @@ import {
   type CoreAction,
   CountingObserver,
   channelNumber,
+  type DownloadLimits,
   encodeManifest,
+  FetchRequest,
   InMemoryPool,
   manifestId,
   resolveChannel,
@@ -31,13 +33,18 @@ import { type ConnId, Lane } from '../../src/transport/index.ts';
 const CH = 'consensus';
 const MIN = 60_000;
 
-function core(self: NodeId, cfg: Partial<ChannelConfig>, obs = new CountingObserver()) {
+function core(
+  self: NodeId,
+  cfg: Partial<ChannelConfig>,
+  obs = new CountingObserver(),
+  downloads: Partial<DownloadLimits> = {},
+) {
   const channel = resolveChannel(CH, { lane: Lane.high, ...cfg });
   return new BroadcastCore({
     self,
     channels: new Map([[CH, channel]]),
     pools: new Map([[CH, new InMemoryPool()]]),
-    downloads: resolveDownloadLimits(),
+    downloads: resolveDownloadLimits(downloads),
     observer: obs,
   });
 }
@@ -340,6 +347,60 @@ describe('retention in the core', () => {
     assert.throws(
       () => c.addChunked(CH, manifestId(manifest), manifest, new Uint8Array(0), 2000, MIN),
       { code: 'ERR_ARTIFACT_EXPIRED' },
+    );
+  });
+
+  it('a flood of dismissals keeps maxDismissedIds: the oldest is forgotten, and a watermark needs no memory', () => {
+    const { rng, ids } = setup(3);
+    const [self, p, f] = ids as [NodeId, NodeId, NodeId];
+    const c = core(self, { maxSlots: 40 }, new CountingObserver(), { maxDismissedIds: 10 });
+    c.peerUp(p, 1 as ConnId, 0);
+    c.peerUp(f, 1 as ConnId, 0);
+    c.takeActions();
+    const at = (height: number) => new TextEncoder().encode(JSON.stringify({ height }));
+    const a = rng.bytes(30);
+    const b = rng.bytes(31);
+    push(c, p, [a], 1, { firstSlot: 0, commit: 1, attributes: at(5) });
+    push(c, p, [b], 1, { firstSlot: 1, commit: 2, attributes: at(1) });
+    assert.equal(
+      c.purge(CH, (x) => x.id === artifactId(a), 2),
+      1,
+    );
+    assert.equal(c.purgeBelow(CH, 'height', 2, 2), 1);
+    // One member's flood: 50 junk pushes past its share (10 of 40), 40 evictions, 40 ids
+    // dismissed: the memory keeps the last 10.
+    for (let i = 0; i < 50; i++) push(c, f, [rng.bytes(20)], 3, { firstSlot: i, commit: i + 1 });
+    // `p` advertises both again: the predicate-purged one is forgotten and fetched again; the
+    // one below the watermark is refused by its attributes.
+    for (const [bytes, slot, h] of [
+      [a, 5, 5],
+      [b, 6, 1],
+    ] as const) {
+      const body = SlotUpdates.encode({
+        channel: channelNo(),
+        updates: [
+          {
+            slot,
+            commit: slot + 10,
+            advert: {
+              id: Buffer.from(artifactId(bytes), 'hex') as Uint8Array<ArrayBuffer>,
+              size: bytes.length,
+              attributes: at(h) as Uint8Array<ArrayBuffer>,
+              pushed: false,
+            },
+            withdrawn: false,
+          },
+        ],
+      });
+      c.onUpdates(p, 1 as ConnId, Lane.high, body, 4);
+    }
+    const fetched = c
+      .takeActions()
+      .filter((x) => x.type === 'fetch')
+      .map((x) => (x.type === 'fetch' ? FetchRequest.decode(x.body).id : undefined));
+    assert.deepEqual(
+      fetched.map((id) => Buffer.from(id!).toString('hex')),
+      [artifactId(a)],
     );
   });
 

@@ -3,6 +3,8 @@
  * adversary, listed with a valid certificate at an address nobody dials. Its NodeId is the
  * lowest, so it dials everyone (test/helpers/wire-peer.ts speaks for it).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { ChannelConfig, DownloadLimits } from '../../src/broadcast/index.ts';
 import type { NodeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -12,6 +14,20 @@ import { identities } from './common.ts';
 import { type NodeGroup, publishTo, SUBNET, type TestBroadcastNode } from './nodes.ts';
 import { FAST_TIMING } from './proxied-nodes.ts';
 import { linkUp, registryDoc } from './subnet.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/**
+ * This process's heap and array buffers after two full collections: what the honest nodes (all
+ * in this process) retain, for the adversarial tests' memory bounds.
+ */
+export function memoryAfterGc(): { heapUsed: number; arrayBuffers: number } {
+  gc();
+  gc();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return { heapUsed, arrayBuffers };
+}
 
 /**
  * Starts `honest` nodes (added to `group`, which stops them) with `channels` and `downloads`,
