@@ -23,7 +23,7 @@ import {
 } from '../transport/index.ts';
 import { encodeManifest, manifestId, rechunk, sha256 } from './chunks/manifest.ts';
 import type { ChunkStore } from './chunks/store.ts';
-import { BroadcastCore, type CoreOptions } from './core/core.ts';
+import { BroadcastCore, type CoreOptions, type HeldUse } from './core/core.ts';
 import {
   COUNTER_LABELS,
   COUNTER_NAMES,
@@ -71,7 +71,8 @@ const COUNTER_HELP: Record<CounterName, string> = {
   pool_full: 'Accepted artifacts that did not fit in the pool',
   chunks:
     'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed), and chunked downloads that lost their place to a waiting one (evicted: dormant, nobody offers it; stalled: no verified chunk for chunkStallMs, or only faulty sources; preempted: its one advertiser held more than half the places of the channel)',
-  removed: 'Held artifacts that left their channel, by reason (expired, purged, evicted, aborted)',
+  removed:
+    'Held artifacts that left their channel, by reason (expired, purged, evicted, aborted, rejected)',
   evicted:
     'Artifacts evicted to make room, by the owner charged (the peer over its share or holding the most, or self)',
   wants_removed: 'Advertised artifacts no longer wanted, by reason (expired, purged)',
@@ -124,7 +125,7 @@ export class BroadcastMetrics implements CoreObserver {
     gauge('subnet_p2p_broadcast_downloading', 'Downloads in flight', (s) => s.downloading);
     gauge('subnet_p2p_broadcast_validating', 'Artifacts in validation', (s) => s.validating);
     gauge('subnet_p2p_broadcast_peers_up', 'Peers the broadcast layer sees up', (s) => s.peersUp);
-    const heldGauge = (name: string, help: string, pick: (h: HeldStats) => number) =>
+    const heldGauge = (name: string, help: string, pick: (h: HeldUse) => number) =>
       new Gauge({
         name,
         help,
@@ -181,9 +182,6 @@ export class BroadcastMetrics implements CoreObserver {
     this.#dropped.inc({ channel });
   }
 }
-
-type HeldStats = ReturnType<BroadcastCore['stats']>['held'][string];
-
 /** Options of {@link BroadcastDriver}: those of the core (its observer is the driver's metrics), and: */
 export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
   /** The node's logger; the driver logs through a child with `component: 'broadcast'`. */

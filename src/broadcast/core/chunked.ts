@@ -100,7 +100,7 @@ export interface ChunkedHost extends ChunkFetchHost {
   /** Remembers `key` as rejected or aborted: it is not fetched again. */
   dismiss(key: string): void;
   /** `key` was forgotten here (evicted or rejected): the core stops counting it as held. */
-  dropped(key: string): void;
+  dropped(key: string, reason: 'evicted' | 'rejected'): void;
 }
 
 /**
@@ -665,7 +665,7 @@ export class ChunkedArtifacts {
       if (verdict === 'reject' && s.from !== undefined) {
         this.#count('peer_faults', { channel, peer: s.from, reason: 'rejected' });
       }
-      this.drop(s.key);
+      this.drop(s.key, 'rejected');
       this.#host.dismiss(s.key);
       return true;
     }
@@ -692,15 +692,18 @@ export class ChunkedArtifacts {
     return true;
   }
 
-  /** Forgets a chunked artifact (cancels its fetches, drops it from the store). */
-  drop(key: string): boolean {
+  /**
+   * Forgets a chunked artifact (cancels its fetches, drops it from the store); `reason` is what
+   * the core reports if it still counted it as held.
+   */
+  drop(key: string, reason: 'evicted' | 'rejected' = 'evicted'): boolean {
     const s = this.#chunks.get(key);
     if (!s) return false;
     this.#fetches.cancel(s);
     this.#fetches.writesEnded(s.writing.size);
     this.#chunks.delete(key);
     this.#host.act({ type: 'chunk-delete', channel: s.channel.name, id: s.id });
-    this.#host.dropped(key);
+    this.#host.dropped(key, reason);
     return true;
   }
 

@@ -79,6 +79,14 @@ export interface CoreOptions {
   neighbors?: (node: NodeId) => Iterable<NodeId>;
 }
 
+/** What a channel holds against its bounds (for gauges). */
+export interface HeldUse {
+  artifacts: number;
+  bytes: number;
+  maxArtifacts: number;
+  maxBytes: number;
+}
+
 /** A channel as the core keeps it (shared with {@link ChunkedArtifacts}). */
 export interface ChannelState {
   name: string;
@@ -202,7 +210,7 @@ export class BroadcastCore {
       validate: (ch, key, artifact, pushedBy) =>
         this.#validate(ch, key, artifact, pushedBy, 'self', this.#now),
       dismiss: (key) => this.#dismiss(key),
-      dropped: (key) => this.#dropped(key),
+      dropped: (key, reason) => this.#dropped(key, reason),
     });
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
@@ -361,12 +369,12 @@ export class BroadcastCore {
   }
 
   /** The chunked artifacts forgot `key` by themselves (evicted dormant, or rejected). */
-  #dropped(key: string): void {
+  #dropped(key: string, reason: 'evicted' | 'rejected'): void {
     const ch = this.#channels.get(key.slice(0, key.indexOf(':')));
     const r = ch?.retention.remove(key);
     if (ch && r) {
-      this.#count('removed', { channel: ch.name, reason: 'evicted' });
-      this.#actions.push({ type: 'removed', channel: ch.name, id: r.id, reason: 'evicted' });
+      this.#count('removed', { channel: ch.name, reason });
+      this.#actions.push({ type: 'removed', channel: ch.name, id: r.id, reason });
     }
   }
 
@@ -1323,17 +1331,11 @@ export class BroadcastCore {
     downloading: number;
     validating: number;
     slots: Record<string, number>;
-    held: Record<
-      string,
-      { artifacts: number; bytes: number; maxArtifacts: number; maxBytes: number }
-    >;
+    held: Record<string, HeldUse>;
     peersUp: number;
   } {
     const slots: Record<string, number> = {};
-    const held: Record<
-      string,
-      { artifacts: number; bytes: number; maxArtifacts: number; maxBytes: number }
-    > = {};
+    const held: Record<string, HeldUse> = {};
     for (const ch of this.#channels.values()) {
       slots[ch.name] = ch.table.size;
       const rt = ch.retention;

@@ -21,7 +21,7 @@
  *   dormant (nobody offers it); stalled, no verified chunk for `chunkStallMs` or only faulty
  *   sources; preempted, its one advertiser held more than its share of the channel's places
  * - `removed` {channel, reason}: held artifacts that left the channel: expired | purged |
- *   evicted | aborted
+ *   evicted | aborted | rejected (a chunked artifact held until its validation refused it)
  * - `evicted` {channel, peer}: artifacts evicted to make room, by the owner that was over its
  *   share or held the most (a NodeId, or `self`)
  * - `wants_removed` {channel, reason}: advertised artifacts no longer wanted: expired | purged
