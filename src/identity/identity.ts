@@ -1,10 +1,13 @@
-import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, X509Certificate } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { IdentityError, KeyExistsError } from '../errors.ts';
 import { createSelfSignedCertificate, parseNodeCertificate } from './certificate.ts';
 import type { NodeId } from './node-id.ts';
+
+const generateEd25519KeyPair = promisify(generateKeyPair);
 
 /** File names inside an identity directory. */
 export const KEY_FILE = 'node.key';
@@ -23,16 +26,9 @@ export interface NodeIdentity {
 
 /** Generates a fresh Ed25519 key pair and its self-signed certificate. */
 export async function generateIdentity(): Promise<NodeIdentity> {
-  const keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
-  const certificatePem = await createSelfSignedCertificate(keys);
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const privateKeyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({
-    type: 'pkcs8',
-    format: 'pem',
-  }) as string;
+  const { privateKey } = await generateEd25519KeyPair('ed25519');
+  const certificatePem = createSelfSignedCertificate(privateKey);
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const cert = parseNodeCertificate(certificatePem);
   return { nodeId: cert.nodeId, privateKeyPem, certificatePem: cert.pem, certificateDer: cert.der };
 }
