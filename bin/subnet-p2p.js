@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// The subnet-p2p command: runs the TypeScript sources through tsx.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv);
+// The subnet-p2p command: runs the compiled CLI in dist/. In a clone, `npm install` builds dist/
+// (the `prepare` script); after changing src/, `npm run build` (or `npm test`) builds it again.
+let cli;
+try {
+  cli = await import('../dist/cli/main.js');
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist')) throw err;
+  process.stderr.write('error: subnet-p2p is not built: run `npm run build` in its folder\n');
+  process.exit(1);
+}
+process.exitCode = await cli.main(process.argv);

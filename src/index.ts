@@ -6,6 +6,30 @@
  * channels over the transport) on top.
  * @module
  */
+export {
+  type AdvertInfo,
+  type Artifact,
+  type ArtifactId,
+  type ArtifactPool,
+  artifactId,
+  type ChannelConfig,
+  type ChannelStats,
+  type ChunkedInfo,
+  type ChunkingConfig,
+  type ChunkProgress,
+  type ChunkStore,
+  type DeliveredArtifact,
+  DiskChunkStore,
+  type DownloadLimits,
+  type HeldArtifactInfo,
+  type HeldPage,
+  InMemoryChunkStore,
+  InMemoryPool,
+  type PriorityDecision,
+  type RelayPolicy,
+  type RemovalReason,
+  type Validation,
+} from './broadcast/index.ts';
 export * from './errors.ts';
 export {
   generateIdentity,

@@ -5,8 +5,7 @@
  * @module
  */
 import { type Command, CommanderError } from 'commander';
-import { loadDaemonConfig } from '../daemon/config.ts';
-import { startDaemon } from '../daemon/run-daemon.ts';
+import type { startDaemon } from '../daemon/run-daemon.ts';
 import { ConfigError } from '../errors.ts';
 import type { CliIo } from './io.ts';
 
@@ -39,6 +38,11 @@ export function registerNodeCommand(program: Command, io: CliIo): void {
     .action(async (options: { config: string }) => {
       let daemon: Awaited<ReturnType<typeof startDaemon>>;
       try {
+        // Loaded here, not with the CLI: other commands start without the daemon's modules.
+        const [{ loadDaemonConfig }, { startDaemon }] = await Promise.all([
+          import('../daemon/config.ts'),
+          import('../daemon/run-daemon.ts'),
+        ]);
         daemon = await startDaemon(await loadDaemonConfig(options.config));
       } catch (err) {
         if (err instanceof ConfigError) {

@@ -21,9 +21,17 @@ import { deferred } from './deferred.ts';
 import type { ConfigMessage } from './parent-channel.ts';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.ts';
 
-/** Plain-JS entry that registers tsx, then imports the TypeScript node worker. */
-const BOOTSTRAP = new URL('./node-bootstrap.mjs', import.meta.url);
-const ENTRY = new URL('./node-worker.ts', import.meta.url);
+/**
+ * Compiled (dist/, the installed package) or run from the TypeScript sources (tests and
+ * benchmarks under tsx). Compiled, a node runs node-worker.js directly; from the sources, it
+ * runs node-bootstrap.mjs, a plain-JS entry that registers tsx, then imports node-worker.ts.
+ */
+const COMPILED = import.meta.url.endsWith('.js');
+const ENTRY = new URL(COMPILED ? './node-worker.js' : './node-worker.ts', import.meta.url);
+/** What a node thread or process starts with: [the script, its arguments]. */
+const START: readonly [URL, readonly string[]] = COMPILED
+  ? [ENTRY, []]
+  : [new URL('./node-bootstrap.mjs', import.meta.url), [ENTRY.href]];
 
 /** How each demo node runs: a worker thread of the demo process, or a process of its own. */
 export type NodeIsolation = 'thread' | 'process';
@@ -81,7 +89,7 @@ class ThreadHost implements NodeHost {
   constructor(config: WorkerConfig, events: NodeHostEvents) {
     // execArgv []: the bootstrap registers tsx itself; inheriting `tsx`'s own flags would
     // load it twice.
-    this.#worker = new Worker(BOOTSTRAP, {
+    this.#worker = new Worker(START[0], {
       workerData: { entry: ENTRY.href, config },
       execArgv: [],
     });
@@ -123,7 +131,7 @@ class ProcessHost implements NodeHost {
     // bootstrap registers tsx itself, resolved from this package, whatever the working
     // directory; inheriting the flags of `tsx` or of the test runner would load it twice), an
     // IPC channel ('advanced' serialization: the reports hold Float64Arrays).
-    const argv = [process.execPath, fileURLToPath(BOOTSTRAP), ENTRY.href];
+    const argv = [process.execPath, fileURLToPath(START[0]), ...START[1]];
     const [command, ...args] = [...commandPrefix, ...argv] as [string, ...string[]];
     const child = spawn(command, args, {
       serialization: 'advanced',
