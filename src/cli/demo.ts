@@ -1,8 +1,9 @@
 /**
  * `subnet-p2p demo` (what `npm start` runs): a local subnet of N nodes on 127.0.0.1, nothing to
  * set up, where every node broadcasts its share of a workload of consensus and ingress
- * artifacts and receives everybody else's; prints a report table (or `--json`). Exits 1 unless
- * every link came up and every artifact reached every other node.
+ * artifacts and receives everybody else's; prints a report table (or `--json`). Progress goes to
+ * stderr: a live status line on a terminal, else a line every few seconds. Exits 1 unless every
+ * link came up and every artifact reached every other node.
  * @module
  */
 import { totalmem } from 'node:os';
@@ -14,7 +15,7 @@ import {
   LARGE_ARTIFACT_BYTES,
   MAX_ARTIFACT_BYTES,
 } from '../demo/protocol.ts';
-import { formatProgress, formatReport } from '../demo/report.ts';
+import { demoProgressLines, formatProgress, formatReport } from '../demo/report.ts';
 import { type DemoProgress, runDemo } from '../demo/run-demo.ts';
 import type { DemoResult } from '../demo/summary.ts';
 import {
@@ -152,10 +153,13 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
             'use fewer or smaller artifacts',
         );
       }
+      // A terminal gets a live status line; anything else (a pipe, CI) a line every few seconds.
       const live = io === processIo && process.stderr.isTTY === true;
-      const onProgress = live
-        ? (p: DemoProgress) => io.stderr(`\r${formatProgress(p)}\x1b[K`)
-        : undefined;
+      const lines = live
+        ? undefined
+        : demoProgressLines(options.nodes, { tty: false, write: io.stderr });
+      const onProgress =
+        lines?.onProgress ?? ((p: DemoProgress) => io.stderr(`\r${formatProgress(p)}\x1b[K`));
       let result: DemoResult;
       try {
         result = await runDemo({
@@ -164,10 +168,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           timeoutMs: options.timeoutMs,
           keep: options.keep === true,
           nodeProcesses: options.processes === true,
-          ...(onProgress ? { onProgress } : {}),
+          onProgress,
         });
       } finally {
         if (live) io.stderr('\r\x1b[K');
+        lines?.stop();
       }
       io.stdout(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatReport(result));
       if (!result.complete) throw new DemoIncompleteError(shortfall(result));

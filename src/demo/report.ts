@@ -1,7 +1,9 @@
 /**
- * Text output of the demo: the closing report table and the live progress line.
+ * Text output of the demo: the closing report table, the live progress line (a terminal) and
+ * the periodic progress lines (no terminal).
  * @module
  */
+import { type PeriodicProgressOptions, periodicProgress } from '../util/progress.ts';
 import { CHANNELS } from './protocol.ts';
 import type { DemoProgress } from './run-demo.ts';
 import type { DemoResult, LatencySummary } from './summary.ts';
@@ -233,4 +235,58 @@ export function formatProgress(p: DemoProgress): string {
     case 'stopping':
       return 'stopping nodes...';
   }
+}
+
+/** Where a run is, in a few words (no bar, no newline), for a progress line in a log. */
+export function describeProgress(p: DemoProgress): string {
+  switch (p.phase) {
+    case 'setup':
+      return `generating ${p.nodes} identities`;
+    case 'starting':
+      return `starting nodes, ${p.nodesListening}/${p.nodes} listening`;
+    case 'connecting':
+      return `connecting, ${p.linksUp}/${p.expectedLinks} links up`;
+    case 'running':
+      return (
+        `${count(p.deliveries)}/${count(p.expectedDeliveries)} delivered ` +
+        `(${bytes(p.receivedBytes)} of ${bytes(p.expectedBytes)}` +
+        (p.chunks > 0 ? `, chunks ${count(p.chunksDone)}/${count(p.chunks)})` : ')')
+      );
+    case 'ceiling':
+      return 'measuring the raw ceiling';
+    case 'stopping':
+      return 'stopping nodes';
+  }
+}
+
+/** Progress lines of a demo run when stderr is not a terminal; see {@link demoProgressLines}. */
+export interface DemoProgressLines {
+  /** Give it to `runDemo` as `onProgress` (it only keeps the latest progress). */
+  readonly onProgress: (progress: DemoProgress) => void;
+  /** No more lines: call it when the run settled. */
+  readonly stop: () => void;
+}
+
+/**
+ * Prints `<label>: starting N nodes, 0.0 s` at once, then where the run is every few seconds
+ * (`demo: 812/1,300 delivered (12.3 MB of 40.0 MB), 14.2 s`), unless stderr is a terminal
+ * (`options.tty`); see {@link periodicProgress}.
+ */
+export function demoProgressLines(
+  nodes: number,
+  options: Omit<PeriodicProgressOptions, 'describe'> & { readonly label?: string } = {},
+): DemoProgressLines {
+  const label = options.label ?? 'demo';
+  let latest: DemoProgress | undefined;
+  const progress = periodicProgress({
+    ...options,
+    describe: () =>
+      `${label}: ${latest === undefined ? `starting ${nodes} nodes` : describeProgress(latest)}`,
+  });
+  return {
+    onProgress: (p) => {
+      latest = p;
+    },
+    stop: () => progress.stop(),
+  };
 }
