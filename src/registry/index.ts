@@ -5,7 +5,7 @@
  * @module
  */
 export { addressProblem, type HostPort, parseAddress } from './address.ts';
-export type { AdoptionResult, RegistryRejection } from './adoption.ts';
+export type { AdoptionResult, RegistryAdopterOptions, RegistryRejection } from './adoption.ts';
 export { canonicalJson } from './canonical-json.ts';
 export {
   REGISTRY_FORMAT,

@@ -11,6 +11,7 @@ export {
   CREDIT_BATCH_BYTES,
   creditThreshold,
   DEFAULT_LIMITS,
+  MIN_BULK_WINDOW_FLOOR,
   resolveLimits,
   type TransportLimits,
 } from './limits.ts';

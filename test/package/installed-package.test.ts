@@ -2,8 +2,8 @@
  * The package as a user gets it: `npm pack` of the built tree (dist/, built by `npm test` or
  * `npm run build` first), installed from the tarball into a fresh project with `npm install
  * --offline` (the dependencies come from npm's cache, filled by the clone's own install), then
- * used with plain `node`, no loader: the library imported and two nodes on loopback exchanging
- * an artifact, the installed `subnet-p2p --version` and `keygen`, and a TypeScript consumer
+ * used with plain `node`, no loader: the README's program (two nodes on loopback exchanging an
+ * artifact), the installed `subnet-p2p --version` and `keygen`, and a TypeScript consumer
  * type-checked against the shipped declarations.
  */
 import assert from 'node:assert/strict';
@@ -156,14 +156,20 @@ describe('the installed package', { timeout: 600_000 }, () => {
     }
   });
 
-  it('imports with plain node: two nodes on loopback exchange an artifact', async () => {
-    await copyFile(join(HERE, 'consumer.mjs'), join(project, 'consumer.mjs'));
-    const out = JSON.parse(await run(process.execPath, ['consumer.mjs'], project)) as {
-      received: string;
-      reflectMetadata: string;
-    };
-    assert.equal(out.received, 'an artifact from an installed package');
-    assert.equal(out.reflectMetadata, 'undefined', 'a global Reflect polyfill was loaded');
+  it("runs the README's program with plain node: two nodes on loopback, one artifact", async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const program = /<!-- package-test: the program below -->\s*```js\n([\s\S]*?)```/.exec(
+      readme,
+    )?.[1];
+    assert.ok(program !== undefined, 'README.md has no program under its package-test marker');
+    await writeFile(join(project, 'app.mjs'), program);
+    // After the program, whether a global Reflect polyfill (reflect-metadata) was loaded.
+    await writeFile(
+      join(project, 'globals.mjs'),
+      "process.on('exit', () => console.log('Reflect.getMetadata: ' + typeof Reflect.getMetadata));\n",
+    );
+    const out = await run(process.execPath, ['--import', './globals.mjs', 'app.mjs'], project);
+    assert.equal(out, 'node 2 received: hello, subnet\nReflect.getMetadata: undefined\n');
   });
 
   it('runs the installed command: --version and keygen', async () => {
