@@ -7,8 +7,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { KeyExistsError } from '../errors.ts';
-import { CERT_FILE, generateIdentity, KEY_FILE, writeIdentity } from '../identity/index.ts';
-import { generateOperatorKeyPair, writeOperatorKeyPair } from '../registry/index.ts';
+import { CERT_FILE, KEY_FILE } from '../identity/files.ts';
 import type { CliIo } from './io.ts';
 
 interface KeygenOptions {
@@ -38,6 +37,11 @@ export function registerKeygenCommand(program: Command, io: CliIo): void {
     .requiredOption('--out <dir>', 'directory to write the keys to (created if missing)')
     .option('--operator', 'generate the operator key pair that signs the registry')
     .action(async (options: KeygenOptions) => {
+      // Loaded here, not with the CLI: other commands start without them.
+      const [
+        { generateIdentity, writeIdentity },
+        { generateOperatorKeyPair, writeOperatorKeyPair },
+      ] = await Promise.all([import('../identity/index.ts'), import('../registry/index.ts')]);
       if (options.operator) {
         const paths = await writeOperatorKeyPair(options.out, generateOperatorKeyPair());
         io.stdout(`${paths.publicKeyPath}\n`);

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { IdentityError, KeyExistsError } from '../errors.ts';
 import { createSelfSignedCertificate, parseNodeCertificate } from './certificate.ts';
+import { CERT_FILE, KEY_FILE } from './files.ts';
 import type { NodeId } from './node-id.ts';
 
 const generateEd25519KeyPair = promisify(generateKeyPair);
 
-/** File names inside an identity directory. */
-export const KEY_FILE = 'node.key';
-export const CERT_FILE = 'node.crt';
+export { CERT_FILE, KEY_FILE } from './files.ts';
 
 /** Everything a node needs to prove who it is: its key, its certificate, its NodeId. */
 export interface NodeIdentity {

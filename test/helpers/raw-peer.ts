@@ -2,11 +2,10 @@
  * A hand-driven TLS peer for adversarial tests: it holds a key and certificate (valid or not)
  * and writes whatever bytes the test wants.
  */
-import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import * as tls from 'node:tls';
-import * as x509 from '@peculiar/x509';
+import { encodeSelfSignedCertificate } from '../../src/identity/certificate.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { FLAG_END, FLAG_START, FRAME_HEADER_BYTES } from '../../src/transport/frame.ts';
 import { ALPN, type Lane } from '../../src/transport/index.ts';
@@ -65,20 +64,14 @@ export function messageFrame(lane: Lane, body: Uint8Array): Buffer {
 export async function forgedCertificate(
   cn: string,
 ): Promise<{ privateKeyPem: string; certificatePem: string }> {
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  const keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: `CN=${cn}`,
-    notBefore: new Date(Date.now() - 86_400_000),
-    notAfter: new Date('9999-12-31T23:59:59Z'),
-    signingAlgorithm: { name: 'Ed25519' },
-    keys,
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const der = encodeSelfSignedCertificate(privateKey, {
+    commonName: cn,
+    serialNumber: Uint8Array.of(1),
+    basicConstraints: false,
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64')}\n-----END PRIVATE KEY-----\n`;
-  return { privateKeyPem, certificatePem: cert.toString('pem') };
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    certificatePem: new X509Certificate(der).toString(),
+  };
 }
