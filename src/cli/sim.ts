@@ -1,8 +1,9 @@
 /**
  * `subnet-p2p sim`: runs a scenario of the simulator (production broadcast cores on a
  * virtual-time network) and prints what it measured, as a table or one JSON object; with
- * `--report DIR`, also writes the JSON and charts (SVG and PNG). Exits 1 unless every expected
- * artifact reached every expected node.
+ * `--report DIR`, also writes the JSON and charts (SVG and PNG; the chart packages are optional
+ * and loaded only then). Prints a progress line every few seconds on stderr when it is not a
+ * terminal. Exits 1 unless every expected artifact reached every expected node.
  * @module
  */
 import { type Command, InvalidArgumentError } from 'commander';
@@ -11,13 +12,15 @@ import {
   DEFAULT_BANDWIDTH,
   DEFAULT_NODES,
   isScenario,
+  loadReport,
   runScenario,
   SCENARIO_DESCRIPTIONS,
   SCENARIOS,
   type ScenarioName,
+  type SimProgress,
   type SimResult,
-  writeReport,
 } from '../sim/index.ts';
+import { periodicProgress } from '../util/progress.ts';
 import { type CliIo, processIo } from './io.ts';
 import { integer } from './options.ts';
 
@@ -59,6 +62,17 @@ function scenarioName(value: string): ScenarioName {
 
 function ms(x: number): string {
   return x.toFixed(1).padStart(9);
+}
+
+/**
+ * Where a run is, in a few words, for a progress line: `<label>, virtual 4.2 s, 4123/4296
+ * delivered` (of the artifacts sent so far), or `<label>, starting` before the first report.
+ */
+export function describeSimProgress(label: string, p: SimProgress | undefined): string {
+  if (p === undefined) return `${label}, starting`;
+  const held =
+    p.deliveries === undefined ? '' : `, ${p.deliveries}/${p.expectedDeliveries} delivered`;
+  return `${label}, virtual ${(p.virtualMs / 1000).toFixed(1)} s${held}`;
 }
 
 /** The result as a table for a terminal. */
@@ -126,33 +140,61 @@ export function registerSimCommand(program: Command, io: CliIo = processIo): voi
     )
     .option('--chunk-kib <n>', 'large: chunk size, KiB (default 1024)', integer(1, 4096))
     .option('--json', 'print one JSON object instead of the table')
-    .option('--report <dir>', 'write result.json and charts (SVG and PNG) into this directory')
+    .option(
+      '--report <dir>',
+      'write result.json and charts (SVG and PNG) into this directory (needs the optional ' +
+        'packages vega, vega-lite, @resvg/resvg-js and dejavu-fonts-ttf)',
+    )
     .action(async (options: SimCliOptions) => {
       const scenario = options.scenario;
       const bytesPerSec =
         options.bandwidthMbit === undefined ? undefined : options.bandwidthMbit * 125_000;
-      const run = runScenario({
-        scenario,
-        seed: options.seed,
-        nodes: options.nodes,
-        load: options.load,
-        ...(options.artifactMib === undefined
-          ? {}
-          : { artifactBytes: Math.round(options.artifactMib * 1024 * 1024) }),
-        ...(options.chunkKib === undefined ? {} : { chunkBytes: options.chunkKib * 1024 }),
-        ...(bytesPerSec === undefined
-          ? {}
-          : { bandwidth: { uploadBytesPerSec: bytesPerSec, downloadBytesPerSec: bytesPerSec } }),
+      // Before the run, so that a missing package fails at once, not after minutes.
+      const reportDir = options.report;
+      const report = reportDir === undefined ? undefined : await loadReport();
+      let latest: SimProgress | undefined;
+      let writing = false;
+      const progress = periodicProgress({
+        tty: io === processIo && process.stderr.isTTY === true,
+        write: io.stderr,
+        describe: () =>
+          writing
+            ? `sim: ${scenario}, writing the report`
+            : describeSimProgress(`sim: ${scenario}`, latest),
       });
-      const r = run.result;
-      io.stdout(options.json ? `${JSON.stringify(r)}\n` : formatSimResult(r));
-      if (options.report !== undefined) {
-        const files = await writeReport(run, options.report);
-        io.stderr(`report: ${files.join(', ')}\n`);
+      let result: SimResult;
+      let files: string[] | undefined;
+      try {
+        const run = runScenario({
+          scenario,
+          seed: options.seed,
+          nodes: options.nodes,
+          load: options.load,
+          ...(options.artifactMib === undefined
+            ? {}
+            : { artifactBytes: Math.round(options.artifactMib * 1024 * 1024) }),
+          ...(options.chunkKib === undefined ? {} : { chunkBytes: options.chunkKib * 1024 }),
+          ...(bytesPerSec === undefined
+            ? {}
+            : { bandwidth: { uploadBytesPerSec: bytesPerSec, downloadBytesPerSec: bytesPerSec } }),
+          onProgress: (p) => {
+            latest = p;
+            progress.poll();
+          },
+        });
+        result = run.result;
+        io.stdout(options.json ? `${JSON.stringify(result)}\n` : formatSimResult(result));
+        if (report !== undefined && reportDir !== undefined) {
+          writing = true;
+          files = await report.writeReport(run, reportDir);
+        }
+      } finally {
+        progress.stop();
       }
-      if (!r.complete) {
+      if (files !== undefined) io.stderr(`report: ${files.join(', ')}\n`);
+      if (!result.complete) {
         throw new SimIncompleteError(
-          `simulation incomplete: ${r.deliveries} of ${r.expectedDeliveries} deliveries`,
+          `simulation incomplete: ${result.deliveries} of ${result.expectedDeliveries} deliveries`,
         );
       }
     });

@@ -1,7 +1,7 @@
 /**
  * The simulator: production broadcast cores on a virtual-time network with seeded latencies,
  * bandwidth (the production send scheduler per link), partitions, crashes and misbehaving
- * nodes; scenarios that measure the protocol on it; and their reports.
+ * nodes; scenarios that measure the protocol on it; and their reports (loaded on demand).
  * @module
  */
 export {
@@ -12,8 +12,18 @@ export {
 export { type ChunkedArtifact, chunkArtifact } from './chunks.ts';
 export { EventQueue } from './event-queue.ts';
 export { simNodeIds } from './ids.ts';
+// Not report.ts itself: its packages are optional and heavy, and load only when asked for.
+export {
+  loadReport,
+  REPORT_INSTALL_COMMAND,
+  REPORT_PACKAGES,
+  type ReportModule,
+  ReportUnavailableError,
+  writeReport,
+} from './load-report.ts';
 export {
   type LatencyModel,
+  PROGRESS_EVENTS,
   type ServeBehavior,
   type SimChunkStore,
   SimNetwork,
@@ -21,7 +31,6 @@ export {
   type SimNode,
   type Traffic,
 } from './network.ts';
-export { chartSpecs, renderSvg, svgToPng, writeReport } from './report.ts';
 export { Rng } from './rng.ts';
 export {
   DEFAULT_BANDWIDTH,
@@ -33,6 +42,7 @@ export {
   SCENARIOS,
   type ScenarioName,
   type ScenarioOptions,
+  type SimProgress,
   type SimResult,
   type SimRun,
 } from './scenarios.ts';

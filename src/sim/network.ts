@@ -45,6 +45,9 @@ import { SimObserver } from './observer.ts';
 import { ArtifactBytes, SimPool } from './pool.ts';
 import { Rng } from './rng.ts';
 
+/** Events between two calls of {@link SimNetwork.onProgress} (a few per second of wall time). */
+export const PROGRESS_EVENTS = 1 << 16;
+
 /** How a simulated node answers fetches. */
 export type ServeBehavior = 'honest' | 'wrong-bytes' | 'silent';
 
@@ -167,6 +170,11 @@ export class SimNetwork {
   onDeliver: ((node: SimNode, artifact: DeliveredArtifact) => void) | undefined;
   /** Called when a node crashes (it loses everything it held). */
   onCrash: ((node: SimNode) => void) | undefined;
+  /**
+   * Called every {@link PROGRESS_EVENTS} events that {@link run} processes, so that a long run
+   * can report its progress; it must not change the simulation.
+   */
+  onProgress: (() => void) | undefined;
   readonly #opts: SimNetworkOptions;
   readonly #channels: Map<string, ChannelConfig>;
   readonly #downloads: DownloadLimits;
@@ -589,6 +597,7 @@ export class SimNetwork {
       if (next === undefined || next > endTime || events >= maxEvents) return false;
       this.queue.step();
       events++;
+      if (events % PROGRESS_EVENTS === 0) this.onProgress?.();
     }
   }
 

@@ -133,6 +133,10 @@ export function retention(opts: ScenarioOptions, load: number, wall: number): Si
     binMs: 60_000,
     recordDeliveries: false,
   });
+  const { onProgress } = opts;
+  if (onProgress) {
+    net.onProgress = () => onProgress({ virtualMs: net.now, events: net.queue.processed });
+  }
   const ids = simNodeIds(n, net.rng);
   for (const id of ids) net.addNode(id);
   net.topology();

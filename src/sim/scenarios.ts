@@ -93,6 +93,19 @@ export interface ScenarioOptions {
   retention?: Partial<RetentionWorkload>;
   /** retention: overrides of its channel's config (default: the production retention). */
   channel?: Partial<ChannelConfig>;
+  /** Called now and then during the run (every few thousand events); does not change it. */
+  onProgress?: (progress: SimProgress) => void;
+}
+
+/** Where a run is, for {@link ScenarioOptions.onProgress}. */
+export interface SimProgress {
+  /** Virtual time, ms. */
+  virtualMs: number;
+  /** Events simulated so far. */
+  events: number;
+  /** Expected (artifact, receiver) pairs held so far, and of the artifacts sent so far (unset in retention). */
+  deliveries?: number;
+  expectedDeliveries?: number;
 }
 
 /** What a run measured. `wallMs` is the only field that differs between runs of one seed. */
@@ -189,6 +202,16 @@ function setup(
   for (const id of ids) net.addNode(id);
   net.topology();
   const tracker = new Tracker(net, receivers ? receivers(ids) : ids);
+  const { onProgress } = opts;
+  if (onProgress) {
+    net.onProgress = () =>
+      onProgress({
+        virtualMs: net.now,
+        events: net.queue.processed,
+        deliveries: tracker.held,
+        expectedDeliveries: tracker.expected,
+      });
+  }
   return { net, ids, tracker, bandwidth, latencyMs };
 }
 
