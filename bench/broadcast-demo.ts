@@ -23,7 +23,8 @@
  *   --json          print only the JSON object (always written to --out, default
  *                   bench/results/broadcast-demo.json)
  *
- * Progress goes to stderr; the markdown tables (or the JSON) to stdout.
+ * Progress goes to stderr (with the demo's own progress lines, every few seconds); the markdown
+ * tables (or the JSON) to stdout.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -106,11 +107,16 @@ function demo(demoArgs: string[]): Promise<{ result: DemoResult; exitCode: numbe
     }, 100);
     let stdout = '';
     let stderr = '';
+    let partial = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
+      // The demo's progress lines (it prints one every few seconds to a pipe), passed on.
+      const lines = (partial + d).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (line.startsWith('demo: ')) log(`  ${line}`);
     });
     child.on('error', reject);
     child.on('close', (exitCode) => {

@@ -17,6 +17,7 @@ import { type Daemon, startDaemon } from '../src/daemon/run-daemon.ts';
 import { generateIdentity, writeIdentity } from '../src/identity/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../src/registry/index.ts';
+import { periodicProgress } from '../src/util/progress.ts';
 import { connectedTo, freePort } from '../test/daemon/helpers.ts';
 import { positiveArg } from './args.ts';
 
@@ -76,10 +77,13 @@ async function fsyncMeanMs(daemon: Daemon): Promise<number | undefined> {
 
 /** Acknowledged artifacts per second: `COUNT` POSTs of `size` bytes by `CLIENTS` clients. */
 async function run(size: number, durable: boolean) {
+  const status = { size, durable, posted: () => 0 };
+  current = status;
   const { dir, daemons } = await pair(durable);
   const url = `http://127.0.0.1:${daemons[0]!.api.port}/v1/channels/ingress/artifacts`;
   const bodies = Array.from({ length: COUNT }, () => randomBytes(size));
   let next = 0;
+  status.posted = () => next;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
@@ -97,6 +101,17 @@ async function run(size: number, durable: boolean) {
   await rm(dir, { recursive: true, force: true });
   return { perSecond: COUNT / seconds, fsync };
 }
+
+/** The run under way, for the progress lines. */
+let current: { size: number; durable: boolean; posted: () => number } | undefined;
+// Without a terminal (CI, a log file): the run under way every few seconds, on stderr.
+const lines = periodicProgress({
+  describe: () =>
+    current === undefined
+      ? 'bench:durable: starting'
+      : `bench:durable: ${current.size} B, durable ${current.durable ? 'on' : 'off'}, ` +
+        `${current.posted()}/${COUNT} posted`,
+});
 
 console.log(
   `# bench:durable  ${new Date().toISOString()}  nproc ${cpus().length}  memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)})  node ${process.version}`,
@@ -124,3 +139,4 @@ for (const size of SIZES) {
     `${String(size).padStart(10)}  ${off.toFixed(0).padStart(9)}  ${on.toFixed(0).padStart(8)}  ${(on / off).toFixed(2).padStart(6)}  ${fsync.toFixed(3)}`,
   );
 }
+lines.stop();

@@ -28,8 +28,10 @@ import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { rawTlsCeilingMs } from '../src/demo/raw-ceiling.ts';
+import { demoProgressLines } from '../src/demo/report.ts';
 import { runDemo } from '../src/demo/run-demo.ts';
 import { generateIdentity } from '../src/identity/index.ts';
+import { periodicProgress } from '../src/util/progress.ts';
 import { positiveArg } from './args.ts';
 import { FLOOR_MODES, type FloorMode, floorRunMs } from './floor-node.ts';
 import { machineInfo } from './machine.ts';
@@ -78,11 +80,13 @@ async function runOnce(rep: number): Promise<Rep> {
   let ceilingMs: number | null = null;
   let oursMs: number | null = null;
   if (!args['no-demo']) {
+    const lines = demoProgressLines(NODES, { label: '  demo' });
     const result = await runDemo({
       nodes: NODES,
       workload: { artifacts: 1, size: SIZE },
       timeoutMs: 1_500_000,
-    });
+      onProgress: lines.onProgress,
+    }).finally(lines.stop);
     if (!result.complete) log(`  demo did not complete: ${result.error ?? 'no error given'}`);
     oursMs = result.complete ? Math.round(result.durationMs) : null;
     ceilingMs = result.rawCeilingMs ?? null;
@@ -90,12 +94,14 @@ async function runOnce(rep: number): Promise<Rep> {
   }
   const identity = await generateIdentity();
   if (args['no-demo']) {
-    ceilingMs = Math.round(await rawTlsCeilingMs(identity, NODES - 1, SIZE));
+    const progress = periodicProgress({ describe: () => '  measuring the raw ceiling' });
+    ceilingMs = Math.round(await rawTlsCeilingMs(identity, NODES - 1, SIZE).finally(progress.stop));
     log(`  ceiling ${ceilingMs} ms`);
   }
   const floorMs: Partial<Record<FloorMode, number>> = {};
   for (const mode of MODES) {
     const dir = await mkdtemp(join(os.tmpdir(), 'subnet-p2p-floor-'));
+    const progress = periodicProgress({ describe: () => `  floor ${mode}: running` });
     try {
       floorMs[mode] = Math.round(
         await floorRunMs({
@@ -109,6 +115,7 @@ async function runOnce(rep: number): Promise<Rep> {
         }),
       );
     } finally {
+      progress.stop();
       await rm(dir, { recursive: true, force: true });
     }
     log(`  ${mode} ${floorMs[mode]} ms`);

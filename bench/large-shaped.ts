@@ -44,7 +44,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatProgress } from '../src/demo/report.ts';
+import { demoProgressLines, formatProgress } from '../src/demo/report.ts';
 import { type DemoPhase, runDemo } from '../src/demo/run-demo.ts';
 import type { DemoResult } from '../src/demo/summary.ts';
 import { type EgressLimit, labUnavailable, NetnsLab } from '../tools/netns-lab.ts';
@@ -214,6 +214,8 @@ async function runOnce(lab: NetnsLab, rep: number): Promise<Rep> {
   let lastLine = '';
   let sampler: { stop(): TimelineStep[] } | undefined;
   let timeline: TimelineStep[] = [];
+  // Without a terminal, also where the run is every few seconds.
+  const lines = demoProgressLines(NODES, { label: `  run ${rep}` });
   const result = await runDemo({
     nodes: NODES,
     workload: { artifacts: 1, size: SIZE },
@@ -234,11 +236,12 @@ async function runOnce(lab: NetnsLab, rep: number): Promise<Rep> {
       }
     },
     onProgress: (p) => {
+      lines.onProgress(p);
       const line = formatProgress(p);
       if (line !== lastLine && p.phase !== 'running') log(`  ${line}`);
       lastLine = line;
     },
-  });
+  }).finally(lines.stop);
   const starMs = result.rawCeilingMs ?? null;
   const broadcast = await phaseFigures(snapshots.get('running'), snapshots.get('ceiling'));
   /** Bytes the rate carries in the broadcast's time, in copies of the artifact. */

@@ -11,7 +11,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { runScenario, type ScenarioOptions, type SimRun, writeReport } from '../src/sim/index.ts';
+import { describeSimProgress } from '../src/cli/sim.ts';
+import {
+  runScenario,
+  type ScenarioOptions,
+  type SimProgress,
+  type SimRun,
+} from '../src/sim/index.ts';
+import { periodicProgress } from '../src/util/progress.ts';
+import { loadChartsOrExit } from './charts.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -165,18 +173,44 @@ const machine = {
   node: process.version,
   date: new Date().toISOString().slice(0, 10),
 };
+const selected = rows.filter((row) => !only || only.has(row.name) || only.has(row.opts.scenario));
+// The chart packages are optional: loaded (or found missing) before the first run.
+const report = selected.some((row) => row.report)
+  ? await loadChartsOrExit(
+      'bench:sim',
+      `choose rows without a report with --only (${rows
+        .filter((r) => !r.report)
+        .map((r) => r.name)
+        .join(', ')})`,
+    )
+  : undefined;
 console.log(`machine: ${JSON.stringify(machine)}${quick ? ' (quick)' : ''}`);
 const results: Record<string, unknown> = {};
-for (const row of rows) {
-  if (only && !only.has(row.name) && !only.has(row.opts.scenario)) continue;
-  const run = runScenario(row.opts);
+for (const [i, row] of selected.entries()) {
+  let at: SimProgress | undefined;
+  // Without a terminal: a line every few seconds on stderr (a run is synchronous: polled).
+  const progress = periodicProgress({
+    describe: () => describeSimProgress(`bench:sim ${row.name} (${i + 1}/${selected.length})`, at),
+  });
+  let run: SimRun;
+  try {
+    run = runScenario({
+      ...row.opts,
+      onProgress: (p) => {
+        at = p;
+        progress.poll();
+      },
+    });
+  } finally {
+    progress.stop();
+  }
   const figures = row.figures(run);
   results[row.name] = { options: row.opts, ...figures };
   console.log(`\n== ${row.name}`);
   for (const [k, v] of Object.entries(figures))
     console.log(`  ${k.padEnd(30)} ${JSON.stringify(v)}`);
-  if (row.report) {
-    const files = await writeReport(run, join(OUT, 'sim', row.name));
+  if (row.report && report) {
+    const files = await report.writeReport(run, join(OUT, 'sim', row.name));
     console.log(`  report                         ${files[0]} (+ charts)`);
   }
 }

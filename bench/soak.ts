@@ -28,6 +28,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { periodicProgress } from '../src/util/progress.ts';
 import {
   connectedTo,
   DaemonProcess,
@@ -506,9 +507,21 @@ process.on('SIGINT', () => {
   stopAll = true;
 });
 let stopAll = false;
+// Without a terminal (CI, a log file): where the soak is every few seconds, on stderr.
+let phase = 'setting up';
+const progressLines = periodicProgress({
+  describe: () => {
+    const delivered = results.filter((r) => r.delivered).length;
+    return (
+      `bench:soak: ${phase}, ${delivered} delivered, ${results.length - delivered} lost, ` +
+      `${tracked.size} live`
+    );
+  },
+});
 log(`setting up ${NODES} nodes in ${dir}`);
 await setup();
 log('all linked; load starts');
+phase = 'under load';
 const endAt = Date.now() + MINUTES * 60_000;
 const loadStopped = () => stopAll || Date.now() >= endAt;
 const loops = [
@@ -544,11 +557,13 @@ const progress = every(
 );
 await Promise.all(loops);
 log('load stopped; draining (every live artifact delivered or overdue)');
+phase = 'draining';
 for (const p of nodes.map((n) => n.proxy)) p?.heal();
 draining = true;
 await Promise.race([consumer, new Promise((r) => setTimeout(r, LOST_AFTER_MS + 10_000))]);
 await consume(true);
 await Promise.all([sampler, progress]);
+progressLines.stop();
 
 const report = analyse();
 const meta = {

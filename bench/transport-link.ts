@@ -41,6 +41,7 @@ import {
   Lane,
   type TransportLimits,
 } from '../src/transport/index.ts';
+import { periodicProgress } from '../src/util/progress.ts';
 import {
   fullMesh,
   identities,
@@ -91,8 +92,11 @@ const config = {
   sweep: args.sweep,
 };
 
+let lastProgress: string | undefined;
+
 /** Progress goes to stderr, so `--json` leaves stdout to the one JSON object. */
 function progress(line: string): void {
+  lastProgress = line.trim();
   if (!args.json) process.stderr.write(`${line}\n`);
 }
 
@@ -753,4 +757,9 @@ function markdown(r: Result): string {
   return lines.join('\n');
 }
 
-await main();
+// Without a terminal (CI, a log file), also a line every few seconds on stderr.
+const lines = periodicProgress({
+  describe: () =>
+    `bench:transport: running${lastProgress === undefined ? '' : ` (last: ${lastProgress})`}`,
+});
+await main().finally(lines.stop);

@@ -22,7 +22,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { renderSvg, svgToPng } from '../../src/sim/report.ts';
+import { periodicProgress } from '../../src/util/progress.ts';
+import { loadChartsOrExit } from '../charts.ts';
 import { chartSpec } from './chart.ts';
 import { runCompare } from './compare.ts';
 import { SYSTEMS, type SystemName } from './protocol.ts';
@@ -84,7 +85,20 @@ for (const s of systems) if (!SYSTEMS.includes(s)) fail(`--systems: unknown syst
 const relay = args.relay;
 if (relay !== 'relay' && relay !== 'origin-only') fail('--relay must be relay or origin-only');
 
-const log = (message: string) => process.stderr.write(`${message}\n`);
+// The chart packages are optional: loaded (or found missing) before the rounds, not after.
+const charts = args['no-chart']
+  ? undefined
+  : await loadChartsOrExit('bench:compare', 'pass --no-chart');
+
+// Each step as it ends; without a terminal, also a line every few seconds.
+let last: string | undefined;
+const progress = periodicProgress({
+  describe: () => `bench:compare: running${last === undefined ? '' : ` (last: ${last})`}`,
+});
+const log = (message: string) => {
+  last = message.trim();
+  process.stderr.write(`${message}\n`);
+};
 const result = await runCompare({
   nodes,
   systems,
@@ -95,12 +109,14 @@ const result = await runCompare({
   bulkYield: !args['no-yield'],
   log,
 });
+progress.stop();
 
 mkdirSync(args.out, { recursive: true });
 const jsonFile = join(args.out, 'compare.json');
 writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
 const files = [jsonFile];
-if (!args['no-chart']) {
+if (charts !== undefined) {
+  const { renderSvg, svgToPng } = charts;
   const m = result.machine;
   const svg = await renderSvg(
     chartSpec(
