@@ -1,7 +1,8 @@
 /**
  * The report of a simulation run: the result as JSON and three charts, each as SVG (vega-lite
  * compiled to vega, rendered headless) and PNG (resvg, with the DejaVu Sans font shipped by an
- * npm package, so it renders the same on a fresh machine).
+ * npm package, so it renders the same on a fresh machine). These packages are optional: import
+ * this module only through `loadReport()` (load-report.ts), never statically.
  * @module
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
