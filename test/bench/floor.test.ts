@@ -2,12 +2,12 @@
 // 6 chunks of 64 KiB), so the floor the large-artifact figures are judged against cannot rot
 // unnoticed. No assertion on speed.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FLOOR_MODES, floorRunMs } from '../../bench/floor-node.ts';
 import { generateIdentity, type NodeIdentity } from '../../src/identity/index.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 
 const NODES = 4;
 const CHUNKS = 6;
@@ -17,9 +17,9 @@ let dir: string;
 
 before(async () => {
   identity = await generateIdentity();
-  dir = await mkdtemp(join(tmpdir(), 'floor-test-'));
+  dir = await tempDir('floor-test-');
 });
-after(() => rm(dir, { recursive: true, force: true }));
+after(() => removeTempDir(dir));
 
 for (const mode of FLOOR_MODES) {
   test(`floor mode '${mode}' brings every chunk to every node`, async () => {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -16,7 +14,9 @@ import {
 } from '../../src/broadcast/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { Lane } from '../../src/transport/index.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 import { metricValue, NodeGroup, randomBytes, readUntil, startNodes } from '../helpers/nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const CHUNK = 4096;
 const CHANNELS: Record<string, Partial<ChannelConfig>> = {
@@ -55,11 +55,11 @@ describe('chunked artifacts', () => {
   const dirs: string[] = [];
   after(async () => {
     await group.stop();
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
+    for (const d of dirs) await removeTempDir(d);
   });
 
   it('reach every node, verified chunk by chunk, from the origin and from partial holders', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const { nodes } = await startNodes(group, 5, () => ({
       channels: CHANNELS,
@@ -142,7 +142,7 @@ describe('chunked artifacts', () => {
   });
 
   it('channels chunk artifacts above 1 MiB by default; chunking: undefined sends them whole', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const { nodes } = await startNodes(group, 2, () => ({
       channels: { ingress: { lane: Lane.bulk }, whole: { lane: Lane.bulk, chunking: undefined } },
@@ -168,7 +168,7 @@ describe('chunked artifacts', () => {
   });
 
   it('a peer serving wrong chunk bytes is counted faulty; the chunks come from another peer', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const { nodes } = await startNodes(group, 3, (i) => ({
       channels: CHANNELS,
@@ -198,9 +198,9 @@ describe('chunked artifacts', () => {
   });
 
   it('broadcasts from a stream, and a restarted node resumes without refetching', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-chunks-'));
+    const dir = await tempDir('subnet-p2p-chunks-');
     dirs.push(dir);
     const bytes = randomBytes(40 * CHUNK);
     // The receiver's disk store already holds the even chunks (as a node stopped mid-way would).

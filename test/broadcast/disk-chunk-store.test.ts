@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -11,16 +10,17 @@ import {
   manifestId,
 } from '../../src/broadcast/index.ts';
 import { Rng } from '../../src/sim/rng.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 
 const CHUNK = 1000;
 
 describe('DiskChunkStore', () => {
   const dirs: string[] = [];
   after(async () => {
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
+    for (const d of dirs) await removeTempDir(d);
   });
   async function fresh(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-disk-store-'));
+    const dir = await tempDir('subnet-p2p-disk-store-');
     dirs.push(dir);
     return dir;
   }

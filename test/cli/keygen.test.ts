@@ -17,7 +17,7 @@ describe('subnet-p2p keygen', () => {
 
   it('writes a 0600 key and its certificate, prints the NodeId, and refuses to overwrite', async () => {
     const out = join(dir, 'node-1');
-    const run = runCli(['keygen', '--out', out]);
+    const run = await runCli(['keygen', '--out', out]);
     assert.equal(run.status, 0, run.stderr);
     const nodeId = parseNodeId(run.stdout.trimEnd());
     assert.equal(run.stdout, `${nodeId}\n`);
@@ -25,7 +25,7 @@ describe('subnet-p2p keygen', () => {
     assert.equal((await loadIdentity(out)).nodeId, nodeId);
 
     const key = await readFile(join(out, 'node.key'), 'utf8');
-    const again = runCli(['keygen', '--out', out]);
+    const again = await runCli(['keygen', '--out', out]);
     assert.equal(again.status, 1);
     assert.equal(again.stdout, '');
     assert.ok(isCleanError(again), again.stderr);
@@ -34,7 +34,7 @@ describe('subnet-p2p keygen', () => {
   });
 
   it('with --operator, writes operator.key (0600) and operator.pub, prints the public key path', async () => {
-    const run = runCli(['keygen', '--operator', '--out', dir]);
+    const run = await runCli(['keygen', '--operator', '--out', dir]);
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, `${join(dir, 'operator.pub')}\n`);
     assert.equal((await stat(join(dir, 'operator.key'))).mode & 0o777, 0o600);
@@ -43,14 +43,14 @@ describe('subnet-p2p keygen', () => {
     assert.equal(publicKey.asymmetricKeyType, 'ed25519');
     assert.equal(privateKey.asymmetricKeyType, 'ed25519');
 
-    const again = runCli(['keygen', '--operator', '--out', dir]);
+    const again = await runCli(['keygen', '--operator', '--out', dir]);
     assert.equal(again.status, 1);
     assert.ok(isCleanError(again), again.stderr);
     assert.match(again.stderr, /refusing to overwrite existing key file .*operator\.key/);
   });
 
-  it('exits 2 on a usage error', () => {
-    const run = runCli(['keygen']);
+  it('exits 2 on a usage error', async () => {
+    const run = await runCli(['keygen']);
     assert.equal(run.status, 2);
     assert.match(run.stderr, /required option '--out <dir>'/);
   });

@@ -54,22 +54,27 @@ describe('subnet-p2p registry commands, end to end', () => {
   });
   after(() => cleanup());
 
-  const show = (...extra: string[]): ShowJson =>
-    JSON.parse(ok(runCli(['registry', 'show', '--file', file, '--json', ...extra]))) as ShowJson;
+  const show = async (...extra: string[]): Promise<ShowJson> =>
+    JSON.parse(
+      ok(await runCli(['registry', 'show', '--file', file, '--json', ...extra])),
+    ) as ShowJson;
 
-  it('init, add-node x3 in two subnets, remove-node, sign, show; every change bumps the version', () => {
-    ok(runCli(['registry', 'init', '--file', file]));
-    failed(runCli(['registry', 'init', '--file', file]), /refusing to overwrite existing registry/);
-    assert.equal(show().version, 0);
+  it('init, add-node x3 in two subnets, remove-node, sign, show; every change bumps the version', async () => {
+    ok(await runCli(['registry', 'init', '--file', file]));
+    failed(
+      await runCli(['registry', 'init', '--file', file]),
+      /refusing to overwrite existing registry/,
+    );
+    assert.equal((await show()).version, 0);
 
     const placements: [string, string][] = [
       ['subnet-a', '127.0.0.1:4101'],
       ['subnet-a', '127.0.0.1:4102'],
       ['subnet-b', '[::1]:4103'],
     ];
-    placements.forEach(([subnet, address], i) => {
+    for (const [i, [subnet, address]] of placements.entries()) {
       const out = ok(
-        runCli([
+        await runCli([
           'registry',
           'add-node',
           '--file',
@@ -83,8 +88,8 @@ describe('subnet-p2p registry commands, end to end', () => {
         ]),
       );
       assert.equal(out, `${nodes[i]!.nodeId}\n`);
-    });
-    assert.equal(show().version, 3);
+    }
+    assert.equal((await show()).version, 3);
 
     const addAgain = (subnet: string, address: string) =>
       runCli([
@@ -99,20 +104,23 @@ describe('subnet-p2p registry commands, end to end', () => {
         '--cert',
         certs[0]!,
       ]);
-    failed(addAgain('subnet-b', '127.0.0.1:4109'), /already in subnet 'subnet-a'/);
-    failed(addAgain('subnet-c', '127.0.0.1:99999'), /bad address/);
-    assert.equal(show().version, 3, 'refused edits change nothing');
+    failed(await addAgain('subnet-b', '127.0.0.1:4109'), /already in subnet 'subnet-a'/);
+    failed(await addAgain('subnet-c', '127.0.0.1:99999'), /bad address/);
+    assert.equal((await show()).version, 3, 'refused edits change nothing');
 
-    ok(runCli(['registry', 'remove-node', '--file', file, '--node', nodes[1]!.nodeId]));
+    ok(await runCli(['registry', 'remove-node', '--file', file, '--node', nodes[1]!.nodeId]));
     failed(
-      runCli(['registry', 'remove-node', '--file', file, '--node', nodes[1]!.nodeId]),
+      await runCli(['registry', 'remove-node', '--file', file, '--node', nodes[1]!.nodeId]),
       /not in the registry/,
     );
-    assert.equal(show().version, 4);
+    assert.equal((await show()).version, 4);
 
-    failed(runCli(['registry', 'show', '--file', file, '--public-key', operatorPub]), /not signed/);
-    ok(runCli(['registry', 'sign', '--file', file, '--key', operatorKey]));
-    const signed = show('--public-key', operatorPub);
+    failed(
+      await runCli(['registry', 'show', '--file', file, '--public-key', operatorPub]),
+      /not signed/,
+    );
+    ok(await runCli(['registry', 'sign', '--file', file, '--key', operatorKey]));
+    const signed = await show('--public-key', operatorPub);
     assert.equal(signed.version, 4, 'signing does not bump the version');
     assert.equal(signed.signed, true);
     assert.equal(signed.signature?.checkedAgainst, 'operator-key');
@@ -121,7 +129,9 @@ describe('subnet-p2p registry commands, end to end', () => {
       'subnet-b': [{ nodeId: nodes[2]!.nodeId, address: '[::1]:4103' }],
     });
 
-    const text = ok(runCli(['registry', 'show', '--file', file, '--public-key', operatorPub]));
+    const text = ok(
+      await runCli(['registry', 'show', '--file', file, '--public-key', operatorPub]),
+    );
     assert.match(text, /^version: +4$/m);
     assert.match(text, /^signature: valid, by the operator key sha256:[0-9a-f]{16}$/m);
     assert.match(
@@ -140,9 +150,9 @@ describe('subnet-p2p registry commands, end to end', () => {
     assert.equal(registry.nodes.size, 2);
   });
 
-  it('the next edit drops the signature and bumps the version', () => {
+  it('the next edit drops the signature and bumps the version', async () => {
     ok(
-      runCli([
+      await runCli([
         'registry',
         'add-node',
         '--file',
@@ -155,7 +165,7 @@ describe('subnet-p2p registry commands, end to end', () => {
         certs[1]!,
       ]),
     );
-    const after = show();
+    const after = await show();
     assert.equal(after.version, 5);
     assert.equal(after.signed, false);
     assert.equal(after.signature, null);
@@ -165,15 +175,18 @@ describe('subnet-p2p registry commands, end to end', () => {
     const bad = join(dir, 'bad.json');
     const doc = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
     await writeFile(bad, JSON.stringify({ ...doc, version: -3 }));
-    failed(runCli(['registry', 'show', '--file', bad]), /^error: invalid registry field 'version'/);
     failed(
-      runCli(['registry', 'show', '--file', join(dir, 'missing.json')]),
+      await runCli(['registry', 'show', '--file', bad]),
+      /^error: invalid registry field 'version'/,
+    );
+    failed(
+      await runCli(['registry', 'show', '--file', join(dir, 'missing.json')]),
       /cannot read registry file/,
     );
   });
 
-  it('exits 2 on usage errors', () => {
-    assert.equal(runCli(['registry', 'add-node', '--file', file]).status, 2);
-    assert.equal(runCli(['registry', 'frobnicate']).status, 2);
+  it('exits 2 on usage errors', async () => {
+    assert.equal((await runCli(['registry', 'add-node', '--file', file])).status, 2);
+    assert.equal((await runCli(['registry', 'frobnicate'])).status, 2);
   });
 });

@@ -1,6 +1,8 @@
 // Runs the real `subnet-p2p` binary (bin/subnet-p2p.js) in a child process.
-import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { killGroupOf, spawnGroup } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/subnet-p2p.js', import.meta.url));
 
@@ -11,14 +13,40 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `subnet-p2p ...args` and waits for it. */
-export function runCli(args: readonly string[], cwd?: string): CliRun {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 20_000,
+/**
+ * Runs `subnet-p2p ...args` and waits for it, in a process group of its own (killed when this
+ * test process ends, however it ends). A run that takes longer than `timeoutMs` (as on an idle
+ * machine, scaled by the slowdown factor) is killed, group and all, and rejects.
+ */
+export async function runCli(
+  args: readonly string[],
+  cwd?: string,
+  timeoutMs = 20_000,
+): Promise<CliRun> {
+  const child = spawnGroup(process.execPath, [BIN, ...args], { cwd, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const limit = slow(timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroupOf(child);
+  }, limit);
+  try {
+    const [status] = (await once(child, 'close')) as [number | null];
+    if (timedOut) {
+      throw new Error(`subnet-p2p ${args.join(' ')}: killed after ${limit} ms\n${stderr}`);
+    }
+    return { status, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Asserts-friendly check that stderr holds one `error: ...` line and no stack trace. */

@@ -1,18 +1,19 @@
 // `subnet-p2p node` with a bad config, as a real process: exit code 2 and one error line that
 // names the field.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { cli, cliOk, writeConfig } from './helpers.ts';
 
-describe('subnet-p2p node with a bad config', { timeout: 60_000, concurrency: 2 }, () => {
+describe('subnet-p2p node with a bad config', { timeout: slow(60_000), concurrency: 2 }, () => {
   let dir: string;
   let good: Record<string, unknown>;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-badconfig-'));
+    dir = await tempDir('subnet-p2p-badconfig-');
     await cliOk(['keygen', '--out', join(dir, 'node1')]);
     await cliOk(['registry', 'init', '--file', join(dir, 'registry.json')]);
     await writeFile(join(dir, 'garbage.json'), '{"format": 1');
@@ -24,7 +25,7 @@ describe('subnet-p2p node with a bad config', { timeout: 60_000, concurrency: 2 
       api: '127.0.0.1:0',
     };
   });
-  after(() => rm(dir, { recursive: true, force: true }));
+  after(() => removeTempDir(dir));
 
   const cases: [string, () => Record<string, unknown>, string][] = [
     ['a missing field', () => ({ ...good, subnet: undefined }), 'subnet'],

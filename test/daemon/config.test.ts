@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -16,6 +15,7 @@ import {
 } from '../../src/daemon/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { Lane } from '../../src/transport/index.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 
 const MINIMAL = {
   identityDir: 'keys/node1',
@@ -247,7 +247,7 @@ describe('daemon config schema', () => {
   });
 
   it('reads a file: relative paths from its folder; unreadable or not JSON names config', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-config-'));
+    const dir = await tempDir('subnet-p2p-config-');
     try {
       const path = join(dir, 'node.json');
       await writeFile(path, JSON.stringify(MINIMAL));
@@ -260,7 +260,7 @@ describe('daemon config schema', () => {
         message: /cannot read .*ENOENT/,
       });
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });

@@ -2,8 +2,7 @@
 // start, expired ones deleted, removed with their artifact, corrupt ones counted and set aside.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -14,6 +13,7 @@ import { DurableStore, RECORD_HEADER_BYTES } from '../../src/daemon/durable-stor
 import { DaemonMetrics } from '../../src/daemon/metrics.ts';
 import { ArtifactExpiredError, DurableWriteError, QueueFullError } from '../../src/errors.ts';
 import type { Node } from '../../src/node/index.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 
 const MAX_AGE = 600_000;
 
@@ -78,10 +78,10 @@ function fakeNode(maxAgeMs = MAX_AGE) {
 describe('durable store', () => {
   let dir: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-durable-'));
+    dir = await tempDir('subnet-p2p-durable-');
   });
   after(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   let n = 0;

@@ -2,10 +2,9 @@
 // signed registry), driven through their HTTP APIs.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import {
   cliOk,
   connectedTo,
@@ -32,7 +31,7 @@ interface Member {
   api: string;
 }
 
-describe('four node daemons', { timeout: 180_000 }, () => {
+describe('four node daemons', { timeout: slow(180_000) }, () => {
   let dir: string;
   let registry: string;
   let operatorKey: string;
@@ -45,7 +44,7 @@ describe('four node daemons', { timeout: 180_000 }, () => {
   }
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-daemons-'));
+    dir = await tempDir('subnet-p2p-daemons-');
     const ports = await Promise.all(Array.from({ length: N }, () => freePort()));
     let ids: string[];
     ({ ids, registry, operatorKey } = await signedSubnet(
@@ -66,7 +65,7 @@ describe('four node daemons', { timeout: 180_000 }, () => {
   after(async () => {
     for (const s of streams) s.close();
     await Promise.all(members.map((m) => m.daemon?.dispose()));
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   const others = (m: Member) => members.filter((x) => x !== m).map((x) => x.nodeId);

@@ -3,13 +3,12 @@
  * ports, the HTTP API, and server-sent event streams. Waits are on events (a log line, an SSE
  * event, a process exit), or polls of the API with a bounded deadline.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,10 @@ import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
 import { generateIdentity, writeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
+import { killGroupOf, spawnGroup, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
+
+export { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/subnet-p2p.js', import.meta.url));
 
@@ -44,16 +47,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `subnet-p2p ...args` asynchronously (so that several can run at once). */
+/**
+ * Runs `subnet-p2p ...args` asynchronously (so that several can run at once), in a process
+ * group of its own that is killed when this process ends.
+ */
 export async function cli(args: readonly string[], cwd?: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: 'pipe' });
-  reapOnExit(child);
+  const child = spawnGroup(process.execPath, [BIN, ...args], { cwd, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     stdout += d;
   });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
   const [status] = (await once(child, 'close')) as [number | null];
@@ -98,36 +103,10 @@ export async function signedSubnet(
   return { ids, registry, operatorKey };
 }
 
-/** Child processes still running, killed when this test process ends, however it ends. */
-const live = new Set<ChildProcess>();
-let reaping = false;
-
 /**
- * Kills `child` (SIGKILL) when the test process exits, or is stopped by SIGTERM or SIGINT: the
- * test runner ends a file that passed its timeout with SIGTERM, which skips `after` hooks, and
- * a daemon left running would outlive the suite.
+ * A `subnet-p2p node` process, in a process group of its own: {@link dispose} kills the group,
+ * and so does the end of this test process, however it ends (test/helpers/leftovers.ts).
  */
-export function reapOnExit(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (reaping) return;
-  reaping = true;
-  const killAll = () => {
-    for (const c of live) c.kill('SIGKILL');
-  };
-  process.once('exit', killAll);
-  for (const [signal, code] of [
-    ['SIGTERM', 143],
-    ['SIGINT', 130],
-  ] as const) {
-    process.once(signal, () => {
-      killAll();
-      process.exit(code);
-    });
-  }
-}
-
-/** A `subnet-p2p node` process. */
 export class DaemonProcess {
   readonly child: ChildProcess;
   /** Resolves with the API base URL once the node logged 'node ready'. */
@@ -144,8 +123,7 @@ export class DaemonProcess {
   constructor(configFile: string, prefix: readonly string[] = []) {
     const argv = [process.execPath, BIN, 'node', '--config', configFile];
     const [command, ...args] = [...prefix, ...argv] as [string, ...string[]];
-    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    reapOnExit(this.child);
+    this.child = spawnGroup(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.stderr += d;
     });
@@ -172,13 +150,16 @@ export class DaemonProcess {
     this.ready.catch(() => undefined);
   }
 
+  /** Sends `signal` to the node process alone (a crash, or a stop the node handles). */
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }
 
-  /** Stops the process if it still runs (SIGKILL) and waits for it. */
+  /** Kills the process and its group (SIGKILL) if it still runs, and waits for it. */
   async dispose(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.kill('SIGKILL');
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      killGroupOf(this.child);
+    }
     await this.exited;
   }
 }
@@ -234,15 +215,16 @@ export async function status(base: string): Promise<Status> {
 }
 
 /**
- * Polls `check` every 50 ms until it returns a value other than undefined, or throws after
- * `timeoutMs` with `what` and the last value seen.
+ * Polls `check` every 50 ms until it returns a value other than undefined, or throws naming
+ * `what` after `timeoutMs` (as on an idle machine: scaled by the slowdown factor, as every
+ * deadline of these helpers is).
  */
 export async function until<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + slow(timeoutMs);
   for (;;) {
     const value = await check().catch(() => undefined);
     if (value !== undefined) return value;
@@ -251,11 +233,15 @@ export async function until<T>(
   }
 }
 
-/** Resolves like `promise`, or rejects naming `what` if it takes longer than `ms`. */
+/**
+ * Resolves like `promise`, or rejects naming `what` if it takes longer than `ms` (as on an idle
+ * machine: scaled by the slowdown factor).
+ */
 export async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const limit = slow(ms);
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    timer = setTimeout(() => reject(new Error(`timed out after ${limit} ms: ${what}`)), limit);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -395,7 +381,7 @@ export class EventStreamClient {
  * it at `127.0.0.1:<port>` (a free port).
  */
 export async function oneNodeDir(prefix: string): Promise<{ dir: string; port: number }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const dir = await tempDir(prefix);
   const identity = await generateIdentity();
   await writeIdentity(join(dir, 'node'), identity);
   const port = await freePort();

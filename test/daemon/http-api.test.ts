@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { rm } from 'node:fs/promises';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Registry as MetricsRegistry } from 'prom-client';
@@ -16,6 +15,8 @@ import type { Daemon } from '../../src/daemon/run-daemon.ts';
 import { EventStreams } from '../../src/daemon/sse.ts';
 import { StatusHistory } from '../../src/daemon/status-history.ts';
 import type { NodeId } from '../../src/identity/index.ts';
+import { removeTempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { EventStreamClient, partialChunked, startOneDaemon, until } from './helpers.ts';
 
 const MAX = 64 * 1024;
@@ -75,7 +76,7 @@ function unfinishedPost(
  * A temporary directory for one daemon: its identity in `node/` and a registry file listing it
  * alone (subnet `s1`) at 127.0.0.1 on a free port.
  */
-describe('daemon HTTP API', { timeout: 60_000 }, () => {
+describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
   let dir: string;
   let daemon: Daemon;
   let api: string;
@@ -99,7 +100,7 @@ describe('daemon HTTP API', { timeout: 60_000 }, () => {
 
   after(async () => {
     await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('POST broadcasts and answers 201 with the SHA-256; GET reads it; DELETE aborts it', async () => {
@@ -271,7 +272,7 @@ describe('daemon HTTP API', { timeout: 60_000 }, () => {
   });
 });
 
-describe('daemon HTTP API: chunked artifacts', { timeout: 60_000 }, () => {
+describe('daemon HTTP API: chunked artifacts', { timeout: slow(60_000) }, () => {
   const CHUNK = 4096;
   const STORE = 64 * 1024;
   let dir: string;
@@ -303,7 +304,7 @@ describe('daemon HTTP API: chunked artifacts', { timeout: 60_000 }, () => {
 
   after(async () => {
     await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('POST above the threshold is chunked into the store; GET and HEAD read it; DELETE frees its chunks', async () => {

@@ -2,10 +2,11 @@
 // above 1 MiB: a 3 MiB artifact POSTed to one is announced, read back and deleted on the other.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import {
   connectedTo,
   DaemonProcess,
@@ -28,13 +29,13 @@ interface Member {
   config: string;
 }
 
-describe('large artifacts between two node daemons', { timeout: 120_000 }, () => {
+describe('large artifacts between two node daemons', { timeout: slow(120_000) }, () => {
   let dir: string;
   const members: Member[] = [];
   const streams: EventStreamClient[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-large-'));
+    dir = await tempDir('subnet-p2p-large-');
     const ports = await Promise.all([freePort(), freePort()]);
     const { ids } = await signedSubnet(
       dir,
@@ -65,7 +66,7 @@ describe('large artifacts between two node daemons', { timeout: 120_000 }, () =>
   after(async () => {
     for (const s of streams) s.close();
     await Promise.all(members.map((m) => m.daemon?.dispose()));
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('a 3 MiB artifact POSTed to one node is announced with its size on the other, read back byte-identical, and deleted', async () => {

@@ -3,12 +3,13 @@
 // each channel's use of its bounds in /v1/status. Everything here is synchronous in the node
 // once a request is answered: no waits.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { InMemoryChunkStore } from '../../src/broadcast/index.ts';
 import type { ArtifactListJson, ChannelStatusJson, StatusJson } from '../../src/daemon/http-api.ts';
 import type { Daemon } from '../../src/daemon/run-daemon.ts';
+import { removeTempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { partialChunked, postArtifact, startOneDaemon } from './helpers.ts';
 
 const MIB = 1024 * 1024;
@@ -23,7 +24,9 @@ async function expectError(res: Response, status: number, code: string): Promise
 
 const height = (h: number) => Buffer.from(JSON.stringify({ height: h }));
 
-describe('daemon HTTP API: listing, purge, and the bounds in status', { timeout: 60_000 }, () => {
+describe('daemon HTTP API: listing, purge, and the bounds in status', {
+  timeout: slow(60_000),
+}, () => {
   let dir: string;
   let daemon: Daemon;
   let api: string;
@@ -50,7 +53,7 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', { timeout:
 
   after(async () => {
     await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   const list = async (query: string): Promise<ArtifactListJson> => {
@@ -307,7 +310,7 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', { timeout:
   });
 });
 
-describe('daemon HTTP API: a chunked artifact held in part', { timeout: 60_000 }, () => {
+describe('daemon HTTP API: a chunked artifact held in part', { timeout: slow(60_000) }, () => {
   const CHUNK = 4096;
   let dir: string;
   let daemon: Daemon;
@@ -338,7 +341,7 @@ describe('daemon HTTP API: a chunked artifact held in part', { timeout: 60_000 }
 
   after(async () => {
     await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('lists it as partial beside a whole one, and purges it', async () => {

@@ -4,10 +4,11 @@
 // holds nothing, and none of them would arrive.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import {
   connectedTo,
   DaemonProcess,
@@ -22,7 +23,7 @@ import {
 const N = 3;
 const SUBNET = 's1';
 
-describe('SIGKILL of the origin right after a 201', { timeout: 120_000 }, () => {
+describe('SIGKILL of the origin right after a 201', { timeout: slow(120_000) }, () => {
   let dir: string;
   const configs: string[] = [];
   let ids: string[] = [];
@@ -36,7 +37,7 @@ describe('SIGKILL of the origin right after a 201', { timeout: 120_000 }, () => 
   }
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-sigkill-'));
+    dir = await tempDir('subnet-p2p-sigkill-');
     const ports = await Promise.all(Array.from({ length: N }, () => freePort()));
     ({ ids } = await signedSubnet(
       dir,
@@ -56,7 +57,7 @@ describe('SIGKILL of the origin right after a 201', { timeout: 120_000 }, () => 
   after(async () => {
     for (const s of streams) s.close();
     await Promise.all([...daemons].map((d) => d.dispose()));
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('every acknowledged artifact reaches every node once the origin and its peers restart', async () => {

@@ -3,8 +3,7 @@
 // update as samples come in. Skipped, with the reason printed, when Chromium is missing.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
@@ -13,6 +12,8 @@ import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
 import { generateIdentity, writeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { connectedTo, freePort } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -21,13 +22,13 @@ const missing = existsSync(CHROMIUM)
   : `${CHROMIUM} is missing (apt-get install chromium)`;
 if (missing) console.log(`# status page browser test skipped: ${missing}`);
 
-describe('status page in headless Chromium', { skip: missing, timeout: 90_000 }, () => {
+describe('status page in headless Chromium', { skip: missing, timeout: slow(90_000) }, () => {
   let dir: string;
   const daemons: Daemon[] = [];
   let browser: Browser;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-page-'));
+    dir = await tempDir('subnet-p2p-page-');
     const ids = [await generateIdentity(), await generateIdentity()];
     const ports = [await freePort(), await freePort()];
     let doc = initRegistry();
@@ -62,7 +63,7 @@ describe('status page in headless Chromium', { skip: missing, timeout: 90_000 },
   after(async () => {
     await browser?.close();
     await Promise.all(daemons.map((d) => d.stop()));
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('loads, shows the peers, and its charts update', async () => {

@@ -10,11 +10,10 @@
 // the three other nodes (delivered while it was live: an evicted artifact is not fetched again).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 import {
   connectedTo,
   DaemonProcess,
@@ -81,13 +80,16 @@ function ingressMetric(text: string, name: string): number {
   return Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-describe('four daemons at a steady rate for 5 x maxSlots artifacts', { timeout: 600_000 }, () => {
+// 150-210 s on an idle machine.
+describe('four daemons at a steady rate for 5 x maxSlots artifacts', {
+  timeout: slow(300_000),
+}, () => {
   let dir: string;
   const members: Member[] = [];
   const streams: EventStreamClient[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-steady-'));
+    dir = await tempDir('subnet-p2p-steady-');
     const ports = await Promise.all(Array.from({ length: N }, () => freePort()));
     const { ids } = await signedSubnet(
       dir,
@@ -116,7 +118,7 @@ describe('four daemons at a steady rate for 5 x maxSlots artifacts', { timeout: 
   after(async () => {
     for (const s of streams) s.close();
     await Promise.all(members.map((m) => m.daemon?.dispose()));
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it(`${TOTAL} artifacts at ${RATE}/s: all 201 (brief 503s retried), bounds held, all delivered everywhere`, async () => {

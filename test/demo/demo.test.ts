@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import type { DemoResult } from '../../src/demo/summary.ts';
 import { isCleanError, runCli } from '../cli/run-cli.ts';
 
-test('a small mixed demo completes: every artifact reaches every other node once', () => {
-  const run = runCli(['demo', '--nodes', '4', '--artifacts', '20', '--json']);
+test('a small mixed demo completes: every artifact reaches every other node once', async () => {
+  const run = await runCli(['demo', '--nodes', '4', '--artifacts', '20', '--json']);
   assert.equal(run.status, 0, run.stderr);
   const result = JSON.parse(run.stdout) as DemoResult;
   assert.equal(result.complete, true);
@@ -46,8 +46,8 @@ test('a small mixed demo completes: every artifact reaches every other node once
   assert.equal(result.peakRssMb, result.peakParentRssMb);
 });
 
-test('a demo that cannot finish in time fails cleanly with exit 1', () => {
-  const run = runCli([
+test('a demo that cannot finish in time fails cleanly with exit 1', async () => {
+  const run = await runCli([
     'demo',
     '--nodes',
     '3',
@@ -69,13 +69,13 @@ test('a demo that cannot finish in time fails cleanly with exit 1', () => {
   assert.ok(result.deliveries < result.expectedDeliveries);
 });
 
-test('demo options are checked', () => {
+test('demo options are checked', async () => {
   for (const args of [
     ['--nodes', '1'],
     ['--artifacts', '0'],
     ['--size', '8'],
   ]) {
-    const run = runCli(['demo', ...args]);
+    const run = await runCli(['demo', ...args]);
     assert.equal(run.status, 2, args.join(' '));
     assert.match(run.stderr, new RegExp(args[0]!), args.join(' '));
   }

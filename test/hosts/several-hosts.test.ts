@@ -7,9 +7,6 @@
 // `npm test`: run it with `npm run test:hosts`.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labUnavailable, NetnsLab } from '../../tools/netns-lab.ts';
 import {
@@ -23,6 +20,8 @@ import {
   within,
   writeConfig,
 } from '../daemon/helpers.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const N = 5;
 const SUBNET = 'hosts';
@@ -47,7 +46,10 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180_000 }, () => {
+describe('several hosts (network namespaces)', {
+  skip: unavailable,
+  timeout: slow(180_000),
+}, () => {
   let lab: NetnsLab;
   let dir: string;
   const hosts: Host[] = [];
@@ -67,7 +69,7 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
 
   before(async () => {
     lab = await NetnsLab.create(N);
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-hosts-'));
+    dir = await tempDir('subnet-p2p-hosts-');
     const { ids } = await signedSubnet(
       dir,
       SUBNET,
@@ -93,7 +95,7 @@ describe('several hosts (network namespaces)', { skip: unavailable, timeout: 180
     for (const s of streams) s.close();
     await Promise.all(hosts.map((h) => h.daemon?.dispose()));
     await lab?.destroy();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    if (dir !== undefined) await removeTempDir(dir);
     const left = lab?.leftovers() ?? [];
     if (left.length > 0) throw new Error(`namespaces or links left behind: ${left.join('; ')}`);
   });

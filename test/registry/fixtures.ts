@@ -1,7 +1,4 @@
 // Shared test fixtures for the registry tests: identities, documents, temp dirs, metrics.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { NodeIdentity } from '../../src/identity/index.ts';
 import {
   addNode,
@@ -12,6 +9,8 @@ import {
   type RegistryDocument,
   type RegistryRejection,
 } from '../../src/registry/index.ts';
+import { tempDir as leftoverTempDir, removeTempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 export { identities, metricValue } from '../helpers/common.ts';
 
@@ -37,28 +36,30 @@ export function atVersion(doc: RegistryDocument, version: number): RegistryDocum
   return { ...rest, version };
 }
 
-/** A fresh temporary directory and its removal. */
+/** A fresh temporary directory (removed at exit if `cleanup` is never called) and its removal. */
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-registry-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const dir = await leftoverTempDir('subnet-p2p-registry-');
+  return { dir, cleanup: () => removeTempDir(dir) };
 }
 
 type Watched = FileRegistryClient | InMemoryRegistryClient;
 
 /**
- * Resolves with the next event `subscribe` delivers, or rejects after `timeoutMs`. The deadline
- * timer also keeps the event loop alive: the file client's poll timer is unref'd.
+ * Resolves with the next event `subscribe` delivers, or rejects after `timeoutMs` (as on an idle
+ * machine: scaled by the slowdown factor). The deadline timer also keeps the event loop alive:
+ * the file client's poll timer is unref'd.
  */
 function nextEvent<T>(
   subscribe: (listener: (event: T) => void) => () => void,
   what: string,
   timeoutMs: number,
 ): Promise<T> {
+  const limit = slow(timeoutMs);
   return new Promise((resolve, reject) => {
     const deadline = setTimeout(() => {
       off();
-      reject(new Error(`no ${what} within ${timeoutMs} ms`));
-    }, timeoutMs);
+      reject(new Error(`no ${what} within ${limit} ms`));
+    }, limit);
     const off = subscribe((event) => {
       clearTimeout(deadline);
       off();

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runScenario, writeReport } from '../../src/sim/index.ts';
+import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 
 describe('sim report', () => {
   it('writes the JSON and three charts as SVG and PNG', async () => {
     const run = runScenario({ scenario: 'steady', seed: 11, nodes: 7, load: 0.1 });
-    const dir = mkdtempSync(join(tmpdir(), 'sim-report-'));
+    const dir = await tempDir('sim-report-');
     try {
       const files = await writeReport(run, dir);
       assert.equal(files.length, 7);
@@ -27,7 +27,7 @@ describe('sim report', () => {
         assert.ok(png.length > 10_000, `${name}.png has content`);
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });
