@@ -3,9 +3,19 @@
 // .ts test files by itself, so they are listed here explicitly. Extra arguments are passed
 // through (e.g. `node scripts/run-tests.mjs test/transport/frames.test.ts`). test/hosts (root,
 // network namespaces; `npm run test:hosts`) runs only when named.
+//
+// A file gets 6 minutes on an idle machine (the steady-rate test, the slowest, takes 150-210 s),
+// times the machine-speed factor of test/helpers/slowdown.ts (SUBNET_P2P_TEST_SLOWDOWN); it only
+// guards against a hang, and each suite has a shorter bound of its own. The runner ends a file
+// past it with SIGTERM: test/helpers/leftovers.ts then kills the file's child processes and
+// removes its temporary folders.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { tsImport } from 'tsx/esm/api';
+
+const { slow } = await tsImport('../test/helpers/slowdown.ts', import.meta.url);
+const FILE_TIMEOUT_MS = slow(360_000);
 
 function find(dir) {
   return readdirSync(dir)
@@ -26,7 +36,12 @@ if (files.length === 0 && args.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...args, ...files],
+  [
+    ...['--import', 'tsx', '--test', '--test-concurrency=2'],
+    `--test-timeout=${FILE_TIMEOUT_MS}`,
+    ...args,
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

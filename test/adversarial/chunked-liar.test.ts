@@ -28,6 +28,7 @@ import {
   SUBNET,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { linkUp, nextEvent } from '../helpers/subnet.ts';
 import { WirePeer } from '../helpers/wire-peer.ts';
 
@@ -196,7 +197,7 @@ async function counted(
   // that a failure is reported rather than hanging.
   const read = () =>
     metricValue(honest[i]!.node.metrics, name, { ...labels, peer: adversary.nodeId });
-  const deadline = performance.now() + 20_000;
+  const deadline = performance.now() + slow(20_000);
   while ((await read()) < atLeast) {
     if (performance.now() > deadline) {
       assert.fail(`${name} ${JSON.stringify(labels)} stayed below ${atLeast} at node ${i}`);
@@ -218,7 +219,7 @@ describe('a member advertising fake chunked artifacts', () => {
     ['silent', 'not at all'],
   ] as const) {
     it(`answers their chunks ${what}: two honest 2 MiB artifacts still reach every honest node, and the liar is counted`, {
-      timeout: 60_000,
+      timeout: slow(60_000),
     }, async () => {
       const before = memoryAfterGc();
       const { peers, fakes } = await attack(lie);

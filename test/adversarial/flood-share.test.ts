@@ -41,6 +41,7 @@ import {
   SUBNET,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { linkUp, nextEvent } from '../helpers/subnet.ts';
 import { advert, WirePeer } from '../helpers/wire-peer.ts';
 
@@ -215,7 +216,8 @@ class Subnet {
 
   /**
    * Every honest node broadcasts `count` consensus (200 B, inline) and ingress (40 KB,
-   * advertised) artifacts; resolves when every other honest node delivered them all.
+   * advertised) artifacts; resolves when every other honest node delivered them all (fails
+   * after `timeoutMs`, as on an idle machine: scaled by the slowdown factor).
    */
   async honestRound(count = 4, timeoutMs = 30_000): Promise<void> {
     const sent: { origin: number; channel: 'consensus' | 'ingress'; id: ArtifactId }[] = [];
@@ -233,7 +235,7 @@ class Subnet {
         });
       }
     }
-    const deadline = performance.now() + timeoutMs;
+    const deadline = performance.now() + slow(timeoutMs);
     for (;;) {
       const missing = sent.flatMap((s) =>
         this.delivered
@@ -266,11 +268,14 @@ class Subnet {
     return rounds + 1;
   }
 
-  /** `promise`, or a failure after `ms` with what the nodes and the member's links show. */
+  /**
+   * `promise`, or a failure after `ms` (scaled by the slowdown factor) with what the nodes and
+   * the member's links show.
+   */
   async phase<T>(what: string, promise: Promise<T>, ms = 60_000): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+      timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), slow(ms));
     });
     try {
       return await Promise.race([promise, timeout]);
@@ -369,7 +374,7 @@ async function floodInline(targets: WirePeer[], total: number, junk: Map<string,
 
 describe('a member flooding valid junk: its share is bounded, honest artifacts all delivered', () => {
   it(`slot exhaustion: ${INLINE_FLOOD} inline junk artifacts on consensus to every node (maxSlots ${MAX_SLOTS})`, {
-    timeout: 180_000,
+    timeout: slow(180_000),
   }, async () => {
     const net = new Subnet();
     try {
@@ -414,7 +419,7 @@ describe('a member flooding valid junk: its share is bounded, honest artifacts a
   });
 
   it(`the same flood to ONE node (it relays the junk): honest artifacts of every node delivered, bounds hold at every node`, {
-    timeout: 180_000,
+    timeout: slow(180_000),
   }, async () => {
     const net = new Subnet();
     try {
@@ -449,7 +454,7 @@ describe('a member flooding valid junk: its share is bounded, honest artifacts a
   });
 
   it(`pool pinning: ${LARGE_FLOOD} x 512 KiB junk on ingress (8 x maxBytes ${MAX_BYTES / MIB} MiB) to ONE node`, {
-    timeout: 180_000,
+    timeout: slow(180_000),
   }, async () => {
     const net = new Subnet();
     try {
@@ -480,7 +485,7 @@ describe('a member flooding valid junk: its share is bounded, honest artifacts a
           target.sendUpdates('ingress', Lane.bulk, updates);
           await target.roundTrip();
           // It pushes as fast as node 0 fetches: its next adverts once most are fetched.
-          const deadline = performance.now() + 30_000;
+          const deadline = performance.now() + slow(30_000);
           while (
             target.requests.length < Math.min(LARGE_FLOOD, start + BATCH) - 4 &&
             performance.now() < deadline
@@ -489,7 +494,7 @@ describe('a member flooding valid junk: its share is bounded, honest artifacts a
           }
         }
         // Until every advert was fetched (or evicted meanwhile).
-        const deadline = performance.now() + 30_000;
+        const deadline = performance.now() + slow(30_000);
         while (target.requests.length < LARGE_FLOOD && performance.now() < deadline) await sleep(5);
       })();
       const t0 = performance.now();

@@ -34,6 +34,7 @@ import {
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
 import { frame } from '../helpers/raw-peer.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { linkUp, nextEvent } from '../helpers/subnet.ts';
 import { advert, frames, WirePeer, withdrawal } from '../helpers/wire-peer.ts';
 
@@ -165,7 +166,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest();
 
 describe('a member that misbehaves', () => {
   it('serves wrong bytes for its adverts: bad_hash against it, honest artifacts delivered', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const peers = await connectAll();
     // Its own artifacts: advertised with the id of one content, served with another.
@@ -209,7 +210,7 @@ describe('a member that misbehaves', () => {
   });
 
   it('advertises endlessly (fresh ids, slots beyond the table): adverts kept stay bounded, over_limit against it', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const peers = await connectAll();
     const target = peers[0]!;
@@ -235,7 +236,7 @@ describe('a member that misbehaves', () => {
   });
 
   it('advertises artifacts of enormous size: refused as oversized against it, nothing fetched', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const peers = await connectAll();
     const target = peers[0]!;
@@ -257,7 +258,7 @@ describe('a member that misbehaves', () => {
   });
 
   it('never answers a fetch, or answers a byte at a time: timeouts against it, delivery unaffected', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const peers = await connectAll();
     const [silent, trickle] = [peers[0]!, peers[1]!];
@@ -297,7 +298,7 @@ describe('a member that misbehaves', () => {
   });
 
   it('replays old slot updates: ignored as stale against it; a withdrawn advert stays withdrawn', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const peers = await connectAll();
     const target = peers[0]!;
@@ -321,7 +322,7 @@ describe('a member that misbehaves', () => {
   });
 
   it('sends maximum-size frames in a loop: 8 MiB junk messages dropped as malformed against it, then message_too_large closes it', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const peers = await connectAll();
     const target = peers[0]!;
@@ -357,7 +358,7 @@ describe('a member that misbehaves', () => {
   });
 
   it('sends undecodable or out-of-range fields: each counted against it; the link survives broadcast-level ones', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const peers = await connectAll();
     const target = peers[0]!;
@@ -412,7 +413,7 @@ describe('a member that misbehaves', () => {
   });
 
   it('connects and disconnects in a tight loop: churn counted against it, nothing leaks', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const target = honest[0]!;
     const closedBefore = await counted(0, 'subnet_p2p_transport_links_closed_total');
@@ -465,7 +466,7 @@ async function nextCount(
 ): Promise<void> {
   // Counters have no events: re-read every 10 ms until the condition holds, with a deadline so
   // that a failure is reported rather than hanging.
-  const deadline = performance.now() + 20_000;
+  const deadline = performance.now() + slow(20_000);
   while ((await counted(i, name, labels)) < atLeast) {
     if (performance.now() > deadline) {
       assert.fail(`${name} ${JSON.stringify(labels)} stayed below ${atLeast} at node ${i}`);

@@ -7,6 +7,7 @@ import { runCompare } from '../../bench/compare/compare.ts';
 import { SYSTEMS } from '../../bench/compare/protocol.ts';
 import { markdownTables, summarizeRound } from '../../bench/compare/summary.ts';
 import { parseSs, wireDelta, wireSnapshot } from '../../bench/compare/wire.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 test('parseSs keeps the sockets of the given processes with their bytes_sent', () => {
   const text = [
@@ -53,7 +54,7 @@ test('every system delivers every artifact to every node, with its figures', asy
     nodes,
     systems: SYSTEMS,
     rounds: [{ size, perNode }],
-    roundTimeoutMs: 60_000,
+    roundTimeoutMs: slow(60_000),
     settleMs: 100,
   });
   assert.equal(result.results.length, SYSTEMS.length);

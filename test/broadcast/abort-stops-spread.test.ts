@@ -11,6 +11,7 @@ import {
   TEST_CHANNELS,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const HOLD = Uint8Array.of(1);
 
@@ -28,7 +29,7 @@ describe('abort', () => {
   after(() => group.stop());
 
   it('an artifact aborted before anyone fetched it is never delivered, and its advert is gone', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     // Receivers put artifacts marked HOLD off ('later') until the gate opens.
     let gateOpen = false;

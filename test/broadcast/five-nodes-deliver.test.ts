@@ -10,6 +10,7 @@ import {
   sameBytes,
   startNodes,
 } from '../helpers/nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const NODES = 5;
 const CONSENSUS_PER_NODE = 10;
@@ -22,7 +23,7 @@ describe('five nodes over mutual TLS', () => {
   after(() => group.stop());
 
   it('every node receives every other node’s artifacts exactly once', {
-    timeout: 60_000,
+    timeout: slow(60_000),
   }, async () => {
     const { nodes } = await startNodes(group, NODES);
     const streams = nodes.map(({ node }) => ({

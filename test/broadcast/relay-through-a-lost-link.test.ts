@@ -13,6 +13,7 @@ import {
   startNodes,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { nextEvent, registryDoc } from '../helpers/subnet.ts';
 
 describe('relay', () => {
@@ -20,7 +21,7 @@ describe('relay', () => {
   after(() => group.stop());
 
   it('artifacts cross a lost link through the node both ends still reach', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     const { nodes, doc } = await startNodes(group, 3);
     const [a, b, c] = nodes as [TestBroadcastNode, TestBroadcastNode, TestBroadcastNode];

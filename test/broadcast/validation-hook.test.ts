@@ -12,6 +12,7 @@ import {
   TEST_CHANNELS,
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const BAD = Uint8Array.of(0xba, 0xd0);
 const THROWS = Uint8Array.of(0xee);
@@ -21,7 +22,7 @@ describe('validation hook', () => {
   after(() => group.stop());
 
   it('rejected artifacts are not delivered and count as peer faults; a throwing hook ignores', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     const BAD_PER_CHANNEL = 3;
     const GOOD_PER_CHANNEL = 3;

@@ -14,6 +14,7 @@ import {
 } from '../../src/demo/run-demo.ts';
 import type { DemoResult } from '../../src/demo/summary.ts';
 import { nodeIdOfCertificate, type RegistryDocument } from '../../src/registry/index.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 /** Runs the demo with node processes; `atRunning` sees the nodes as the workload starts. */
 async function runWithProcesses(
@@ -24,7 +25,7 @@ async function runWithProcesses(
   const result = await runDemo({
     ...options,
     nodeProcesses: true,
-    timeoutMs: 60_000,
+    timeoutMs: slow(60_000),
     onPhase: (phase, nodes) => {
       if (phase !== 'running') return;
       pids = nodes.map((n) => {

@@ -18,6 +18,7 @@ import {
   type TestBroadcastNode,
 } from '../helpers/nodes.ts';
 import { startProxiedNodes } from '../helpers/proxied-nodes.ts';
+import { slow } from '../helpers/slowdown.ts';
 import { nextEvent } from '../helpers/subnet.ts';
 
 const N = 3;
@@ -109,7 +110,7 @@ function record(node: TestBroadcastNode): TransportEvent[] {
 
 describe('faults between nodes (FaultProxy in front of one node)', () => {
   it('added delay: everything arrives, later than the delay, and no link drops', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     const { nodes, proxy } = await subnet();
     const target = nodes[BEHIND]!;
@@ -128,7 +129,7 @@ describe('faults between nodes (FaultProxy in front of one node)', () => {
   });
 
   it('throughput limit: a 512 KiB artifact takes at least size / rate, and arrives whole', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     const { nodes, proxy } = await subnet();
     const target = nodes[BEHIND]!;
@@ -145,7 +146,7 @@ describe('faults between nodes (FaultProxy in front of one node)', () => {
   });
 
   it('dropped connections in the middle of a transfer: links come back, nothing is lost', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     const { nodes, proxy } = await subnet();
     const target = nodes[BEHIND]!;
@@ -170,7 +171,7 @@ describe('faults between nodes (FaultProxy in front of one node)', () => {
   it('black hole (accepts, never forwards): links die by idle timeout, redials vanish, all arrives once healed', {
     // Waits on events only; the bound is a guard. It took over 30 s once on a machine with a
     // load average of 25 (other benchmarks running), and 2 s when quiet.
-    timeout: 90_000,
+    timeout: slow(90_000),
   }, async (t) => {
     const { nodes, proxy } = await subnet();
     const target = nodes[BEHIND]!;
@@ -238,7 +239,7 @@ describe('faults between nodes (FaultProxy in front of one node)', () => {
   }
 
   it('reset in the middle of a frame: the link is re-established and the artifact arrives whole', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     // 1 MiB goes as sixteen 64 KiB frames: 300 000 bytes in is inside one of them.
     // The reset shows as ECONNRESET (socket_error), or, if the kernel delivered the stream's
@@ -252,7 +253,7 @@ describe('faults between nodes (FaultProxy in front of one node)', () => {
   });
 
   it('a flipped byte: TLS rejects the record, the link is re-established, delivery completes', {
-    timeout: 30_000,
+    timeout: slow(30_000),
   }, async () => {
     const reason = await oneShotFault({ flipAfterBytes: 50_000 }, 512 * 1024, 'flipped');
     // The corrupted record closed the link at the TLS layer (a socket error), never as frames.

@@ -18,6 +18,7 @@ import type { DemoPhase } from '../../src/demo/run-demo.ts';
 import { runDemo } from '../../src/demo/run-demo.ts';
 import type { DemoResult } from '../../src/demo/summary.ts';
 import { labUnavailable, NetnsLab } from '../../tools/netns-lab.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const run = promisify(execFile);
 
@@ -33,7 +34,7 @@ if (unavailable !== undefined)
 
 describe('a large artifact on shaped links (network namespaces)', {
   skip: unavailable,
-  timeout: 180_000,
+  timeout: slow(180_000),
 }, () => {
   let lab: NetnsLab;
   let result: DemoResult;
@@ -54,7 +55,7 @@ describe('a large artifact on shaped links (network namespaces)', {
         commandPrefix: lab.execPrefix(i),
         listenHost: lab.address(i),
       })),
-      timeoutMs: 120_000,
+      timeoutMs: slow(120_000),
       onPhase: (phase, nodes) => {
         if (phase === 'running') {
           pids = nodes.map((n) => n.pid!);
