@@ -16,7 +16,7 @@ import {
   MAX_ARTIFACT_BYTES,
 } from '../demo/protocol.ts';
 import { demoProgressLines, formatProgress, formatReport } from '../demo/report.ts';
-import { type DemoProgress, runDemo } from '../demo/run-demo.ts';
+import type { DemoProgress } from '../demo/run-demo.ts';
 import type { DemoResult } from '../demo/summary.ts';
 import {
   BACKGROUND_ARTIFACT_BYTES,
@@ -162,6 +162,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         lines?.onProgress ?? ((p: DemoProgress) => io.stderr(`\r${formatProgress(p)}\x1b[K`));
       let result: DemoResult;
       try {
+        // Loaded here, not with the CLI: other commands start without the node's modules.
+        const { runDemo } = await import('../demo/run-demo.ts');
         result = await runDemo({
           nodes: options.nodes,
           workload,

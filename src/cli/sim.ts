@@ -8,18 +8,15 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { SubnetP2pError } from '../errors.ts';
+import type { SimProgress, SimResult } from '../sim/index.ts';
 import {
   DEFAULT_BANDWIDTH,
   DEFAULT_NODES,
   isScenario,
-  loadReport,
-  runScenario,
   SCENARIO_DESCRIPTIONS,
   SCENARIOS,
   type ScenarioName,
-  type SimProgress,
-  type SimResult,
-} from '../sim/index.ts';
+} from '../sim/scenario-names.ts';
 import { periodicProgress } from '../util/progress.ts';
 import { type CliIo, processIo } from './io.ts';
 import { integer } from './options.ts';
@@ -151,6 +148,8 @@ export function registerSimCommand(program: Command, io: CliIo = processIo): voi
         options.bandwidthMbit === undefined ? undefined : options.bandwidthMbit * 125_000;
       // Before the run, so that a missing package fails at once, not after minutes.
       const reportDir = options.report;
+      // Loaded here, not with the CLI: other commands start without the simulator.
+      const { loadReport, runScenario } = await import('../sim/index.ts');
       const report = reportDir === undefined ? undefined : await loadReport();
       let latest: SimProgress | undefined;
       let writing = false;
