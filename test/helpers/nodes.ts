@@ -10,7 +10,7 @@ import { createNode, type Node, type NodeOptions } from '../../src/node/index.ts
 import { InMemoryRegistryClient, type RegistryDocument } from '../../src/registry/index.ts';
 import { Lane } from '../../src/transport/index.ts';
 import { identities } from './common.ts';
-import { linkUp, registryDoc } from './subnet.ts';
+import { linkUp, registryDoc, TEST_TIMING } from './subnet.ts';
 
 export { metricValue } from './common.ts';
 
@@ -76,6 +76,7 @@ export async function launchNodes(
   return Promise.all(
     ids.map(async (identity, i) => {
       const registry = new InMemoryRegistryClient();
+      const own = perNode(i);
       const node = await createNode({
         identity,
         registry,
@@ -83,8 +84,12 @@ export async function launchNodes(
         listen: { host: '127.0.0.1', port: 0 },
         channels: TEST_CHANNELS,
         logger: silentLogger(),
-        transport: { backoff: { baseMs: 20, maxMs: 200 } },
-        ...perNode(i),
+        ...own,
+        transport: {
+          backoff: { baseMs: 20, maxMs: 200 },
+          ...own.transport,
+          timing: { ...TEST_TIMING, ...own.transport?.timing },
+        },
       });
       const started = { identity, registry, node, address: `127.0.0.1:${node.address.port}` };
       group.add(started);

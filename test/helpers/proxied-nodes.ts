@@ -7,13 +7,19 @@
 import type { NodeOptions } from '../../src/node/index.ts';
 import { FaultProxy } from './fault-proxy.ts';
 import { launchNodes, type NodeGroup, publishAndLink, type TestBroadcastNode } from './nodes.ts';
+import { slow } from './slowdown.ts';
 
-/** Short timers, so that dead links are noticed and redialled within about a second. */
+/**
+ * Short timers, so that dead links are noticed and redialled within about a second on an idle
+ * machine. The timeouts are scaled by the slowdown factor: a loaded machine stalls a test
+ * process's event loop for longer than a second, and an idle timeout that fires then drops a
+ * link no fault touched (a test that expected none saw a peer-down).
+ */
 export const FAST_TIMING = {
   keepaliveIntervalMs: 100,
-  idleTimeoutMs: 1000,
-  helloTimeoutMs: 1000,
-  closeTimeoutMs: 200,
+  idleTimeoutMs: slow(1000),
+  helloTimeoutMs: slow(1000),
+  closeTimeoutMs: slow(200),
 };
 
 /**

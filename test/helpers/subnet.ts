@@ -15,11 +15,26 @@ import {
 } from '../../src/registry/index.ts';
 import {
   createTransport,
+  type LinkTiming,
   type Transport,
   type TransportEvent,
   type TransportOptions,
 } from '../../src/transport/index.ts';
 import { identities } from './common.ts';
+import { slow } from './slowdown.ts';
+
+/**
+ * The transport's default timeouts (hello 5 s, idle 5 s, close 1 s), scaled by the slowdown
+ * factor for the nodes of the tests: a loaded machine can stall a test process longer than 5 s,
+ * and a link that times out then is re-established, which a test counting links or events
+ * (one link per pair, one peer-up per neighbour, one goodbye) would count. The keepalive
+ * interval stays at its default.
+ */
+export const TEST_TIMING: Readonly<Partial<LinkTiming>> = {
+  helloTimeoutMs: slow(5000),
+  idleTimeoutMs: slow(5000),
+  closeTimeoutMs: slow(1000),
+};
 
 export interface TestNode {
   identity: NodeIdentity;
@@ -49,6 +64,7 @@ export async function startNode(
     metrics,
     backoff: { baseMs: 20, maxMs: 200 },
     ...opts,
+    timing: { ...TEST_TIMING, ...opts.timing },
   });
   const addr = await transport.start();
   return { identity, registry, transport, metrics, address: `127.0.0.1:${addr.port}` };

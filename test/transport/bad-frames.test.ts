@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { FLAG_START } from '../../src/transport/frame.ts';
 import { Lane } from '../../src/transport/index.ts';
 import { frame, helloFrame, rawConnect } from '../helpers/raw-peer.ts';
+import { slow } from '../helpers/slowdown.ts';
 import {
   fullMesh,
   identities,
@@ -17,7 +18,9 @@ import {
   type TestNode,
 } from '../helpers/subnet.ts';
 
-const timing = { keepaliveIntervalMs: 50, idleTimeoutMs: 400 };
+// A silent peer is noticed within 400 ms on an idle machine; scaled by the slowdown factor, as
+// the link between b and t must not time out while a loaded machine stalls this process.
+const timing = { keepaliveIntervalMs: 50, idleTimeoutMs: slow(400) };
 
 describe('a member that sends bad bytes loses its link; the node serves everyone else', () => {
   let b: TestNode;
