@@ -41,7 +41,10 @@ export function registerKeygenCommand(program: Command, io: CliIo): void {
       const [
         { generateIdentity, writeIdentity },
         { generateOperatorKeyPair, writeOperatorKeyPair },
-      ] = await Promise.all([import('../identity/index.ts'), import('../registry/index.ts')]);
+      ] = await Promise.all([
+        import('../identity/index.ts'),
+        import('../registry/operator-key.ts'),
+      ]);
       if (options.operator) {
         const paths = await writeOperatorKeyPair(options.out, generateOperatorKeyPair());
         io.stdout(`${paths.publicKeyPath}\n`);
