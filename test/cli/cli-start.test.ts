@@ -4,11 +4,12 @@
 // module hook in the child that records every package resolved.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { writeModuleHook } from '../helpers/module-hook.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/subnet-p2p.js', import.meta.url));
 
@@ -26,12 +27,7 @@ describe('the CLI loads only what the command needs', () => {
   let recorder: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'subnet-p2p-cli-start-'));
-    writeFileSync(join(dir, 'hook.mjs'), HOOK);
-    recorder = join(dir, 'record.mjs');
-    writeFileSync(
-      recorder,
-      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`,
-    );
+    recorder = writeModuleHook(dir, HOOK);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -4,11 +4,12 @@
 // import of one of them anywhere below an entry point makes that entry point fail to load.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { writeModuleHook } from '../helpers/module-hook.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -41,22 +42,17 @@ describe('lean imports: the report stack is not loaded at start', () => {
   let guard: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'lean-imports-'));
-    writeFileSync(join(dir, 'hook.mjs'), HOOK);
-    guard = join(dir, 'guard.mjs');
-    writeFileSync(
-      guard,
-      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`,
-    );
+    guard = writeModuleHook(dir, HOOK);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Runs node with tsx and the guard, from the repository's root. */
   function node(args: string[]) {
-    return spawnSync(
-      process.execPath,
-      ['--import', 'tsx', '--import', pathToFileURL(guard).href, ...args],
-      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
-    );
+    return spawnSync(process.execPath, ['--import', 'tsx', '--import', guard, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   }
 
   /** Imports each module in one process, then checks the CommonJS modules loaded. */
