@@ -7,10 +7,11 @@
  * transport timers that a test expects never to fire (an idle timeout a stalled event loop
  * would trip).
  *
- * `SUBNET_P2P_TEST_SLOWDOWN` sets it (a number >= 1). The default, 3, passes on 2 cores with
- * both busy with other work (a CPU hog on each core, load 4-20): the idle suite's slowest wait
- * grew 2-2.5 times there. Raise it on a slower or busier machine; it never makes a passing run
- * slower, only a hanging one fail later.
+ * `SUBNET_P2P_TEST_SLOWDOWN` sets it (a number >= 1). The default, 3, passes on 2 cores that
+ * are busy with other work (two to six busy loops beside `npm test`, load average up to 15):
+ * there the slowest suites took 1.3-3 times as long as on an idle machine. Raise it on a slower
+ * or busier machine. A larger factor makes a hanging test fail later, and the few tests that
+ * wait for a scaled link timeout to fire (a black hole, a silent peer) take a little longer.
  */
 
 const DEFAULT_SLOWDOWN = 3;
