@@ -1,7 +1,6 @@
 // Runs the real `subnet-p2p` binary (bin/subnet-p2p.js) in a child process.
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { killGroupOf, spawnGroup } from '../helpers/leftovers.ts';
+import { runGroup } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/subnet-p2p.js', import.meta.url));
@@ -23,30 +22,12 @@ export async function runCli(
   cwd?: string,
   timeoutMs = 20_000,
 ): Promise<CliRun> {
-  const child = spawnGroup(process.execPath, [BIN, ...args], { cwd, stdio: 'pipe' });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
   const limit = slow(timeoutMs);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroupOf(child);
-  }, limit);
-  try {
-    const [status] = (await once(child, 'close')) as [number | null];
-    if (timedOut) {
-      throw new Error(`subnet-p2p ${args.join(' ')}: killed after ${limit} ms\n${stderr}`);
-    }
-    return { status, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
+  const run = await runGroup(process.execPath, [BIN, ...args], { cwd, timeoutMs: limit });
+  if (run.timedOut) {
+    throw new Error(`subnet-p2p ${args.join(' ')}: killed after ${limit} ms\n${run.stderr}`);
   }
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
 /** Asserts-friendly check that stderr holds one `error: ...` line and no stack trace. */

@@ -23,7 +23,7 @@ import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
 import { generateIdentity, writeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
-import { killGroupOf, spawnGroup, tempDir } from '../helpers/leftovers.ts';
+import { killGroupOf, runGroup, spawnGroup, tempDir } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
 
 export { removeTempDir, tempDir } from '../helpers/leftovers.ts';
@@ -52,16 +52,7 @@ export interface CliResult {
  * group of its own that is killed when this process ends.
  */
 export async function cli(args: readonly string[], cwd?: string): Promise<CliResult> {
-  const child = spawnGroup(process.execPath, [BIN, ...args], { cwd, stdio: 'pipe' });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const [status] = (await once(child, 'close')) as [number | null];
+  const { status, stdout, stderr } = await runGroup(process.execPath, [BIN, ...args], { cwd });
   return { status, stdout, stderr };
 }
 

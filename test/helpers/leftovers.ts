@@ -7,6 +7,7 @@
  * SIGHUP this module kills each group still registered (SIGKILL) and removes each folder.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,50 @@ export function spawnGroup(
     });
   }
   return child;
+}
+
+/** What a finished {@link runGroup} produced. */
+export interface GroupRun {
+  /** Exit code; null if it was killed by a signal. */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** It ran past its `timeoutMs` and was killed, group and all. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs `command args` to its end in a process group of its own ({@link spawnGroup}) and collects
+ * its output. With `timeoutMs`, a run that takes longer is killed, group and all (`timedOut`).
+ */
+export async function runGroup(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string | undefined; timeoutMs?: number } = {},
+): Promise<GroupRun> {
+  const child = spawnGroup(command, args, { cwd: options.cwd, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  let timedOut = false;
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          killGroupOf(child);
+        }, options.timeoutMs);
+  try {
+    const [status] = (await once(child, 'close')) as [number | null];
+    return { status, stdout, stderr, timedOut };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Kills the group `child` leads (SIGKILL), if it still runs. */

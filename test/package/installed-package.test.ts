@@ -7,61 +7,34 @@
  * type-checked against the shipped declarations.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { removeTempDir, runGroup, tempDir } from '../helpers/leftovers.ts';
+import { slow } from '../helpers/slowdown.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
-/** Children still running, killed (with their process group) when this process ends. */
-const live = new Set<ChildProcess>();
-function killLive(): void {
-  for (const c of live) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-process.once('exit', killLive);
-
 /**
- * Runs `command args` in `cwd` (its own process group, killed with it on timeout or when this
- * process ends); resolves with its output, throws with it if it fails.
+ * Runs `command args` in `cwd` (in a process group of its own, killed with it on timeout or
+ * when this process ends); resolves with its stdout, throws with its output if it fails.
  */
 async function run(
   command: string,
   args: readonly string[],
   cwd: string,
-  timeoutMs = 180_000,
+  timeoutMs = 180_000, // a guard against a hang only: these take seconds
 ): Promise<string> {
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  live.add(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  // A guard against a hang only: these take seconds.
-  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), timeoutMs);
-  const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
-  clearTimeout(timer);
-  live.delete(child);
-  if (code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed (${code ?? signal}):\n${out}\n${err}`);
+  const r = await runGroup(command, args, { cwd, timeoutMs: slow(timeoutMs) });
+  if (r.status !== 0 || r.timedOut) {
+    const how = r.timedOut ? 'timed out' : `exit ${r.status}`;
+    throw new Error(`${command} ${args.join(' ')} failed (${how}):\n${r.stdout}\n${r.stderr}`);
   }
-  return out;
+  return r.stdout;
 }
 
 /**
@@ -100,12 +73,12 @@ let dir: string;
 let project: string;
 let packed: { path: string }[];
 
-describe('the installed package', { timeout: 600_000 }, () => {
+describe('the installed package', { timeout: slow(600_000) }, () => {
   before(async () => {
     await stat(join(ROOT, 'dist', 'index.js')).catch(() => {
       throw new Error('dist/ is not built: run `npm run build` (npm test does it first)');
     });
-    dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-package-'));
+    dir = await tempDir('subnet-p2p-package-');
     // --ignore-scripts: dist/ is built already (`prepare` would build it again).
     const [info] = JSON.parse(
       await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT),
@@ -135,8 +108,7 @@ describe('the installed package', { timeout: 600_000 }, () => {
   });
 
   after(async () => {
-    killLive();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('ships the build, the README and the license, and no tests, benchmarks or sources', () => {
