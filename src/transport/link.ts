@@ -103,6 +103,8 @@ export class Link implements CreditHolder {
   readonly #laneActivity = [0, 0, 0];
   #paused = false;
   #lastReceived = Date.now();
+  /** When the keepalive timer last ran (to tell a stall of this node's event loop). */
+  #lastKeepalive = Date.now();
   #pingNonce = 0;
   readonly #timers: NodeJS.Timeout[] = [];
 
@@ -389,7 +391,17 @@ export class Link implements CreditHolder {
 
   #keepalive(): void {
     if (this.#state === 'closed') return;
-    const idle = Date.now() - this.#lastReceived;
+    const now = Date.now();
+    const late = now - this.#lastKeepalive - this.#opts.timing.keepaliveIntervalMs;
+    this.#lastKeepalive = now;
+    if (late > this.#opts.timing.keepaliveIntervalMs) {
+      // This node's event loop was stalled (`late` ms): the silence that counts against the
+      // peer is only the time the loop ran. Without this, the first timer after a stall longer
+      // than the idle timeout ran before the data that waited in the socket was read (timers
+      // come first in a loop turn), and a peer that kept sending was taken for silent.
+      this.#lastReceived = Math.min(now, this.#lastReceived + late);
+    }
+    const idle = now - this.#lastReceived;
     if (!this.#paused && idle > this.#opts.timing.idleTimeoutMs) {
       if (!this.#decoder.atBoundary) {
         this.#opts.callbacks.onProtocolError(

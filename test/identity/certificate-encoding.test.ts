@@ -80,6 +80,7 @@ describe('node certificates without @peculiar/x509 or reflect-metadata', () => {
   it('makes the same certificate as before: v3, CN = NodeId, validity, serial, BasicConstraints', async () => {
     const before = Date.now();
     const id = await generateIdentity();
+    const generated = Date.now();
     const node = new X509Certificate(id.certificateDer);
     assert.equal(node.subject, `CN=${id.nodeId}`);
     assert.equal(node.issuer, `CN=${id.nodeId}`);
@@ -88,8 +89,12 @@ describe('node certificates without @peculiar/x509 or reflect-metadata', () => {
     assert.ok(node.verify(node.publicKey));
     assert.ok(node.checkPrivateKey(createPrivateKey(id.privateKeyPem)));
     assert.equal(node.validTo, 'Dec 31 23:59:59 9999 GMT');
+    // A day before the generation, in whole seconds: between `before` (rounded down to its
+    // second) and the end of the generation, less a day. (Compared with `before` alone, it
+    // failed when the generation crossed into the next second, once in a loaded run.)
     const validFrom = Date.parse(node.validFrom);
-    assert.ok(validFrom <= before - DAY_MS && validFrom > before - DAY_MS - 5_000, node.validFrom);
+    const earliest = Math.floor((before - DAY_MS) / 1000) * 1000;
+    assert.ok(validFrom >= earliest && validFrom <= generated - DAY_MS, node.validFrom);
 
     const asn = AsnConvert.parse(id.certificateDer, Certificate);
     const tbs = asn.tbsCertificate;
