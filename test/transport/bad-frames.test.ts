@@ -9,6 +9,7 @@ import { slow } from '../helpers/slowdown.ts';
 import {
   fullMesh,
   identities,
+  linkUp,
   metricValue,
   nextEvent,
   publish,
@@ -48,19 +49,43 @@ describe('a member that sends bad bytes loses its link; the node serves everyone
   /** Connects as `raw`, completes the hello, then runs `misbehave`; returns the close reason. */
   async function misbehaving(misbehave: (s: TLSSocket) => void): Promise<string> {
     const bConn = t.transport.connId(b.identity.nodeId);
-    const up = nextEvent(t.transport, (e) => e.type === 'peer-up' && e.peer === raw.nodeId);
-    const socket = await rawConnect(t.address, raw);
-    socket.write(helloFrame(raw.nodeId, 'subnet-a'));
-    await up;
-    const down = nextEvent(t.transport, (e) => e.type === 'peer-down' && e.peer === raw.nodeId);
-    misbehave(socket);
-    const e = await down;
-    if (!socket.closed) await once(socket, 'close');
-    // The other peer was served throughout, on the same link.
-    const reply = await b.transport.request(t.identity.nodeId, Lane.high, Buffer.from('ping'));
-    assert.equal(Buffer.from(reply).toString(), 'ok');
-    assert.equal(t.transport.connId(b.identity.nodeId), bConn);
-    return e.type === 'peer-down' ? e.reason : '';
+    // Why the link between b and t closed meanwhile, if it did, as either end says.
+    const bLinkDowns: string[] = [];
+    const offs = [
+      t.transport.subscribe((e) => {
+        if (e.type === 'peer-down' && e.peer === b.identity.nodeId) bLinkDowns.push(e.reason);
+      }),
+      b.transport.subscribe((e) => {
+        if (e.type === 'peer-down' && e.peer === t.identity.nodeId) bLinkDowns.push(e.reason);
+      }),
+    ];
+    try {
+      const up = nextEvent(t.transport, (e) => e.type === 'peer-up' && e.peer === raw.nodeId);
+      const socket = await rawConnect(t.address, raw);
+      socket.write(helloFrame(raw.nodeId, 'subnet-a'));
+      await up;
+      const down = nextEvent(t.transport, (e) => e.type === 'peer-down' && e.peer === raw.nodeId);
+      misbehave(socket);
+      const e = await down;
+      if (!socket.closed) await once(socket, 'close');
+      // The other peer was served throughout, on the same link. A loaded run saw connection 5,
+      // not 1: this process (b and t both) stalled while t read what raw sent, and the link
+      // closed by its idle timeout (the transport now discounts its own stalls) and was made
+      // again. A timeout is the machine, not the misbehaviour; any other reason fails.
+      await linkUp(b.transport, t.identity.nodeId);
+      const reply = await b.transport.request(t.identity.nodeId, Lane.high, Buffer.from('ping'));
+      assert.equal(Buffer.from(reply).toString(), 'ok');
+      if (t.transport.connId(b.identity.nodeId) !== bConn) {
+        assert.ok(
+          bLinkDowns.includes('idle_timeout') &&
+            bLinkDowns.every((r) => r === 'idle_timeout' || r === 'goodbye_received'),
+          `the link between b and t closed: ${bLinkDowns.join(', ')}`,
+        );
+      }
+      return e.type === 'peer-down' ? e.reason : '';
+    } finally {
+      for (const off of offs) off();
+    }
   }
 
   async function errors(reason: string): Promise<number> {
