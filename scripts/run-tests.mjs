@@ -9,7 +9,7 @@
 // guards against a hang, and each suite has a shorter bound of its own. The runner ends a file
 // past it with SIGTERM: test/helpers/leftovers.ts then kills the file's child processes and
 // removes its temporary folders.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tsImport } from 'tsx/esm/api';
@@ -50,7 +50,7 @@ if (files.length === 0 && args.length === 0) {
   console.error('no test files found under test/');
   process.exit(1);
 }
-const result = spawnSync(
+const runner = spawn(
   process.execPath,
   [
     ...['--import', 'tsx', '--test', '--test-concurrency=2'],
@@ -60,4 +60,9 @@ const result = spawnSync(
   ],
   { stdio: 'inherit' },
 );
-process.exit(result.status ?? 1);
+// Ended from outside (a CI limit, Ctrl-C), this script passes the signal on to the test runner,
+// which ends its test files (and they their children: test/helpers/leftovers.ts).
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.on(signal, () => runner.kill(signal));
+}
+runner.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));
