@@ -15,8 +15,6 @@
  *
  *   npm run bench:startup -- [--reps 10] [--json]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateIdentity, writeIdentity } from '../src/identity/index.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../src/registry/index.ts';
-import { freePort } from '../test/daemon/helpers.ts';
+import { DaemonProcess, freePort } from '../test/daemon/helpers.ts';
+import { runGroup } from '../test/helpers/leftovers.ts';
 import { positiveArg } from './args.ts';
 import { machineInfo } from './machine.ts';
 
@@ -42,50 +41,30 @@ const REPS = positiveArg('reps', values.reps);
 /** Wall-clock ms of `node ...args` until it exits; throws if it fails. */
 async function timeRun(args: readonly string[]): Promise<number> {
   const start = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}: ${stderr}`);
+  const run = await runGroup(process.execPath, args);
+  if (run.status !== 0)
+    throw new Error(`node ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
   return performance.now() - start;
 }
 
 /** Starts a daemon; resolves with the ms from spawn to its `node ready` log line. */
-function startDaemon(config: string, live: Set<ChildProcess>): Promise<number> {
+async function startDaemon(config: string, live: Set<DaemonProcess>): Promise<number> {
   const start = performance.now();
-  // The daemon logs JSON lines on stdout.
-  const child = spawn(process.execPath, [BIN, 'node', '--config', config], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      buffered += d;
-      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line.includes('"node ready"')) resolve(performance.now() - start);
-      }
-    });
-    child.once('exit', (code, signal) =>
-      reject(new Error(`daemon exited (${code ?? signal}) before ready: ${buffered}`)),
-    );
-  });
+  const daemon = new DaemonProcess(config);
+  live.add(daemon);
+  await daemon.ready;
+  return performance.now() - start;
 }
 
 /** Stops the daemons (SIGTERM, their graceful shutdown) and waits for them to exit. */
-async function stopAll(live: Set<ChildProcess>): Promise<void> {
+async function stopAll(live: Set<DaemonProcess>): Promise<void> {
   await Promise.all(
-    [...live].map(async (c) => {
-      const exited = once(c, 'exit');
-      c.kill('SIGTERM');
-      await exited;
+    [...live].map(async (d) => {
+      d.kill('SIGTERM');
+      await d.exited;
     }),
   );
+  live.clear();
 }
 
 /** `n` node configs in `dir`: keys, an unsigned registry listing them all, a config each. */
@@ -132,11 +111,8 @@ function median(xs: readonly number[]): number {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-bench-startup-'));
-const live = new Set<ChildProcess>();
-const killAll = () => {
-  for (const c of live) c.kill('SIGKILL');
-};
-process.once('exit', killAll);
+// Daemons run in process groups of their own, killed however this process ends.
+const live = new Set<DaemonProcess>();
 try {
   // One subnet of four: the lone daemon is its node 0 (it starts and is ready without peers).
   const configs = await subnetConfigs(dir, DAEMONS);

@@ -36,11 +36,13 @@ export {
   DEFAULT_BANDWIDTH,
   DEFAULT_NODES,
   isScenario,
-  LARGE_BANDWIDTH,
-  runScenario,
   SCENARIO_DESCRIPTIONS,
   SCENARIOS,
   type ScenarioName,
+} from './scenario-names.ts';
+export {
+  LARGE_BANDWIDTH,
+  runScenario,
   type ScenarioOptions,
   type SimProgress,
   type SimResult,

@@ -16,15 +16,6 @@ import { DEFAULT_BANDWIDTH, DEFAULT_NODES, type ScenarioName } from './scenario-
 import { type LatencySummary, round, summarize } from './stats.ts';
 import { type Broadcast, type DeliveryRecord, Tracker } from './tracker.ts';
 
-export {
-  DEFAULT_BANDWIDTH,
-  DEFAULT_NODES,
-  isScenario,
-  SCENARIO_DESCRIPTIONS,
-  SCENARIOS,
-  type ScenarioName,
-} from './scenario-names.ts';
-
 export interface ScenarioOptions {
   scenario: ScenarioName;
   seed: number;
