@@ -19,6 +19,10 @@ export interface ChannelSample {
   updatesSent: number;
   /** Slots in use (own and relayed artifacts). */
   slots: number;
+  /** Artifacts held, whole or in part, at sampling time. */
+  heldArtifacts: number;
+  /** Bytes held (pool and chunk store) at sampling time. */
+  heldBytes: number;
 }
 
 /** One sample of the status page. */
@@ -153,6 +157,8 @@ export class StatusHistory {
         postedBytes: rate(`postedBytes:${ch}`),
         updatesSent: rate(`updatesSent:${ch}`),
         slots: reading.sample.channels[ch]?.slots ?? 0,
+        heldArtifacts: reading.sample.channels[ch]?.heldArtifacts ?? 0,
+        heldBytes: reading.sample.channels[ch]?.heldBytes ?? 0,
       };
     }
     this.#samples.push({
@@ -193,8 +199,15 @@ export class StatusHistory {
       counters[`deliveredBytes:${ch}`] = sum(values, 'subnet_p2p_daemon_delivered_bytes_total', of);
       counters[`postedBytes:${ch}`] = sum(values, 'subnet_p2p_daemon_posted_bytes_total', of);
       counters[`updatesSent:${ch}`] = sum(values, 'subnet_p2p_broadcast_updates_sent_total', of);
-      const slots = sum(values, 'subnet_p2p_broadcast_slots', of);
-      channels[ch] = { delivered: 0, deliveredBytes: 0, postedBytes: 0, updatesSent: 0, slots };
+      channels[ch] = {
+        delivered: 0,
+        deliveredBytes: 0,
+        postedBytes: 0,
+        updatesSent: 0,
+        slots: sum(values, 'subnet_p2p_broadcast_slots', of),
+        heldArtifacts: sum(values, 'subnet_p2p_broadcast_held_artifacts', of),
+        heldBytes: sum(values, 'subnet_p2p_broadcast_held_bytes', of),
+      };
     }
     counters['refused:links'] = sum(values, 'subnet_p2p_transport_links_refused_total', ALL);
     counters['refused:adverts'] = sum(values, 'subnet_p2p_broadcast_adverts_total', (l) =>
