@@ -3,7 +3,7 @@
  * and requests with the current time, and carries out the actions it asks for.
  * @module
  */
-import { Counter, Gauge, type Registry as MetricsRegistry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
 import {
   AbortError,
   LinkClosedError,
@@ -12,10 +12,12 @@ import {
   RequestTimeoutError,
 } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
+import { LimitLog } from '../limit-log.ts';
 import type { Logger } from '../log.ts';
 import {
   type InboundMessage,
   type InboundPeerRequest,
+  LANE_NAMES,
   lengthDelimitedPrefix,
   type ResponseBody,
   type Transport,
@@ -29,6 +31,8 @@ import {
   COUNTER_NAMES,
   type CoreObserver,
   type CounterName,
+  TIMING_NAMES,
+  type TimingName,
 } from './core/observer.ts';
 import { FetchResponse } from './proto/broadcast.ts';
 import type {
@@ -78,18 +82,81 @@ const COUNTER_HELP: Record<CounterName, string> = {
   wants_removed: 'Advertised artifacts no longer wanted, by reason (expired, purged)',
 };
 
+const TIMING_HELP: Record<TimingName, string> = {
+  delivery_latency:
+    'From the origin broadcast to the delivery here, seconds: receipt time minus the age the last relayer sent (its last hop left out), by channel',
+  download_duration:
+    'From the first fetch request for an artifact (the manifest of a chunked one) to all of it here and verified, seconds, by channel',
+  validation_duration:
+    'From handing an artifact to the validation hook to its verdict, seconds, by channel',
+};
+
+/** Histogram buckets of each timing, seconds. */
+const TIMING_BUCKETS: Record<TimingName, number[]> = {
+  delivery_latency: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  download_duration: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  validation_duration: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+};
+
+/** Core counters that mean a limit was reached: the limit's name in the `limit reached` log. */
+function limitOf(name: CounterName, labels: Record<string, string>): string | undefined {
+  switch (name) {
+    case 'pool_full':
+      return 'pool';
+    case 'relay_skipped':
+      return 'slots';
+    case 'evicted':
+      return 'channel_full';
+    case 'adverts':
+      return labels.outcome === 'over_limit' ? 'peer_slots' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+type HistogramChild = ReturnType<Histogram<'channel'>['labels']>;
+
 /**
  * The broadcast layer's prom-client metrics (`subnet_p2p_broadcast_*`): one counter per core
- * decision (see {@link COUNTER_NAMES}), gauges sampled from `core.stats()` at scrape time, and
- * the deliveries dropped by full `received()` buffers.
+ * decision (see {@link COUNTER_NAMES}), one histogram per core timing (see
+ * {@link TIMING_NAMES}; per channel, each channel's series bound once), gauges sampled from
+ * `core.stats()` at scrape time, and the deliveries dropped by full `received()` buffers. With
+ * a {@link LimitLog}, the counters that mean a limit was reached (pool full, slots full,
+ * eviction from a full channel, a peer's slot past `maxSlots`) are logged there too.
  */
 export class BroadcastMetrics implements CoreObserver {
   readonly #counters: Record<CounterName, Counter<string>>;
   readonly #dropped: Counter<'channel'>;
   readonly #fetchFailures: Counter<'peer' | 'reason'>;
+  /** Per timing, per channel: the bound histogram series. */
+  readonly #timings: Record<TimingName, Map<string, HistogramChild>>;
+  readonly #limits: LimitLog | undefined;
 
-  constructor(registry: MetricsRegistry, stats: () => ReturnType<BroadcastCore['stats']>) {
+  constructor(
+    registry: MetricsRegistry,
+    stats: () => ReturnType<BroadcastCore['stats']>,
+    opts: { channels?: Iterable<string>; limits?: LimitLog } = {},
+  ) {
     const registers = [registry];
+    this.#limits = opts.limits;
+    const channels = [...(opts.channels ?? [])];
+    const timings = {} as Record<TimingName, Map<string, HistogramChild>>;
+    for (const name of TIMING_NAMES) {
+      const histogram = new Histogram({
+        name: `subnet_p2p_broadcast_${name}_seconds`,
+        help: TIMING_HELP[name],
+        labelNames: ['channel'],
+        buckets: TIMING_BUCKETS[name],
+        registers,
+      });
+      const byChannel = new Map<string, HistogramChild>();
+      for (const channel of channels) {
+        histogram.zero({ channel });
+        byChannel.set(channel, histogram.labels(channel));
+      }
+      timings[name] = byChannel;
+    }
+    this.#timings = timings;
     const counters = {} as Record<CounterName, Counter<string>>;
     for (const name of COUNTER_NAMES) {
       counters[name] = new Counter({
@@ -170,6 +237,14 @@ export class BroadcastMetrics implements CoreObserver {
   /** {@inheritDoc CoreObserver.count} */
   count(name: CounterName, labels: Record<string, string>, n = 1): void {
     this.#counters[name].inc(labels, n);
+    if (this.#limits === undefined) return;
+    const limit = limitOf(name, labels);
+    if (limit !== undefined) this.#limits.reached(limit, labels.channel ?? '', labels);
+  }
+
+  /** {@inheritDoc CoreObserver.timing} */
+  timing(name: TimingName, channel: string, ms: number): void {
+    this.#timings[name].get(channel)?.observe(ms / 1000);
   }
 
   /** A fetch from `peer` timed out or failed (counted against that peer). */
@@ -180,6 +255,12 @@ export class BroadcastMetrics implements CoreObserver {
   /** One delivery dropped from a full received() buffer of `channel`. */
   deliveryDropped(channel: string): void {
     this.#dropped.inc({ channel });
+    this.#limits?.reached('received_buffer', channel, { channel });
+  }
+
+  /** A slot-update message to `peer` did not fit in its send queue (ERR_QUEUE_FULL). */
+  sendQueueFull(peer: NodeId, lane: string): void {
+    this.#limits?.reached('send_queue', lane, { lane, peer });
   }
 }
 /** Options of {@link BroadcastDriver}: those of the core (its observer is the driver's metrics), and: */
@@ -265,7 +346,10 @@ export class BroadcastDriver {
       }
     }
     let core: BroadcastCore | undefined;
-    this.metrics = new BroadcastMetrics(opts.metrics, () => core!.stats());
+    this.metrics = new BroadcastMetrics(opts.metrics, () => core!.stats(), {
+      channels: opts.channels.keys(),
+      limits: new LimitLog(this.#log),
+    });
     core = new BroadcastCore({
       self: opts.self,
       channels: opts.channels,
@@ -624,6 +708,7 @@ export class BroadcastDriver {
       return;
     }
     if (this.#stopped) return;
+    this.metrics.sendQueueFull(peer, LANE_NAMES[action.lane]);
     let byChannel = this.#unsent.get(peer);
     if (!byChannel) {
       byChannel = new Map();

@@ -46,6 +46,8 @@ export {
   COUNTER_NAMES,
   type CoreObserver,
   CountingObserver,
+  TIMING_NAMES,
+  type TimingName,
 } from './core/observer.ts';
 export { BroadcastDriver, type BroadcastDriverOptions } from './driver.ts';
 export { artifactId, isArtifactId } from './ids.ts';

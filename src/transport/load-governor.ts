@@ -44,6 +44,8 @@ export interface LoadGovernorOptions {
   minRateBytesPerSec: number;
   /** Clock, ms (monotonic). */
   now: () => number;
+  /** Called with each lag measured, ms (the transport's histogram). */
+  onLag?: (lagMs: number) => void;
 }
 
 /** Someone owed a credit: `owedCredit()` bytes, sent by `releaseCredit()`. */
@@ -152,6 +154,7 @@ export class LoadGovernor {
   sample(now: number): void {
     const elapsed = Math.max(0, now - this.#last);
     this.#lagMs = Math.max(0, elapsed - this.#opts.intervalMs);
+    this.#opts.onLag?.(this.#lagMs);
     this.#last = now;
     if (elapsed > 0) {
       const w = Math.min(1, elapsed / RATE_AVERAGE_MS);

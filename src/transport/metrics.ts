@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LANE_NAMES, LANES, type Lane } from './lanes.ts';
 
 type LaneCounter = ReturnType<Counter<'lane'>['labels']>;
@@ -14,6 +14,8 @@ export class TransportMetrics {
   readonly protocolErrors: Counter<'reason' | 'peer'>;
   readonly receivePaused: Counter;
   readonly requests: Counter<'outcome'>;
+  /** `subnet_p2p_transport_event_loop_lag_seconds`: observed by the load governor's timer. */
+  readonly loopLag: Histogram;
   readonly #sentBytes: LaneCounter[];
   readonly #sentFrames: LaneCounter[];
   readonly #receivedBytes: LaneCounter[];
@@ -24,7 +26,6 @@ export class TransportMetrics {
     sample: {
       queuedBytes: (lane: Lane) => number;
       receiveBufferedBytes: () => number;
-      loopLagMs: () => number;
       creditsHeld: () => number;
     },
   ) {
@@ -124,13 +125,11 @@ export class TransportMetrics {
         this.set(sample.receiveBufferedBytes());
       },
     });
-    new Gauge({
-      name: 'subnet_p2p_transport_event_loop_lag_ms',
-      help: 'How late the load governor last found its 5 ms timer, ms (0 when it is off)',
+    this.loopLag = new Histogram({
+      name: 'subnet_p2p_transport_event_loop_lag_seconds',
+      help: 'How late the load governor found its 5 ms timer, seconds, at each tick (none while it is off)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
-      collect() {
-        this.set(sample.loopLagMs());
-      },
     });
     new Counter({
       name: 'subnet_p2p_transport_bulk_credits_held_total',

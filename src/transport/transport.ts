@@ -4,6 +4,7 @@ import * as tls from 'node:tls';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { LinkClosedError, type ProtocolError } from '../errors.ts';
 import { compareNodeIds, type NodeId, type NodeIdentity } from '../identity/index.ts';
+import { LimitLog } from '../limit-log.ts';
 import { defaultLogger, type Logger } from '../log.ts';
 import {
   type HostPort,
@@ -130,11 +131,14 @@ export class Transport {
   readonly #timing: LinkTiming;
   readonly #backoff: BackoffOptions;
   readonly #log: Logger;
+  readonly #limitLog: LimitLog;
   readonly #metrics: TransportMetrics;
   readonly #governor: LoadGovernor | undefined;
   readonly #random: () => number;
   readonly #server: tls.Server;
   readonly #links = new Map<NodeId, Link>();
+  /** Per link, its peer's registry address and the socket's remote address (for the log). */
+  readonly #linkAddresses = new WeakMap<Link, { address: string; remote: string }>();
   readonly #dials = new Map<NodeId, DialState>();
   readonly #sockets = new Set<tls.TLSSocket>();
   readonly #listeners = new Set<(e: TransportEvent) => void>();
@@ -160,6 +164,7 @@ export class Transport {
       component: 'transport',
       node: this.nodeId,
     });
+    this.#limitLog = new LimitLog(this.#log);
     this.#random = opts.random ?? Math.random;
     this.metricsRegistry = opts.metrics ?? new MetricsRegistry();
     if (this.limits.bulkYieldLoopShare > 0) {
@@ -171,13 +176,13 @@ export class Transport {
         maxHoldMs: this.limits.maxCreditHoldMs,
         minRateBytesPerSec: this.limits.minBulkIntakeBytesPerSec,
         now: () => performance.now(),
+        onLag: (ms) => this.#metrics.loopLag.observe(ms / 1000),
       });
     }
     const governor = this.#governor;
     this.#metrics = new TransportMetrics(this.metricsRegistry, {
       queuedBytes: (lane) => this.#sumLinks((l) => l.queuedBytes(lane)),
       receiveBufferedBytes: () => this.#sumLinks((l) => l.receiveBufferedBytes),
-      loopLagMs: () => governor?.lagMs ?? 0,
       creditsHeld: () => governor?.heldTotal ?? 0,
     });
     this.#server = tls.createServer({
@@ -352,6 +357,7 @@ export class Transport {
     } else {
       this.#log.warn({ version: registry.version }, 'this node is not a member of its subnet');
     }
+    this.#logMembership(registry.version, this.#neighbors, neighbors);
     this.#neighbors = neighbors;
     for (const link of [...this.#links.values()]) {
       const record = neighbors.get(link.peer);
@@ -366,6 +372,20 @@ export class Transport {
       if (!neighbors.has(peer)) this.#cancelDial(peer, dial);
     }
     for (const peer of neighbors.keys()) this.#ensureDial(peer);
+  }
+
+  /** Logs at info the neighbours a registry version added and removed (nothing if none). */
+  #logMembership(
+    version: number,
+    before: ReadonlyMap<NodeId, NodeRecord>,
+    after: ReadonlyMap<NodeId, NodeRecord>,
+  ): void {
+    const added = [...after.values()]
+      .filter((r) => !before.has(r.nodeId))
+      .map((r) => ({ nodeId: r.nodeId, address: r.address }));
+    const removed = [...before.keys()].filter((id) => !after.has(id));
+    if (added.length === 0 && removed.length === 0) return;
+    this.#log.info({ version, added, removed, neighbors: after.size }, 'peers changed');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -516,6 +536,10 @@ export class Transport {
       governor: this.#governor,
       callbacks: this.#callbacks,
     });
+    this.#linkAddresses.set(link, {
+      address: record.address,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+    });
     this.#links.set(record.nodeId, link);
   }
 
@@ -529,6 +553,15 @@ export class Transport {
         m().established.inc({ direction: link.direction });
         const dial = this.#dials.get(link.peer);
         if (dial) dial.attempt = 0;
+        this.#log.info(
+          {
+            peer: link.peer,
+            ...this.#linkAddresses.get(link),
+            direction: link.direction,
+            connId: link.connId,
+          },
+          'link up',
+        );
         this.#emit({ type: 'peer-up', peer: link.peer, connId: link.connId });
       },
       onClosed: (link, reason, _error) => this.#onLinkClosed(link, reason),
@@ -554,6 +587,10 @@ export class Transport {
       },
       onPaused: (link) => {
         m().receivePaused.inc();
+        this.#limitLog.reached('receive_buffer', '', {
+          peer: link.peer,
+          maxReceiveBufferBytes: this.limits.maxReceiveBufferBytes,
+        });
         this.#emit({
           type: 'receive-paused',
           peer: link.peer,
@@ -571,6 +608,16 @@ export class Transport {
     if (current) this.#links.delete(link.peer);
     const label = reason.split(':')[0]!;
     if (link.upAt !== undefined) {
+      this.#log.info(
+        {
+          peer: link.peer,
+          ...this.#linkAddresses.get(link),
+          reason,
+          connId: link.connId,
+          upMs: Date.now() - link.upAt,
+        },
+        'link down',
+      );
       this.#metrics.linksUp.dec();
       this.#metrics.closed.inc({ reason: label, peer: link.peer });
       this.#emit({ type: 'peer-down', peer: link.peer, connId: link.connId, reason });

@@ -28,7 +28,7 @@ import {
 import type { ChannelState } from './core.ts';
 import type { Want } from './downloads.ts';
 import { fetchedBytes, missingResponse } from './fetch-response.ts';
-import type { CounterName } from './observer.ts';
+import type { CounterName, TimingName } from './observer.ts';
 import type { SlotEntry } from './slot-table.ts';
 
 /** A chunked artifact this node holds in whole or in part. */
@@ -76,6 +76,8 @@ export interface ChunkState {
   haveFrom: Map<NodeId, number>;
   /** When this node started getting it. */
   createdAt: number;
+  /** When the first request for its manifest went out (undefined: not downloaded, or resumed). */
+  downloadStartedAt: number | undefined;
   /** Created, last given a source, or last stored a chunk (a dormant one may be evicted). */
   activeAt: number;
 }
@@ -88,6 +90,8 @@ export interface ChunkedHost extends ChunkFetchHost {
   /** `Have` entries in one message (as slot updates: `maxUpdatesPerMessage`). */
   readonly maxUpdatesPerMessage: number;
   count(name: CounterName, labels: Record<string, string>): void;
+  /** A duration measured in `channel`, ms (see `CoreObserver.timing`). */
+  timing(name: TimingName, channel: string, ms: number): void;
   /** Takes a slot for an artifact and advertises it to the peers; false if none is free. */
   advertise(ch: ChannelState, entry: Omit<SlotEntry, 'commit' | 'createdAt'>): boolean;
   /** Asks the application to validate a complete artifact. */
@@ -343,6 +347,7 @@ export class ChunkedArtifacts {
       from,
       haveFrom: new Map(),
       createdAt: now,
+      downloadStartedAt: undefined,
       activeAt: now,
     };
     this.#chunks.set(key, s);
@@ -407,6 +412,7 @@ export class ChunkedArtifacts {
     }
     const s = this.#create(ch, want.key, want.id, m, bytes.slice(), want.attributes, peer);
     s.priority = want.priority;
+    s.downloadStartedAt = want.firstFetchAt;
     for (const p of want.advertisers.keys()) if (!want.faulty.has(p)) s.sources.set(p, 'all');
     this.#progress(s);
   }
@@ -625,6 +631,9 @@ export class ChunkedArtifacts {
     this.#progress(s);
     if (s.have.full && s.phase === 'downloading') {
       s.phase = 'validating';
+      if (s.downloadStartedAt !== undefined) {
+        this.#host.timing('download_duration', channel, now - s.downloadStartedAt);
+      }
       const artifact: DeliveredArtifact = {
         channel,
         id,
@@ -685,6 +694,9 @@ export class ChunkedArtifacts {
       },
     });
     this.#count('delivered', { channel });
+    const now = this.#host.now();
+    const createdAt = s.channel.retention.get(s.key)?.createdAt;
+    if (createdAt !== undefined) this.#host.timing('delivery_latency', channel, now - createdAt);
     if (s.channel.cfg.relay === 'relay') {
       const relayed = this.#advertise(s, pushedBy);
       this.#count(relayed ? 'relayed' : 'relay_skipped', { channel });

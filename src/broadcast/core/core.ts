@@ -39,7 +39,7 @@ import type {
 import { ChunkedArtifacts } from './chunked.ts';
 import { Downloads, type Want } from './downloads.ts';
 import { fetchedBytes, missingResponse } from './fetch-response.ts';
-import type { CoreObserver } from './observer.ts';
+import type { CoreObserver, TimingName } from './observer.ts';
 import { PeerSlots } from './peer-slots.ts';
 import { type Owner, Retention } from './retention.ts';
 import { type SlotEntry, SlotTable } from './slot-table.ts';
@@ -111,6 +111,8 @@ interface Validating {
   owner: Owner;
   /** When its origin broadcast it (this node's clock). */
   createdAt: number;
+  /** When it went to the validation hook. */
+  startedAt: number;
 }
 
 /** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
@@ -205,6 +207,7 @@ export class BroadcastCore {
       now: () => this.#now,
       act: (action) => this.#actions.push(action),
       count: (name, labels) => this.#count(name, labels),
+      timing: (name, channel, ms) => this.#timing(name, channel, ms),
       advertise: (ch, entry) => this.#advertise(ch, entry),
       // A chunked artifact is held (admitted) already: owner and age are its record's.
       validate: (ch, key, artifact, pushedBy) =>
@@ -250,6 +253,10 @@ export class BroadcastCore {
 
   #count(name: Parameters<CoreObserver['count']>[0], labels: Record<string, string>, n = 1): void {
     this.#obs.count(name, labels, n);
+  }
+
+  #timing(name: TimingName, channel: string, ms: number): void {
+    this.#obs.timing?.(name, channel, Math.max(0, ms));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -916,6 +923,9 @@ export class BroadcastCore {
       return;
     }
     this.#count('downloads', { ...labels, outcome: 'succeeded' });
+    if (want.manifestSize === undefined && want.firstFetchAt !== undefined) {
+      this.#timing('download_duration', ch.name, now - want.firstFetchAt);
+    }
     this.#downloads.remove(want.key);
     // Charged to the peer that advertised it first: the one that brought it to us.
     const owner = want.advertisers.keys().next().value ?? peer;
@@ -959,7 +969,16 @@ export class BroadcastCore {
     createdAt: number,
   ): void {
     const token = this.#nextToken++;
-    this.#validating.set(token, { key, channel: ch, artifact, pushedBy, owner, createdAt });
+    const startedAt = this.#now;
+    this.#validating.set(token, {
+      key,
+      channel: ch,
+      artifact,
+      pushedBy,
+      owner,
+      createdAt,
+      startedAt,
+    });
     this.#validatingKeys.add(key);
     this.#actions.push({ type: 'validate', token, artifact });
   }
@@ -973,6 +992,7 @@ export class BroadcastCore {
     this.#touch(now);
     const { channel: ch, artifact } = v;
     this.#count('validations', { channel: ch.name, verdict });
+    this.#timing('validation_duration', ch.name, now - v.startedAt);
     if (this.#dismissed.has(v.key)) return; // aborted meanwhile
     if (this.#chunked.validated(v.key, verdict, v.pushedBy)) return;
     if (verdict !== 'accept') {
@@ -1014,6 +1034,7 @@ export class BroadcastCore {
     this.#forget(v.key);
     this.#actions.push({ type: 'deliver', artifact: kept });
     this.#count('delivered', { channel: ch.name });
+    this.#timing('delivery_latency', ch.name, now - v.createdAt);
     if (ch.cfg.relay === 'relay') {
       const relayed = this.#advertise(ch, {
         id: kept.id,

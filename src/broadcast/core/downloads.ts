@@ -27,6 +27,8 @@ export interface Want {
   notBefore: number;
   /** When its origin broadcast it, by this node's clock (from the first advert's age). */
   readonly createdAt: number;
+  /** When the first fetch request for it went out (none yet: undefined). */
+  firstFetchAt: number | undefined;
 }
 
 /** A download to start: ask `peer` for `want`. */
@@ -124,6 +126,7 @@ export class Downloads {
         round: 0,
         notBefore,
         createdAt,
+        firstFetchAt: undefined,
       };
       this.#wants.set(key, want);
       this.#enqueue(want);
@@ -209,6 +212,7 @@ export class Downloads {
         }
         const peer = this.#choosePeer(want, now, isUp);
         if (peer === undefined || !canStart(want)) continue;
+        want.firstFetchAt ??= now;
         starts.push(this.#start(want, peer));
       }
     }

@@ -28,7 +28,32 @@
  */
 export interface CoreObserver {
   count(name: CounterName, labels: Record<string, string>, n?: number): void;
+  /**
+   * A duration the core measured in `channel`, ms, by its clock (see {@link TIMING_NAMES});
+   * optional: the simulator keeps none.
+   */
+  timing?(name: TimingName, channel: string, ms: number): void;
 }
+
+/**
+ * The durations the core measures, per channel (the driver exports each as a histogram
+ * `subnet_p2p_broadcast_<name>_seconds{channel}`):
+ *
+ * - `delivery_latency`: from the origin's broadcast to the delivery here. The origin's time is
+ *   the receipt time minus the age the last relayer put in its slot update (`age_ms`): the last
+ *   hop's transit is left out, and no clocks are compared.
+ * - `download_duration`: from the first fetch request for an artifact to the moment it is all
+ *   here and verified, retries and other advertisers included; for a chunked artifact, from
+ *   the first request for its manifest to the last chunk written.
+ * - `validation_duration`: from handing the artifact to the validation hook to its verdict.
+ */
+export const TIMING_NAMES = [
+  'delivery_latency',
+  'download_duration',
+  'validation_duration',
+] as const;
+
+export type TimingName = (typeof TIMING_NAMES)[number];
 
 export const COUNTER_NAMES = [
   'adverts',
