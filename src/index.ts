@@ -43,9 +43,14 @@ export {
 export { defaultLogger, type Logger, silentLogger } from './log.ts';
 export {
   type BroadcastOptions,
+  CHANNEL_DIGEST_BYTES,
   type Channel,
+  type ChannelConfigAgreement,
+  channelConfigCanonical,
+  channelConfigDigest,
   createNode,
   DEFAULT_NODE_CHANNELS,
+  mergeNodeChannels,
   type Node,
   type NodeOptions,
 } from './node/index.ts';

@@ -28,6 +28,11 @@ import {
   type Transport,
   type TransportLimits,
 } from '../transport/index.ts';
+import {
+  type ChannelConfigAgreement,
+  ChannelConfigWatch,
+  channelConfigDigest,
+} from './channel-digest.ts';
 
 const MIB = 1024 * 1024;
 
@@ -40,6 +45,41 @@ export const DEFAULT_NODE_CHANNELS: Readonly<Record<string, Partial<ChannelConfi
     consensus: { lane: Lane.high, pushThresholdBytes: 1024, maxArtifactBytes: 4 * MIB },
     ingress: { lane: Lane.bulk, maxArtifactBytes: 4 * MIB },
   });
+
+/**
+ * The channels a node runs: {@link DEFAULT_NODE_CHANNELS} with `given` merged over them. A
+ * channel in `given` gets its settings over the default channel of that name (if any); a default
+ * channel not in `given` stays as it is; a default channel given as `null` is removed. The
+ * daemon's config file merges its `channels` block the same way.
+ *
+ * Throws ERR_CONFIG (`channels.<name>`) for `null` on a name that is no default channel, and
+ * (`channels`) when no channel is left.
+ */
+export function mergeNodeChannels(
+  given: Readonly<Record<string, Partial<ChannelConfig> | null>> = {},
+): Record<string, Partial<ChannelConfig>> {
+  const out: Record<string, Partial<ChannelConfig>> = {};
+  for (const [name, defaults] of Object.entries(DEFAULT_NODE_CHANNELS)) {
+    if (given[name] !== null) out[name] = { ...defaults, ...given[name] };
+  }
+  for (const [name, settings] of Object.entries(given)) {
+    if (Object.hasOwn(DEFAULT_NODE_CHANNELS, name)) continue;
+    if (settings === null) {
+      throw new ConfigError(
+        `channels.${name}`,
+        `null removes a default channel (${Object.keys(DEFAULT_NODE_CHANNELS).join(', ')}); '${name}' is not one`,
+      );
+    }
+    out[name] = { ...settings };
+  }
+  if (Object.keys(out).length === 0) {
+    throw new ConfigError(
+      'channels',
+      'at least one channel is needed (null removed every default channel)',
+    );
+  }
+  return out;
+}
 
 /**
  * Room left in a transport message for what wraps an artifact (FetchResponse or SlotUpdates,
@@ -56,10 +96,14 @@ export interface NodeOptions {
   /** Where to listen for peers. Default: the node's own address in the registry. Port 0 = any. */
   listen?: HostPort;
   /**
-   * The channels, by name (1-63 of [a-z0-9_-]); each is merged over `DEFAULT_CHANNEL`. Every
-   * node of a subnet must configure the same channels. Default {@link DEFAULT_NODE_CHANNELS}.
+   * The channels, by name (1-63 of [a-z0-9_-]), merged over {@link DEFAULT_NODE_CHANNELS} as
+   * {@link mergeNodeChannels} says: a named channel's settings over its defaults (those of the
+   * default channel of that name, else `DEFAULT_CHANNEL`), default channels not named stay, and
+   * `null` removes a default channel (`{ consensus: null, ingress: null, blocks: {...} }` runs
+   * only `blocks`). Every node of a subnet must configure the same channels (peers compare a
+   * digest of them: {@link channelConfigDigest}). Default: the default channels.
    */
-  channels?: Record<string, Partial<ChannelConfig>>;
+  channels?: Record<string, Partial<ChannelConfig> | null>;
   /** A pool per channel name; channels without one get an {@link InMemoryPool} (1 GiB). */
   pools?: Record<string, ArtifactPool>;
   /**
@@ -100,6 +144,17 @@ export interface Node {
   channels(): string[];
   /** The node's transport (peers, link events, transport metrics). */
   readonly transport: Transport;
+  /**
+   * The digest of the channel settings peers must agree on, hex (sent in the Hello; see
+   * {@link channelConfigDigest}).
+   */
+  readonly channelConfigDigest: string;
+  /**
+   * How `peer`'s channel configuration compares with ours, by the digest its Hello carried on
+   * the link that is up: `same`, `different` (logged and counted), or `unknown` (no digest, or
+   * no link up).
+   */
+  channelConfigOf(peer: NodeId): ChannelConfigAgreement;
   /** The prom-client registry with every metric of the node. */
   readonly metrics: MetricsRegistry;
   /**
@@ -167,7 +222,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
   const metrics = options.metrics ?? new MetricsRegistry();
   const limits = resolveLimits(options.transport?.limits);
   const channelConfigs = resolveChannels(
-    options.channels ?? DEFAULT_NODE_CHANNELS,
+    mergeNodeChannels(options.channels),
     limits.maxMessageBytes,
   );
   const pools = new Map<string, ArtifactPool>();
@@ -243,7 +298,14 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     topology: options.transport?.topology,
     logger,
     metrics,
+    appDigest: channelConfigDigest(channelConfigs),
     ...driver.transportHandlers,
+  });
+  const channelWatch = new ChannelConfigWatch({
+    digest: channelConfigDigest(channelConfigs),
+    transport,
+    metrics,
+    logger: logger.child({ component: 'node', node: options.identity.nodeId }),
   });
   driver.attach(transport);
   let address: HostPort;
@@ -252,6 +314,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     address = await transport.start();
   } catch (err) {
     driver.stop();
+    channelWatch.stop();
     await transport.stop();
     throw err;
   }
@@ -268,9 +331,12 @@ export async function createNode(options: NodeOptions): Promise<Node> {
       return ch;
     },
     channels: () => [...endpoints.keys()],
+    channelConfigDigest: channelWatch.digest,
+    channelConfigOf: (peer) => channelWatch.agreement(peer),
     stop(): Promise<void> {
       stopping ??= (async () => {
         driver.stop();
+        channelWatch.stop();
         for (const ch of endpoints.values()) ch.end();
         await transport.stop();
         await Promise.all([...chunkStores.values()].map((store) => store.close?.()));

@@ -3,4 +3,16 @@
  * @module
  */
 export type { BroadcastOptions, Channel } from '../broadcast/index.ts';
-export { createNode, DEFAULT_NODE_CHANNELS, type Node, type NodeOptions } from './create-node.ts';
+export {
+  CHANNEL_DIGEST_BYTES,
+  type ChannelConfigAgreement,
+  channelConfigCanonical,
+  channelConfigDigest,
+} from './channel-digest.ts';
+export {
+  createNode,
+  DEFAULT_NODE_CHANNELS,
+  mergeNodeChannels,
+  type Node,
+  type NodeOptions,
+} from './create-node.ts';

@@ -16,7 +16,7 @@ export {
   type TransportLimits,
 } from './limits.ts';
 export { type ConnId, DEFAULT_TIMING, type LinkTiming } from './link.ts';
-export { PROTOCOL_VERSION } from './messages.ts';
+export { MAX_APP_DIGEST_BYTES, PROTOCOL_VERSION } from './messages.ts';
 export type { RefusalReason } from './peer-verify.ts';
 export type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
 export { type FrameSink, SendScheduler, type SendSchedulerOptions } from './send-scheduler.ts';

@@ -12,7 +12,13 @@ import {
 import { Lane } from './lanes.ts';
 import { creditThreshold, type TransportLimits } from './limits.ts';
 import type { CreditHolder, LoadGovernor } from './load-governor.ts';
-import { decodeWire, encodeWire, PROTOCOL_VERSION, type WireMessage } from './messages.ts';
+import {
+  decodeWire,
+  encodeWire,
+  MAX_APP_DIGEST_BYTES,
+  PROTOCOL_VERSION,
+  type WireMessage,
+} from './messages.ts';
 import { type RequestHandler, type RequestOptions, RpcEndpoint, type RpcOutcome } from './rpc.ts';
 import { SendScheduler } from './send-scheduler.ts';
 import { encodeResponseParts, encodeWireParts } from './wire-parts.ts';
@@ -67,6 +73,8 @@ export interface LinkOptions {
   certificateDer: Buffer;
   /** The bulk window this side announces (see bulkWindowFor). */
   bulkWindowBytes: number;
+  /** The opaque digest this side's Hello carries (`app_digest`; empty: none). */
+  appDigest: Uint8Array;
   limits: TransportLimits;
   timing: LinkTiming;
   logger: Logger;
@@ -89,6 +97,8 @@ export class Link implements CreditHolder {
   readonly certificateDer: Buffer;
   /** When the hello exchange completed (ms since epoch), if it did. */
   upAt: number | undefined;
+  /** The `app_digest` of the peer's Hello, once it arrived; undefined if it carried none. */
+  peerAppDigest: Uint8Array | undefined;
   readonly #opts: LinkOptions;
   readonly #socket: TLSSocket;
   readonly #scheduler: SendScheduler;
@@ -201,6 +211,7 @@ export class Link implements CreditHolder {
         subnet: opts.subnet,
         registryVersion: opts.registryVersion,
         bulkWindow: opts.bulkWindowBytes,
+        appDigest: opts.appDigest as Uint8Array<ArrayBuffer>,
       },
     }).catch(() => {});
   }
@@ -362,6 +373,13 @@ export class Link implements CreditHolder {
         `hello names subnet '${hello.subnet}', ours is '${this.#opts.subnet}'`,
       );
     }
+    if (hello.appDigest.length > MAX_APP_DIGEST_BYTES) {
+      throw new ProtocolError(
+        'bad_hello',
+        `hello carries a digest of ${hello.appDigest.length} bytes, more than ${MAX_APP_DIGEST_BYTES}`,
+      );
+    }
+    this.peerAppDigest = hello.appDigest.length > 0 ? hello.appDigest : undefined;
     this.#scheduler.setWindow(Lane.bulk, hello.bulkWindow);
     this.#state = 'up';
     this.upAt = Date.now();

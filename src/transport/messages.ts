@@ -15,6 +15,12 @@ export type {
 /** Version of the transport protocol spoken by this code, carried in Hello. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Longest `app_digest` in a Hello, bytes: one a transport is given to send, and one a peer's
+ * Hello may carry (a longer one is `bad_hello`).
+ */
+export const MAX_APP_DIGEST_BYTES = 64;
+
 /** A decoded envelope: exactly one kind is set. */
 export type WireMessage =
   | { kind: 'hello'; hello: NonNullable<Envelope['hello']> }

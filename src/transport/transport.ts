@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import { Registry as MetricsRegistry } from 'prom-client';
-import { LinkClosedError, type ProtocolError } from '../errors.ts';
+import { ConfigError, LinkClosedError, type ProtocolError } from '../errors.ts';
 import { compareNodeIds, type NodeId, type NodeIdentity } from '../identity/index.ts';
 import { LimitLog } from '../limit-log.ts';
 import { defaultLogger, type Logger } from '../log.ts';
@@ -19,6 +19,7 @@ import { Lane } from './lanes.ts';
 import { bulkWindowFor, resolveLimits, type TransportLimits } from './limits.ts';
 import { type ConnId, DEFAULT_TIMING, Link, type LinkCallbacks, type LinkTiming } from './link.ts';
 import { LoadGovernor } from './load-governor.ts';
+import { MAX_APP_DIGEST_BYTES } from './messages.ts';
 import { TransportMetrics } from './metrics.ts';
 import { type RefusalReason, verifyPeer } from './peer-verify.ts';
 import type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
@@ -62,7 +63,13 @@ export interface InboundPeerRequest extends InboundRequest {
 
 /** Link state changes and refusals, for the layers above. */
 export type TransportEvent =
-  | { type: 'peer-up'; peer: NodeId; connId: ConnId }
+  | {
+      type: 'peer-up';
+      peer: NodeId;
+      connId: ConnId;
+      /** The `appDigest` the peer's Hello carried; undefined if none (see TransportOptions). */
+      appDigest: Uint8Array | undefined;
+    }
   | { type: 'peer-down'; peer: NodeId; connId: ConnId; reason: string }
   | { type: 'refused'; reason: RefusalReason; direction: 'inbound' | 'outbound'; message: string }
   | { type: 'dial-retry'; peer: NodeId; attempt: number; delayMs: number }
@@ -78,6 +85,8 @@ export interface PeerStatus {
   state: PeerState;
   /** Connection id of the current link, if any. */
   connId: ConnId | undefined;
+  /** The `appDigest` of the peer's Hello on the current link; undefined if none or no link. */
+  appDigest: Uint8Array | undefined;
 }
 
 export interface TransportOptions {
@@ -100,6 +109,13 @@ export interface TransportOptions {
   onMessage?: (msg: InboundMessage) => void | Promise<void>;
   /** Application requests; the result is the response body. */
   onRequest?: (req: InboundPeerRequest) => Promise<ResponseBody> | ResponseBody;
+  /**
+   * Opaque bytes (at most `MAX_APP_DIGEST_BYTES`, 64) sent in this node's Hello, and received
+   * from each peer's in `peer-up` and {@link Transport.peers}: the layer above compares them
+   * (the node: a digest of its channel configuration). The transport only carries them.
+   * Default: none.
+   */
+  appDigest?: Uint8Array;
 }
 
 interface DialState {
@@ -153,6 +169,12 @@ export class Transport {
   #stopped = false;
 
   constructor(opts: TransportOptions) {
+    if ((opts.appDigest?.length ?? 0) > MAX_APP_DIGEST_BYTES) {
+      throw new ConfigError(
+        'appDigest',
+        `${opts.appDigest!.length} bytes, more than the Hello's ${MAX_APP_DIGEST_BYTES}`,
+      );
+    }
     this.#opts = opts;
     this.nodeId = opts.identity.nodeId;
     this.subnet = opts.subnet as SubnetId;
@@ -287,6 +309,7 @@ export class Transport {
         address: r.address,
         state,
         connId: link?.state === 'up' ? link.connId : undefined,
+        appDigest: link?.state === 'up' ? link.peerAppDigest : undefined,
       };
     });
   }
@@ -527,6 +550,7 @@ export class Transport {
       direction,
       certificateDer: record.certificateDer,
       bulkWindowBytes: bulkWindowFor(this.limits, this.#neighbors.size),
+      appDigest: this.#opts.appDigest ?? new Uint8Array(0),
       limits: this.limits,
       timing: this.#timing,
       logger: this.#log,
@@ -562,7 +586,12 @@ export class Transport {
           },
           'link up',
         );
-        this.#emit({ type: 'peer-up', peer: link.peer, connId: link.connId });
+        this.#emit({
+          type: 'peer-up',
+          peer: link.peer,
+          connId: link.connId,
+          appDigest: link.peerAppDigest,
+        });
       },
       onClosed: (link, reason, _error) => this.#onLinkClosed(link, reason),
       onMessage: (link, lane, body) =>

@@ -52,6 +52,7 @@ const wireMessage: fc.Arbitrary<WireMessage> = fc.oneof(
       subnet: text,
       registryVersion: u64,
       bulkWindow: u64,
+      appDigest: fc.uint8Array({ maxLength: 64 }),
     })
     .map((hello) => ({ kind: 'hello' as const, hello: { ...hello } })),
   u64.map((nonce) => ({ kind: 'ping' as const, nonce })),

@@ -47,7 +47,15 @@ export function frame(lane: number, flags: number, payload: Uint8Array, length?:
 export function helloFrame(nodeId: NodeId, subnet: string): Buffer {
   const hello = encodeWire({
     kind: 'hello',
-    hello: { protocolVersion: PROTOCOL_VERSION, nodeId, subnet, registryVersion: 0, bulkWindow: 0 },
+    // No app digest: a peer that predates it.
+    hello: {
+      protocolVersion: PROTOCOL_VERSION,
+      nodeId,
+      subnet,
+      registryVersion: 0,
+      bulkWindow: 0,
+      appDigest: new Uint8Array(0),
+    },
   });
   return frame(0, FLAG_START | FLAG_END, hello);
 }

@@ -9,6 +9,7 @@ export interface Hello {
   subnet: string
   registryVersion: number
   bulkWindow: number
+  appDigest: Uint8Array<ArrayBuffer>
 }
 
 export namespace Hello {
@@ -46,6 +47,11 @@ export namespace Hello {
           w.uint64Number(obj.bulkWindow)
         }
 
+        if ((obj.appDigest != null && obj.appDigest.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.appDigest)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -55,7 +61,8 @@ export namespace Hello {
           nodeId: '',
           subnet: '',
           registryVersion: 0,
-          bulkWindow: 0
+          bulkWindow: 0,
+          appDigest: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -82,6 +89,10 @@ export namespace Hello {
             }
             case 5: {
               obj.bulkWindow = reader.uint64Number()
+              break
+            }
+            case 6: {
+              obj.appDigest = reader.bytes()
               break
             }
             default: {
@@ -134,6 +145,13 @@ export namespace Hello {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.appDigest`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -171,6 +189,11 @@ export namespace Hello {
     value: number
   }
 
+  export interface HelloAppDigestFieldEvent {
+    field: '$.appDigest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Hello.codec())
   }
@@ -179,7 +202,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloNodeIdFieldEvent | HelloSubnetFieldEvent | HelloRegistryVersionFieldEvent | HelloBulkWindowFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloNodeIdFieldEvent | HelloSubnetFieldEvent | HelloRegistryVersionFieldEvent | HelloBulkWindowFieldEvent | HelloAppDigestFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -1368,6 +1391,11 @@ export namespace Envelope {
     value: number
   }
 
+  export interface EnvelopeHelloAppDigestFieldEvent {
+    field: '$.hello.appDigest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface EnvelopePingNonceFieldEvent {
     field: '$.ping.nonce'
     value: number
@@ -1441,7 +1469,7 @@ export namespace Envelope {
     return decodeMessage(buf, Envelope.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Envelope>): Generator<EnvelopeHelloProtocolVersionFieldEvent | EnvelopeHelloNodeIdFieldEvent | EnvelopeHelloSubnetFieldEvent | EnvelopeHelloRegistryVersionFieldEvent | EnvelopeHelloBulkWindowFieldEvent | EnvelopePingNonceFieldEvent | EnvelopePongNonceFieldEvent | EnvelopeGoodbyeReasonFieldEvent | EnvelopeRequestIdFieldEvent | EnvelopeRequestTimeoutMsFieldEvent | EnvelopeRequestBodyFieldEvent | EnvelopeResponseIdFieldEvent | EnvelopeResponseBodyFieldEvent | EnvelopeResponseErrorCodeFieldEvent | EnvelopeResponseErrorMessageFieldEvent | EnvelopeCancelIdFieldEvent | EnvelopeMessageFieldEvent | EnvelopeCreditBytesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Envelope>): Generator<EnvelopeHelloProtocolVersionFieldEvent | EnvelopeHelloNodeIdFieldEvent | EnvelopeHelloSubnetFieldEvent | EnvelopeHelloRegistryVersionFieldEvent | EnvelopeHelloBulkWindowFieldEvent | EnvelopeHelloAppDigestFieldEvent | EnvelopePingNonceFieldEvent | EnvelopePongNonceFieldEvent | EnvelopeGoodbyeReasonFieldEvent | EnvelopeRequestIdFieldEvent | EnvelopeRequestTimeoutMsFieldEvent | EnvelopeRequestBodyFieldEvent | EnvelopeResponseIdFieldEvent | EnvelopeResponseBodyFieldEvent | EnvelopeResponseErrorCodeFieldEvent | EnvelopeResponseErrorMessageFieldEvent | EnvelopeCancelIdFieldEvent | EnvelopeMessageFieldEvent | EnvelopeCreditBytesFieldEvent> {
     return streamMessage(buf, Envelope.codec(), opts)
   }
 }
