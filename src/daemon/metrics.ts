@@ -2,8 +2,47 @@
  * The daemon's own metrics (`subnet_p2p_daemon_*`), on the node's prom-client registry.
  * @module
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** The package's version, from its package.json (as `--version` prints it). */
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string })
+  .version;
+
+/**
+ * The process-wide metrics of a daemon, on its registry: prom-client's default metrics with
+ * the project's prefix (`subnet_p2p_process_*`, `subnet_p2p_nodejs_*`: CPU, memory, heap,
+ * GC, event-loop lag, file descriptors, handles) and `subnet_p2p_build_info{version,
+ * node_version}` = 1. The daemon runs one node per process, so these describe that node; the
+ * library's nodes do not register them (many nodes may share a process: an application calls
+ * `collectDefaultMetrics` itself, once).
+ */
+export function registerProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry, prefix: 'subnet_p2p_' });
+  new Gauge({
+    name: 'subnet_p2p_build_info',
+    help: 'Always 1; the labels say what runs: the package version and the Node.js version',
+    labelNames: ['version', 'node_version'],
+    registers: [registry],
+  }).set({ version: VERSION, node_version: process.versions.node }, 1);
+}
+
+/**
+ * `subnet_p2p_daemon_ready`: 1 when the node is ready (as `GET /readyz` says), else 0; read at
+ * scrape time from `ready`.
+ */
+export function registerReadyGauge(registry: Registry, ready: () => boolean): void {
+  new Gauge({
+    name: 'subnet_p2p_daemon_ready',
+    help: 'Whether the node is ready, as GET /readyz says: 1 ready, 0 not (the reasons are in /readyz)',
+    registers: [registry],
+    collect() {
+      this.set(ready() ? 1 : 0);
+    },
+  });
+}
+
+/** The daemon's own metrics, and (see {@link registerProcessMetrics}) the process's. */
 export class DaemonMetrics {
   /** `subnet_p2p_daemon_http_requests_total{route,status}`. */
   readonly requests: Counter<'route' | 'status'>;
@@ -80,5 +119,6 @@ export class DaemonMetrics {
       this.postedBytes.inc({ channel }, 0);
       this.streams.set({ channel }, 0);
     }
+    registerProcessMetrics(registry);
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { MetricValueWithName, Registry as MetricsRegistry } from 'prom-client';
+import type { Registry as MetricsRegistry, MetricValueWithName } from 'prom-client';
 import {
   NodeGroup,
   randomBytes,
