@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { BroadcastMetrics } from '../../src/broadcast/driver.ts';
+import type { NodeId } from '../../src/identity/index.ts';
 import { LimitLog } from '../../src/limit-log.ts';
 import { metricValue } from '../helpers/common.ts';
 
@@ -37,7 +38,7 @@ describe('limits reached, in the broadcast metrics', () => {
       m.count('adverts', { channel: 'ingress', outcome: 'over_limit', peer: 'p1' });
       m.count('downloads', { channel: 'ingress', outcome: 'started' });
       m.deliveryDropped('consensus');
-      m.sendQueueFull('p2', 'bulk');
+      m.sendQueueFull('p2' as NodeId, 'bulk');
     }
     m.count('pool_full', { channel: 'consensus' });
     assert.equal(await metricValue(registry, 'subnet_p2p_broadcast_pool_full_total'), 501);
