@@ -18,7 +18,7 @@ import { generateIdentity, writeIdentity } from '../src/identity/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../src/registry/index.ts';
 import { periodicProgress } from '../src/util/progress.ts';
-import { connectedTo, freePort } from '../test/daemon/helpers.ts';
+import { apiFetch, connectedTo, freePort, registerApiToken } from '../test/daemon/helpers.ts';
 import { positiveArg } from './args.ts';
 
 const { values } = parseArgs({
@@ -61,7 +61,9 @@ async function pair(durable: boolean): Promise<{ dir: string; daemons: Daemon[] 
       },
       dir,
     );
-    daemons.push(await startDaemon(config, { logger: silentLogger() }));
+    const daemon = await startDaemon(config, { logger: silentLogger() });
+    registerApiToken(daemon.apiUrl, daemon.apiToken);
+    daemons.push(daemon);
   }
   await connectedTo(`http://127.0.0.1:${daemons[0]!.api.port}`, [daemons[1]!.node.nodeId]);
   return { dir, daemons };
@@ -89,7 +91,7 @@ async function run(size: number, durable: boolean) {
     Array.from({ length: CLIENTS }, async () => {
       while (next < COUNT) {
         const body = bodies[next++]!;
-        const res = await fetch(url, { method: 'POST', body });
+        const res = await apiFetch(url, { method: 'POST', body });
         if (res.status !== 201) throw new Error(`POST: ${res.status} ${await res.text()}`);
         await res.arrayBuffer();
       }

@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { periodicProgress } from '../src/util/progress.ts';
 import {
+  apiFetch,
   connectedTo,
   DaemonProcess,
   EventStreamClient,
@@ -215,7 +216,7 @@ function absorbEvents(): void {
 
 async function holds(n: Node, channel: string, id: string): Promise<boolean> {
   try {
-    const res = await fetch(`${n.api}/v1/channels/${channel}/artifacts/${id}`);
+    const res = await apiFetch(`${n.api}/v1/channels/${channel}/artifacts/${id}`);
     await res.arrayBuffer();
     return res.status === 200;
   } catch {
@@ -225,7 +226,7 @@ async function holds(n: Node, channel: string, id: string): Promise<boolean> {
 
 async function del(n: Node, channel: string, id: string): Promise<void> {
   try {
-    const res = await fetch(`${n.api}/v1/channels/${channel}/artifacts/${id}`, {
+    const res = await apiFetch(`${n.api}/v1/channels/${channel}/artifacts/${id}`, {
       method: 'DELETE',
     });
     await res.arrayBuffer();
@@ -319,7 +320,7 @@ async function sample(): Promise<void> {
     }
     rss.push(await rssMiB(n.daemon!.child.pid));
     try {
-      const text = await (await fetch(`${n.api}/metrics`)).text();
+      const text = await (await apiFetch(`${n.api}/metrics`)).text();
       slots.push(metricSum(text, 'subnet_p2p_broadcast_slots'));
       queued.push(metricSum(text, 'subnet_p2p_transport_send_queue_bytes'));
     } catch {

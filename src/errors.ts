@@ -208,6 +208,21 @@ export class ApiRequestError extends SubnetP2pError {
 }
 
 /**
+ * A command could not get an answer from a daemon's HTTP API (`subnet-p2p status`): the node
+ * is not running or not reachable (`ERR_API_UNREACHABLE`), its token file cannot be read
+ * (`ERR_API_TOKEN`), or it answered with an error (`ERR_API_ANSWER`).
+ */
+export class ApiClientError extends SubnetP2pError {
+  constructor(
+    code: 'ERR_API_UNREACHABLE' | 'ERR_API_TOKEN' | 'ERR_API_ANSWER',
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(code, message, options);
+  }
+}
+
+/**
  * The daemon could not store an accepted artifact durably (write, fsync or rename under
  * `dataDir` failed: a full disk, a read-only or missing folder, an I/O error). The upload is
  * refused (503 `ERR_DURABLE_WRITE`), never acknowledged; `path` is the file concerned.

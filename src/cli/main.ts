@@ -15,6 +15,7 @@ import { registerKeygenCommand } from './keygen.ts';
 import { registerNodeCommand } from './node.ts';
 import { registerRegistryCommands } from './registry.ts';
 import { registerSimCommand } from './sim.ts';
+import { registerStatusCommand } from './status.ts';
 
 /** Exit code of a command that failed in an expected way (bad input, refused, invalid file). */
 export const EXIT_FAILURE = 1;
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerNodeCommand(program, io);
   registerDemoCommand(program, io);
   registerSimCommand(program, io);
+  registerStatusCommand(program, io);
   return program;
 }
 

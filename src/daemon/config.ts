@@ -54,6 +54,17 @@ export const DEFAULT_DAEMON_LIMITS = Object.freeze({
   shutdownQuietMs: 500,
   /** Comment line sent on idle event streams so that proxies keep them open, ms. */
   eventKeepAliveMs: 15_000,
+  /** The API's `headersTimeout`: a request whose headers take longer is answered 408, ms. */
+  apiHeadersTimeoutMs: 10_000,
+  /**
+   * The slowest average rate an API request body (an upload) may arrive at, bytes per second,
+   * once `uploadGraceMs` of waiting for it have passed: a slower one is answered 408
+   * `ERR_UPLOAD_TOO_SLOW` and its upload slot freed. Only the time spent waiting for the
+   * client counts (not the node's own writes).
+   */
+  uploadMinBytesPerSecond: 16_384,
+  /** How long an upload may wait for its client before its rate is checked, ms. */
+  uploadGraceMs: 5000,
 });
 
 export type DaemonLimits = { -readonly [K in keyof typeof DEFAULT_DAEMON_LIMITS]: number };
@@ -110,6 +121,19 @@ export interface DaemonConfig {
   channels: Record<string, DaemonChannelConfig>;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: DaemonLimits;
+  /**
+   * A file holding the API's bearer token (operator-managed); undefined: the daemon makes a new
+   * token at every start and writes it to `<dataDir>/api-token` (mode 0600).
+   */
+  apiTokenFile: string | undefined;
+  /** Host names (besides localhost, 127.0.0.1, [::1] and the `api` host) the API answers to. */
+  apiHosts: string[];
+  /** The API over HTTPS: PEM certificate (chain) and key files; undefined: plain HTTP. */
+  apiTls: { cert: string; key: string } | undefined;
+  /** Allows plain HTTP on a non-loopback `api` address (default false: TLS is required). */
+  apiAllowPlainHttp: boolean;
+  /** `/readyz`: the share of neighbours, in [0, 1], a link must be up to (default 0.5). */
+  readyPeerShare: number;
 }
 
 /**
@@ -173,6 +197,17 @@ const downloadsSchema = z
 
 const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** An `apiHosts` entry: a DNS name, an IPv4 address, or an IPv6 address (brackets optional). */
+const API_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[?[0-9A-Fa-f:.]+\]?)$/;
+
+/** Default `readyPeerShare`. */
+export const DEFAULT_READY_PEER_SHARE = 0.5;
+
+/** Whether an `api` host only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const configSchema = z
   .object({
     identityDir: z.string().min(1),
@@ -205,6 +240,14 @@ const configSchema = z
       .optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
     limits: limitsSchema.optional(),
+    apiTokenFile: z.string().min(1).optional(),
+    apiHosts: z.array(z.string().regex(API_HOST, 'is not a host name or IP address')).optional(),
+    apiTls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1) })
+      .strict()
+      .optional(),
+    apiAllowPlainHttp: z.boolean().optional(),
+    readyPeerShare: z.number().min(0).max(1).optional(),
   })
   .strict();
 
@@ -256,6 +299,14 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
     channels[name] = { ...settings, maxBytes };
   }
   const limits = { ...DEFAULT_DAEMON_LIMITS, ...c.limits } as DaemonLimits;
+  const api = c.api ?? (parseHostPort(DEFAULT_API_ADDRESS) as HostPort);
+  if (!isLoopbackHost(api.host) && c.apiTls === undefined && c.apiAllowPlainHttp !== true) {
+    throw new ConfigError(
+      'api',
+      `${api.host} is not a loopback address: the API would be reachable from other machines; ` +
+        'give apiTls (cert and key files) for HTTPS, or set apiAllowPlainHttp to true',
+    );
+  }
   if (limits.shutdownQuietMs >= limits.shutdownTimeoutMs) {
     throw new ConfigError('limits.shutdownQuietMs', 'must be less than limits.shutdownTimeoutMs');
   }
@@ -272,10 +323,18 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
       c.registryPublicKey === undefined ? undefined : resolve(baseDir, c.registryPublicKey),
     subnet: c.subnet,
     listen: c.listen,
-    api: c.api ?? (parseHostPort(DEFAULT_API_ADDRESS) as HostPort),
+    api,
     channels,
     logLevel: c.logLevel ?? 'info',
     limits,
+    apiTokenFile: c.apiTokenFile === undefined ? undefined : resolve(baseDir, c.apiTokenFile),
+    apiHosts: (c.apiHosts ?? []).map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')),
+    apiTls:
+      c.apiTls === undefined
+        ? undefined
+        : { cert: resolve(baseDir, c.apiTls.cert), key: resolve(baseDir, c.apiTls.key) },
+    apiAllowPlainHttp: c.apiAllowPlainHttp ?? false,
+    readyPeerShare: c.readyPeerShare ?? DEFAULT_READY_PEER_SHARE,
   };
 }
 

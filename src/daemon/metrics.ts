@@ -46,6 +46,8 @@ export function registerReadyGauge(registry: Registry, ready: () => boolean): vo
 export class DaemonMetrics {
   /** `subnet_p2p_daemon_http_requests_total{route,status}`. */
   readonly requests: Counter<'route' | 'status'>;
+  /** `subnet_p2p_daemon_http_request_duration_seconds{route}`: request to answer sent. */
+  readonly requestSeconds: Histogram<'route'>;
   /** `subnet_p2p_daemon_delivered_bytes_total{channel}`. */
   readonly deliveredBytes: Counter<'channel'>;
   /** `subnet_p2p_daemon_posted_bytes_total{channel}`. */
@@ -70,6 +72,13 @@ export class DaemonMetrics {
       name: 'subnet_p2p_daemon_http_requests_total',
       help: 'Requests to the local HTTP API, by route and status code',
       labelNames: ['route', 'status'],
+      registers,
+    });
+    this.requestSeconds = new Histogram({
+      name: 'subnet_p2p_daemon_http_request_duration_seconds',
+      help: 'Time from a request to the local HTTP API to its answer sent, by route, seconds',
+      labelNames: ['route'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
     this.deliveredBytes = new Counter({

@@ -4,7 +4,6 @@
  * @module
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -20,8 +19,17 @@ import {
 import { loadIdentity } from '../identity/index.ts';
 import type { Logger } from '../log.ts';
 import { createNode, type Node } from '../node/index.ts';
-import { FileRegistryClient, type HostPort, loadOperatorPublicKey } from '../registry/index.ts';
+import {
+  FileRegistryClient,
+  type HostPort,
+  loadOperatorPublicKey,
+  type SubnetId,
+} from '../registry/index.ts';
 import { Lane } from '../transport/index.ts';
+import { ApiGuard } from './api-guard.ts';
+import { type Readiness, readinessOf } from './api-health.ts';
+import { type ApiServer, apiBaseUrl, createApiServer, warnIfReachable } from './api-server.ts';
+import { prepareApiToken, TokenCheck } from './api-token.ts';
 import type { DaemonConfig } from './config.ts';
 import { durableAccept, removeRecordsOnRemoval, restoreAccepted } from './durable-accept.ts';
 import { DurableStore } from './durable-store.ts';
@@ -37,6 +45,13 @@ export interface Daemon {
   readonly node: Node;
   /** Where the HTTP API listens (the real port when 0 was asked for). */
   readonly api: HostPort;
+  /** The API's base URL, `http://host:port` (or `https://` with `apiTls`). */
+  readonly apiUrl: string;
+  /** The API's bearer token, and the file it is in (`<dataDir>/api-token` or `apiTokenFile`). */
+  readonly apiToken: string;
+  readonly apiTokenFile: string;
+  /** What `GET /readyz` answers now. */
+  readiness(): Readiness;
   /** Re-reads the registry file now (as on SIGHUP). */
   reloadRegistry(): Promise<void>;
   /**
@@ -65,7 +80,7 @@ function formatHostPort(a: HostPort): string {
 }
 
 /** Stops accepting connections and waits for the requests in progress (at most `timeoutMs`). */
-async function closeHttp(server: Server, timeoutMs: number): Promise<void> {
+async function closeHttp(server: ApiServer, timeoutMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
@@ -96,6 +111,9 @@ export async function startDaemon(
 ): Promise<Daemon> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const limits = config.limits;
+  const startedAt = Date.now();
+  // The API token is written (or read) before anything listens.
+  const apiToken = await prepareApiToken(config.dataDir, config.apiTokenFile, logger);
   // Durable acceptance (on by default): a dataDir that cannot be written is a config error.
   const metrics = new MetricsRegistry();
   const daemonMetrics = new DaemonMetrics(metrics, Object.keys(config.channels));
@@ -172,30 +190,51 @@ export async function startDaemon(
   await history.start();
 
   let draining = false;
-  const server = createServer(
-    createApiHandler(
-      {
-        node,
-        subnet: config.subnet,
-        streams,
-        history,
-        metrics: daemonMetrics,
-        limits,
-        logger,
-        draining: () => draining,
-        maxArtifactBytes: (name) => config.channels[name]!.maxArtifactBytes,
-        chunking: (name) => config.channels[name]!.chunking,
-        accept:
-          durable &&
-          durableAccept(durable, (name) =>
-            chunkDir === undefined ? undefined : join(chunkDir, name),
-          ),
-      },
-      STATUS_PAGE_DIR,
-    ),
+  const readiness = () =>
+    readinessOf({
+      node,
+      subnet: config.subnet,
+      listed: () =>
+        registry
+          .current()
+          ?.subnets.get(config.subnet as SubnetId)
+          ?.includes(node.nodeId) === true,
+      peerShare: config.readyPeerShare,
+      draining: () => draining,
+    });
+  const guard = new ApiGuard({
+    apiHost: config.api.host,
+    port: () => (server.address() as AddressInfo | null)?.port ?? config.api.port,
+    extraHosts: config.apiHosts,
+    token: new TokenCheck(apiToken.token),
+  });
+  const handler = createApiHandler(
+    {
+      node,
+      subnet: config.subnet,
+      streams,
+      history,
+      metrics: daemonMetrics,
+      limits,
+      logger,
+      draining: () => draining,
+      guard,
+      readiness,
+      startedAt,
+      maxArtifactBytes: (name) => config.channels[name]!.maxArtifactBytes,
+      chunking: (name) => config.channels[name]!.chunking,
+      accept:
+        durable &&
+        durableAccept(durable, (name) =>
+          chunkDir === undefined ? undefined : join(chunkDir, name),
+        ),
+    },
+    STATUS_PAGE_DIR,
   );
-  server.listen(config.api.port, config.api.host);
+  let server: ApiServer;
   try {
+    server = await createApiServer(config, handler);
+    server.listen(config.api.port, config.api.host);
     await Promise.race([
       once(server, 'listening'),
       once(server, 'error').then(([err]) => {
@@ -211,12 +250,16 @@ export async function startDaemon(
   }
   const apiAddress = server.address() as AddressInfo;
   const api = { host: apiAddress.address, port: apiAddress.port };
+  const apiUrl = apiBaseUrl(config.apiTls !== undefined, api.host, api.port);
+  warnIfReachable(config, logger);
   logger.info(
     {
       nodeId: node.nodeId,
       subnet: config.subnet,
       listen: formatHostPort(node.address),
       api: formatHostPort(api),
+      apiUrl,
+      apiTokenFile: apiToken.file,
       registryVersion: node.transport.registryVersion ?? null,
     },
     'node ready',
@@ -240,6 +283,10 @@ export async function startDaemon(
   return {
     node,
     api,
+    apiUrl,
+    apiToken: apiToken.token,
+    apiTokenFile: apiToken.file,
+    readiness,
     reloadRegistry: async () => {
       await registry.checkNow();
     },

@@ -264,3 +264,58 @@ describe('daemon config schema', () => {
     }
   });
 });
+
+describe('daemon config: the API (tokens, hosts, TLS, readiness, slow clients)', () => {
+  const parse = (extra: Record<string, unknown>) =>
+    parseDaemonConfig({ ...MINIMAL, ...extra }, '/etc/subnet-p2p');
+
+  it('a non-loopback api needs apiTls or apiAllowPlainHttp; loopback needs neither', () => {
+    for (const api of ['0.0.0.0:4180', '[::]:4180', '10.0.0.1:4180', 'node1.example.org:4180']) {
+      refused({ ...MINIMAL, api }, 'api', /not a loopback address.*apiTls.*apiAllowPlainHttp/);
+    }
+    for (const api of ['127.0.0.1:0', '127.1.2.3:4180', '[::1]:4180', 'localhost:4180']) {
+      assert.equal(parse({ api }).apiTls, undefined, api);
+    }
+    const plain = parse({ api: '0.0.0.0:4180', apiAllowPlainHttp: true });
+    assert.equal(plain.apiAllowPlainHttp, true);
+    const tls = parse({ api: '0.0.0.0:4180', apiTls: { cert: 'api.crt', key: '/k/api.key' } });
+    assert.deepEqual(tls.apiTls, { cert: '/etc/subnet-p2p/api.crt', key: '/k/api.key' });
+    refused({ ...MINIMAL, apiTls: { cert: 'a' } }, 'apiTls.key');
+    refused({ ...MINIMAL, apiAllowPlainHttp: 'yes' }, 'apiAllowPlainHttp');
+  });
+
+  it('apiTokenFile, apiHosts and readyPeerShare: defaults and checks', () => {
+    const c = parse({});
+    assert.equal(c.apiTokenFile, undefined);
+    assert.deepEqual(c.apiHosts, []);
+    assert.equal(c.readyPeerShare, 0.5);
+    assert.equal(parse({ apiTokenFile: 'token' }).apiTokenFile, '/etc/subnet-p2p/token');
+    assert.deepEqual(parse({ apiHosts: ['Node1.Example.org', '[fd00::1]', '10.0.0.1'] }).apiHosts, [
+      'node1.example.org',
+      'fd00::1',
+      '10.0.0.1',
+    ]);
+    refused({ ...MINIMAL, apiHosts: ['evil.example:80'] }, 'apiHosts.0');
+    refused({ ...MINIMAL, apiHosts: ['a b'] }, 'apiHosts.0');
+    assert.equal(parse({ readyPeerShare: 0 }).readyPeerShare, 0);
+    assert.equal(parse({ readyPeerShare: 1 }).readyPeerShare, 1);
+    refused({ ...MINIMAL, readyPeerShare: 1.5 }, 'readyPeerShare');
+    refused({ ...MINIMAL, readyPeerShare: -0.1 }, 'readyPeerShare');
+  });
+
+  it('the API limits: headers deadline, upload minimum rate and grace', () => {
+    const { limits } = parse({});
+    assert.equal(limits.apiHeadersTimeoutMs, 10_000);
+    assert.equal(limits.uploadMinBytesPerSecond, 16_384);
+    assert.equal(limits.uploadGraceMs, 5000);
+    assert.equal(DEFAULT_DAEMON_LIMITS.uploadGraceMs, 5000);
+    const set = parse({ limits: { uploadMinBytesPerSecond: 1, uploadGraceMs: 100 } }).limits;
+    assert.equal(set.uploadMinBytesPerSecond, 1);
+    assert.equal(set.uploadGraceMs, 100);
+    refused({ ...MINIMAL, limits: { apiHeadersTimeoutMs: 0 } }, 'limits.apiHeadersTimeoutMs');
+    refused(
+      { ...MINIMAL, limits: { uploadMinBytesPerSecond: 0.5 } },
+      'limits.uploadMinBytesPerSecond',
+    );
+  });
+});

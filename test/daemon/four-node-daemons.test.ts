@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
 import {
+  apiFetch,
   cliOk,
   connectedTo,
   DaemonProcess,
@@ -145,7 +146,7 @@ describe('four node daemons', { timeout: slow(180_000) }, () => {
       await fetched(m.api, 'ingress', withdrawn);
     }
     for (const m of [a, b, c]) {
-      const res = await fetch(`${m.api}/v1/channels/ingress/artifacts/${withdrawn}`, {
+      const res = await apiFetch(`${m.api}/v1/channels/ingress/artifacts/${withdrawn}`, {
         method: 'DELETE',
       });
       assert.equal(res.status, 200);
@@ -191,7 +192,7 @@ describe('four node daemons', { timeout: slow(180_000) }, () => {
       return s.registryVersion === N + 1 && s.peers.length === 0 ? s : undefined;
     });
     assert.equal(gone.nodeId, d.nodeId);
-    const metrics = await (await fetch(`${d.api}/metrics`)).text();
+    const metrics = await (await apiFetch(`${d.api}/metrics`)).text();
     assert.match(metrics, /^subnet_p2p_transport_links_up 0$/m);
     // Each of its three links closed in order: by itself (removed) or by the peer (goodbye).
     const closed = [
@@ -226,7 +227,7 @@ describe('four node daemons', { timeout: slow(180_000) }, () => {
       assert.equal((await getArtifact(b.api, 'ingress', id)).status, 200);
     }
     // The others saw a goodbye, not a broken socket.
-    const metrics = await (await fetch(`${b.api}/metrics`)).text();
+    const metrics = await (await apiFetch(`${b.api}/metrics`)).text();
     assert.match(
       metrics,
       /^subnet_p2p_transport_links_closed_total\{reason="goodbye_received"[^}]*\} [1-9]/m,

@@ -6,9 +6,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,37 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** The API token of each daemon started by these helpers, by its API's origin. */
+const apiTokens = new Map<string, string>();
+
+/** Remembers `token` as the API token of the daemon at `base` (for {@link apiFetch}). */
+export function registerApiToken(base: string, token: string): void {
+  apiTokens.set(new URL(base).origin, token);
+}
+
+/** The API token of the daemon at `url`'s origin (started by these helpers). */
+export function apiTokenOf(url: string): string {
+  const token = apiTokens.get(new URL(url).origin);
+  if (token === undefined) throw new Error(`no API token known for ${url}`);
+  return token;
+}
+
+/** `{ authorization: 'Bearer <token>' }` for the daemon at `url`. */
+export function authHeader(url: string): { authorization: string } {
+  return { authorization: `Bearer ${apiTokenOf(url)}` };
+}
+
+/**
+ * `fetch` of a daemon's API with its token (`Authorization: Bearer`), unless `init` gives an
+ * authorization header of its own. The daemon must have been started by these helpers
+ * ({@link DaemonProcess}, {@link startOneDaemon}) or registered ({@link registerApiToken}).
+ */
+export function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has('authorization')) headers.set('authorization', `Bearer ${apiTokenOf(url)}`);
+  return fetch(url, { ...init, headers });
 }
 
 /** What a finished CLI run produced. */
@@ -100,8 +132,13 @@ export async function signedSubnet(
  */
 export class DaemonProcess {
   readonly child: ChildProcess;
-  /** Resolves with the API base URL once the node logged 'node ready'. */
+  /**
+   * Resolves with the API base URL once the node logged 'node ready' (its token is known then:
+   * {@link token}, and {@link apiFetch} sends it).
+   */
   readonly ready: Promise<string>;
+  /** The API's bearer token, read from the file the 'node ready' line names (once ready). */
+  token = '';
   /** Resolves with the exit code (null if killed by a signal) and the signal. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr = '';
@@ -131,7 +168,12 @@ export class DaemonProcess {
           return;
         }
         this.logs.push(entry);
-        if (entry.msg === 'node ready') resolve(`http://${entry.api as string}`);
+        if (entry.msg === 'node ready') {
+          const base = (entry.apiUrl as string | undefined) ?? `http://${entry.api as string}`;
+          this.token = readFileSync(entry.apiTokenFile as string, 'utf8').trim();
+          registerApiToken(base, this.token);
+          resolve(base);
+        }
       });
       void this.exited.then(({ code, signal }) =>
         reject(new Error(`node exited (${code ?? signal}) before ready: ${this.stderr}`)),
@@ -200,7 +242,7 @@ export interface Status {
 }
 
 export async function status(base: string): Promise<Status> {
-  const res = await fetch(`${base}/v1/status`);
+  const res = await apiFetch(`${base}/v1/status`);
   if (res.status !== 200) throw new Error(`status: ${res.status}`);
   return (await res.json()) as Status;
 }
@@ -268,7 +310,7 @@ export async function postArtifact(
 ): Promise<string> {
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
   if (attributes) headers['x-artifact-attributes'] = Buffer.from(attributes).toString('base64');
-  const res = await fetch(`${api}/v1/channels/${channel}/artifacts`, {
+  const res = await apiFetch(`${api}/v1/channels/${channel}/artifacts`, {
     method: 'POST',
     body,
     headers,
@@ -280,7 +322,7 @@ export async function postArtifact(
 
 /** `GET` of one artifact. */
 export function getArtifact(api: string, channel: string, id: string): Promise<Response> {
-  return fetch(`${api}/v1/channels/${channel}/artifacts/${id}`);
+  return apiFetch(`${api}/v1/channels/${channel}/artifacts/${id}`);
 }
 
 /** Polls until `api` holds artifact `id`, and returns its bytes. */
@@ -319,7 +361,7 @@ export class EventStreamClient {
 
   #open(url: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = request(url, (res) => {
+      const req = request(url, { headers: authHeader(url) }, (res) => {
         if (res.statusCode !== 200) {
           reject(new Error(`events: ${res.statusCode}`));
           res.resume();
@@ -408,7 +450,72 @@ export async function startOneDaemon(
     dir,
   );
   const daemon = await startDaemon(parsed, { logger: silentLogger(), ...opts });
-  return { dir, daemon, base: `http://127.0.0.1:${daemon.api.port}` };
+  registerApiToken(daemon.apiUrl, daemon.apiToken);
+  return { dir, daemon, base: daemon.apiUrl };
+}
+
+/**
+ * Starts one `subnet-p2p node` process in a fresh {@link oneNodeDir}: `config` over the node's
+ * identity, registry, subnet and addresses. Returns its folder, the process (ready: its token
+ * known) and its API's base URL. Dispose of the process, and remove the folder, when done.
+ */
+export async function startOneDaemonProcess(
+  prefix: string,
+  config: Record<string, unknown> = {},
+): Promise<{ dir: string; daemon: DaemonProcess; base: string }> {
+  const { dir, port } = await oneNodeDir(prefix);
+  const file = await writeConfig(dir, 'node', {
+    identityDir: 'node',
+    registryFile: 'registry.json',
+    subnet: 's1',
+    listen: `127.0.0.1:${port}`,
+    api: '127.0.0.1:0',
+    ...config,
+  });
+  const daemon = new DaemonProcess(file);
+  try {
+    return { dir, daemon, base: await daemon.ready };
+  } catch (err) {
+    await daemon.dispose();
+    throw err;
+  }
+}
+
+/** What {@link rawExchange} got back: the status (undefined: closed without an answer). */
+export interface RawAnswer {
+  status: number | undefined;
+  head: string;
+  body: string;
+}
+
+/**
+ * Sends `bytes` as they are on a new TCP connection to `port` on 127.0.0.1 and collects what
+ * comes back until the server closes the connection (send `Connection: close` for a well-formed
+ * request) or `ms` pass (as on an idle machine: scaled by the slowdown factor), then closes it.
+ */
+export function rawExchange(port: number, bytes: string | Buffer, ms = 5000): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const pieces: Buffer[] = [];
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      const text = Buffer.concat(pieces).toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const head = end < 0 ? text : text.slice(0, end);
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+      resolve({
+        status: m ? Number(m[1]) : undefined,
+        head,
+        body: end < 0 ? '' : text.slice(end + 4),
+      });
+    };
+    const timer = setTimeout(finish, slow(ms));
+    socket.on('data', (d: Buffer) => pieces.push(d));
+    socket.on('error', () => undefined);
+    socket.on('close', finish);
+    socket.write(bytes);
+  });
 }
 
 /**

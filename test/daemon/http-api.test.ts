@@ -17,7 +17,14 @@ import { StatusHistory } from '../../src/daemon/status-history.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { removeTempDir } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
-import { EventStreamClient, partialChunked, startOneDaemon, until } from './helpers.ts';
+import {
+  apiFetch,
+  authHeader,
+  EventStreamClient,
+  partialChunked,
+  startOneDaemon,
+  until,
+} from './helpers.ts';
 
 const MAX = 64 * 1024;
 
@@ -105,7 +112,7 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
 
   it('POST broadcasts and answers 201 with the SHA-256; GET reads it; DELETE aborts it', async () => {
     const bytes = Buffer.from('block 42');
-    const res = await fetch(`${api}/v1/channels/ingress/artifacts`, {
+    const res = await apiFetch(`${api}/v1/channels/ingress/artifacts`, {
       method: 'POST',
       body: bytes,
       headers: { 'x-artifact-attributes': Buffer.from([1, 2]).toString('base64') },
@@ -115,44 +122,56 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
     assert.equal(id, createHash('sha256').update(bytes).digest('hex'));
     assert.equal(res.headers.get('location'), `/v1/channels/ingress/artifacts/${id}`);
 
-    const got = await fetch(`${api}/v1/channels/ingress/artifacts/${id.toUpperCase()}`);
+    const got = await apiFetch(`${api}/v1/channels/ingress/artifacts/${id.toUpperCase()}`);
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('content-type'), 'application/octet-stream');
     assert.deepEqual(Buffer.from(await got.arrayBuffer()), bytes);
 
-    const del = await fetch(`${api}/v1/channels/ingress/artifacts/${id}`, { method: 'DELETE' });
+    const del = await apiFetch(`${api}/v1/channels/ingress/artifacts/${id}`, { method: 'DELETE' });
     assert.deepEqual(await del.json(), { id, held: true });
     await expectError(
-      await fetch(`${api}/v1/channels/ingress/artifacts/${id}`),
+      await apiFetch(`${api}/v1/channels/ingress/artifacts/${id}`),
       404,
       'ERR_NOT_FOUND',
     );
-    const again = await fetch(`${api}/v1/channels/ingress/artifacts/${id}`, { method: 'DELETE' });
+    const again = await apiFetch(`${api}/v1/channels/ingress/artifacts/${id}`, {
+      method: 'DELETE',
+    });
     assert.deepEqual(await again.json(), { id, held: false });
   });
 
   it('status, metrics and the status page', async () => {
-    const status = (await (await fetch(`${api}/v1/status`)).json()) as Record<string, unknown>;
+    const status = (await (await apiFetch(`${api}/v1/status`)).json()) as Record<string, unknown>;
     assert.equal(status.nodeId, daemon.node.nodeId);
     assert.equal(status.subnet, 's1');
     assert.equal(status.registryVersion, 1);
     assert.deepEqual(status.peers, []);
-    const metrics = await fetch(`${api}/metrics`);
+    // The process: version, start and uptime, readiness (alone in its subnet: ready).
+    assert.match(status.version as string, /^\d+\.\d+\.\d+/);
+    const startedAt = Date.parse(status.startedAt as string);
+    assert.ok(startedAt <= Date.now() && startedAt > Date.now() - slow(60_000));
+    assert.equal(typeof status.uptimeSeconds, 'number');
+    assert.deepEqual(status.ready, { ready: true, reasons: [] });
+    const metrics = await apiFetch(`${api}/metrics`);
     assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
     const text = await metrics.text();
     assert.match(text, /^subnet_p2p_daemon_http_requests_total\{route="status",status="200"\} 1$/m);
     assert.match(text, /^subnet_p2p_transport_links_up 0$/m);
-    const page = await fetch(`${api}/`);
+    assert.match(
+      text,
+      /^subnet_p2p_daemon_http_request_duration_seconds_count\{route="status"\} 1$/m,
+    );
+    const page = await apiFetch(`${api}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<script src="\/status-page.js">/);
-    const script = await fetch(`${api}/status-page.js`);
+    const script = await apiFetch(`${api}/status-page.js`);
     assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
   });
 
   it('a body over the channel maximum is refused with 413 before it is all sent (Content-Length)', async () => {
     const { res, body, sent } = await unfinishedPost(
       `${api}/v1/channels/ingress/artifacts`,
-      { 'content-length': 64 * MAX },
+      { 'content-length': 64 * MAX, ...authHeader(api) },
       Buffer.alloc(1024),
       1024,
     );
@@ -166,7 +185,7 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
     // The body never ends: a server that waited for all of it would never answer.
     const { res, body, sent } = await unfinishedPost(
       `${api}/v1/channels/ingress/artifacts`,
-      { 'transfer-encoding': 'chunked' },
+      { 'transfer-encoding': 'chunked', ...authHeader(api) },
       Buffer.alloc(16 * 1024),
       256 * MAX,
     );
@@ -178,36 +197,40 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
   it('unknown artifacts, channels, paths and methods; bad ids, attributes and flags', async () => {
     const id = 'ab'.repeat(32);
     const a = `${api}/v1/channels`;
-    await expectError(await fetch(`${a}/ingress/artifacts/${id}`), 404, 'ERR_NOT_FOUND');
+    await expectError(await apiFetch(`${a}/ingress/artifacts/${id}`), 404, 'ERR_NOT_FOUND');
     for (const [url, method] of [
       [`${a}/blocks/artifacts/${id}`, 'GET'],
       [`${a}/blocks/artifacts/${id}`, 'DELETE'],
       [`${a}/blocks/artifacts`, 'POST'],
       [`${a}/blocks/events`, 'GET'],
     ] as const) {
-      const msg = await expectError(await fetch(url, { method }), 404, 'ERR_UNKNOWN_CHANNEL');
+      const msg = await expectError(await apiFetch(url, { method }), 404, 'ERR_UNKNOWN_CHANNEL');
       assert.match(msg, /'blocks'/);
     }
     for (const bad of ['xyz', 'ab'.repeat(31), `${'ab'.repeat(31)}zz`]) {
-      await expectError(await fetch(`${a}/ingress/artifacts/${bad}`), 400, 'ERR_BAD_ARTIFACT_ID');
+      await expectError(
+        await apiFetch(`${a}/ingress/artifacts/${bad}`),
+        400,
+        'ERR_BAD_ARTIFACT_ID',
+      );
     }
     const post = (headers: Record<string, string>, query = '') =>
-      fetch(`${a}/ingress/artifacts${query}`, { method: 'POST', body: 'x', headers });
+      apiFetch(`${a}/ingress/artifacts${query}`, { method: 'POST', body: 'x', headers });
     await expectError(await post({ 'x-artifact-attributes': '!!' }), 400, 'ERR_BAD_ATTRIBUTES');
     const big = Buffer.alloc(257).toString('base64');
     await expectError(await post({ 'x-artifact-attributes': big }), 400, 'ERR_BAD_ATTRIBUTES');
     await expectError(await post({}, '?urgent=yes'), 400, 'ERR_BAD_REQUEST');
     assert.equal((await post({}, '?urgent=true')).status, 201);
-    await expectError(await fetch(`${api}/v2/status`), 404, 'ERR_NOT_FOUND');
-    await expectError(await fetch(`${a}/ingress/artifacts/${id}/x`), 404, 'ERR_NOT_FOUND');
-    const put = await fetch(`${a}/ingress/artifacts/${id}`, { method: 'PUT' });
+    await expectError(await apiFetch(`${api}/v2/status`), 404, 'ERR_NOT_FOUND');
+    await expectError(await apiFetch(`${a}/ingress/artifacts/${id}/x`), 404, 'ERR_NOT_FOUND');
+    const put = await apiFetch(`${a}/ingress/artifacts/${id}`, { method: 'PUT' });
     assert.equal(put.headers.get('allow'), 'GET, DELETE');
     await expectError(put, 405, 'ERR_METHOD_NOT_ALLOWED');
-    const putAll = await fetch(`${a}/ingress/artifacts`, { method: 'PUT' });
+    const putAll = await apiFetch(`${a}/ingress/artifacts`, { method: 'PUT' });
     assert.equal(putAll.headers.get('allow'), 'GET, POST');
     await expectError(putAll, 405, 'ERR_METHOD_NOT_ALLOWED');
     await expectError(
-      await fetch(`${api}/metrics`, { method: 'POST' }),
+      await apiFetch(`${api}/metrics`, { method: 'POST' }),
       405,
       'ERR_METHOD_NOT_ALLOWED',
     );
@@ -220,7 +243,7 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
     ];
     try {
       await expectError(
-        await fetch(`${api}/v1/channels/ingress/events`),
+        await apiFetch(`${api}/v1/channels/ingress/events`),
         503,
         'ERR_TOO_MANY_STREAMS',
       );
@@ -234,7 +257,7 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
     const hold = () => {
       const req = request(`${api}/v1/channels/ingress/artifacts`, {
         method: 'POST',
-        headers: { 'content-length': 10 },
+        headers: { 'content-length': 10, ...authHeader(api) },
       });
       req.on('error', () => undefined);
       req.on('response', () => {
@@ -254,7 +277,7 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
           answered = false;
           held = hold();
         }
-        res = await fetch(`${api}/v1/channels/ingress/artifacts`, { method: 'POST', body: 'x' });
+        res = await apiFetch(`${api}/v1/channels/ingress/artifacts`, { method: 'POST', body: 'x' });
         if (res.status === 503) break;
         await res.arrayBuffer();
       }
@@ -265,7 +288,7 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
   });
 
   it('the status history keeps limits.statusHistorySamples samples', async () => {
-    const history = await fetch(`${api}/v1/history`);
+    const history = await apiFetch(`${api}/v1/history`);
     const json = (await history.json()) as { sampleMs: number; samples: { t: number }[] };
     assert.equal(json.sampleMs, 100);
     assert.ok(json.samples.length <= 5);
@@ -311,7 +334,7 @@ describe('daemon HTTP API: chunked artifacts', { timeout: slow(60_000) }, () => 
     const before = store.bytes;
     const bytes = Buffer.alloc(10 * CHUNK + 123);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 0xff;
-    const res = await fetch(api, { method: 'POST', body: bytes });
+    const res = await apiFetch(api, { method: 'POST', body: bytes });
     assert.equal(res.status, 201);
     const { id } = (await res.json()) as { id: ArtifactId };
     // The id of a chunked artifact is its manifest's hash, not the bytes' one.
@@ -323,7 +346,7 @@ describe('daemon HTTP API: chunked artifacts', { timeout: slow(60_000) }, () => 
     });
     // In the store once the 201 came: nothing left to finish in the background.
     assert.equal(store.bytes, before + bytes.length);
-    const metrics = await (await fetch(`${api.replace(/\/v1\/.*/, '')}/metrics`)).text();
+    const metrics = await (await apiFetch(`${api.replace(/\/v1\/.*/, '')}/metrics`)).text();
     assert.match(
       metrics,
       new RegExp(
@@ -332,24 +355,24 @@ describe('daemon HTTP API: chunked artifacts', { timeout: slow(60_000) }, () => 
       ),
     );
 
-    const got = await fetch(`${api}/${id}`);
+    const got = await apiFetch(`${api}/${id}`);
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('content-type'), 'application/octet-stream');
     assert.equal(got.headers.get('content-length'), String(bytes.length));
     assert.deepEqual(Buffer.from(await got.arrayBuffer()), bytes);
-    const head = await fetch(`${api}/${id}`, { method: 'HEAD' });
+    const head = await apiFetch(`${api}/${id}`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(bytes.length));
     assert.equal((await head.arrayBuffer()).byteLength, 0);
 
     // A body of exactly the threshold travels whole: its id is the SHA-256 of its bytes.
     const small = Buffer.alloc(CHUNK, 1);
-    const whole = await fetch(api, { method: 'POST', body: small });
+    const whole = await apiFetch(api, { method: 'POST', body: small });
     assert.deepEqual(await whole.json(), { id: createHash('sha256').update(small).digest('hex') });
 
-    const del = await fetch(`${api}/${id}`, { method: 'DELETE' });
+    const del = await apiFetch(`${api}/${id}`, { method: 'DELETE' });
     assert.deepEqual(await del.json(), { id, held: true });
-    await expectError(await fetch(`${api}/${id}`), 404, 'ERR_NOT_FOUND');
+    await expectError(await apiFetch(`${api}/${id}`), 404, 'ERR_NOT_FOUND');
     assert.equal(daemon.node.channel('blobs').chunked(id), undefined);
     // The store deletes after the answer (in order with its other operations on the artifact).
     await until('the chunks to leave the store', async () =>
@@ -360,9 +383,9 @@ describe('daemon HTTP API: chunked artifacts', { timeout: slow(60_000) }, () => 
 
   it('GET of an artifact still arriving is 404, saying how much of it the node holds', async () => {
     assert.equal(daemon.node.channel('blobs').chunked(partial)?.complete, false);
-    const msg = await expectError(await fetch(`${api}/${partial}`), 404, 'ERR_NOT_FOUND');
+    const msg = await expectError(await apiFetch(`${api}/${partial}`), 404, 'ERR_NOT_FOUND');
     assert.match(msg, /still arriving: this node holds 1 of its 3 chunks/);
-    await expectError(await fetch(`${api}/${'cd'.repeat(32)}`), 404, 'ERR_NOT_FOUND');
+    await expectError(await apiFetch(`${api}/${'cd'.repeat(32)}`), 404, 'ERR_NOT_FOUND');
   });
 
   it("a body the chunk store cannot take is the request's error (503), and nothing is broadcast", async () => {
@@ -370,7 +393,7 @@ describe('daemon HTTP API: chunked artifacts', { timeout: slow(60_000) }, () => 
     // The body never ends: the answer comes when the store is full, not at the end.
     const { res, body } = await unfinishedPost(
       api,
-      { 'transfer-encoding': 'chunked' },
+      { 'transfer-encoding': 'chunked', ...authHeader(api) },
       Buffer.alloc(CHUNK, 3),
       4 * STORE,
     );
@@ -381,7 +404,7 @@ describe('daemon HTTP API: chunked artifacts', { timeout: slow(60_000) }, () => 
     assert.equal(res.headers.connection, 'close');
     assert.equal(store.bytes, before);
     // The daemon goes on: a body that fits is taken.
-    const ok = await fetch(api, { method: 'POST', body: Buffer.alloc(2 * CHUNK, 4) });
+    const ok = await apiFetch(api, { method: 'POST', body: Buffer.alloc(2 * CHUNK, 4) });
     assert.equal(ok.status, 201);
   });
 });
@@ -407,6 +430,8 @@ describe('status history bound', () => {
       postedBytes: 0,
       updatesSent: 0,
       slots: 0,
+      heldArtifacts: 0,
+      heldBytes: 0,
     });
   });
 });

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
 import {
+  apiFetch,
   connectedTo,
   DaemonProcess,
   EventStreamClient,
@@ -90,9 +91,9 @@ describe('large artifacts between two node daemons', { timeout: slow(120_000) },
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-length'), String(bytes.length));
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), 'the bytes read back differ');
-    const head = await fetch(`${b.api}/v1/channels/ingress/artifacts/${id}`, { method: 'HEAD' });
+    const head = await apiFetch(`${b.api}/v1/channels/ingress/artifacts/${id}`, { method: 'HEAD' });
     assert.equal(head.headers.get('content-length'), String(bytes.length));
-    const metrics = await (await fetch(`${b.api}/metrics`)).text();
+    const metrics = await (await apiFetch(`${b.api}/metrics`)).text();
     assert.match(
       metrics,
       new RegExp(
@@ -102,7 +103,9 @@ describe('large artifacts between two node daemons', { timeout: slow(120_000) },
     );
 
     for (const m of [b, a]) {
-      const del = await fetch(`${m.api}/v1/channels/ingress/artifacts/${id}`, { method: 'DELETE' });
+      const del = await apiFetch(`${m.api}/v1/channels/ingress/artifacts/${id}`, {
+        method: 'DELETE',
+      });
       assert.equal(del.status, 200);
       assert.deepEqual(await del.json(), { id, held: true });
       const gone = await getArtifact(m.api, 'ingress', id);
@@ -125,7 +128,7 @@ describe('large artifacts between two node daemons', { timeout: slow(120_000) },
     assert.equal((await stat(data)).size, bytes.length, 'the chunks are in the data file');
     const fetchedChunks =
       /^subnet_p2p_broadcast_chunks_total\{[^}]*outcome="fetched"[^}]*\} [1-9]/m;
-    assert.match(await (await fetch(`${b.api}/metrics`)).text(), fetchedChunks);
+    assert.match(await (await apiFetch(`${b.api}/metrics`)).text(), fetchedChunks);
     b.daemon.kill('SIGKILL');
     await b.daemon.exited;
     b.daemon = new DaemonProcess(b.config);
@@ -134,7 +137,7 @@ describe('large artifacts between two node daemons', { timeout: slow(120_000) },
     const res = await getArtifact(b.api, 'ingress', id);
     assert.equal(res.status, 200);
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), 'the bytes read back differ');
-    const metrics = await (await fetch(`${b.api}/metrics`)).text();
+    const metrics = await (await apiFetch(`${b.api}/metrics`)).text();
     assert.doesNotMatch(metrics, fetchedChunks, 'the restarted node fetched chunks again');
   });
 });

@@ -10,7 +10,7 @@ import type { ArtifactListJson, ChannelStatusJson, StatusJson } from '../../src/
 import type { Daemon } from '../../src/daemon/run-daemon.ts';
 import { removeTempDir } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
-import { partialChunked, postArtifact, startOneDaemon } from './helpers.ts';
+import { apiFetch, authHeader, partialChunked, postArtifact, startOneDaemon } from './helpers.ts';
 
 const MIB = 1024 * 1024;
 
@@ -57,7 +57,7 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
   });
 
   const list = async (query: string): Promise<ArtifactListJson> => {
-    const res = await fetch(`${api}/v1/channels/ingress/artifacts${query}`);
+    const res = await apiFetch(`${api}/v1/channels/ingress/artifacts${query}`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     return (await res.json()) as ArtifactListJson;
@@ -83,14 +83,14 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
   };
 
   const purge = (body: unknown, channel = 'ingress') =>
-    fetch(`${api}/v1/channels/${channel}/purge`, {
+    apiFetch(`${api}/v1/channels/${channel}/purge`, {
       method: 'POST',
       body: typeof body === 'string' ? body : JSON.stringify(body),
       headers: { 'content-type': 'application/json' },
     });
 
   const channelStatus = async (name: string): Promise<ChannelStatusJson> => {
-    const status = (await (await fetch(`${api}/v1/status`)).json()) as StatusJson;
+    const status = (await (await apiFetch(`${api}/v1/status`)).json()) as StatusJson;
     const ch = status.channels.find((c) => c.name === name);
     assert.ok(ch, `channel ${name} in status`);
     return ch;
@@ -134,7 +134,7 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
     assert.equal(left.length, 15);
     assert.ok(left.every((a) => ids.get(a.id)! >= 10));
     for (const [id, h] of ids) {
-      const got = await fetch(`${api}/v1/channels/ingress/artifacts/${id}`);
+      const got = await apiFetch(`${api}/v1/channels/ingress/artifacts/${id}`);
       assert.equal(got.status, h < 10 ? 404 : 200, `height ${h}`);
       await got.arrayBuffer();
     }
@@ -175,7 +175,7 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
     assert.deepEqual(await res.json(), { purged: 3 });
     assert.deepEqual((await list('')).artifacts.map((a) => a.id).sort(), [...fresh].sort());
     for (const id of old) {
-      const got = await fetch(`${api}/v1/channels/ingress/artifacts/${id}`);
+      const got = await apiFetch(`${api}/v1/channels/ingress/artifacts/${id}`);
       await expectError(got, 404, 'ERR_NOT_FOUND');
     }
     // Idempotent.
@@ -201,7 +201,7 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
     assert.equal(consensus.held.maxBytes, 256 * MIB);
     assert.deepEqual(consensus.watermarks, {});
 
-    const metrics = await (await fetch(`${api}/metrics`)).text();
+    const metrics = await (await apiFetch(`${api}/metrics`)).text();
     for (const [name, value] of [
       ['held_artifacts', 3],
       ['held_artifacts_limit', 500],
@@ -237,9 +237,9 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
       'after=99999999999999999',
       'cursor=4',
     ]) {
-      await expectError(await fetch(`${a}?${q}`), 400, 'ERR_BAD_QUERY');
+      await expectError(await apiFetch(`${a}?${q}`), 400, 'ERR_BAD_QUERY');
     }
-    assert.equal((await fetch(`${a}?limit=1000&after=0`)).status, 200);
+    assert.equal((await apiFetch(`${a}?limit=1000&after=0`)).status, 200);
     for (const body of [
       'not json',
       '[]',
@@ -275,7 +275,7 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
     const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(
         `${api}/v1/channels/ingress/purge`,
-        { method: 'POST', headers: { 'transfer-encoding': 'chunked' } },
+        { method: 'POST', headers: { 'transfer-encoding': 'chunked', ...authHeader(api) } },
         (res) => {
           let body = '';
           res.setEncoding('utf8');
@@ -296,17 +296,17 @@ describe('daemon HTTP API: listing, purge, and the bounds in status', {
 
     await expectError(await purge({ olderThanMs: 1 }, 'blocks'), 404, 'ERR_UNKNOWN_CHANNEL');
     await expectError(
-      await fetch(`${api}/v1/channels/blocks/artifacts`),
+      await apiFetch(`${api}/v1/channels/blocks/artifacts`),
       404,
       'ERR_UNKNOWN_CHANNEL',
     );
-    const get = await fetch(`${api}/v1/channels/ingress/purge`);
+    const get = await apiFetch(`${api}/v1/channels/ingress/purge`);
     assert.equal(get.headers.get('allow'), 'POST');
     await expectError(get, 405, 'ERR_METHOD_NOT_ALLOWED');
-    const put = await fetch(a, { method: 'PUT' });
+    const put = await apiFetch(a, { method: 'PUT' });
     assert.equal(put.headers.get('allow'), 'GET, POST');
     await expectError(put, 405, 'ERR_METHOD_NOT_ALLOWED');
-    await expectError(await fetch(`${api}/v1/channels/ingress/purge/x`), 404, 'ERR_NOT_FOUND');
+    await expectError(await apiFetch(`${api}/v1/channels/ingress/purge/x`), 404, 'ERR_NOT_FOUND');
   });
 });
 
@@ -346,19 +346,19 @@ describe('daemon HTTP API: a chunked artifact held in part', { timeout: slow(60_
 
   it('lists it as partial beside a whole one, and purges it', async () => {
     const whole = await postArtifact(api.replace(/\/v1\/.*/, ''), 'blobs', Buffer.alloc(100, 1));
-    const res = await fetch(`${api}/artifacts`);
+    const res = await apiFetch(`${api}/artifacts`);
     const page = (await res.json()) as ArtifactListJson;
     const held = Object.fromEntries(page.artifacts.map((a) => [a.id, a.held]));
     assert.deepEqual(held, { [partial]: 'partial', [whole]: 'whole' });
     assert.equal(page.artifacts.find((a) => a.id === partial)!.size, 3 * CHUNK);
-    const purged = await fetch(`${api}/purge`, {
+    const purged = await apiFetch(`${api}/purge`, {
       method: 'POST',
       body: JSON.stringify({ olderThanMs: 0 }),
     });
     assert.deepEqual(await purged.json(), { purged: 2 });
     assert.equal(daemon.node.channel('blobs').chunked(partial), undefined);
     assert.deepEqual(
-      ((await (await fetch(`${api}/artifacts`)).json()) as ArtifactListJson).artifacts,
+      ((await (await apiFetch(`${api}/artifacts`)).json()) as ArtifactListJson).artifacts,
       [],
     );
   });

@@ -15,6 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
 import {
+  apiFetch,
+  authHeader,
   connectedTo,
   DaemonProcess,
   EventStreamClient,
@@ -54,7 +56,11 @@ function post(
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': body.length,
+          ...authHeader(api),
+        },
       },
       (res) => {
         let text = '';
@@ -196,7 +202,7 @@ describe('four daemons at a steady rate for 5 x maxSlots artifacts', {
 
     // The bounds, at every node.
     for (const [i, m] of members.entries()) {
-      const text = await (await fetch(`${m.api}/metrics`)).text();
+      const text = await (await apiFetch(`${m.api}/metrics`)).text();
       const slots = ingressMetric(text, 'subnet_p2p_broadcast_slots');
       const held = ingressMetric(text, 'subnet_p2p_broadcast_held_artifacts');
       const heldLimit = ingressMetric(text, 'subnet_p2p_broadcast_held_artifacts_limit');

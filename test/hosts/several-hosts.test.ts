@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { labUnavailable, NetnsLab } from '../../tools/netns-lab.ts';
 import {
+  apiFetch,
   connectedTo,
   DaemonProcess,
   EventStreamClient,
@@ -245,7 +246,7 @@ describe('several hosts (network namespaces)', {
     const underLoad = loaded.filter((v) => v.bulkPending > 0).map((v) => v.ms);
     const goodput = (BULK * SIZE) / (bulkMs / 1000);
     const wire = linkRate / (bulkMs / 1000);
-    const failures = (await (await fetch(`${slow.api}/metrics`)).text())
+    const failures = (await (await apiFetch(`${slow.api}/metrics`)).text())
       .split('\n')
       .filter((line) => line.startsWith('subnet_p2p_broadcast_fetch_failures_total{'))
       .map((line) => line.replace(/peer="[^"]*",?/, ''));
