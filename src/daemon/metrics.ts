@@ -3,11 +3,21 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type Metric,
+  Registry,
+} from 'prom-client';
 
 /** The package's version, from its package.json (as `--version` prints it). */
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string })
   .version;
+
+/** The process-wide metrics, made once per process (see {@link registerProcessMetrics}). */
+let processMetrics: Registry | undefined;
 
 /**
  * The process-wide metrics of a daemon, on its registry: prom-client's default metrics with
@@ -15,16 +25,25 @@ const VERSION = (createRequire(import.meta.url)('../../package.json') as { versi
  * GC, event-loop lag, file descriptors, handles) and `subnet_p2p_build_info{version,
  * node_version}` = 1. The daemon runs one node per process, so these describe that node; the
  * library's nodes do not register them (many nodes may share a process: an application calls
- * `collectDefaultMetrics` itself, once).
+ * `collectDefaultMetrics` itself, once). They are made once per process (their event-loop
+ * monitor and GC observer live as long as it) and registered on every daemon's registry, as a
+ * test process starts many daemons.
  */
 export function registerProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry, prefix: 'subnet_p2p_' });
-  new Gauge({
-    name: 'subnet_p2p_build_info',
-    help: 'Always 1; the labels say what runs: the package version and the Node.js version',
-    labelNames: ['version', 'node_version'],
-    registers: [registry],
-  }).set({ version: VERSION, node_version: process.versions.node }, 1);
+  if (processMetrics === undefined) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, prefix: 'subnet_p2p_' });
+    new Gauge({
+      name: 'subnet_p2p_build_info',
+      help: 'Always 1; the labels say what runs: the package version and the Node.js version',
+      labelNames: ['version', 'node_version'],
+      registers: [processMetrics],
+    }).set({ version: VERSION, node_version: process.versions.node }, 1);
+  }
+  // getMetricsAsArray returns the metric objects themselves (typed as their plain shape).
+  for (const metric of processMetrics.getMetricsAsArray()) {
+    registry.registerMetric(metric as unknown as Metric);
+  }
 }
 
 /**
