@@ -34,7 +34,7 @@ import type { DaemonConfig } from './config.ts';
 import { durableAccept, removeRecordsOnRemoval, restoreAccepted } from './durable-accept.ts';
 import { DurableStore } from './durable-store.ts';
 import { createApiHandler } from './http-api.ts';
-import { DaemonMetrics } from './metrics.ts';
+import { DaemonMetrics, registerReadyGauge } from './metrics.ts';
 import { EventStreams } from './sse.ts';
 import { StatusHistory } from './status-history.ts';
 
@@ -202,6 +202,7 @@ export async function startDaemon(
       peerShare: config.readyPeerShare,
       draining: () => draining,
     });
+  registerReadyGauge(metrics, () => readiness().ready);
   const guard = new ApiGuard({
     apiHost: config.api.host,
     port: () => (server.address() as AddressInfo | null)?.port ?? config.api.port,
