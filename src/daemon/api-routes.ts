@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ArtifactId, Channel } from '../broadcast/index.ts';
 import { ApiRequestError } from '../errors.ts';
+import { LimitLog } from '../limit-log.ts';
 import { broadcastBody, sendChunked, smallBody, uploadBody } from './api-body.ts';
 import { processInfo } from './api-health.ts';
 import {
@@ -59,6 +60,8 @@ export function createRoutes(ctx: ApiContext, statusPageDir: URL): ApiRoutes {
     pages.set(path, { body: readFileSync(new URL(file, statusPageDir)), type });
   }
   let uploads = 0;
+  // A full upload or stream limit is logged once per spell (limit-log.ts), not per request.
+  const limitLog = new LimitLog(ctx.logger.child({ component: 'api' }));
   const rate = {
     minBytesPerSecond: ctx.limits.uploadMinBytesPerSecond,
     graceMs: ctx.limits.uploadGraceMs,
@@ -157,6 +160,7 @@ export function createRoutes(ctx: ApiContext, statusPageDir: URL): ApiRoutes {
       const channel = channelOf(name);
       if (ctx.draining()) throw shuttingDown();
       if (ctx.streams.size >= ctx.limits.maxEventStreams) {
+        limitLog.reached('event_streams', '', { maxEventStreams: ctx.limits.maxEventStreams });
         throw new ApiRequestError(
           503,
           'ERR_TOO_MANY_STREAMS',
@@ -177,6 +181,7 @@ export function createRoutes(ctx: ApiContext, statusPageDir: URL): ApiRoutes {
       }
       if (ctx.draining()) throw shuttingDown();
       if (uploads >= ctx.limits.maxConcurrentUploads) {
+        limitLog.reached('uploads', '', { maxConcurrentUploads: ctx.limits.maxConcurrentUploads });
         throw new ApiRequestError(
           503,
           'ERR_TOO_MANY_UPLOADS',

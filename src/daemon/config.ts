@@ -221,18 +221,15 @@ const configSchema = z
     listen: hostPort,
     api: hostPort.optional(),
     channels: z
-      .record(z.string(), channelSchema)
+      .record(z.string(), channelSchema.nullable())
       .superRefine((channels, ctx) => {
-        const names = Object.keys(channels);
-        if (names.length === 0) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'at least one channel is needed' });
-        }
-        for (const name of names) {
+        for (const [name, settings] of Object.entries(channels)) {
           if (!CHANNEL_NAME.test(name)) {
             ctx.addIssue({
               code: z.ZodIssueCode.custom,
               path: [name],
               message: 'channel names are 1-63 of [a-z0-9_-], starting alphanumeric',
+    // Merged over the default channels (see parseDaemonConfig); null removes a default one.
             });
           }
         }
@@ -247,8 +244,21 @@ const configSchema = z
       .strict()
       .optional(),
     apiAllowPlainHttp: z.boolean().optional(),
+          } else if (settings === null && !Object.hasOwn(DEFAULT_NODE_CHANNELS, name)) {
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: [name],
+              message: `null removes a default channel (${Object.keys(DEFAULT_NODE_CHANNELS).join(', ')}); '${name}' is not one`,
+            });
     readyPeerShare: z.number().min(0).max(1).optional(),
   })
+        const left = Object.keys(mergedChannelNames(channels));
+        if (left.length === 0) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'at least one channel is needed (null removed every default channel)',
+          });
+        }
   .strict();
 
 function fieldOf(path: readonly (string | number)[]): string {
@@ -265,6 +275,25 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
     const issue = result.error.issues[0]!;
     let message = issue.message;
     if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+type ChannelInput = z.infer<typeof channelSchema>;
+
+/**
+ * The channels a config runs: the default channels (`consensus`, `ingress`) with the given
+ * block merged over them. A named channel keeps its settings (merged later over its defaults),
+ * a default channel not named stays with its defaults, and a channel set to `null` is removed.
+ * The order is the defaults' first, then the others as given.
+ */
+function mergedChannelNames(
+  given: Record<string, ChannelInput | null>,
+): Record<string, ChannelInput> {
+  const merged: Record<string, ChannelInput | null> = {};
+  for (const name of Object.keys(DEFAULT_NODE_CHANNELS)) merged[name] = {};
+  Object.assign(merged, given);
+  return Object.fromEntries(
+    Object.entries(merged).filter((e): e is [string, ChannelInput] => e[1] !== null),
+  );
+}
+
       // Name the unknown key itself, not its parent.
       const key = issue.keys[0]!;
       throw new ConfigError(fieldOf([...issue.path, key]), 'is not a known setting');
@@ -276,8 +305,7 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
   }
   const c = result.data;
   const channels: Record<string, DaemonChannelConfig> = {};
-  const given = c.channels ?? { consensus: {}, ingress: {} };
-  for (const [name, ch] of Object.entries(given)) {
+  for (const [name, ch] of Object.entries(mergedChannelNames(c.channels ?? {}))) {
     const defaults = { ...DEFAULT_CHANNEL, ...DEFAULT_NODE_CHANNELS[name] };
     const settings: Omit<DaemonChannelConfig, 'maxBytes'> = {
       lane: ch.lane === undefined ? defaults.lane : ch.lane === 'high' ? Lane.high : Lane.bulk,
