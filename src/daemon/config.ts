@@ -220,6 +220,7 @@ const configSchema = z
     subnet: z.string().regex(SUBNET_NAME_PATTERN, 'is not a valid subnet name'),
     listen: hostPort,
     api: hostPort.optional(),
+    // Merged over the default channels (see parseDaemonConfig); null removes a default one.
     channels: z
       .record(z.string(), channelSchema.nullable())
       .superRefine((channels, ctx) => {
@@ -229,9 +230,21 @@ const configSchema = z
               code: z.ZodIssueCode.custom,
               path: [name],
               message: 'channel names are 1-63 of [a-z0-9_-], starting alphanumeric',
-    // Merged over the default channels (see parseDaemonConfig); null removes a default one.
+            });
+          } else if (settings === null && !Object.hasOwn(DEFAULT_NODE_CHANNELS, name)) {
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: [name],
+              message: `null removes a default channel (${Object.keys(DEFAULT_NODE_CHANNELS).join(', ')}); '${name}' is not one`,
             });
           }
+        }
+        const left = Object.keys(mergedChannelNames(channels));
+        if (left.length === 0) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'at least one channel is needed (null removed every default channel)',
+          });
         }
       })
       .optional(),
@@ -244,37 +257,10 @@ const configSchema = z
       .strict()
       .optional(),
     apiAllowPlainHttp: z.boolean().optional(),
-          } else if (settings === null && !Object.hasOwn(DEFAULT_NODE_CHANNELS, name)) {
-            ctx.addIssue({
-              code: z.ZodIssueCode.custom,
-              path: [name],
-              message: `null removes a default channel (${Object.keys(DEFAULT_NODE_CHANNELS).join(', ')}); '${name}' is not one`,
-            });
     readyPeerShare: z.number().min(0).max(1).optional(),
   })
-        const left = Object.keys(mergedChannelNames(channels));
-        if (left.length === 0) {
-          ctx.addIssue({
-            code: z.ZodIssueCode.custom,
-            message: 'at least one channel is needed (null removed every default channel)',
-          });
-        }
   .strict();
 
-function fieldOf(path: readonly (string | number)[]): string {
-  return path.length === 0 ? '(root)' : path.join('.');
-}
-
-/**
- * Validates a parsed config object. `baseDir` is where relative paths start (the config file's
- * folder). Throws {@link ConfigError} naming the first offending field.
- */
-export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig {
-  const result = configSchema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    let message = issue.message;
-    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
 type ChannelInput = z.infer<typeof channelSchema>;
 
 /**
@@ -294,6 +280,20 @@ function mergedChannelNames(
   );
 }
 
+function fieldOf(path: readonly (string | number)[]): string {
+  return path.length === 0 ? '(root)' : path.join('.');
+}
+
+/**
+ * Validates a parsed config object. `baseDir` is where relative paths start (the config file's
+ * folder). Throws {@link ConfigError} naming the first offending field.
+ */
+export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    let message = issue.message;
+    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
       // Name the unknown key itself, not its parent.
       const key = issue.keys[0]!;
       throw new ConfigError(fieldOf([...issue.path, key]), 'is not a known setting');
