@@ -31,6 +31,12 @@ export const MAX_CONFIG_BYTES = 1 * MIB;
  */
 export const DEFAULT_DATA_DIR = 'data';
 
+/** The daemon's log formats (`logFormat`, `--log-format`): JSON lines, or pino-pretty's. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** Default `api`: loopback only. */
 export const DEFAULT_API_ADDRESS = '127.0.0.1:4180';
 
@@ -54,6 +60,11 @@ export const DEFAULT_DAEMON_LIMITS = Object.freeze({
   shutdownQuietMs: 500,
   /** Comment line sent on idle event streams so that proxies keep them open, ms. */
   eventKeepAliveMs: 15_000,
+  /**
+   * A node that the adopted registry no longer lists in its subnet (removed, or never added)
+   * for this long stops gracefully and exits 0, ms; listed again within it, it carries on.
+   */
+  removedGraceMs: 60_000,
   /** The API's `headersTimeout`: a request whose headers take longer is answered 408, ms. */
   apiHeadersTimeoutMs: 10_000,
   /**
@@ -120,6 +131,8 @@ export interface DaemonConfig {
   api: HostPort;
   channels: Record<string, DaemonChannelConfig>;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `json` (default): pino JSON lines; `pretty`: human lines (pino-pretty), for a terminal. */
+  logFormat: LogFormat;
   limits: DaemonLimits;
   /**
    * A file holding the API's bearer token (operator-managed); undefined: the daemon makes a new
@@ -249,6 +262,7 @@ const configSchema = z
       })
       .optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    logFormat: z.enum(LOG_FORMATS).optional(),
     limits: limitsSchema.optional(),
     apiTokenFile: z.string().min(1).optional(),
     apiHosts: z.array(z.string().regex(API_HOST, 'is not a host name or IP address')).optional(),
@@ -354,6 +368,7 @@ export function parseDaemonConfig(input: unknown, baseDir: string): DaemonConfig
     api,
     channels,
     logLevel: c.logLevel ?? 'info',
+    logFormat: c.logFormat ?? 'json',
     limits,
     apiTokenFile: c.apiTokenFile === undefined ? undefined : resolve(baseDir, c.apiTokenFile),
     apiHosts: (c.apiHosts ?? []).map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')),

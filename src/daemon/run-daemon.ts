@@ -9,32 +9,22 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { type ChannelConfig, type ChunkStore, DiskChunkStore } from '../broadcast/index.ts';
-import {
-  ConfigError,
-  IdentityError,
-  RegistryFormatError,
-  RegistrySignatureError,
-  type SubnetP2pError,
-} from '../errors.ts';
-import { loadIdentity } from '../identity/index.ts';
+import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createNode, type Node } from '../node/index.ts';
-import {
-  FileRegistryClient,
-  type HostPort,
-  loadOperatorPublicKey,
-  type SubnetId,
-} from '../registry/index.ts';
+import { createNode, DEFAULT_NODE_CHANNELS, type Node } from '../node/index.ts';
+import type { AdoptionResult, HostPort, SubnetId } from '../registry/index.ts';
 import { Lane } from '../transport/index.ts';
 import { ApiGuard } from './api-guard.ts';
 import { type Readiness, readinessOf } from './api-health.ts';
 import { type ApiServer, apiBaseUrl, createApiServer, warnIfReachable } from './api-server.ts';
 import { prepareApiToken, TokenCheck } from './api-token.ts';
 import type { DaemonConfig } from './config.ts';
+import { openConfiguredFiles } from './config-files.ts';
 import { durableAccept, removeRecordsOnRemoval, restoreAccepted } from './durable-accept.ts';
 import { DurableStore } from './durable-store.ts';
 import { createApiHandler } from './http-api.ts';
 import { DaemonMetrics, registerReadyGauge } from './metrics.ts';
+import { type Removal, watchRemoval } from './removal.ts';
 import { EventStreams } from './sse.ts';
 import { StatusHistory } from './status-history.ts';
 
@@ -52,27 +42,22 @@ export interface Daemon {
   readonly apiTokenFile: string;
   /** What `GET /readyz` answers now. */
   readiness(): Readiness;
-  /** Re-reads the registry file now (as on SIGHUP). */
-  reloadRegistry(): Promise<void>;
+  /**
+   * Re-reads the registry file now (as on SIGHUP): the decision about changed content, or
+   * undefined if the file did not change.
+   */
+  reloadRegistry(): Promise<AdoptionResult | undefined>;
+  /**
+   * Resolves once the adopted registry has not listed this node in its subnet for
+   * `limits.removedGraceMs` (removal.ts); the caller then stops the daemon. Never otherwise.
+   */
+  readonly removed: Promise<Removal>;
   /**
    * Graceful shutdown: new uploads and streams are refused, requests in progress finish, event
    * streams end, send queues drain and the links fall quiet (at most `limits.shutdownTimeoutMs`),
    * then every link closes with a Goodbye. Idempotent.
    */
   stop(): Promise<void>;
-}
-
-/** Wraps a failure to read a file the config names as a ConfigError on that field. */
-function asConfigError(field: string, err: unknown): unknown {
-  if (
-    err instanceof IdentityError ||
-    err instanceof RegistryFormatError ||
-    err instanceof RegistrySignatureError ||
-    err instanceof ConfigError
-  ) {
-    return new ConfigError(field, (err as SubnetP2pError).message, { cause: err });
-  }
-  return err;
 }
 
 function formatHostPort(a: HostPort): string {
@@ -123,25 +108,13 @@ export async function startDaemon(
   await durable?.init(Object.keys(config.channels)).catch((err) => {
     throw new ConfigError('dataDir', (err as Error).message, { cause: err });
   });
-  const identity = await loadIdentity(config.identityDir).catch((err) => {
-    throw asConfigError('identityDir', err);
-  });
-  const operatorPublicKey =
-    config.registryPublicKey === undefined
-      ? undefined
-      : await loadOperatorPublicKey(config.registryPublicKey).catch((err) => {
-          throw asConfigError('registryPublicKey', err);
-        });
-  const registry = await FileRegistryClient.open(config.registryFile, {
-    operatorPublicKey,
-    metrics,
-    logger,
-    pollIntervalMs: limits.registryPollIntervalMs,
-  }).catch((err) => {
-    throw asConfigError('registryFile', err);
-  });
+  // The same loading as `node --check` (config-files.ts).
+  const { identity, registry } = await openConfiguredFiles(config, { logger, metrics });
 
-  const channels: Record<string, Partial<ChannelConfig>> = {};
+  // The config's channels are the whole set (already merged over the defaults): a default
+  // channel it removed stays removed (createNode would merge it back otherwise).
+  const channels: Record<string, Partial<ChannelConfig> | null> = {};
+  for (const name of Object.keys(DEFAULT_NODE_CHANNELS)) channels[name] = null;
   for (const [name, ch] of Object.entries(config.channels)) channels[name] = { ...ch };
   let node: Node;
   try {
@@ -265,9 +238,18 @@ export async function startDaemon(
     },
     'node ready',
   );
+  // A node the registry leaves out exits after a grace (removal.ts); watched from here on.
+  const removal = watchRemoval({
+    registry,
+    subnet: config.subnet,
+    nodeId: node.nodeId,
+    graceMs: limits.removedGraceMs,
+    logger,
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
+    removal.stop();
     draining = true;
     const started = Date.now();
     streams.closeAll();
@@ -288,9 +270,8 @@ export async function startDaemon(
     apiToken: apiToken.token,
     apiTokenFile: apiToken.file,
     readiness,
-    reloadRegistry: async () => {
-      await registry.checkNow();
-    },
+    reloadRegistry: () => registry.checkNow(),
+    removed: removal.removed,
     stop: () => {
       stopping ??= stop();
       return stopping;
