@@ -3,9 +3,10 @@
  * other commands start without the registry's modules.
  * @module
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { IdentityError } from '../errors.ts';
+import { resolve } from 'node:path';
+import { IdentityError, RegistryEditError } from '../errors.ts';
 import { parseNodeId } from '../identity/index.ts';
 import {
   addNode,
@@ -27,12 +28,53 @@ import {
 } from '../registry/index.ts';
 import type { CliIo } from './io.ts';
 
+/** Where an edit reads, where it writes, and how it signs. */
+export interface EditOptions {
+  /** The registry file read (and written, without `out`). */
+  file: string;
+  /** The operator private key: the new version is signed in the same step. */
+  key?: string;
+  /** Write the new version here instead of `file` (which is left as it is). */
+  out?: string;
+}
+
+/** Whether `path` holds a signed registry document (false if missing or not a registry). */
+async function holdsSignedRegistry(path: string): Promise<boolean> {
+  try {
+    return (await readRegistryFile(path)).signature !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads `options.file`, applies `change`, signs the result with `options.key` if given, and
+ * writes it atomically (temporary file in the same folder, fsync, rename, fsync of the folder)
+ * to `options.out` or back to `options.file`: a node following the file reads the old version
+ * or the new one, never part of one. An unsigned result never replaces a signed registry: that
+ * is refused (RegistryEditError), naming `--key` and `--out`.
+ */
 async function editFile(
-  file: string,
+  options: EditOptions,
   change: (doc: RegistryDocument) => RegistryDocument,
 ): Promise<RegistryDocument> {
-  const next = change(await readRegistryFile(file));
-  await writeRegistryFile(file, next);
+  // The key first: a wrong path or a bad key changes nothing.
+  const key: KeyObject | undefined =
+    options.key === undefined ? undefined : await loadOperatorPrivateKey(options.key);
+  const current = await readRegistryFile(options.file);
+  const target = options.out ?? options.file;
+  let next = change(current);
+  if (key !== undefined) {
+    next = signRegistry(next, key);
+  } else {
+    const inPlace = resolve(target) === resolve(options.file);
+    if (inPlace ? current.signature !== undefined : await holdsSignedRegistry(target)) {
+      throw new RegistryEditError(
+        `${target} holds a signed registry: an unsigned version in its place would be refused by every node that checks the operator's signature. Sign the new version in the same step with --key <operator.key>, or write it unsigned to another file with --out <file>`,
+      );
+    }
+  }
+  await writeRegistryFile(target, next);
   return next;
 }
 
@@ -113,27 +155,26 @@ export async function init(options: { file: string }): Promise<void> {
 
 /** `registry add-node`: prints the NodeId. */
 export async function addNodeCommand(
-  options: { file: string; subnet: string; address: string; cert: string },
+  options: EditOptions & { subnet: string; address: string; cert: string },
   io: CliIo,
 ): Promise<void> {
   const certificatePem = await readCertificate(options.cert);
   const nodeId = nodeIdOfCertificate(certificatePem);
-  await editFile(options.file, (doc) =>
+  await editFile(options, (doc) =>
     addNode(doc, { subnet: options.subnet, address: options.address, certificatePem }),
   );
   io.stdout(`${nodeId}\n`);
 }
 
 /** `registry remove-node`. */
-export async function removeNodeCommand(options: { file: string; node: string }): Promise<void> {
+export async function removeNodeCommand(options: EditOptions & { node: string }): Promise<void> {
   const nodeId = parseNodeId(options.node);
-  await editFile(options.file, (doc) => removeNode(doc, nodeId));
+  await editFile(options, (doc) => removeNode(doc, nodeId));
 }
 
 /** `registry sign`. */
 export async function sign(options: { file: string; key: string }): Promise<void> {
-  const key = await loadOperatorPrivateKey(options.key);
-  await editFile(options.file, (doc) => signRegistry(doc, key));
+  await editFile(options, (doc) => doc);
 }
 
 /** `registry show`. */

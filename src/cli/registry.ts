@@ -1,7 +1,9 @@
 /**
  * `subnet-p2p registry <init|add-node|remove-node|sign|show>`: the operator's tools for the
- * registry file. Every change bumps the version by one and drops the signature; `sign` signs
- * without changing the version. Files are replaced atomically. What each does is in
+ * registry file. Every change bumps the version by one; `add-node` and `remove-node` sign the
+ * new version in the same step with `--key`, and without it never replace a signed registry
+ * (they write an unsigned version in place only over an unsigned one, or to `--out`); `sign`
+ * signs without changing the version. Files are replaced atomically. What each does is in
  * registry-actions.ts, loaded when one runs.
  * @module
  */
@@ -9,6 +11,10 @@ import type { Command } from 'commander';
 import type { CliIo } from './io.ts';
 
 const actions = () => import('./registry-actions.ts');
+
+const KEY_HELP = 'operator private key (operator.key): sign the new version in the same step';
+const OUT_HELP =
+  'write the new version to this file instead (--file is left as it is); without --key, needed to edit a signed registry';
 
 /** Registers `registry` and its subcommands on `program`. */
 export function registerRegistryCommands(program: Command, io: CliIo): void {
@@ -29,8 +35,17 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
     .requiredOption('--subnet <name>', 'subnet to add the node to (created if new)')
     .requiredOption('--address <host:port>', 'where peers dial the node ([::1]:4100 for IPv6)')
     .requiredOption('--cert <path>', "the node's certificate (node.crt), PEM")
-    .action(async (options: { file: string; subnet: string; address: string; cert: string }) =>
-      (await actions()).addNodeCommand(options, io),
+    .option('--key <path>', KEY_HELP)
+    .option('--out <path>', OUT_HELP)
+    .action(
+      async (options: {
+        file: string;
+        subnet: string;
+        address: string;
+        cert: string;
+        key?: string;
+        out?: string;
+      }) => (await actions()).addNodeCommand(options, io),
     );
 
   registry
@@ -38,7 +53,9 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
     .description('remove a node')
     .requiredOption('--file <path>', 'registry file')
     .requiredOption('--node <nodeId>', 'NodeId of the node to remove')
-    .action(async (options: { file: string; node: string }) =>
+    .option('--key <path>', KEY_HELP)
+    .option('--out <path>', OUT_HELP)
+    .action(async (options: { file: string; node: string; key?: string; out?: string }) =>
       (await actions()).removeNodeCommand(options),
     );
 

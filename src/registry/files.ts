@@ -25,8 +25,10 @@ export async function writeFileExclusive(path: string, data: string, mode: numbe
 
 /**
  * Replaces (or creates) `path` atomically: writes a temporary file in the same directory,
- * flushes it, then renames it over `path`. With `exclusive`, the temporary file is hard-linked
- * to `path` instead, which fails with `EEXIST` if `path` exists.
+ * flushes it (fsync), then renames it over `path`, and flushes the directory so that the rename
+ * survives a crash. A reader sees the old content or the new, never part of one. With
+ * `exclusive`, the temporary file is hard-linked to `path` instead, which fails with `EEXIST`
+ * if `path` exists.
  */
 export async function writeFileAtomic(
   path: string,
@@ -43,6 +45,7 @@ export async function writeFileAtomic(
       await link(temp, path);
     } else {
       await rename(temp, path);
+      await syncDirectory(dirname(path));
       return;
     }
   } catch (err) {
@@ -50,6 +53,24 @@ export async function writeFileAtomic(
     throw err;
   }
   await unlink(temp);
+  await syncDirectory(dirname(path));
+}
+
+/**
+ * Flushes a directory's entries (a rename or link in it) to disk. Where a directory cannot be
+ * opened or flushed (some platforms and file systems refuse: EISDIR, EINVAL, EPERM), it is
+ * skipped: the write is atomic all the same, only its durability across a crash is not ensured.
+ */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    if (!['EISDIR', 'EINVAL', 'EPERM', 'EACCES'].includes(errnoCode(err) ?? '')) throw err;
+  } finally {
+    await handle?.close();
+  }
 }
 
 /** The `code` of a Node.js system error (`ENOENT`, `EEXIST`...), if it has one. */

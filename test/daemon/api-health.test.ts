@@ -70,14 +70,14 @@ describe('health checks', { timeout: slow(90_000) }, () => {
     const status = (await (await apiFetch(`${base0}/v1/status`)).json()) as { ready: ReadyJson };
     assert.deepEqual(status.ready, unlisted.body);
 
-    // Both nodes added and the registry signed: node 0 is listed, but its one neighbour is down.
+    // Both nodes added, each version signed in the same step (an unsigned edit of a signed
+    // registry is refused): node 0 is listed, but its one neighbour is down.
     for (const i of [0, 1]) {
       await cliOk([
-        ...['registry', 'add-node', '--file', registry, '--subnet', 's1'],
+        ...['registry', 'add-node', '--file', registry, '--subnet', 's1', '--key', operatorKey],
         ...['--address', `127.0.0.1:${ports[i]}`, '--cert', join(dir, `node${i}`, 'node.crt')],
       ]);
     }
-    await cliOk(['registry', 'sign', '--file', registry, '--key', operatorKey]);
     const alone = await until('node 0 to adopt the registry listing it', async () => {
       const r = await readyz(base0);
       return r.body.reasons.some((x) => /links up to 0 of 1 neighbours/.test(x)) ? r : undefined;

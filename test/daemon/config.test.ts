@@ -14,6 +14,10 @@ import {
   parseHostPort,
 } from '../../src/daemon/config.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { generateIdentity } from '../../src/identity/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createNode, DEFAULT_NODE_CHANNELS, mergeNodeChannels } from '../../src/node/index.ts';
+import { InMemoryRegistryClient } from '../../src/registry/index.ts';
 import { Lane } from '../../src/transport/index.ts';
 import { removeTempDir, tempDir } from '../helpers/leftovers.ts';
 
@@ -181,6 +185,72 @@ describe('daemon config schema', () => {
     assert.deepEqual(c.channels.blobs!.chunking, DEFAULT_CHUNKING);
   });
 
+  it('merges a partial channels block over the default channels; null removes one', () => {
+    const names = (channels: unknown) =>
+      Object.keys(parseDaemonConfig({ ...MINIMAL, channels }, '/etc').channels);
+    // Only ingress's maxArtifactBytes: consensus stays, as it was by default.
+    const c = parseDaemonConfig(
+      { ...MINIMAL, channels: { ingress: { maxArtifactBytes: 8 * 1024 * 1024 } } },
+      '/etc',
+    );
+    const defaults = parseDaemonConfig(MINIMAL, '/etc').channels;
+    assert.deepEqual(Object.keys(c.channels), ['consensus', 'ingress']);
+    assert.deepEqual(c.channels.consensus, defaults.consensus);
+    assert.deepEqual(c.channels.ingress, {
+      ...defaults.ingress,
+      maxArtifactBytes: 8 * 1024 * 1024,
+    });
+    assert.deepEqual(names({}), ['consensus', 'ingress']);
+    assert.deepEqual(names({ blocks: { lane: 'high' } }), ['consensus', 'ingress', 'blocks']);
+    assert.deepEqual(names({ ingress: null }), ['consensus']);
+    assert.deepEqual(names({ consensus: null, ingress: null, blocks: {} }), ['blocks']);
+    refused({ ...MINIMAL, channels: { ingress: null, consensus: null } }, 'channels', /at least/);
+    refused(
+      { ...MINIMAL, channels: { blocks: null } },
+      'channels.blocks',
+      /null removes a default channel \(consensus, ingress\)/,
+    );
+    // A name that only the prototype of an object has is no default channel either.
+    refused({ ...MINIMAL, channels: { constructor: null } }, 'channels.constructor');
+  });
+
+  it("the library's createNode merges its channels the same way (mergeNodeChannels)", async () => {
+    const MIB = 1024 * 1024;
+    assert.deepEqual(mergeNodeChannels(), DEFAULT_NODE_CHANNELS);
+    assert.deepEqual(mergeNodeChannels({ ingress: { maxArtifactBytes: 8 * MIB } }), {
+      consensus: DEFAULT_NODE_CHANNELS.consensus,
+      ingress: { lane: Lane.bulk, maxArtifactBytes: 8 * MIB },
+    });
+    // A default channel named with some settings keeps its other defaults (the high lane).
+    assert.equal(mergeNodeChannels({ consensus: { maxSlots: 5 } }).consensus!.lane, Lane.high);
+    assert.deepEqual(Object.keys(mergeNodeChannels({ consensus: null, blocks: {} })), [
+      'ingress',
+      'blocks',
+    ]);
+    assert.throws(() => mergeNodeChannels({ consensus: null, ingress: null }), {
+      code: 'ERR_CONFIG',
+      field: 'channels',
+    });
+    assert.throws(() => mergeNodeChannels({ blocks: null }), {
+      code: 'ERR_CONFIG',
+      field: 'channels.blocks',
+    });
+    // And a real node: only ingress given, consensus is there, on the high lane.
+    const node = await createNode({
+      identity: await generateIdentity(),
+      registry: new InMemoryRegistryClient(),
+      subnet: 's1',
+      listen: { host: '127.0.0.1', port: 0 },
+      channels: { ingress: { maxArtifactBytes: 8 * MIB } },
+      logger: silentLogger(),
+    });
+    try {
+      assert.deepEqual(node.channels(), ['consensus', 'ingress']);
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('refuses a bad chunking, naming its field', () => {
     const ingress = (chunking: unknown) => ({ ...MINIMAL, channels: { ingress: { chunking } } });
     refused(ingress(true), 'channels.ingress.chunking');
@@ -216,7 +286,11 @@ describe('daemon config schema', () => {
     refused({ ...MINIMAL, identityDir: 42 }, 'identityDir');
     refused({ ...MINIMAL, registryFile: '' }, 'registryFile');
     refused({ ...MINIMAL, lsiten: '1.2.3.4:5' }, 'lsiten', /not a known setting/);
-    refused({ ...MINIMAL, channels: {} }, 'channels', /at least one/);
+    refused(
+      { ...MINIMAL, channels: { consensus: null, ingress: null } },
+      'channels',
+      /at least one/,
+    );
     refused({ ...MINIMAL, channels: { ingress: { lane: 'control' } } }, 'channels.ingress.lane');
     refused(
       { ...MINIMAL, channels: { ingress: { maxArtifactBytes: -1 } } },

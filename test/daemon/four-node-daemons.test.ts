@@ -174,8 +174,11 @@ describe('four node daemons', { timeout: slow(180_000) }, () => {
 
   it('removing a node from the registry file closes its links; the others show it gone', async () => {
     const [a, b, c, d] = members as [Member, Member, Member, Member];
-    await cliOk(['registry', 'remove-node', '--file', registry, '--node', d.nodeId]);
-    await cliOk(['registry', 'sign', '--file', registry, '--key', operatorKey]);
+    // Signed in the same step: no unsigned version is ever in place.
+    await cliOk([
+      ...['registry', 'remove-node', '--file', registry, '--node', d.nodeId],
+      ...['--key', operatorKey],
+    ]);
     for (const m of [a, b, c]) {
       const s = await until(`${m.api} to adopt version ${N + 1}`, async () => {
         const s = await status(m.api);
