@@ -84,6 +84,8 @@ describe('several hosts (network namespaces)', {
         subnet: SUBNET,
         listen: `${lab.address(i)}:${PORT}`,
         api: `${lab.address(i)}:${API_PORT}`,
+        // The lab's addresses are not loopback: plain HTTP must be allowed explicitly.
+        apiAllowPlainHttp: true,
         logLevel: 'info',
         limits: { shutdownQuietMs: 300 },
       });
