@@ -52,6 +52,7 @@ describe('the channel-config digest', () => {
   it('covers name, lane, maxArtifactBytes, relay and chunking; not the local policy', () => {
     const base = digestOf();
     assert.equal(base.length, CHANNEL_DIGEST_BYTES * 2);
+    assert.equal(base, '3ca58bc3f7da7534be14836415568da3', 'the default channels, as documented');
     // Local policy: capacity, retention, the sender's push threshold, the hooks.
     for (const local of [
       { maxSlots: 5 },
