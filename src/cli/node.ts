@@ -153,9 +153,13 @@ async function runNode(
     else reload(daemon);
   };
   process.on('SIGHUP', onHup);
+  // So are the stop signals: one that comes during the start (or right after its 'node ready'
+  // line) stops the node gracefully once it is up, instead of killing it.
+  const signal = onceSignal(STOP_SIGNALS);
   try {
     daemon = await orConfigExit(io, () => startDaemon(config, { logger }));
   } catch (err) {
+    signal.cancel();
     process.off('SIGHUP', onHup);
     throw err;
   }
@@ -164,7 +168,6 @@ async function runNode(
   void notifier?.notify({ ready: true, status: `ready: node ${daemon.node.nodeId}, API ${api}` });
   if (hupWhileStarting) reload(daemon);
 
-  const signal = onceSignal(STOP_SIGNALS);
   const why = await Promise.race([
     signal.promise.then((s) => ({ signal: s }) as const),
     daemon.removed.then((removal) => ({ removal }) as const),

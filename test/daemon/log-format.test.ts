@@ -1,6 +1,7 @@
 // What a running node writes: pino JSON lines only, on stdout, from start to stop (the SIGTERM
 // line included) and nothing on stderr; `--log-format pretty` (or `logFormat`) human lines
-// instead; a second signal during the shutdown exits 1 at once, saying so in JSON.
+// instead; a SIGTERM during the start stops the node once it is up; a second signal during the
+// shutdown exits 1 at once, saying so in JSON.
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -72,6 +73,20 @@ describe('the log lines of a node', { timeout: slow(90_000) }, () => {
       run.lines.filter((l) => l.stream === 'stderr'),
       [],
     );
+  });
+
+  it('a SIGTERM during the start: the node comes up, then stops gracefully, exit 0', async () => {
+    const node = await oneSignedNode(await folder('early'));
+    const run = await start(node);
+    // The registry is read inside the start, before the API listens.
+    await run.waitForLog('the registry line', msgIs('registry version adopted'));
+    run.kill('SIGTERM');
+    assert.deepEqual(await within(30_000, run.exited, 'the exit'), { code: 0, signal: null });
+    const msgs = run.logs().map((e) => e.msg);
+    const ready = msgs.indexOf('node ready');
+    assert.ok(ready >= 0, run.output());
+    assert.ok(msgs.indexOf('SIGTERM: shutting down') > ready, run.output());
+    assert.equal(msgs.at(-1), 'node stopped');
   });
 
   it('a second signal during the shutdown: exit 1 at once, in JSON', async () => {
