@@ -8,6 +8,9 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { warnIfReachable } from '../../src/daemon/api-server.ts';
+import { parseDaemonConfig } from '../../src/daemon/config.ts';
 import type { Daemon } from '../../src/daemon/run-daemon.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { removeTempDir } from '../helpers/leftovers.ts';
@@ -238,5 +241,39 @@ describe('apiTokenFile and apiTls', { timeout: slow(60_000) }, () => {
       await daemon.stop();
       await removeTempDir(nodeDir);
     }
+  });
+});
+
+describe('an API reachable from other machines', () => {
+  it('is said at start, once, at warn: plain HTTP or HTTPS; nothing on loopback', () => {
+    const warned = (extra: Record<string, unknown>) => {
+      const lines: Record<string, unknown>[] = [];
+      const logger = pino(
+        { level: 'info' },
+        { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+      );
+      const base = {
+        identityDir: 'n',
+        registryFile: 'r.json',
+        subnet: 's1',
+        listen: '127.0.0.1:1',
+      };
+      warnIfReachable(parseDaemonConfig({ ...base, ...extra }, '/etc/subnet-p2p'), logger);
+      return lines.map((l) => [l.level, l.msg]);
+    };
+    assert.deepEqual(warned({ api: '0.0.0.0:4180', apiAllowPlainHttp: true }), [
+      [
+        40,
+        'the HTTP API listens on a non-loopback address in plain HTTP (apiAllowPlainHttp): it is reachable from other machines, and its token travels in clear',
+      ],
+    ]);
+    assert.deepEqual(warned({ api: '10.0.0.1:4180', apiTls: { cert: 'c', key: 'k' } }), [
+      [
+        40,
+        'the HTTP API listens on a non-loopback address (HTTPS): it is reachable from other machines',
+      ],
+    ]);
+    assert.deepEqual(warned({ api: '127.0.0.1:4180' }), []);
+    assert.deepEqual(warned({}), []);
   });
 });
