@@ -129,6 +129,10 @@ export interface DaemonConfig {
   subnet: string;
   listen: HostPort;
   api: HostPort;
+  /**
+   * Every channel the node runs: the file's `channels` block merged over the default channels
+   * (`consensus`, `ingress`; one set to `null` is removed), each resolved over its defaults.
+   */
   channels: Record<string, DaemonChannelConfig>;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `json` (default): pino JSON lines; `pretty`: human lines (pino-pretty), for a terminal. */
