@@ -235,6 +235,8 @@ export async function startDaemon(
       apiUrl,
       apiTokenFile: apiToken.file,
       registryVersion: node.transport.registryVersion ?? null,
+      channels: Object.keys(config.channels),
+      channelConfigDigest: node.channelConfigDigest,
     },
     'node ready',
   );

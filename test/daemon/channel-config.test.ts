@@ -111,6 +111,10 @@ describe('two daemons, one with a partial channels block that changes ingress', 
       const s = statuses[i]!;
       assert.equal(s.peers[0]!.nodeId, ids[other]);
       assert.equal(s.peers[0]!.channelConfig, 'different');
+      // The 'node ready' line gives the same digest, and the channels.
+      const ready = daemons[i]!.logs.find((l) => l.msg === 'node ready')!;
+      assert.equal(ready.channelConfigDigest, s.channelConfigDigest);
+      assert.deepEqual(ready.channels, ['consensus', 'ingress']);
       // Once per link: as many warnings as links counted (one, unless a loaded machine made
       // the link again); the log line may reach the test after the status does.
       const { counted, warnings } = await until(`node ${i}'s warning`, async () => {
