@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { BroadcastMetrics } from '../../src/broadcast/driver.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { LimitLog } from '../../src/limit-log.ts';
-import { metricValue } from '../helpers/common.ts';
+import { capturedLogger, metricValue } from '../helpers/common.ts';
 
 describe('limits reached, in the broadcast metrics', () => {
   it('counts every hit and logs each limit once per channel at info', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          for (const l of chunk.toString('utf8').split('\n')) {
-            if (l !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-          }
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturedLogger();
     const registry = new MetricsRegistry();
     const stats = () => {
       throw new Error('not scraped here');

@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { parseDaemonConfig } from '../../src/daemon/config.ts';
-import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
-import {
-  apiFetch,
-  EventStreamClient,
-  oneNodeDir,
-  registerApiToken,
-  removeTempDir,
-} from './helpers.ts';
+import type { Daemon } from '../../src/daemon/run-daemon.ts';
+import { capturedLogger } from '../helpers/common.ts';
+import { apiFetch, EventStreamClient, removeTempDir, startOneDaemon } from './helpers.ts';
 
 describe('a full API limit in the log', () => {
   let dir: string | undefined;
@@ -21,34 +13,17 @@ describe('a full API limit in the log', () => {
   });
 
   it('is logged once at info however many requests it refuses', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          for (const l of chunk.toString('utf8').split('\n')) {
-            if (l !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-          }
-          done();
-        },
-      }),
-    );
-    let port: number;
-    ({ dir, port } = await oneNodeDir('subnet-p2p-api-limit-log-'));
-    const config = parseDaemonConfig(
-      {
-        identityDir: 'node',
-        registryFile: 'registry.json',
-        subnet: 's1',
-        listen: `127.0.0.1:${port}`,
-        api: '127.0.0.1:0',
-        limits: { maxEventStreams: 1 },
-      },
+    const { logger, lines } = capturedLogger();
+    let api: string;
+    ({
       dir,
-    );
-    daemon = await startDaemon(config, { logger });
-    registerApiToken(daemon.apiUrl, daemon.apiToken);
-    const api = daemon.apiUrl;
+      daemon,
+      base: api,
+    } = await startOneDaemon(
+      'subnet-p2p-api-limit-log-',
+      { limits: { maxEventStreams: 1 } },
+      { logger },
+    ));
     const stream = await EventStreamClient.open(api, 'ingress');
     try {
       for (let i = 0; i < 20; i++) {

@@ -22,7 +22,7 @@ import {
 import { parseDaemonConfig } from '../../src/daemon/config.ts';
 import { type Daemon, startDaemon } from '../../src/daemon/run-daemon.ts';
 import { generateIdentity, writeIdentity } from '../../src/identity/index.ts';
-import { silentLogger } from '../../src/log.ts';
+import { type Logger, silentLogger } from '../../src/log.ts';
 import { addNode, initRegistry, writeRegistryFile } from '../../src/registry/index.ts';
 import { killGroupOf, runGroup, spawnGroup, tempDir } from '../helpers/leftovers.ts';
 import { slow } from '../helpers/slowdown.ts';
@@ -427,6 +427,18 @@ export async function oneNodeDir(prefix: string): Promise<{ dir: string; port: n
   return { dir, port };
 }
 
+/** The config of the node of a {@link oneNodeDir} listening on `port`: `config` over it. */
+function oneNodeConfig(port: number, config: Record<string, unknown>): Record<string, unknown> {
+  return {
+    identityDir: 'node',
+    registryFile: 'registry.json',
+    subnet: 's1',
+    listen: `127.0.0.1:${port}`,
+    api: '127.0.0.1:0',
+    ...config,
+  };
+}
+
 /**
  * Starts one daemon in-process, in a fresh {@link oneNodeDir}: `config` (channels, limits, ...)
  * over the node's identity, registry, subnet and addresses; a silent logger; `chunkStores`, if
@@ -435,20 +447,10 @@ export async function oneNodeDir(prefix: string): Promise<{ dir: string; port: n
 export async function startOneDaemon(
   prefix: string,
   config: Record<string, unknown>,
-  opts: { chunkStores?: Record<string, ChunkStore> } = {},
+  opts: { chunkStores?: Record<string, ChunkStore>; logger?: Logger } = {},
 ): Promise<{ dir: string; daemon: Daemon; base: string }> {
   const { dir, port } = await oneNodeDir(prefix);
-  const parsed = parseDaemonConfig(
-    {
-      identityDir: 'node',
-      registryFile: 'registry.json',
-      subnet: 's1',
-      listen: `127.0.0.1:${port}`,
-      api: '127.0.0.1:0',
-      ...config,
-    },
-    dir,
-  );
+  const parsed = parseDaemonConfig(oneNodeConfig(port, config), dir);
   const daemon = await startDaemon(parsed, { logger: silentLogger(), ...opts });
   registerApiToken(daemon.apiUrl, daemon.apiToken);
   return { dir, daemon, base: daemon.apiUrl };
@@ -464,14 +466,7 @@ export async function startOneDaemonProcess(
   config: Record<string, unknown> = {},
 ): Promise<{ dir: string; daemon: DaemonProcess; base: string }> {
   const { dir, port } = await oneNodeDir(prefix);
-  const file = await writeConfig(dir, 'node', {
-    identityDir: 'node',
-    registryFile: 'registry.json',
-    subnet: 's1',
-    listen: `127.0.0.1:${port}`,
-    api: '127.0.0.1:0',
-    ...config,
-  });
+  const file = await writeConfig(dir, 'node', oneNodeConfig(port, config));
   const daemon = new DaemonProcess(file);
   try {
     return { dir, daemon, base: await daemon.ready };

@@ -1,4 +1,6 @@
-/** Helpers shared by every kind of test: identities and metric readings. */
+/** Helpers shared by every kind of test: identities, metric readings and captured logs. */
+import { Writable } from 'node:stream';
+import { type Logger, pino } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { generateIdentity, type NodeIdentity } from '../../src/identity/index.ts';
 import { metricSum } from '../../src/metrics.ts';
@@ -17,4 +19,21 @@ export async function metricValue(
 ): Promise<number> {
   if (!metrics.getSingleMetric(name)) throw new Error(`no metric ${name}`);
   return metricSum(metrics, name, labels);
+}
+
+/** A pino logger at `level` whose JSON lines land, parsed, in `lines`. */
+export function capturedLogger(level = 'info'): {
+  logger: Logger;
+  lines: Record<string, unknown>[];
+} {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: pino({ level }, stream), lines };
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { afterEach, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { LIMIT_LOG_QUIET_MS, LimitLog } from '../../src/limit-log.ts';
+import { capturedLogger } from '../helpers/common.ts';
 import {
   fullMesh,
   identities,
@@ -13,20 +12,6 @@ import {
   stopAll,
   type TestNode,
 } from '../helpers/subnet.ts';
-
-/** A pino logger at `level` whose JSON lines land, parsed, in `lines`. */
-function capturedLogger(level = 'info') {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      done();
-    },
-  });
-  return { logger: pino({ level }, stream), lines };
-}
 
 /** pino's number for info. */
 const INFO = 30;
