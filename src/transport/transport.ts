@@ -14,6 +14,7 @@ import {
   type RegistryClient,
   type SubnetId,
 } from '../registry/index.ts';
+import { backoffDelay } from '../util/backoff.ts';
 
 import { Lane } from './lanes.ts';
 import { bulkWindowFor, resolveLimits, type TransportLimits } from './limits.ts';
@@ -434,9 +435,7 @@ export class Transport {
     const dial = this.#dials.get(peer) ?? { attempt: 0, timer: undefined, socket: undefined };
     this.#dials.set(peer, dial);
     if (dial.timer || dial.socket) return;
-    const { baseMs, maxMs, jitter } = this.#backoff;
-    const delay =
-      Math.min(maxMs, baseMs * 2 ** Math.min(dial.attempt, 30)) * (1 - jitter * this.#random());
+    const delay = backoffDelay(dial.attempt, { ...this.#backoff, random: this.#random });
     dial.attempt += 1;
     this.#emit({ type: 'dial-retry', peer, attempt: dial.attempt, delayMs: delay });
     dial.timer = setTimeout(() => {
