@@ -1,4 +1,5 @@
 import type { NodeId } from '../../identity/index.ts';
+import { fetchDeadlineMs } from '../fetch-deadline.ts';
 import type { AdvertInfo, ArtifactId, DownloadLimits, PriorityDecision } from '../types.ts';
 
 /** An artifact this node has seen advertised and does not hold. */
@@ -276,9 +277,7 @@ export class Downloads {
     load.bytes += bytes;
     this.#load.set(peer, load);
     this.#active++;
-    const { downloadTimeoutMs, minThroughputBytesPerSec } = this.#limits;
-    const timeoutMs = Math.ceil(downloadTimeoutMs + (bytes / minThroughputBytesPerSec) * 1000);
-    return { token, want, peer, bytes, timeoutMs };
+    return { token, want, peer, bytes, timeoutMs: fetchDeadlineMs(bytes, this.#limits) };
   }
 
   /** Stops the download in flight (it will be cancelled); the want is queued again. */
