@@ -1,9 +1,11 @@
 /**
- * Runs the broadcast protocol core over the real transport: feeds it transport events, messages
- * and requests with the current time, and carries out the actions it asks for.
+ * Runs the broadcast protocol core over a {@link DriverEnvironment}: feeds it link events,
+ * messages, fetch results, chunk-store completions and validation verdicts, each with the
+ * current time, and carries out the actions it asks for. The node runs it over its transport
+ * (node-environment.ts), the simulator over its virtual network (src/sim/environment.ts): the
+ * same code in both.
  * @module
  */
-import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
 import {
   AbortError,
   LinkClosedError,
@@ -12,268 +14,43 @@ import {
   RequestTimeoutError,
 } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
-import { LimitLog } from '../limit-log.ts';
 import type { Logger } from '../log.ts';
-import {
-  type InboundMessage,
-  type InboundPeerRequest,
-  LANE_NAMES,
-  lengthDelimitedPrefix,
-  type ResponseBody,
-  type Transport,
-  type TransportEvent,
-} from '../transport/index.ts';
+import { LANE_NAMES, type Lane } from '../transport/lanes.ts';
+import type { ConnId } from '../transport/link.ts';
+import { ChunkOpQueue } from './chunk-ops.ts';
 import { encodeManifest, manifestId, rechunk, sha256 } from './chunks/manifest.ts';
 import type { ChunkStore } from './chunks/store.ts';
-import { BroadcastCore, type CoreOptions, type HeldUse } from './core/core.ts';
-import {
-  COUNTER_LABELS,
-  COUNTER_NAMES,
-  type CoreObserver,
-  type CounterName,
-  TIMING_NAMES,
-  type TimingName,
-} from './core/observer.ts';
-import { FetchResponse } from './proto/broadcast.ts';
+import { BroadcastCore, type CoreOptions } from './core/core.ts';
+import type { Cancel, DriverEnvironment, DriverObserver, RequestOutcome } from './environment.ts';
+import { Resends } from './resend.ts';
 import type {
   Artifact,
   ArtifactId,
   ChannelConfig,
   ChannelStats,
   ChunkProgress,
-  ChunkRead,
   CoreAction,
   DeliveredArtifact,
   FetchResult,
   HeldArtifactInfo,
   RemovalReason,
-  SlotNumber,
-  Validation,
 } from './types.ts';
+import { runValidation } from './validation.ts';
 
-/** The default clock: wall-clock milliseconds that never go backwards within a process. */
-export function monotonicNow(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-const COUNTER_HELP: Record<CounterName, string> = {
-  adverts:
-    'Slot updates received that name an artifact, by outcome (accepted, duplicate, stale, later, dropped, malformed, oversized, over_limit)',
-  downloads: 'Artifact downloads by outcome (started, succeeded, retried, faulty, cancelled)',
-  peer_faults:
-    'Peers caught misbehaving (bad_hash, oversized, missing_body, bad_manifest; chunk_missing, chunk_timeout: a chunk the peer claims answered missing, or not in time) or whose artifacts the validation hook rejected',
-  validations: 'Verdicts of the validation hook',
-  delivered: 'Artifacts accepted and handed to the application',
-  relayed: 'Accepted artifacts advertised on to peers',
-  relay_skipped:
-    'Accepted artifacts not relayed because no slot was free (retention keeps a slot for every artifact held: a bug to report)',
-  relay_suppressed:
-    'Delayed relayed adverts of pushed artifacts not sent: the peer advertised the artifact meanwhile',
-  duplicate_downloads: 'Downloads of an artifact that was already held when they finished',
-  updates_sent: 'Slot updates queued to peers, by kind (advert, inline, withdrawn)',
-  messages_dropped: 'Slot-update messages ignored as a whole, by reason',
-  pool_full: 'Accepted artifacts that did not fit in the pool',
-  chunks:
-    'Chunks of chunked artifacts, by outcome (fetched, retried, faulty, written, write_failed), and chunked downloads that lost their place to a waiting one (evicted: dormant, nobody offers it; stalled: no verified chunk for chunkStallMs, or only faulty sources; preempted: its one advertiser held more than half the places of the channel)',
-  removed:
-    'Held artifacts that left their channel, by reason (expired, purged, evicted, aborted, rejected)',
-  evicted:
-    'Artifacts evicted to make room, by the owner charged (the peer over its share or holding the most, or self)',
-  wants_removed: 'Advertised artifacts no longer wanted, by reason (expired, purged)',
-};
-
-const TIMING_HELP: Record<TimingName, string> = {
-  delivery_latency:
-    'From the origin broadcast to the delivery here, seconds: receipt time minus the age the last relayer sent (its last hop left out), by channel',
-  download_duration:
-    'From the first fetch request for an artifact (the manifest of a chunked one) to all of it here and verified, seconds, by channel',
-  validation_duration:
-    'From handing an artifact to the validation hook to its verdict, seconds, by channel',
-};
-
-/** Histogram buckets of each timing, seconds. */
-const TIMING_BUCKETS: Record<TimingName, number[]> = {
-  delivery_latency: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-  download_duration: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-  validation_duration: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-};
-
-/** Core counters that mean a limit was reached: the limit's name in the `limit reached` log. */
-function limitOf(name: CounterName, labels: Record<string, string>): string | undefined {
-  switch (name) {
-    case 'pool_full':
-      return 'pool';
-    case 'relay_skipped':
-      return 'slots';
-    case 'evicted':
-      return 'channel_full';
-    case 'adverts':
-      return labels.outcome === 'over_limit' ? 'peer_slots' : undefined;
-    default:
-      return undefined;
-  }
-}
-
-type HistogramChild = ReturnType<Histogram<'channel'>['labels']>;
-
-/**
- * The broadcast layer's prom-client metrics (`subnet_p2p_broadcast_*`): one counter per core
- * decision (see {@link COUNTER_NAMES}), one histogram per core timing (see
- * {@link TIMING_NAMES}; per channel, each channel's series bound once), gauges sampled from
- * `core.stats()` at scrape time, and the deliveries dropped by full `received()` buffers. With
- * a {@link LimitLog}, the counters that mean a limit was reached (pool full, slots full,
- * eviction from a full channel, a peer's slot past `maxSlots`) are logged there too.
- */
-export class BroadcastMetrics implements CoreObserver {
-  readonly #counters: Record<CounterName, Counter<string>>;
-  readonly #dropped: Counter<'channel'>;
-  readonly #fetchFailures: Counter<'peer' | 'reason'>;
-  /** Per timing, per channel: the bound histogram series. */
-  readonly #timings: Record<TimingName, Map<string, HistogramChild>>;
-  readonly #limits: LimitLog | undefined;
-
-  constructor(
-    registry: MetricsRegistry,
-    stats: () => ReturnType<BroadcastCore['stats']>,
-    opts: { channels?: Iterable<string>; limits?: LimitLog } = {},
-  ) {
-    const registers = [registry];
-    this.#limits = opts.limits;
-    const channels = [...(opts.channels ?? [])];
-    const timings = {} as Record<TimingName, Map<string, HistogramChild>>;
-    for (const name of TIMING_NAMES) {
-      const histogram = new Histogram({
-        name: `subnet_p2p_broadcast_${name}_seconds`,
-        help: TIMING_HELP[name],
-        labelNames: ['channel'],
-        buckets: TIMING_BUCKETS[name],
-        registers,
-      });
-      const byChannel = new Map<string, HistogramChild>();
-      for (const channel of channels) {
-        histogram.zero({ channel });
-        byChannel.set(channel, histogram.labels(channel));
-      }
-      timings[name] = byChannel;
-    }
-    this.#timings = timings;
-    const counters = {} as Record<CounterName, Counter<string>>;
-    for (const name of COUNTER_NAMES) {
-      counters[name] = new Counter({
-        name: `subnet_p2p_broadcast_${name}_total`,
-        help: COUNTER_HELP[name],
-        labelNames: [...COUNTER_LABELS[name]],
-        registers,
-      });
-    }
-    this.#counters = counters;
-    this.#dropped = new Counter({
-      name: 'subnet_p2p_broadcast_deliveries_dropped_total',
-      help: 'Delivered artifacts dropped from a full received() buffer (the oldest goes), by channel',
-      labelNames: ['channel'],
-      registers,
-    });
-    this.#fetchFailures = new Counter({
-      name: 'subnet_p2p_broadcast_fetch_failures_total',
-      help: 'Fetches a peer did not answer in time (timeout) or answered with an error (error), by peer',
-      labelNames: ['peer', 'reason'],
-      registers,
-    });
-    const gauge = (name: string, help: string, pick: (s: ReturnType<typeof stats>) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(pick(stats()));
-        },
-      });
-    gauge('subnet_p2p_broadcast_wants', 'Advertised artifacts not held yet', (s) => s.wants);
-    gauge('subnet_p2p_broadcast_downloading', 'Downloads in flight', (s) => s.downloading);
-    gauge('subnet_p2p_broadcast_validating', 'Artifacts in validation', (s) => s.validating);
-    gauge('subnet_p2p_broadcast_peers_up', 'Peers the broadcast layer sees up', (s) => s.peersUp);
-    const heldGauge = (name: string, help: string, pick: (h: HeldUse) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['channel'],
-        registers,
-        collect() {
-          for (const [channel, h] of Object.entries(stats().held))
-            this.labels(channel).set(pick(h));
-        },
-      });
-    heldGauge(
-      'subnet_p2p_broadcast_held_artifacts',
-      'Artifacts a channel holds, whole or in part (own and received), by channel',
-      (h) => h.artifacts,
-    );
-    heldGauge(
-      'subnet_p2p_broadcast_held_artifacts_limit',
-      'The most artifacts a channel holds (maxSlots), by channel',
-      (h) => h.maxArtifacts,
-    );
-    heldGauge(
-      'subnet_p2p_broadcast_held_bytes',
-      'Bytes of the artifacts a channel holds (pool and chunk store), by channel',
-      (h) => h.bytes,
-    );
-    heldGauge(
-      'subnet_p2p_broadcast_held_bytes_limit',
-      'The most bytes a channel holds (maxBytes), by channel',
-      (h) => h.maxBytes,
-    );
-    new Gauge({
-      name: 'subnet_p2p_broadcast_slots',
-      help: 'Slots in use by our own and relayed artifacts, by channel',
-      labelNames: ['channel'],
-      registers,
-      collect() {
-        for (const [channel, n] of Object.entries(stats().slots)) this.labels(channel).set(n);
-      },
-    });
-  }
-
-  /** {@inheritDoc CoreObserver.count} */
-  count(name: CounterName, labels: Record<string, string>, n = 1): void {
-    this.#counters[name].inc(labels, n);
-    if (this.#limits === undefined) return;
-    const limit = limitOf(name, labels);
-    if (limit !== undefined) this.#limits.reached(limit, labels.channel ?? '', labels);
-  }
-
-  /** {@inheritDoc CoreObserver.timing} */
-  timing(name: TimingName, channel: string, ms: number): void {
-    this.#timings[name].get(channel)?.observe(ms / 1000);
-  }
-
-  /** A fetch from `peer` timed out or failed (counted against that peer). */
-  fetchFailed(peer: NodeId, reason: 'timeout' | 'error'): void {
-    this.#fetchFailures.inc({ peer, reason });
-  }
-
-  /** One delivery dropped from a full received() buffer of `channel`. */
-  deliveryDropped(channel: string): void {
-    this.#dropped.inc({ channel });
-    this.#limits?.reached('received_buffer', channel, { channel });
-  }
-
-  /** A slot-update message to `peer` did not fit in its send queue (ERR_QUEUE_FULL). */
-  sendQueueFull(peer: NodeId, lane: string): void {
-    this.#limits?.reached('send_queue', lane, { lane, peer });
-  }
-}
-/** Options of {@link BroadcastDriver}: those of the core (its observer is the driver's metrics), and: */
+/** Options of {@link BroadcastDriver}: those of the core, and: */
 export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
+  /** What the driver runs over (the node's transport, or the simulator's network). */
+  environment: DriverEnvironment;
+  /** Counts the core's decisions and the driver's failures (the node's metrics). */
+  observer: DriverObserver;
   /** The node's logger; the driver logs through a child with `component: 'broadcast'`. */
   logger: Logger;
-  /** prom-client registry (the node's, shared with the transport). */
-  metrics: MetricsRegistry;
   /** Accepted artifacts, for the application (the node routes them to its channels). */
   deliver: (artifact: DeliveredArtifact) => void;
-  /** Clock, ms. Default {@link monotonicNow}. */
-  now?: () => number;
-  /** The chunk store of each channel with chunking (required for those). */
+  /**
+   * The chunk store of each channel with chunking (required for those): the application's
+   * streams read and write it directly; the core's operations go through the environment.
+   */
   chunkStores?: ReadonlyMap<string, ChunkStore>;
   /** Progress of chunked downloads. */
   onProgress?: (progress: ChunkProgress) => void;
@@ -281,61 +58,54 @@ export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
   onRemoved?: (channel: string, id: ArtifactId, reason: RemovalReason) => void;
 }
 
-/** Backoff of `core.resend` after a full send queue: base doubling to max, ms. */
-const RESEND_BASE_MS = 250;
-const RESEND_MAX_MS = 5000;
-
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The reason the core is given for a failed request, from the environment's error. */
+export function fetchFailure(err: unknown): Extract<FetchResult, { ok: false }>['reason'] {
+  if (err instanceof RequestTimeoutError) return 'timeout';
+  if (err instanceof LinkClosedError) return 'link_closed';
+  if (err instanceof AbortError) return 'cancelled';
+  return 'error';
+}
 
 /**
- * Runs a {@link BroadcastCore} over a {@link Transport}. The core is a state machine without
- * I/O; the driver feeds it link events, slot-update messages, fetch requests, fetch results and
- * validation verdicts, each with the current time, and carries out its actions: sends, fetches
- * (transport requests, cancelled through an AbortSignal), validation hooks, deliveries, and one
- * wake-up timer.
+ * Runs a {@link BroadcastCore} over a {@link DriverEnvironment}. The core is a state machine
+ * without I/O; the driver feeds it events, each with the environment's time, and carries out
+ * its actions: sends (a send the queue refused is handed back after a backoff), fetches
+ * (cancellable requests), chunk-store operations (kept in order per artifact), validation hooks
+ * (synchronous or not), deliveries, and one wake-up timer.
  *
  * Actions are collected once per burst of events: every event only marks the driver as due, and
- * one microtask then calls `core.takeActions()`. So many synchronous `broadcast()` calls are
- * flushed into few messages.
- *
- * Wiring: the transport takes its message and request handlers at creation, so create the
- * driver first, pass {@link BroadcastDriver.transportHandlers} to `createTransport`, then
- * {@link BroadcastDriver.attach} the transport before starting it.
+ * the environment's `defer` then calls `core.takeActions()`. So many synchronous `broadcast()`
+ * calls are flushed into few messages.
  *
  * @example
- * const driver = new BroadcastDriver({ self, channels, pools, downloads, logger, metrics, deliver });
- * const transport = createTransport({ identity, registry, subnet, metrics, ...driver.transportHandlers });
- * driver.attach(transport);
+ * const env = new NodeEnvironment({ chunkStores });
+ * const driver = new BroadcastDriver({ environment: env, observer, self, channels, pools, downloads, logger, deliver });
+ * const transport = createTransport({ identity, registry, subnet, metrics, ...env.handlers(driver, logger) });
+ * env.attach(transport, driver);
  * await transport.start();
  */
 export class BroadcastDriver {
   readonly core: BroadcastCore;
-  readonly metrics: BroadcastMetrics;
+  readonly #env: DriverEnvironment;
+  readonly #observer: DriverObserver;
   readonly #channels: ReadonlyMap<string, ChannelConfig>;
   readonly #log: Logger;
-  readonly #now: () => number;
   readonly #deliver: (artifact: DeliveredArtifact) => void;
   readonly #stores: ReadonlyMap<string, ChunkStore>;
   readonly #onProgress: ((progress: ChunkProgress) => void) | undefined;
   readonly #onRemoved: BroadcastDriverOptions['onRemoved'];
-  /** Per chunked artifact, the tail of its chain of store operations (kept in order). */
-  readonly #storeOps = new Map<string, Promise<void>>();
-  readonly #fetches = new Map<number, AbortController>();
-  /** Per peer, after a full send queue: the retry timer and the slots to send again. */
-  readonly #resends = new Map<NodeId, NodeJS.Timeout>();
-  readonly #unsent = new Map<NodeId, Map<string, SlotNumber[]>>();
-  readonly #resendAttempts = new Map<NodeId, { attempt: number; at: number }>();
-  #transport: Transport | undefined;
-  #unsubscribe: (() => void) | undefined;
+  readonly #storeOps: ChunkOpQueue;
+  readonly #fetches = new Map<number, Cancel>();
+  readonly #resends: Resends;
   #due = false;
-  #wake: { at: number; timer: NodeJS.Timeout } | undefined;
+  #wake: Cancel | undefined;
   #stopped = false;
 
   constructor(opts: BroadcastDriverOptions) {
+    this.#env = opts.environment;
+    this.#observer = opts.observer;
     this.#channels = opts.channels;
     this.#log = opts.logger.child({ component: 'broadcast' });
-    this.#now = opts.now ?? monotonicNow;
     this.#deliver = opts.deliver;
     this.#stores = opts.chunkStores ?? new Map();
     this.#onProgress = opts.onProgress;
@@ -345,49 +115,42 @@ export class BroadcastDriver {
         throw new Error(`channel '${name}' has chunking but no chunk store`);
       }
     }
-    let core: BroadcastCore | undefined;
-    this.metrics = new BroadcastMetrics(opts.metrics, () => core!.stats(), {
-      channels: opts.channels.keys(),
-      limits: new LimitLog(this.#log),
-    });
-    core = new BroadcastCore({
+    this.core = new BroadcastCore({
       self: opts.self,
       channels: opts.channels,
       pools: opts.pools,
       downloads: opts.downloads,
       messages: opts.messages,
-      observer: this.metrics,
+      observer: opts.observer,
       linked: opts.linked,
       ...(opts.neighbors ? { neighbors: opts.neighbors } : {}),
     });
-    this.core = core;
+    this.#storeOps = new ChunkOpQueue(this.#env);
+    this.#resends = new Resends(this.#env, (peer, unsent) =>
+      this.#feed('send-failed', (now) => {
+        for (const [channel, slots] of unsent) this.core.onSendFailed(peer, channel, slots, now);
+      }),
+    );
   }
 
-  /** The `onMessage` and `onRequest` options to create the transport with. */
-  readonly transportHandlers: {
-    onMessage: (msg: InboundMessage) => void;
-    onRequest: (req: InboundPeerRequest) => ResponseBody | Promise<ResponseBody>;
-  } = {
-    onMessage: (msg) =>
-      this.#feed('updates', (now) =>
-        this.core.onUpdates(msg.peer, msg.connId, msg.lane, msg.body, now),
-      ),
-    onRequest: (req) => {
-      const r = this.core.serveRequest(req.lane, req.body);
-      return 'type' in r ? this.#readChunk(r) : r;
-    },
-  };
+  // -------------------------------------------------------------------------------------------
+  // The environment's events
 
-  async #readChunk(r: ChunkRead): Promise<ResponseBody> {
-    const bytes = await this.#stores
-      .get(r.channel)
-      ?.get(r.id, r.index)
-      .catch((err: unknown) => {
-        this.#log.warn({ err, id: r.id, index: r.index }, 'chunk store read failed');
-        return undefined;
-      });
-    if (!bytes) return FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
-    return [lengthDelimitedPrefix(1, bytes.length), bytes];
+  /** A link to `peer` came up (connection `connId`). */
+  peerUp(peer: NodeId, connId: ConnId): void {
+    // A new link starts with the whole table: no resend due on the old one.
+    this.#resends.cancel(peer);
+    this.#feed('peer-up', (now) => this.core.peerUp(peer, connId, now));
+  }
+
+  /** The link `connId` to `peer` went down. */
+  peerDown(peer: NodeId, connId: ConnId): void {
+    this.#feed('peer-down', (now) => this.core.peerDown(peer, connId, now));
+  }
+
+  /** A slot-update message from `peer` over connection `connId`. */
+  onMessage(peer: NodeId, connId: ConnId, lane: Lane, body: Uint8Array): void {
+    this.#feed('updates', (now) => this.core.onUpdates(peer, connId, lane, body, now));
   }
 
   /**
@@ -399,7 +162,7 @@ export class BroadcastDriver {
     let n = 0;
     for (const [channel, store] of this.#stores) {
       const stored = await store.list();
-      n += this.core.resume(channel, stored, this.#now());
+      n += this.core.resume(channel, stored, this.#env.now());
     }
     this.#schedule();
     return n;
@@ -428,7 +191,7 @@ export class BroadcastDriver {
       id,
       manifest,
       opts.attributes ?? new Uint8Array(0),
-      this.#now(),
+      this.#env.now(),
       opts.ageMs ?? 0,
     );
     this.#schedule();
@@ -455,49 +218,6 @@ export class BroadcastDriver {
     return this.core.chunkedInfo(channel, id);
   }
 
-  #storeOp(
-    channel: string,
-    id: ArtifactId,
-    op: (store: ChunkStore) => Promise<void>,
-  ): Promise<void> {
-    const key = `${channel}:${id}`;
-    const store = this.#stores.get(channel)!;
-    const next = (this.#storeOps.get(key) ?? Promise.resolve()).then(() => op(store));
-    const tail = next.catch(() => undefined);
-    this.#storeOps.set(key, tail);
-    void tail.then(() => {
-      if (this.#storeOps.get(key) === tail) this.#storeOps.delete(key);
-    });
-    return next;
-  }
-
-  /**
-   * Starts following `transport`'s link events (links already up are reported to the core at
-   * once). The transport must have been created with {@link transportHandlers}.
-   */
-  attach(transport: Transport): void {
-    if (this.#transport) throw new Error('broadcast driver already attached to a transport');
-    if (this.#stopped) throw new Error('broadcast driver is stopped');
-    this.#transport = transport;
-    this.#unsubscribe = transport.subscribe((e) => this.#onTransportEvent(e));
-    for (const p of transport.peers()) {
-      if (p.connId !== undefined) {
-        const connId = p.connId;
-        this.#feed('peer-up', (now) => this.core.peerUp(p.nodeId, connId, now));
-      }
-    }
-  }
-
-  #onTransportEvent(e: TransportEvent): void {
-    if (e.type === 'peer-up') {
-      // A new link starts with the whole table: no resend due on the old one.
-      this.#cancelResend(e.peer);
-      this.#feed('peer-up', (now) => this.core.peerUp(e.peer, e.connId, now));
-    } else if (e.type === 'peer-down') {
-      this.#feed('peer-down', (now) => this.core.peerDown(e.peer, e.connId, now));
-    }
-  }
-
   // -------------------------------------------------------------------------------------------
   // The application's calls (errors propagate: they are the caller's)
 
@@ -511,7 +231,7 @@ export class BroadcastDriver {
     const chunking = this.#channels.get(channel)?.chunking;
     if (chunking && bytes.length > chunking.thresholdBytes)
       return this.#addChunked(channel, bytes, opts);
-    const id = this.core.add(channel, bytes, opts, this.#now());
+    const id = this.core.add(channel, bytes, opts, this.#env.now());
     this.#schedule();
     return id;
   }
@@ -524,7 +244,7 @@ export class BroadcastDriver {
   ): ArtifactId {
     const cfg = this.#channels.get(channel)!;
     if (bytes.length > cfg.maxArtifactBytes) {
-      this.core.add(channel, bytes, opts, this.#now()); // throws ERR_ARTIFACT_TOO_LARGE
+      this.core.add(channel, bytes, opts, this.#env.now()); // throws ERR_ARTIFACT_TOO_LARGE
     }
     const chunkBytes = cfg.chunking!.chunkBytes;
     const hashes: Uint8Array[] = [];
@@ -541,7 +261,7 @@ export class BroadcastDriver {
   /** {@inheritDoc BroadcastCore.abort} */
   abort(channel: string, id: ArtifactId): boolean {
     this.#checkRunning();
-    const had = this.core.abort(channel, id, this.#now());
+    const had = this.core.abort(channel, id, this.#env.now());
     this.#schedule();
     return had;
   }
@@ -554,7 +274,7 @@ export class BroadcastDriver {
   /** {@inheritDoc BroadcastCore.purge} */
   purge(channel: string, predicate: (a: HeldArtifactInfo) => boolean): number {
     this.#checkRunning();
-    const n = this.core.purge(channel, predicate, this.#now());
+    const n = this.core.purge(channel, predicate, this.#env.now());
     this.#schedule();
     return n;
   }
@@ -562,7 +282,7 @@ export class BroadcastDriver {
   /** {@inheritDoc BroadcastCore.purgeBelow} */
   purgeBelow(channel: string, field: string, value: number): number {
     this.#checkRunning();
-    const n = this.core.purgeBelow(channel, field, value, this.#now());
+    const n = this.core.purgeBelow(channel, field, value, this.#env.now());
     this.#schedule();
     return n;
   }
@@ -583,22 +303,21 @@ export class BroadcastDriver {
   /** Asks the priority function again about every artifact not held (one channel or all). */
   reprioritize(channel?: string): void {
     this.#checkRunning();
-    this.core.reprioritize(channel, this.#now());
+    this.core.reprioritize(channel, this.#env.now());
     this.#schedule();
   }
 
   #checkRunning(): void {
     if (this.#stopped) throw new NodeStoppedError();
   }
-
   // -------------------------------------------------------------------------------------------
   // Events in, actions out
 
-  /** Feeds one event to the core (a core bug is logged, not thrown into the transport). */
+  /** Feeds one event to the core (a core bug is logged, not thrown into the environment). */
   #feed(what: string, event: (now: number) => void): void {
     if (this.#stopped) return;
     try {
-      event(this.#now());
+      event(this.#env.now());
     } catch (err) {
       this.#log.error({ err, event: what }, 'broadcast core failed on an event');
     }
@@ -608,7 +327,7 @@ export class BroadcastDriver {
   #schedule(): void {
     if (this.#due || this.#stopped) return;
     this.#due = true;
-    queueMicrotask(() => this.#pump());
+    this.#env.defer(() => this.#pump());
   }
 
   #pump(): void {
@@ -632,55 +351,62 @@ export class BroadcastDriver {
 
   #execute(action: CoreAction): void {
     switch (action.type) {
-      case 'send': {
-        this.#transport!.send(action.peer, action.lane, action.body).catch((err: Error) =>
+      case 'send':
+        this.#env.send(action.peer, action.lane, action.body, (err) =>
           this.#sendFailed(action, err),
         );
         return;
-      }
       case 'fetch':
         this.#fetch(action);
         return;
       case 'cancel-fetch': {
-        const controller = this.#fetches.get(action.token);
+        const cancel = this.#fetches.get(action.token);
         this.#fetches.delete(action.token);
-        controller?.abort();
+        cancel?.();
         return;
       }
-      case 'validate':
-        this.#validate(action.token, action.artifact);
+      case 'validate': {
+        const { token, artifact } = action;
+        const hook = this.#channels.get(artifact.channel)?.validate;
+        runValidation(hook, artifact, this.#env, this.#log, (verdict) =>
+          this.#feed('validated', (now) => this.core.onValidated(token, verdict, now)),
+        );
         return;
+      }
       case 'deliver':
         this.#deliver(action.artifact);
         return;
       case 'wake':
-        this.#arm(action.at);
+        this.#wake?.();
+        this.#wake = this.#env.setTimer(action.at, () => {
+          this.#wake = undefined;
+          this.#feed('tick', (now) => this.core.tick(now));
+        });
         return;
       case 'chunk-open':
-        this.#storeOp(action.channel, action.id, (st) => st.open(action.id, action.manifest)).catch(
-          (err: unknown) => this.#log.warn({ err, id: action.id }, 'chunk store open failed'),
+        this.#storeOps.run(
+          action.channel,
+          action.id,
+          { kind: 'open', manifest: action.manifest },
+          (err) => {
+            if (err) this.#log.warn({ err, id: action.id }, 'chunk store open failed');
+          },
         );
         return;
       case 'chunk-write': {
         const { channel, id, index, bytes } = action;
-        this.#storeOp(channel, id, (st) => st.put(id, index, bytes)).then(
-          () =>
-            this.#feed('chunk-written', (now) =>
-              this.core.onChunkWritten(channel, id, index, true, now),
-            ),
-          (err: unknown) => {
-            this.#log.warn({ err, id, index }, 'chunk store write failed');
-            this.#feed('chunk-written', (now) =>
-              this.core.onChunkWritten(channel, id, index, false, now),
-            );
-          },
-        );
+        this.#storeOps.run(channel, id, { kind: 'put', index, bytes }, (err) => {
+          if (err) this.#log.warn({ err, id, index }, 'chunk store write failed');
+          this.#feed('chunk-written', (now) =>
+            this.core.onChunkWritten(channel, id, index, err === undefined, now),
+          );
+        });
         return;
       }
       case 'chunk-delete':
-        this.#storeOp(action.channel, action.id, (st) => st.delete(action.id)).catch(
-          (err: unknown) => this.#log.warn({ err, id: action.id }, 'chunk store delete failed'),
-        );
+        this.#storeOps.run(action.channel, action.id, { kind: 'delete' }, (err) => {
+          if (err) this.#log.warn({ err, id: action.id }, 'chunk store delete failed');
+        });
         return;
       case 'progress':
         this.#onProgress?.(action.progress);
@@ -697,147 +423,59 @@ export class BroadcastDriver {
    * core (`onSendFailed`) after a backoff, by which time the queue has drained some (a message
    * into an empty queue is always accepted); the core queues them again as they are then.
    */
-  #sendFailed(action: Extract<CoreAction, { type: 'send' }>, err: Error): void {
+  #sendFailed(action: Extract<CoreAction, { type: 'send' }>, err: unknown): void {
     const peer = action.peer;
+    const message = err instanceof Error ? err.message : String(err);
     if (err instanceof LinkClosedError) {
-      this.#log.debug({ peer, err: err.message }, 'slot updates not sent: no link');
+      this.#log.debug({ peer, err: message }, 'slot updates not sent: no link');
       return;
     }
     if (!(err instanceof QueueFullError)) {
-      this.#log.warn({ peer, err: err.message }, 'slot updates not sent');
+      this.#log.warn({ peer, err: message }, 'slot updates not sent');
       return;
     }
     if (this.#stopped) return;
-    this.metrics.sendQueueFull(peer, LANE_NAMES[action.lane]);
-    let byChannel = this.#unsent.get(peer);
-    if (!byChannel) {
-      byChannel = new Map();
-      this.#unsent.set(peer, byChannel);
-    }
-    byChannel.set(action.channel, [...(byChannel.get(action.channel) ?? []), ...action.slots]);
-    if (this.#resends.has(peer)) return;
-    // The backoff grows while sends keep failing, and starts over after a quiet spell.
-    const now = this.#now();
-    const last = this.#resendAttempts.get(peer);
-    const attempt = last && now - last.at <= 2 * RESEND_MAX_MS ? last.attempt + 1 : 0;
-    this.#resendAttempts.set(peer, { attempt, at: now });
-    const delay = Math.min(RESEND_MAX_MS, RESEND_BASE_MS * 2 ** Math.min(attempt, 20));
-    this.#log.debug({ peer, delay }, 'send queue full: slot updates will be sent again');
-    const timer = setTimeout(() => {
-      this.#resends.delete(peer);
-      const unsent = this.#unsent.get(peer);
-      this.#unsent.delete(peer);
-      this.#feed('send-failed', (now) => {
-        for (const [channel, slots] of unsent ?? [])
-          this.core.onSendFailed(peer, channel, slots, now);
-      });
-    }, delay);
-    timer.unref();
-    this.#resends.set(peer, timer);
-  }
-
-  #cancelResend(peer: NodeId): void {
-    clearTimeout(this.#resends.get(peer));
-    this.#resends.delete(peer);
-    this.#unsent.delete(peer);
-    this.#resendAttempts.delete(peer);
+    this.#observer.sendQueueFull?.(peer, LANE_NAMES[action.lane]);
+    const delay = this.#resends.add(peer, action.channel, action.slots);
+    if (delay !== undefined)
+      this.#log.debug({ peer, delay }, 'send queue full: slot updates will be sent again');
   }
 
   #fetch(action: Extract<CoreAction, { type: 'fetch' }>): void {
-    const controller = new AbortController();
-    this.#fetches.set(action.token, controller);
-    const done = (result: FetchResult) => {
-      // A cancelled fetch is no longer the core's business.
-      if (this.#fetches.get(action.token) !== controller) return;
-      this.#fetches.delete(action.token);
-      this.#feed('fetched', (now) => this.core.onFetched(action.token, result, now));
-    };
-    this.#transport!.request(action.peer, action.lane, action.body, {
-      timeoutMs: action.timeoutMs,
-      signal: controller.signal,
-    }).then(
-      (body) => done({ ok: true, body }),
-      (err: unknown) => {
-        const reason =
-          err instanceof RequestTimeoutError
-            ? 'timeout'
-            : err instanceof LinkClosedError
-              ? 'link_closed'
-              : err instanceof AbortError
-                ? 'cancelled'
-                : 'error';
-        if (reason === 'error') {
-          this.#log.debug({ peer: action.peer, err: (err as Error)?.message }, 'fetch failed');
-        }
-        if (reason === 'timeout' || reason === 'error') {
-          this.metrics.fetchFailed(action.peer, reason);
-        }
-        done({ ok: false, reason });
-      },
-    );
-  }
-
-  #validate(token: number, artifact: DeliveredArtifact): void {
-    const hook = this.#channels.get(artifact.channel)?.validate;
-    const verdict = (v: unknown) => {
-      let checked: Validation = 'ignore';
-      if (v === 'accept' || v === 'reject' || v === 'ignore') checked = v;
+    const { token, peer } = action;
+    const done = (outcome: RequestOutcome) => {
+      this.#fetches.delete(token);
+      let result: FetchResult;
+      if (outcome.ok) result = outcome;
       else {
-        this.#log.warn(
-          { channel: artifact.channel, verdict: String(v) },
-          'validation hook returned no verdict; ignoring the artifact',
-        );
+        const reason = fetchFailure(outcome.error);
+        if (reason === 'error') {
+          const err = outcome.error instanceof Error ? outcome.error.message : outcome.error;
+          this.#log.debug({ peer, err }, 'fetch failed');
+        }
+        if (reason === 'timeout' || reason === 'error') this.#observer.fetchFailed?.(peer, reason);
+        result = { ok: false, reason };
       }
-      this.#feed('validated', (now) => this.core.onValidated(token, checked, now));
+      this.#feed('fetched', (now) => this.core.onFetched(token, result, now));
     };
-    const failed = (err: unknown) => {
-      this.#log.warn(
-        { err, channel: artifact.channel, id: artifact.id },
-        'validation hook threw; ignoring the artifact',
-      );
-      this.#feed('validated', (now) => this.core.onValidated(token, 'ignore', now));
-    };
-    if (!hook) {
-      verdict('accept');
-      return;
-    }
-    let result: Validation | Promise<Validation>;
-    try {
-      result = hook(artifact);
-    } catch (err) {
-      failed(err);
-      return;
-    }
-    if (typeof result === 'string') verdict(result);
-    else Promise.resolve(result).then(verdict, failed);
-  }
-
-  #arm(at: number): void {
-    if (this.#wake) clearTimeout(this.#wake.timer);
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - this.#now())));
-    const timer = setTimeout(() => {
-      this.#wake = undefined;
-      // Timers may fire a fraction of a millisecond early by our clock: wait the rest.
-      if (this.#now() < at) this.#arm(at);
-      else this.#feed('tick', (now) => this.core.tick(now));
-    }, delay);
-    timer.unref();
-    this.#wake = { at, timer };
+    this.#fetches.set(token, () => undefined);
+    const cancel = this.#env.request(peer, action.lane, action.body, action.timeoutMs, done);
+    // A request may end at once (no link): only a pending one can be cancelled.
+    if (this.#fetches.has(token)) this.#fetches.set(token, cancel);
   }
 
   /**
-   * Stops for good: no more events reach the core, in-flight fetches are aborted, the timer is
-   * cleared, and link events are no longer followed. Does not stop the transport.
+   * Stops for good: no more events reach the core, in-flight fetches are cancelled, the timers
+   * are cleared. Does not stop the environment (the transport).
    */
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#unsubscribe?.();
-    if (this.#wake) clearTimeout(this.#wake.timer);
+    this.#wake?.();
     this.#wake = undefined;
-    for (const peer of [...this.#resends.keys()]) this.#cancelResend(peer);
+    this.#resends.clear();
     const fetches = [...this.#fetches.values()];
     this.#fetches.clear();
-    for (const c of fetches) c.abort();
+    for (const cancel of fetches) cancel();
   }
 }

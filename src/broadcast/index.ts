@@ -49,8 +49,17 @@ export {
   TIMING_NAMES,
   type TimingName,
 } from './core/observer.ts';
-export { BroadcastDriver, type BroadcastDriverOptions } from './driver.ts';
+export { BroadcastDriver, type BroadcastDriverOptions, fetchFailure } from './driver.ts';
+export { BroadcastMetrics } from './driver-metrics.ts';
+export type {
+  Cancel,
+  ChunkOp,
+  DriverEnvironment,
+  DriverObserver,
+  RequestOutcome,
+} from './environment.ts';
 export { artifactId, isArtifactId } from './ids.ts';
+export { monotonicNow, NodeEnvironment } from './node-environment.ts';
 export { type ArtifactPool, InMemoryPool } from './pool.ts';
 /** The broadcast wire messages (protobuf codecs), for tools and adversarial tests. */
 export { FetchRequest, FetchResponse, Have, SlotUpdates } from './proto/broadcast.ts';

@@ -2,6 +2,7 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import {
   type ArtifactPool,
   BroadcastDriver,
+  BroadcastMetrics,
   type Channel,
   type ChannelConfig,
   ChannelEndpoint,
@@ -11,11 +12,13 @@ import {
   InMemoryPool,
   MAX_ATTRIBUTES_BYTES,
   manifestBytes,
+  NodeEnvironment,
   resolveChannel,
   resolveDownloadLimits,
 } from '../broadcast/index.ts';
 import { ConfigError, UnknownChannelError } from '../errors.ts';
 import type { NodeId, NodeIdentity } from '../identity/index.ts';
+import { LimitLog } from '../limit-log.ts';
 import { defaultLogger, type Logger } from '../log.ts';
 import type { HostPort, RegistryClient } from '../registry/index.ts';
 import {
@@ -253,14 +256,20 @@ export async function createNode(options: NodeOptions): Promise<Node> {
   }
 
   const endpoints = new Map<string, ChannelEndpoint>();
-  const driver = new BroadcastDriver({
+  const broadcastLogger = logger.child({ node: options.identity.nodeId });
+  const environment = new NodeEnvironment({ now: options.now, chunkStores });
+  const observer: BroadcastMetrics = new BroadcastMetrics(metrics, () => driver.core.stats(), {
+    channels: channelConfigs.keys(),
+    limits: new LimitLog(broadcastLogger.child({ component: 'broadcast' })),
+  });
+  const driver: BroadcastDriver = new BroadcastDriver({
     self: options.identity.nodeId,
     channels: channelConfigs,
     pools,
     downloads,
-    logger: logger.child({ node: options.identity.nodeId }),
-    metrics,
-    now: options.now,
+    environment,
+    observer,
+    logger: broadcastLogger,
     deliver: (artifact) => endpoints.get(artifact.channel)?.deliver(artifact),
     chunkStores,
     onProgress: (progress) => endpoints.get(progress.channel)?.progress(progress),
@@ -278,7 +287,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     purgeBelow: driver.purgeBelow.bind(driver),
     list: driver.list.bind(driver),
     stats: driver.stats.bind(driver),
-    deliveryDropped: (channel: string) => driver.metrics.deliveryDropped(channel),
+    deliveryDropped: (channel: string) => observer.deliveryDropped(channel),
     addStream: driver.addStream.bind(driver),
     stream: driver.stream.bind(driver),
     chunkedInfo: driver.chunkedInfo.bind(driver),
@@ -299,7 +308,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     logger,
     metrics,
     appDigest: channelConfigDigest(channelConfigs),
-    ...driver.transportHandlers,
+    ...environment.handlers(driver, broadcastLogger.child({ component: 'broadcast' })),
   });
   const channelWatch = new ChannelConfigWatch({
     digest: channelConfigDigest(channelConfigs),
@@ -307,13 +316,14 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     metrics,
     logger: logger.child({ component: 'node', node: options.identity.nodeId }),
   });
-  driver.attach(transport);
+  environment.attach(transport, driver);
   let address: HostPort;
   try {
     await driver.resume();
     address = await transport.start();
   } catch (err) {
     driver.stop();
+    environment.detach();
     channelWatch.stop();
     await transport.stop();
     throw err;
@@ -336,6 +346,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
     stop(): Promise<void> {
       stopping ??= (async () => {
         driver.stop();
+        environment.detach();
         channelWatch.stop();
         for (const ch of endpoints.values()) ch.end();
         await transport.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry as MetricsRegistry } from 'prom-client';
-import { BroadcastMetrics } from '../../src/broadcast/driver.ts';
+import { BroadcastMetrics } from '../../src/broadcast/driver-metrics.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { LimitLog } from '../../src/limit-log.ts';
 import { capturedLogger, metricValue } from '../helpers/common.ts';
