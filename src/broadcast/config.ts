@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import { Lane } from '../transport/index.ts';
+import { Lane } from '../transport/lanes.ts';
 import { chunkCount, manifestBytes } from './chunks/manifest.ts';
 import type { ChannelConfig, ChunkingConfig, DownloadLimits } from './types.ts';
 

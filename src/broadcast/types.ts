@@ -1,5 +1,6 @@
 import type { NodeId } from '../identity/index.ts';
-import type { ConnId, Lane } from '../transport/index.ts';
+import type { Lane } from '../transport/lanes.ts';
+import type { ConnId } from '../transport/link.ts';
 
 /** An artifact's id: the SHA-256 of its bytes, lower-case hex (64 characters). */
 export type ArtifactId = string & { readonly __brand: 'ArtifactId' };

@@ -1,11 +1,12 @@
 import { crc32 } from 'node:zlib';
 import type { NodeId } from '../../identity/index.ts';
-import type { ConnId } from '../../transport/index.ts';
+import type { ConnId } from '../../transport/link.ts';
 import { chunkLength } from '../chunks/manifest.ts';
+import { fetchDeadlineMs } from '../fetch-deadline.ts';
 import { idToBytes } from '../ids.ts';
 import { FetchRequest } from '../proto/broadcast.ts';
 import type { CoreAction, DownloadLimits } from '../types.ts';
-import type { ChunkState } from './chunked.ts';
+import type { ChunkState } from './chunk-state.ts';
 
 /** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
 const CHUNK_WINDOW = 64;
@@ -295,7 +296,6 @@ export class ChunkFetches {
     }
     tried.add(peer);
     const bytes = chunkLength(s.manifest, index);
-    const { downloadTimeoutMs, minThroughputBytesPerSec } = this.#host.limits;
     this.#host.act({
       type: 'fetch',
       token,
@@ -306,7 +306,7 @@ export class ChunkFetches {
         id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
         part: index + 1,
       }),
-      timeoutMs: Math.ceil(downloadTimeoutMs + (bytes / minThroughputBytesPerSec) * 1000),
+      timeoutMs: fetchDeadlineMs(bytes, this.#host.limits),
     });
   }
 

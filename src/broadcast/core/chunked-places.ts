@@ -5,7 +5,7 @@
  */
 import type { NodeId } from '../../identity/index.ts';
 import type { AdvertInfo, DownloadLimits } from '../types.ts';
-import type { ChunkState } from './chunked.ts';
+import type { ChunkState } from './chunk-state.ts';
 import type { Want } from './downloads.ts';
 
 /**

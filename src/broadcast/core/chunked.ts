@@ -1,5 +1,6 @@
 import type { NodeId } from '../../identity/index.ts';
-import { lengthDelimitedPrefix, type ResponseBody } from '../../transport/index.ts';
+import type { ResponseBody } from '../../transport/rpc.ts';
+import { lengthDelimitedPrefix } from '../../transport/wire-parts.ts';
 import {
   Bitset,
   chunkLength,
@@ -18,69 +19,19 @@ import type {
   FetchResult,
   Validation,
 } from '../types.ts';
+import type { ChannelState } from './channel-state.ts';
 import { ChunkFetches, type ChunkFetchHost } from './chunk-fetches.ts';
+import { type ChunkState, newChunkState } from './chunk-state.ts';
 import {
   ChunkedPlaces,
   type EvictedDownload,
   type EvictionReason,
   isStalled,
 } from './chunked-places.ts';
-import type { ChannelState } from './core.ts';
 import type { Want } from './downloads.ts';
 import { fetchedBytes, missingResponse } from './fetch-response.ts';
 import type { CounterName, TimingName } from './observer.ts';
 import type { SlotEntry } from './slot-table.ts';
-
-/** A chunked artifact this node holds in whole or in part. */
-export interface ChunkState {
-  key: string;
-  channel: ChannelState;
-  id: ArtifactId;
-  manifest: Manifest;
-  manifestBytes: Uint8Array;
-  attributes: Uint8Array;
-  /** Chunks verified and written to the chunk store (served to peers). */
-  have: Bitset;
-  phase: 'downloading' | 'validating' | 'held';
-  /** Who can serve chunks: advertisers of the whole artifact ('all'), partial holders (bitmap). */
-  sources: Map<NodeId, Bitset | 'all'>;
-  inflight: Map<number, { token: number; peer: NodeId; at: number }>;
-  /** How long this node's chunk fetches of it take, ms (moving average; none ended yet: undefined). */
-  fetchMs: number | undefined;
-  /** When a chunk of it last arrived verified (none yet: undefined). */
-  progressAt: number | undefined;
-  writing: Set<number>;
-  /** Per chunk, the peers tried in this round (a round ends when every holder was tried). */
-  tried: Map<number, Set<NodeId>>;
-  /** Per chunk, no attempt before this time (after a full round failed). */
-  notBefore: Map<number, number>;
-  /**
-   * Peers never asked again for this artifact: they served a wrong chunk, or answered
-   * `CHUNK_STRIKES` times in a row `missing` for chunks they claim, or not at all.
-   */
-  faulty: Set<NodeId>;
-  /** Per peer, its `missing` answers and timeouts for chunks it claims, since its last good chunk. */
-  strikes: Map<NodeId, number>;
-  /**
-   * Peers in `faulty` for their strikes alone (not for wrong bytes): asked again once their link
-   * went down and came back, as a black hole between honest nodes looks like silence too.
-   */
-  struckOut: Set<NodeId>;
-  bytesFrom: Map<NodeId, number>;
-  haveDirty: boolean;
-  priority: number;
-  seq: number;
-  /** The first advertiser (reported as `from` on delivery). */
-  from: NodeId | undefined;
-  /** Per peer, when its last `Have` for this artifact arrived. */
-  haveFrom: Map<NodeId, number>;
-  /** When this node started getting it. */
-  createdAt: number;
-  /** When the first request for its manifest went out (undefined: not downloaded, or resumed). */
-  downloadStartedAt: number | undefined;
-  /** Created, last given a source, or last stored a chunk (a dormant one may be evicted). */
-  activeAt: number;
-}
 
 /**
  * What the chunked artifacts use of the core that owns them; the core keeps the slot tables,
@@ -321,35 +272,17 @@ export class ChunkedArtifacts {
     from: NodeId | undefined,
   ): ChunkState {
     const now = this.#host.now();
-    const s: ChunkState = {
+    const s = newChunkState(
+      ch,
       key,
-      channel: ch,
       id,
       manifest,
       manifestBytes,
       attributes,
-      have: new Bitset(manifest.hashes.length),
-      phase: 'downloading',
-      sources: new Map(),
-      inflight: new Map(),
-      fetchMs: undefined,
-      progressAt: undefined,
-      writing: new Set(),
-      tried: new Map(),
-      notBefore: new Map(),
-      faulty: new Set(),
-      strikes: new Map(),
-      struckOut: new Set(),
-      bytesFrom: new Map(),
-      haveDirty: false,
-      priority: 0,
-      seq: this.#seq++,
       from,
-      haveFrom: new Map(),
-      createdAt: now,
-      downloadStartedAt: undefined,
-      activeAt: now,
-    };
+      this.#seq++,
+      now,
+    );
     this.#chunks.set(key, s);
     this.#host.act({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
     return s;

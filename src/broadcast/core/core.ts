@@ -6,13 +6,10 @@ import {
   UnknownChannelError,
 } from '../../errors.ts';
 import type { NodeId } from '../../identity/index.ts';
-import {
-  type ConnId,
-  type Lane,
-  lengthDelimitedPrefix,
-  type ResponseBody,
-  ZERO_COPY_MIN_BYTES,
-} from '../../transport/index.ts';
+import type { Lane } from '../../transport/lanes.ts';
+import type { ConnId } from '../../transport/link.ts';
+import type { ResponseBody } from '../../transport/rpc.ts';
+import { lengthDelimitedPrefix, ZERO_COPY_MIN_BYTES } from '../../transport/wire-parts.ts';
 import { advertFits } from '../chunks/manifest.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
 import { artifactId, idFromBytes, idToBytes } from '../ids.ts';
@@ -36,13 +33,17 @@ import type {
   SlotNumber,
   Validation,
 } from '../types.ts';
+import { type ChannelState, newChannelState } from './channel-state.ts';
 import { ChunkedArtifacts } from './chunked.ts';
 import { Downloads, type Want } from './downloads.ts';
 import { fetchedBytes, missingResponse } from './fetch-response.ts';
 import type { CoreObserver, TimingName } from './observer.ts';
 import { PeerSlots } from './peer-slots.ts';
-import { type Owner, Retention } from './retention.ts';
-import { type SlotEntry, SlotTable } from './slot-table.ts';
+import type { Owner } from './retention.ts';
+import type { SlotEntry } from './slot-table.ts';
+
+/** Bounds of the messages the core writes and reads. */
+export { type ChannelState, channelNumber } from './channel-state.ts';
 
 /** Bounds of the messages the core writes and reads. */
 export interface MessageLimits {
@@ -87,20 +88,6 @@ export interface HeldUse {
   maxBytes: number;
 }
 
-/** A channel as the core keeps it (shared with {@link ChunkedArtifacts}). */
-export interface ChannelState {
-  name: string;
-  /** On the wire: CRC32 of the name. */
-  number: number;
-  cfg: ChannelConfig;
-  table: SlotTable;
-  pool: ArtifactPool;
-  /** What it holds, charged to whom, until when (the bounds of maxSlots, maxBytes, maxAgeMs). */
-  retention: Retention;
-  /** `purgeBelow` watermarks: adverts with a field below one are not fetched. */
-  watermarks: Map<string, number>;
-}
-
 interface Validating {
   key: string;
   channel: ChannelState;
@@ -113,11 +100,6 @@ interface Validating {
   createdAt: number;
   /** When it went to the validation hook. */
   startedAt: number;
-}
-
-/** The wire number of a channel: CRC32 of its name (all nodes agree without coordination). */
-export function channelNumber(name: string): number {
-  return crc32(name) >>> 0;
 }
 
 /** The list of `peer` and `channel` in a two-level map, created empty if missing. */
@@ -218,30 +200,16 @@ export class BroadcastCore {
     for (const [name, cfg] of opts.channels) {
       const pool = opts.pools.get(name);
       if (!pool) throw new ConfigError(`channels.${name}`, 'has no pool');
-      const number = channelNumber(name);
-      const clash = this.#byNumber.get(number);
+      const state = newChannelState(name, cfg, pool);
+      const clash = this.#byNumber.get(state.number);
       if (clash) {
         throw new ConfigError(
           `channels.${name}`,
           `its wire number collides with channel '${clash.name}'; rename one`,
         );
       }
-      const state: ChannelState = {
-        name,
-        number,
-        cfg,
-        table: new SlotTable(cfg.maxSlots),
-        pool,
-        retention: new Retention({
-          maxArtifacts: cfg.maxSlots,
-          maxBytes: cfg.maxBytes,
-          maxAgeMs: cfg.maxAgeMs,
-          peerShare: cfg.peerShare,
-        }),
-        watermarks: new Map(),
-      };
       this.#channels.set(name, state);
-      this.#byNumber.set(number, state);
+      this.#byNumber.set(state.number, state);
     }
   }
 

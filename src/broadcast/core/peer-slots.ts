@@ -1,4 +1,4 @@
-import type { ConnId } from '../../transport/index.ts';
+import type { ConnId } from '../../transport/link.ts';
 import type { ArtifactId, CommitNumber, SlotNumber } from '../types.ts';
 
 /** A receiver's record of one slot of one peer. */
