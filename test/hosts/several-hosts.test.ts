@@ -266,13 +266,13 @@ describe('several hosts (network namespaces)', {
     for (const line of failures) t.diagnostic(`slow host: ${line}`);
     t.diagnostic(await lab.qdiscStats(4));
 
-    // The link was the bottleneck while the bulk lasted: never above the limit, packets over
-    // the bucket's rate again and again, and most of the rate used. Not all of it: on a busy
-    // machine the slow host's loop lags while votes flow, and bulk then yields to them by
-    // design (the load governor); one CI run carried 64% of the rate, with 36 319 packets
-    // over the limit.
+    // The link was the bottleneck while the bulk lasted: never above the limit, and packets
+    // over the bucket's rate again and again. How much of the rate the bulk used is only a
+    // diagnostic: on a busy machine the slow host's loop lags while votes flow, and bulk then
+    // yields to them by design (the load governor). One CI run carried 64% of the rate with
+    // 36 319 packets over the limit; one with three other jobs on the two cores carried 21%
+    // (4.2 Mbit/s) with 36 558 over the limit, the bucket as saturated as ever.
     assert.ok(wire <= RATE_BYTES_PER_SEC * 1.05, `the link carried more than the limit: ${wire}`);
-    assert.ok(wire >= RATE_BYTES_PER_SEC * 0.5, `bulk did not load the link: ${wire}`);
     assert.ok(overlimited >= 1000, `the bucket was over its rate only ${overlimited} times`);
     assert.ok(goodput <= RATE_BYTES_PER_SEC * 1.05, `bulk faster than the limit: ${goodput}`);
     // Votes were timed while it was: several of them, every one within the bound.
