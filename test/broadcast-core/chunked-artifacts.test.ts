@@ -11,7 +11,7 @@ import {
 import type { ArtifactId } from '../../src/broadcast/types.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { type ConnId, Lane } from '../../src/transport/index.ts';
-import { CHANNEL, CHUNK_TOKEN_BASE, ChunkMesh } from '../helpers/chunk-mesh.ts';
+import { CHANNEL, ChunkMesh, isChunkFetch } from '../helpers/chunk-mesh.ts';
 
 const CHUNK = 1024;
 const CHUNKING = {
@@ -93,9 +93,7 @@ describe('chunked artifacts (core)', () => {
     );
     let max = 0;
     mesh.onStep = () => {
-      const manifests = mesh.fetches.filter(
-        (f) => f.from === receiver && f.token < CHUNK_TOKEN_BASE,
-      ).length;
+      const manifests = mesh.fetches.filter((f) => f.from === receiver && !isChunkFetch(f)).length;
       const partial = ids.filter((id) => {
         const info = mesh.node(receiver).core.chunkedInfo(CHANNEL, id);
         return info !== undefined && !info.complete;

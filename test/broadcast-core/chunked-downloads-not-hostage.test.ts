@@ -21,7 +21,7 @@ import type { SlotUpdate } from '../../src/broadcast/proto/broadcast.ts';
 import type { ArtifactId, DownloadLimits } from '../../src/broadcast/types.ts';
 import type { NodeId } from '../../src/identity/index.ts';
 import { type ConnId, Lane, lengthDelimitedPrefix } from '../../src/transport/index.ts';
-import { CHANNEL, CHUNK_TOKEN_BASE, ChunkMesh, type PendingFetch } from '../helpers/chunk-mesh.ts';
+import { CHANNEL, ChunkMesh, isChunkFetch, type PendingFetch } from '../helpers/chunk-mesh.ts';
 
 const CHUNK = 1024;
 const CHUNKING = {
@@ -161,7 +161,7 @@ class Scene {
   /** Whether the receiver fetches the manifest of `id` now. */
   fetchingManifest(id: ArtifactId): boolean {
     return this.mesh.fetches.some(
-      (f) => f.from === this.receiver && f.token < CHUNK_TOKEN_BASE && request(f).id === id,
+      (f) => f.from === this.receiver && !isChunkFetch(f) && request(f).id === id,
     );
   }
 
@@ -374,7 +374,7 @@ describe('chunked downloads cannot be held hostage', () => {
     const manifestSize = 17 + 32 * 40;
     const slot = scene.advertise(id, bytes.length, manifestSize);
     const askedLiar = () =>
-      mesh.fetches.some((f) => f.from === receiver && f.to === liar && f.token >= CHUNK_TOKEN_BASE);
+      mesh.fetches.some((f) => f.from === receiver && f.to === liar && isChunkFetch(f));
     assert.ok(mesh.run(askedLiar));
     scene.withdraw(slot);
     assert.ok(mesh.run(() => core.chunkedInfo(CHANNEL, id)?.complete === true));

@@ -7,6 +7,7 @@
  * all (`ignores`: those fetches time out at their deadline).
  */
 
+import { tokenOwner } from '../../src/broadcast/core/tokens.ts';
 import {
   BroadcastCore,
   type ChannelConfig,
@@ -27,8 +28,10 @@ import { Rng } from '../../src/sim/rng.ts';
 import { type ConnId, Lane, lengthDelimitedPrefix } from '../../src/transport/index.ts';
 
 export const CHANNEL = 'big';
-/** Chunk fetch tokens start here (the core keeps them apart from whole-artifact fetches). */
-export const CHUNK_TOKEN_BASE = 2 ** 40;
+/** Whether a fetch is a chunk fetch (its token is tagged by the core's chunk fetches). */
+export function isChunkFetch(f: { token: number }): boolean {
+  return tokenOwner(f.token) === 'chunk';
+}
 
 export interface MeshNode {
   id: NodeId;
@@ -186,7 +189,7 @@ export class ChunkMesh {
     const perPeer = new Map<NodeId, number>();
     let total = this.writes.filter((w) => w.node === node).length;
     for (const f of this.fetches) {
-      if (f.from !== node || f.token < CHUNK_TOKEN_BASE) continue;
+      if (f.from !== node || !isChunkFetch(f)) continue;
       total++;
       perPeer.set(f.to, (perPeer.get(f.to) ?? 0) + 1);
     }

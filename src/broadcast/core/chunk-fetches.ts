@@ -7,11 +7,10 @@ import { idToBytes } from '../ids.ts';
 import { FetchRequest } from '../proto/broadcast.ts';
 import type { CoreAction, DownloadLimits } from '../types.ts';
 import type { ChunkState } from './chunk-state.ts';
+import { TokenSpace } from './tokens.ts';
 
 /** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
 const CHUNK_WINDOW = 64;
-/** Chunk fetch tokens start here, apart from the download scheduler's. */
-const CHUNK_TOKEN_BASE = 2 ** 40;
 
 /** What the chunk fetches use of the core that owns them. */
 export interface ChunkFetchHost {
@@ -51,7 +50,7 @@ export class ChunkFetches {
   /** Per peer, measured chunk throughput, bytes per ms (moving average). */
   readonly #throughput = new Map<NodeId, number>();
   #inFlight = 0;
-  #nextToken = CHUNK_TOKEN_BASE;
+  readonly #tokenSpace = new TokenSpace('chunk');
   /** Per artifact, each node's place in the order of its shares (see #shares). */
   readonly #ranks = new WeakMap<ChunkState, { seed: number; ranks: Map<NodeId, number> }>();
   /** When the chunk choice should be looked at again (a share's owner falls silent). */
@@ -70,11 +69,6 @@ export class ChunkFetches {
   /** When the chunk choice should be looked at again, if a share's owner is silent. */
   get wakeAt(): number | undefined {
     return this.#wakeAt;
-  }
-
-  /** Whether `token` is a chunk fetch's (still current or not). */
-  owns(token: number): boolean {
-    return this.#tokens.has(token);
   }
 
   /** The earliest time after `now` at which a chunk's backoff ends, if any. */
@@ -284,7 +278,7 @@ export class ChunkFetches {
   }
 
   #fetch(s: ChunkState, index: number, peer: NodeId, now: number): void {
-    const token = this.#nextToken++;
+    const token = this.#tokenSpace.next();
     s.inflight.set(index, { token, peer, at: now });
     this.#tokens.set(token, { key: s.key, index });
     this.#load.set(peer, (this.#load.get(peer) ?? 0) + 1);

@@ -477,11 +477,6 @@ export class ChunkedArtifacts {
     this.#fetches.start(now);
   }
 
-  /** Whether fetch `token` is a chunk fetch. */
-  owns(token: number): boolean {
-    return this.#fetches.owns(token);
-  }
-
   /** The result of chunk fetch `token`: a verified chunk is handed to the store. */
   onFetched(token: number, result: FetchResult, now: number): void {
     const done = this.#fetches.end(token);

@@ -41,6 +41,7 @@ import type { CoreObserver, TimingName } from './observer.ts';
 import { PeerSlots } from './peer-slots.ts';
 import type { Owner } from './retention.ts';
 import type { SlotEntry } from './slot-table.ts';
+import { TokenSpace, tokenOwner } from './tokens.ts';
 
 /** Bounds of the messages the core writes and reads. */
 export { type ChannelState, channelNumber } from './channel-state.ts';
@@ -163,7 +164,7 @@ export class BroadcastCore {
   /** Chunked artifacts, held in whole or in part. */
   readonly #chunked: ChunkedArtifacts;
   #actions: CoreAction[] = [];
-  #nextToken = 1;
+  readonly #validationTokens = new TokenSpace('validation');
   #nextReprioritize: number | undefined;
   #wakeAt: number | undefined;
   #scheduleNeeded = false;
@@ -857,7 +858,7 @@ export class BroadcastCore {
 
   /** The result of fetch `token`. */
   onFetched(token: number, result: FetchResult, now: number): void {
-    if (this.#chunked.owns(token)) {
+    if (tokenOwner(token) === 'chunk') {
       this.#touch(now);
       this.#chunked.onFetched(token, result, now);
       return;
@@ -936,7 +937,7 @@ export class BroadcastCore {
     owner: Owner,
     createdAt: number,
   ): void {
-    const token = this.#nextToken++;
+    const token = this.#validationTokens.next();
     const startedAt = this.#now;
     this.#validating.set(token, {
       key,

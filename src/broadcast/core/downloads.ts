@@ -1,6 +1,7 @@
 import type { NodeId } from '../../identity/index.ts';
 import { fetchDeadlineMs } from '../fetch-deadline.ts';
 import type { AdvertInfo, ArtifactId, DownloadLimits, PriorityDecision } from '../types.ts';
+import { TokenSpace } from './tokens.ts';
 
 /** An artifact this node has seen advertised and does not hold. */
 export interface Want {
@@ -63,7 +64,7 @@ export class Downloads {
   readonly #tokens = new Map<number, string>();
   #active = 0;
   #seq = 0;
-  #nextToken = 1;
+  readonly #tokenSpace = new TokenSpace('download');
   #earliestRetry = Number.POSITIVE_INFINITY;
 
   constructor(limits: DownloadLimits) {
@@ -267,7 +268,7 @@ export class Downloads {
 
   #start(want: Want, peer: NodeId): Start {
     const bytes = want.advertisers.get(peer)!;
-    const token = this.#nextToken++;
+    const token = this.#tokenSpace.next();
     this.#dequeue(want);
     want.inflight = { token, peer, bytes };
     want.tried.add(peer);
