@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.ts';
 import { Lane } from '../transport/lanes.ts';
-import { chunkCount, manifestBytes } from './chunks/manifest.ts';
+import { CHANNEL_NAME_PATTERN, CHANNEL_NAME_RULE, channelConfigSchema } from './channel-schema.ts';
 import type { ChannelConfig, ChunkingConfig, DownloadLimits } from './types.ts';
 
 /** Application attributes of an artifact travel in its advert: at most this many bytes. */
@@ -88,71 +88,19 @@ function positive(field: string, value: number, integer = true): void {
  * spells it) turns chunking off (see {@link ChannelConfig.chunking}).
  */
 export function resolveChannel(name: string, partial: Partial<ChannelConfig> = {}): ChannelConfig {
-  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) {
-    throw new ConfigError(
-      `channels.${name}`,
-      'channel names are 1-63 of [a-z0-9_-], starting alphanumeric',
-    );
-  }
+  if (!CHANNEL_NAME_PATTERN.test(name))
+    throw new ConfigError(`channels.${name}`, CHANNEL_NAME_RULE);
   // 'chunking' in partial decides: absent is the default, present as undefined or null is off.
   const c: ChannelConfig = { ...DEFAULT_CHANNEL, chunking: DEFAULT_CHUNKING, ...partial };
   if ((c.chunking as ChunkingConfig | null | undefined) === null) c.chunking = undefined;
-  const f = (k: string) => `channels.${name}.${k}`;
-  if (c.lane !== Lane.high && c.lane !== Lane.bulk) {
-    throw new ConfigError(f('lane'), 'must be the high or the bulk lane');
-  }
-  if (!Number.isSafeInteger(c.pushThresholdBytes) || c.pushThresholdBytes < 0) {
-    throw new ConfigError(
-      f('pushThresholdBytes'),
-      `must be an integer >= 0, got ${c.pushThresholdBytes}`,
-    );
-  }
-  positive(f('maxArtifactBytes'), c.maxArtifactBytes);
-  positive(f('maxSlots'), c.maxSlots);
-  if (c.maxSlots > 2 ** 32) throw new ConfigError(f('maxSlots'), 'must fit in 32 bits');
-  if (!(c.peerShare > 0 && c.peerShare <= 1)) {
-    throw new ConfigError(f('peerShare'), `must be a fraction in (0, 1], got ${c.peerShare}`);
-  }
+  if (typeof c.chunking === 'object') c.chunking = { ...DEFAULT_CHUNKING, ...c.chunking };
   if (partial.maxBytes === undefined) {
     c.maxBytes = Math.max(DEFAULT_MAX_BYTES, Math.ceil(c.maxArtifactBytes / c.peerShare));
   }
-  positive(f('maxBytes'), c.maxBytes);
-  // One peer's largest artifact must fit in its share, or it could never be admitted.
-  if (Math.floor(c.maxBytes * c.peerShare) < c.maxArtifactBytes) {
-    throw new ConfigError(
-      f('maxBytes'),
-      `${c.maxBytes} x peerShare ${c.peerShare} must hold one artifact of maxArtifactBytes ${c.maxArtifactBytes}`,
-    );
-  }
-  positive(f('maxAgeMs'), c.maxAgeMs);
-  if (typeof c.numericAttribute !== 'function') {
-    throw new ConfigError(f('numericAttribute'), 'must be a function');
-  }
-  if (c.relay !== 'relay' && c.relay !== 'origin-only') {
-    throw new ConfigError(f('relay'), `must be 'relay' or 'origin-only', got ${String(c.relay)}`);
-  }
-  if (typeof c.priority !== 'function') throw new ConfigError(f('priority'), 'must be a function');
-  if (c.chunking !== undefined) {
-    if (typeof c.chunking !== 'object') {
-      throw new ConfigError(f('chunking'), 'must be an object, or undefined (null) for none');
-    }
-    const k: ChunkingConfig = { ...DEFAULT_CHUNKING, ...c.chunking };
-    for (const [key, v] of Object.entries(k)) positive(f(`chunking.${key}`), v as number);
-    if (k.chunkBytes > k.maxChunkBytes) {
-      throw new ConfigError(f('chunking.chunkBytes'), 'must not exceed maxChunkBytes');
-    }
-    if (k.maxManifestBytes < 49) {
-      throw new ConfigError(f('chunking.maxManifestBytes'), 'must hold at least one chunk hash');
-    }
-    // The largest artifact's manifest must fit: a node could not broadcast it otherwise.
-    const manifest = manifestBytes(chunkCount(c.maxArtifactBytes, k.chunkBytes));
-    if (c.maxArtifactBytes > k.thresholdBytes && manifest > k.maxManifestBytes) {
-      throw new ConfigError(
-        f('maxArtifactBytes'),
-        `${c.maxArtifactBytes} needs a manifest of ${manifest} bytes, over chunking.maxManifestBytes ${k.maxManifestBytes}`,
-      );
-    }
-    c.chunking = k;
+  const result = channelConfigSchema.safeParse(c);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`channels.${name}.${issue.path.join('.')}`, issue.message);
   }
   return c;
 }

@@ -7,6 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
+  CHANNEL_NAME_PATTERN,
+  CHANNEL_NAME_RULE,
+  type ChannelFileSettings,
+  channelFileSchema,
+} from '../broadcast/channel-schema.ts';
+import {
   type ChunkingConfig,
   DEFAULT_CHANNEL,
   DEFAULT_CHUNKING,
@@ -177,26 +183,6 @@ const hostPort = z.string().transform((text, ctx): HostPort => {
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
-/** A channel's `chunking`: any of its fields (the rest from DEFAULT_CHUNKING), or null (off). */
-const chunkingSchema = z
-  .object(Object.fromEntries(Object.keys(DEFAULT_CHUNKING).map((k) => [k, positiveInt.optional()])))
-  .strict()
-  .nullable();
-
-const channelSchema = z
-  .object({
-    lane: z.enum(['high', 'bulk']).optional(),
-    pushThresholdBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    maxArtifactBytes: positiveInt.optional(),
-    maxSlots: positiveInt.max(2 ** 32).optional(),
-    relay: z.enum(['relay', 'origin-only']).optional(),
-    maxAgeMs: positiveInt.optional(),
-    maxBytes: positiveInt.optional(),
-    peerShare: z.number().positive().max(1).optional(),
-    chunking: chunkingSchema.optional(),
-  })
-  .strict();
-
 const limitsSchema = z
   .object(
     Object.fromEntries(Object.keys(DEFAULT_DAEMON_LIMITS).map((k) => [k, positiveInt.optional()])),
@@ -211,8 +197,6 @@ const downloadsSchema = z
     ),
   )
   .strict();
-
-const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** An `apiHosts` entry: a DNS name, an IPv4 address, or an IPv6 address (brackets optional). */
 const API_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[?[0-9A-Fa-f:.]+\]?)$/;
@@ -239,15 +223,11 @@ const configSchema = z
     api: hostPort.optional(),
     // Merged over the default channels (see parseDaemonConfig); null removes a default one.
     channels: z
-      .record(z.string(), channelSchema.nullable())
+      .record(z.string(), channelFileSchema.nullable())
       .superRefine((channels, ctx) => {
         for (const [name, settings] of Object.entries(channels)) {
-          if (!CHANNEL_NAME.test(name)) {
-            ctx.addIssue({
-              code: z.ZodIssueCode.custom,
-              path: [name],
-              message: 'channel names are 1-63 of [a-z0-9_-], starting alphanumeric',
-            });
+          if (!CHANNEL_NAME_PATTERN.test(name)) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: CHANNEL_NAME_RULE });
           } else if (settings === null && !Object.hasOwn(DEFAULT_NODE_CHANNELS, name)) {
             ctx.addIssue({
               code: z.ZodIssueCode.custom,
@@ -279,7 +259,7 @@ const configSchema = z
   })
   .strict();
 
-type ChannelInput = z.infer<typeof channelSchema>;
+type ChannelInput = ChannelFileSettings;
 
 /**
  * The channels a config runs: the default channels (`consensus`, `ingress`) with the given
