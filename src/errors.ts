@@ -3,12 +3,76 @@
  * can `switch (err.code)`; the message says what happened and to whom. Causes are chained.
  */
 
+/** The codes the daemon's HTTP API answers a refused request with ({@link ApiRequestError}). */
+export type ApiErrorCode =
+  | 'ERR_ARTIFACT_TOO_LARGE'
+  | 'ERR_BAD_ARTIFACT_ID'
+  | 'ERR_BAD_ATTRIBUTES'
+  | 'ERR_BAD_ENCODING'
+  | 'ERR_BAD_PURGE'
+  | 'ERR_BAD_QUERY'
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_BAD_URL'
+  | 'ERR_BODY_TOO_LARGE'
+  | 'ERR_FORBIDDEN_HOST'
+  | 'ERR_FORBIDDEN_ORIGIN'
+  | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_SHUTTING_DOWN'
+  | 'ERR_TOO_MANY_STREAMS'
+  | 'ERR_TOO_MANY_UPLOADS'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_UPLOAD_TOO_SLOW';
+
+/**
+ * Every `code` a {@link SubnetP2pError} can have: a closed set, so that a `switch (err.code)`
+ * is checked by the compiler. A new error class adds its code here.
+ */
+export type SubnetP2pErrorCode =
+  // Configuration, identity, registry
+  | 'ERR_CONFIG'
+  | 'ERR_IDENTITY'
+  | 'ERR_KEY_EXISTS'
+  | 'ERR_REGISTRY_FORMAT'
+  | 'ERR_REGISTRY_SIGNATURE'
+  | 'ERR_REGISTRY_VERSION'
+  | 'ERR_REGISTRY_EDIT'
+  // Transport
+  | 'ERR_PROTOCOL'
+  | 'ERR_PEER_REFUSED'
+  | 'ERR_LINK_CLOSED'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_MESSAGE_TOO_LARGE'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_REMOTE'
+  | 'ERR_INVALID_STATE'
+  // Broadcast
+  | 'ERR_UNKNOWN_CHANNEL'
+  | 'ERR_ARTIFACT_TOO_LARGE'
+  | 'ERR_ARTIFACT_EXPIRED'
+  | 'ERR_NODE_STOPPED'
+  | 'ERR_CHUNKING_OFF'
+  | 'ERR_ARTIFACT_NOT_OPEN'
+  | 'ERR_BAD_MANIFEST'
+  // Daemon and its API client
+  | ApiErrorCode
+  | 'ERR_API_UNREACHABLE'
+  | 'ERR_API_TOKEN'
+  | 'ERR_API_ANSWER'
+  | 'ERR_DURABLE_WRITE'
+  // Command-line tools (cli/demo.ts, cli/sim.ts, sim/load-report.ts)
+  | 'ERR_DEMO_INCOMPLETE'
+  | 'ERR_DEMO_TOO_LARGE'
+  | 'ERR_SIM_INCOMPLETE'
+  | 'ERR_REPORT_UNAVAILABLE';
+
 /** Base class of all subnet-p2p errors. */
 export class SubnetP2pError extends Error {
-  /** Stable, machine-readable code, e.g. `ERR_FRAME_TOO_LARGE`. */
-  readonly code: string;
+  /** Stable, machine-readable code, e.g. `ERR_QUEUE_FULL`. */
+  readonly code: SubnetP2pErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: SubnetP2pErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -154,6 +218,16 @@ export class RemoteError extends SubnetP2pError {
   }
 }
 
+/**
+ * A call came when its object cannot take it: a transport started twice, or asked for its
+ * address before it listens.
+ */
+export class InvalidStateError extends SubnetP2pError {
+  constructor(message: string) {
+    super('ERR_INVALID_STATE', message);
+  }
+}
+
 /** Throws an {@link AbortError} if `signal` is aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
@@ -185,6 +259,34 @@ export class ArtifactExpiredError extends SubnetP2pError {
   }
 }
 
+/**
+ * A chunked (streamed) broadcast on a channel that does not chunk artifacts: its `chunking` is
+ * off, or the node has no chunk store for it.
+ */
+export class ChunkingOffError extends SubnetP2pError {
+  readonly channel: string;
+  constructor(channel: string) {
+    super('ERR_CHUNKING_OFF', `channel '${channel}' has no chunking`);
+    this.channel = channel;
+  }
+}
+
+/** A chunk store was given a chunk of an artifact it was not asked to `open` first. */
+export class ArtifactNotOpenError extends SubnetP2pError {
+  readonly id: string;
+  constructor(id: string) {
+    super('ERR_ARTIFACT_NOT_OPEN', `chunk store: artifact ${id} not opened`);
+    this.id = id;
+  }
+}
+
+/** A chunked artifact's manifest does not decode (or breaks its own bounds). */
+export class BadManifestError extends SubnetP2pError {
+  constructor(message = 'chunk store: invalid manifest') {
+    super('ERR_BAD_MANIFEST', message);
+  }
+}
+
 /** The node (or its broadcast driver) was stopped; no more calls are taken. */
 export class NodeStoppedError extends SubnetP2pError {
   constructor() {
@@ -201,7 +303,7 @@ export class NodeStoppedError extends SubnetP2pError {
  */
 export class ApiRequestError extends SubnetP2pError {
   readonly status: number;
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: ApiErrorCode, message: string) {
     super(code, message);
     this.status = status;
   }

@@ -3,6 +3,7 @@
  * @module
  */
 import { createReadStream } from 'node:fs';
+import { ChunkingOffError } from '../errors.ts';
 import { Fifo } from '../util/fifo.ts';
 import type {
   Artifact,
@@ -230,7 +231,7 @@ export class ChannelEndpoint implements Channel {
   ): Promise<ArtifactId> {
     const input = typeof source === 'string' ? createReadStream(source) : source;
     const attributes = opts.attributes && new Uint8Array(opts.attributes);
-    if (!this.#host.addStream) return Promise.reject(new Error('chunked artifacts unsupported'));
+    if (!this.#host.addStream) return Promise.reject(new ChunkingOffError(this.name));
     return this.#host.addStream(this.name, input, { attributes, ageMs: opts.ageMs });
   }
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import { Registry as MetricsRegistry } from 'prom-client';
-import { ConfigError, LinkClosedError, type ProtocolError } from '../errors.ts';
+import { ConfigError, InvalidStateError, LinkClosedError, type ProtocolError } from '../errors.ts';
 import { compareNodeIds, type NodeId, type NodeIdentity } from '../identity/index.ts';
 import { LimitLog } from '../limit-log.ts';
 import { defaultLogger, type Logger } from '../log.ts';
@@ -240,7 +240,7 @@ export class Transport {
 
   /** Starts listening and following the registry. Resolves with the bound address. */
   async start(): Promise<HostPort> {
-    if (this.#started) throw new Error('transport already started');
+    if (this.#started) throw new InvalidStateError('transport already started');
     this.#started = true;
     const listen = this.#opts.listen ?? this.#ownRegistryAddress();
     this.#server.listen(listen.port, listen.host);
@@ -267,7 +267,7 @@ export class Transport {
   /** The address the listener is bound to. */
   address(): HostPort {
     const a = this.#server.address() as AddressInfo | null;
-    if (!a) throw new Error('transport is not listening');
+    if (!a) throw new InvalidStateError('transport is not listening');
     return { host: a.address, port: a.port };
   }
 

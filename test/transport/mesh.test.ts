@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RemoteError, SubnetP2pError } from '../../src/errors.ts';
+import { QueueFullError, RemoteError } from '../../src/errors.ts';
 import { Lane } from '../../src/transport/index.ts';
 import { metricValue, startSubnet, stopAll, type TestNode } from '../helpers/subnet.ts';
 
@@ -15,7 +15,7 @@ describe('a subnet of 4 nodes over mutual TLS', () => {
       },
       onRequest: (req) => {
         const text = Buffer.from(req.body).toString();
-        if (text === 'fail') throw new SubnetP2pError('ERR_TEST', 'asked to fail');
+        if (text === 'fail') throw new QueueFullError('asked to fail');
         return Buffer.from(`echo:${text}`);
       },
     });
@@ -75,7 +75,7 @@ describe('a subnet of 4 nodes over mutual TLS', () => {
     const [a, b] = nodes as [TestNode, TestNode];
     await assert.rejects(
       a.transport.request(b.identity.nodeId, Lane.high, Buffer.from('fail')),
-      (err: unknown) => err instanceof RemoteError && err.remoteCode === 'ERR_TEST',
+      (err: unknown) => err instanceof RemoteError && err.remoteCode === 'ERR_QUEUE_FULL',
     );
   });
 

@@ -16,7 +16,12 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, QueueFullError } from '../../errors.ts';
+import {
+  ArtifactNotOpenError,
+  BadManifestError,
+  ConfigError,
+  QueueFullError,
+} from '../../errors.ts';
 import type { ArtifactId } from '../types.ts';
 import {
   Bitset,
@@ -79,7 +84,7 @@ export class InMemoryChunkStore implements ChunkStore {
 
   async put(id: ArtifactId, index: number, bytes: Uint8Array): Promise<void> {
     const a = this.#artifacts.get(id);
-    if (!a) throw new Error(`chunk store: artifact ${id} not opened`);
+    if (!a) throw new ArtifactNotOpenError(id);
     if (a.chunks[index]) return;
     if (this.#bytes + bytes.length > this.#maxBytes) {
       throw new QueueFullError(
@@ -296,7 +301,7 @@ export class DiskChunkStore implements ChunkStore {
   async open(id: ArtifactId, manifest: Uint8Array): Promise<void> {
     if (this.#have.has(id)) return;
     const m = decodeManifest(manifest);
-    if (!m) throw new Error('chunk store: invalid manifest');
+    if (!m) throw new BadManifestError();
     await this.#mkdir();
     const have = new Bitset(m.hashes.length);
     this.#have.set(id, have);
@@ -313,7 +318,7 @@ export class DiskChunkStore implements ChunkStore {
 
   async put(id: ArtifactId, index: number, bytes: Uint8Array): Promise<void> {
     const have = this.#have.get(id);
-    if (!have) throw new Error(`chunk store: artifact ${id} not opened`);
+    if (!have) throw new ArtifactNotOpenError(id);
     if (have.has(index)) return;
     const m = this.#manifests.get(id)!;
     await this.#use(id, async (files) => {
