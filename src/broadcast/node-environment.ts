@@ -3,7 +3,7 @@
  * timers and microtasks; and the transport handlers that feed the driver.
  * @module
  */
-import { NodeStoppedError } from '../errors.ts';
+import { InvalidStateError, NodeStoppedError } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -159,7 +159,8 @@ export class NodeEnvironment implements DriverEnvironment {
    * {@link handlers}.
    */
   attach(transport: Transport, driver: BroadcastDriver): void {
-    if (this.#transport) throw new Error('broadcast driver already attached to a transport');
+    if (this.#transport)
+      throw new InvalidStateError('broadcast driver already attached to a transport');
     this.#transport = transport;
     this.#unsubscribe = transport.subscribe((e) => {
       if (e.type === 'peer-up') driver.peerUp(e.peer, e.connId);
