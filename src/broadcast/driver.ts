@@ -8,6 +8,7 @@
  */
 import {
   AbortError,
+  ChunkingOffError,
   LinkClosedError,
   NodeStoppedError,
   QueueFullError,
@@ -52,6 +53,11 @@ export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
    * streams read and write it directly; the core's operations go through the environment.
    */
   chunkStores?: ReadonlyMap<string, ChunkStore>;
+  /**
+   * Called with an error the core threw on an event or an action (a bug: logged at error
+   * first). The simulator rethrows it, so that a run stops at a core bug.
+   */
+  onFault?: (err: unknown) => void;
   /** Progress of chunked downloads. */
   onProgress?: (progress: ChunkProgress) => void;
   /** Held artifacts that left their channel (expired, purged, evicted, aborted, rejected). */
@@ -94,6 +100,7 @@ export class BroadcastDriver {
   readonly #stores: ReadonlyMap<string, ChunkStore>;
   readonly #onProgress: ((progress: ChunkProgress) => void) | undefined;
   readonly #onRemoved: BroadcastDriverOptions['onRemoved'];
+  readonly #onFault: BroadcastDriverOptions['onFault'];
   readonly #storeOps: ChunkOpQueue;
   readonly #fetches = new Map<number, Cancel>();
   readonly #resends: Resends;
@@ -110,11 +117,7 @@ export class BroadcastDriver {
     this.#stores = opts.chunkStores ?? new Map();
     this.#onProgress = opts.onProgress;
     this.#onRemoved = opts.onRemoved;
-    for (const [name, cfg] of opts.channels) {
-      if (cfg.chunking && !this.#stores.has(name)) {
-        throw new Error(`channel '${name}' has chunking but no chunk store`);
-      }
-    }
+    this.#onFault = opts.onFault;
     this.core = new BroadcastCore({
       self: opts.self,
       channels: opts.channels,
@@ -182,7 +185,7 @@ export class BroadcastDriver {
     const cfg = this.#channels.get(channel);
     const store = this.#stores.get(channel);
     if (!cfg?.chunking || !store) {
-      throw new Error(`channel '${channel}' has no chunking`);
+      throw new ChunkingOffError(channel);
     }
     const { id, manifest } = await store.import(source, cfg.chunking.chunkBytes);
     this.#checkRunning();
@@ -307,6 +310,16 @@ export class BroadcastDriver {
     this.#schedule();
   }
 
+  /**
+   * Runs `call` on the core with the current time, then carries out the actions it produced
+   * (unless stopped); its errors are the caller's. For the simulator's direct calls.
+   */
+  apply<T>(call: (core: BroadcastCore, now: number) => T): T {
+    const result = call(this.core, this.#env.now());
+    this.#schedule();
+    return result;
+  }
+
   #checkRunning(): void {
     if (this.#stopped) throw new NodeStoppedError();
   }
@@ -320,6 +333,7 @@ export class BroadcastDriver {
       event(this.#env.now());
     } catch (err) {
       this.#log.error({ err, event: what }, 'broadcast core failed on an event');
+      this.#onFault?.(err);
     }
     this.#schedule();
   }
@@ -338,6 +352,7 @@ export class BroadcastDriver {
       actions = this.core.takeActions();
     } catch (err) {
       this.#log.error({ err }, 'broadcast core failed to produce its actions');
+      this.#onFault?.(err);
       return;
     }
     for (const action of actions) {
@@ -345,6 +360,7 @@ export class BroadcastDriver {
         this.#execute(action);
       } catch (err) {
         this.#log.error({ err, action: action.type }, 'broadcast action failed');
+        this.#onFault?.(err);
       }
     }
   }

@@ -1,26 +1,27 @@
+/**
+ * The simulated network: virtual time, links with latency and bandwidth, partitions, crashes,
+ * and a production {@link BroadcastDriver} per node running over it (environment.ts).
+ * @module
+ */
 import {
   type ArtifactId,
-  BroadcastCore,
+  BroadcastDriver,
   type ChannelConfig,
-  type CoreAction,
   type DeliveredArtifact,
   type DownloadLimits,
-  FetchRequest,
-  FetchResponse,
   resolveChannel,
   resolveDownloadLimits,
-  type SlotNumber,
 } from '../broadcast/index.ts';
+import { ConfigError } from '../errors.ts';
 
 import type { NodeId } from '../identity/index.ts';
+import { silentLogger } from '../log.ts';
 import {
   bulkWindowFor,
   type ConnId,
-  concatParts,
   creditThreshold,
   DEFAULT_TOPOLOGY,
   Lane,
-  lengthDelimitedPrefix,
   type TopologyOptions,
   TopologyView,
 } from '../transport/index.ts';
@@ -34,12 +35,16 @@ import {
   Nic,
   Pipe,
   type PipeHost,
-  requestEnvelopeBytes,
   resolveSimTransport,
-  responseEnvelopeBytes,
   type SimTransportLimits,
 } from './bandwidth.ts';
 import { chunkArtifact } from './chunks.ts';
+import {
+  type SendOutcome,
+  type ServeBehavior,
+  SimEnvironment,
+  type SimWorld,
+} from './environment.ts';
 import { EventQueue } from './event-queue.ts';
 import { SimObserver } from './observer.ts';
 import { ArtifactBytes, SimPool } from './pool.ts';
@@ -48,8 +53,17 @@ import { Rng } from './rng.ts';
 /** Events between two calls of {@link SimNetwork.onProgress} (a few per second of wall time). */
 export const PROGRESS_EVENTS = 1 << 16;
 
-/** How a simulated node answers fetches. */
-export type ServeBehavior = 'honest' | 'wrong-bytes' | 'silent';
+export type { ServeBehavior } from './environment.ts';
+
+/** Options of {@link SimNetwork.run}: when to stop. */
+export interface RunOptions {
+  /** Stop once this holds (checked after each event). */
+  until?: () => boolean;
+  /** Stop before the first event later than this virtual time, ms. */
+  maxTime?: number;
+  /** Stop after this many events (default 50 million). */
+  maxEvents?: number;
+}
 
 /** One-way latency of a link, drawn once per link: [min, max] ms uniformly, or a sampler. */
 export type LatencyModel = readonly [number, number] | ((rng: Rng) => number);
@@ -88,10 +102,12 @@ export interface SimNetworkOptions {
  */
 export type SimChunkStore = Map<string, Map<number, Uint8Array>>;
 
-/** One simulated node: a production BroadcastCore plus what the simulation observed of it. */
+/** One simulated node: a production BroadcastDriver plus what the simulation observed of it. */
 export interface SimNode {
   readonly id: NodeId;
-  core: BroadcastCore;
+  /** The node's driver (a new one at every restart) and its core. */
+  driver: BroadcastDriver;
+  core: BroadcastDriver['core'];
   observer: SimObserver;
   alive: boolean;
   /** Bumped at every restart: events of an older incarnation are dropped. */
@@ -100,7 +116,6 @@ export interface SimNode {
   /** Artifacts delivered to the application, by `channel:id`: first time, and from whom. */
   readonly deliveries: Map<string, { at: number; from: NodeId }>;
   nextConnId: number;
-  wakeVersion: number;
   /** Its access link, if bandwidth is modelled. */
   readonly bandwidth: Bandwidth | undefined;
   nic: Nic | undefined;
@@ -146,15 +161,12 @@ export interface Traffic {
   messages: number;
 }
 
-type SendOutcome = 'sent' | 'down' | 'full';
+/** The drivers' logger: silent (a core bug is rethrown through `onFault`, not logged). */
+const SIM_LOGGER = silentLogger();
 
 function pairKey(a: NodeId, b: NodeId): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
 }
-
-/** The driver's backoff for a send the transport refused (queue full): 250 ms doubling to 5 s. */
-const RESEND_BASE_MS = 250;
-const RESEND_MAX_MS = 5000;
 
 /**
  * A deterministic network of production broadcast cores: virtual time, seeded latencies,
@@ -190,11 +202,12 @@ export class SimNetwork {
   readonly #bytes = new ArtifactBytes();
   /** The chunks of every chunked artifact broadcast, as their origin cut them, by id. */
   readonly #chunkBytes = new Map<ArtifactId, readonly Uint8Array[]>();
-  /** Slot updates the transport refused, per node and peer, waiting for a resend. */
-  readonly #unsent = new Map<
-    string,
-    { slots: Map<string, SlotNumber[]>; attempt: number; lastAt: number; armed: boolean }
-  >();
+  /** What the nodes' environments need of the network. */
+  readonly #world: SimWorld;
+  /** The drivers' deferred work (their action pumps), run after the current event. */
+  #deferred: (() => void)[] = [];
+  /** Validation promises not settled yet (see {@link runAsync}). */
+  #pending = 0;
 
   constructor(opts: SimNetworkOptions) {
     this.#opts = opts;
@@ -205,6 +218,39 @@ export class SimNetwork {
     this.#downloads = resolveDownloadLimits(opts.downloads);
     this.#transport = resolveSimTransport(opts.transport);
     this.traffic = { bytes: [0, 0, 0], series: new Map(), binMs: opts.binMs ?? 100, messages: 0 };
+    this.#world = {
+      queue: this.queue,
+      rng: this.rng,
+      chunkWriteMs: opts.chunkWriteMs ?? 0,
+      node: (id) => this.node(id),
+      transmit: (from, to, lane, length, deliver) =>
+        this.#transmit(from as SimNode, to as SimNode, lane, length, deliver),
+      requestId: (from, to) => {
+        const pipe = this.#links.get(pairKey(from, to))?.pipes.get(from);
+        return pipe ? pipe.nextRequestId++ : undefined;
+      },
+      trackFetch: (a, b, key, fail) => {
+        const link = this.#links.get(pairKey(a, b));
+        if (!link?.up) return false;
+        link.fetches.set(key, fail);
+        return true;
+      },
+      untrackFetch: (a, b, key) => this.#links.get(pairKey(a, b))?.fetches.delete(key),
+      defer: (fn) => this.#deferred.push(fn),
+      pending: (delta) => {
+        this.#pending += delta;
+      },
+      shared: (id, index, bytes) => this.#shared(id, index, bytes),
+    };
+  }
+
+  /** Runs the drivers' deferred work (and what it defers in turn). */
+  #drain(): void {
+    while (this.#deferred.length > 0) {
+      const batch = this.#deferred;
+      this.#deferred = [];
+      for (const fn of batch) fn();
+    }
   }
 
   get now(): number {
@@ -239,23 +285,36 @@ export class SimNetwork {
     });
   }
 
-  #newCore(id: NodeId): {
-    core: BroadcastCore;
-    observer: SimObserver;
-    pools: Map<string, SimPool>;
-  } {
+  /** A new incarnation of `node`: a fresh driver, observer, pools and environment. */
+  #start(node: SimNode): void {
     const observer = new SimObserver();
     const pools = new Map([...this.#channels.keys()].map((n) => [n, new SimPool(this.#bytes)]));
-    const core = new BroadcastCore({
-      self: id,
+    const driver = new BroadcastDriver({
+      self: node.id,
       channels: this.#channels,
       pools,
       downloads: this.#downloads,
+      environment: new SimEnvironment(this.#world, node),
       observer,
+      logger: SIM_LOGGER,
+      // No chunkStores: the chunked channels' stores are the node's own (node.chunks), reached
+      // through the environment; the driver's application streams are not simulated.
+      deliver: (artifact) => {
+        const key = `${artifact.channel}:${artifact.id}`;
+        if (this.#opts.recordDeliveries !== false && !node.deliveries.has(key))
+          node.deliveries.set(key, { at: this.now, from: artifact.from });
+        this.onDeliver?.(node, artifact);
+      },
+      onFault: (err) => {
+        throw err;
+      },
       linked: (a, b) => this.#links.has(pairKey(a, b)),
-      neighbors: (node) => this.neighbors(node),
+      neighbors: (n) => this.neighbors(n),
     });
-    return { core, observer, pools };
+    node.driver = driver;
+    node.core = driver.core;
+    node.observer = observer;
+    node.pools = pools;
   }
 
   /** Adds a node (not linked to anyone yet). */
@@ -264,22 +323,21 @@ export class SimNetwork {
     opts: ServeBehavior | { serve?: ServeBehavior; bandwidth?: Bandwidth } = 'honest',
   ): SimNode {
     const o = typeof opts === 'string' ? { serve: opts } : opts;
-    const { core, observer, pools } = this.#newCore(id);
     const bandwidth = o.bandwidth ?? this.#opts.bandwidth;
     const node: SimNode = {
       id,
-      core,
-      observer,
+      driver: undefined as unknown as BroadcastDriver,
+      core: undefined as unknown as BroadcastDriver['core'],
+      observer: undefined as unknown as SimObserver,
       alive: true,
       incarnation: 0,
       serve: o.serve ?? 'honest',
       deliveries: new Map(),
       nextConnId: 1,
-      wakeVersion: 0,
       bandwidth,
       nic: undefined,
       downlink: undefined,
-      pools,
+      pools: new Map(),
       chunks: new Map(),
       chunksReceived: new Map(),
       duplicateChunks: 0,
@@ -287,6 +345,7 @@ export class SimNetwork {
       chunkBytesServed: 0,
       uploadBytes: 0,
     };
+    this.#start(node);
     this.#attachAccess(node);
     this.#nodes.set(id, node);
     this.#linksOf.set(id, []);
@@ -374,6 +433,7 @@ export class SimNetwork {
     if (!node.alive) return;
     node.alive = false;
     node.incarnation++;
+    node.driver.stop();
     if (node.nic) node.nic.stopped = true;
     for (const pool of node.pools.values()) pool.clear();
     // Its chunk store goes too: an in-memory store, like its pools (a disk store and `resume`
@@ -381,7 +441,7 @@ export class SimNetwork {
     node.chunks.clear();
     node.chunksReceived.clear();
     for (const key of this.#linksOf.get(id) ?? []) this.#reconcile(key);
-    for (const k of [...this.#unsent.keys()]) if (k.startsWith(`${id}>`)) this.#unsent.delete(k);
+    this.#drain();
     this.onCrash?.(node);
   }
 
@@ -389,14 +449,12 @@ export class SimNetwork {
   restart(id: NodeId): void {
     const node = this.node(id);
     if (node.alive) return;
-    const { core, observer, pools } = this.#newCore(id);
-    node.core = core;
-    node.observer = observer;
-    node.pools = pools;
     node.alive = true;
     node.incarnation++;
+    this.#start(node);
     this.#attachAccess(node);
     for (const key of this.#linksOf.get(id) ?? []) this.#reconcile(key);
+    this.#drain();
   }
 
   #reconcile(key: string): void {
@@ -425,10 +483,8 @@ export class SimNetwork {
           new Pipe(b.nic, host(b, a), this.#transport, window(a.id), () => this.now),
         );
       }
-      a.core.peerUp(b.id, link.conn.get(a.id)!, this.now);
-      b.core.peerUp(a.id, link.conn.get(b.id)!, this.now);
-      this.#pump(a);
-      this.#pump(b);
+      a.driver.peerUp(b.id, link.conn.get(a.id)!);
+      b.driver.peerUp(a.id, link.conn.get(b.id)!);
     } else {
       link.up = false;
       for (const pipe of link.pipes.values()) pipe.dead = true;
@@ -438,12 +494,9 @@ export class SimNetwork {
       for (const n of [a, b]) {
         if (!n.alive) continue;
         const other = n === a ? b : a;
-        n.core.peerDown(other.id, link.conn.get(n.id)!, this.now);
-        this.#unsent.delete(`${n.id}>${other.id}`);
+        n.driver.peerDown(other.id, link.conn.get(n.id)!);
       }
       for (const fail of failFetches) fail();
-      this.#pump(a);
-      this.#pump(b);
     }
   }
 
@@ -508,8 +561,8 @@ export class SimNetwork {
     opts: { attributes?: Uint8Array; urgent?: boolean } = {},
   ): ArtifactId {
     const node = this.node(id);
-    const aid = node.core.add(channel, bytes, opts, this.now);
-    this.#pump(node);
+    const aid = node.driver.apply((core, now) => core.add(channel, bytes, opts, now));
+    this.#drain();
     return aid;
   }
 
@@ -535,8 +588,9 @@ export class SimNetwork {
     const shared = this.#chunkBytes.get(aid) ?? chunks;
     this.#chunkBytes.set(aid, shared);
     node.chunks.set(`${channel}:${aid}`, new Map(shared.map((c, i) => [i, c])));
-    node.core.addChunked(channel, aid, manifest, opts.attributes ?? new Uint8Array(0), this.now);
-    this.#pump(node);
+    const attributes = opts.attributes ?? new Uint8Array(0);
+    node.driver.apply((core, now) => core.addChunked(channel, aid, manifest, attributes, now));
+    this.#drain();
     return aid;
   }
 
@@ -554,15 +608,15 @@ export class SimNetwork {
   /** Aborts an artifact at `id`. */
   abort(id: NodeId, channel: string, artifact: ArtifactId): void {
     const node = this.node(id);
-    node.core.abort(channel, artifact, this.now);
-    this.#pump(node);
+    node.driver.apply((core, now) => core.abort(channel, artifact, now));
+    this.#drain();
   }
 
   /** Asks `id` to re-evaluate priorities now. */
   reprioritize(id: NodeId, channel?: string): void {
     const node = this.node(id);
-    node.core.reprioritize(channel, this.now);
-    this.#pump(node);
+    node.driver.apply((core, now) => core.reprioritize(channel, now));
+    this.#drain();
   }
 
   /**
@@ -577,7 +631,7 @@ export class SimNetwork {
         lane,
         messageEnvelopeBytes(body.length),
         (receiver, connId) => {
-          receiver.core.onUpdates(from, connId, lane, body, this.now);
+          receiver.driver.onMessage(from, connId, lane, body);
         },
       ) === 'sent'
     );
@@ -586,12 +640,46 @@ export class SimNetwork {
   /**
    * Runs events until `until()` holds (checked after each event), the queue is empty, or
    * `maxTime` virtual ms or `maxEvents` events have passed. Returns whether `until` held.
+   * Synchronous: a validation hook that returns a promise needs {@link runAsync}.
    */
-  run(opts: { until?: () => boolean; maxTime?: number; maxEvents?: number } = {}): boolean {
+  run(opts: RunOptions = {}): boolean {
+    const endTime = opts.maxTime ?? Number.POSITIVE_INFINITY;
+    const maxEvents = opts.maxEvents ?? 50_000_000;
+    let events = 0;
+    this.#drain();
+    for (;;) {
+      if (this.#pending > 0) {
+        throw new ConfigError(
+          'validate',
+          'a validation hook returned a promise: run the simulation with runAsync',
+        );
+      }
+      if (opts.until?.()) return true;
+      const next = this.queue.peekTime();
+      if (next === undefined || next > endTime || events >= maxEvents) return false;
+      this.queue.step();
+      this.#drain();
+      events++;
+      if (events % PROGRESS_EVENTS === 0) this.onProgress?.();
+    }
+  }
+
+  /**
+   * As {@link run}, for asynchronous validation hooks: after every event that leaves a hook's
+   * promise pending, the promises are given the chance to settle (a macrotask of the process)
+   * before the next event, so a verdict arrives at the virtual time of the event that resolved
+   * it (a hook resolving in a {@link SimNetwork.at} callback: after that simulated delay).
+   */
+  async runAsync(opts: RunOptions = {}): Promise<boolean> {
     const endTime = opts.maxTime ?? Number.POSITIVE_INFINITY;
     const maxEvents = opts.maxEvents ?? 50_000_000;
     let events = 0;
     for (;;) {
+      this.#drain();
+      if (this.#pending > 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#drain();
+      }
       if (opts.until?.()) return true;
       const next = this.queue.peekTime();
       if (next === undefined || next > endTime || events >= maxEvents) return false;
@@ -627,7 +715,6 @@ export class SimNetwork {
     const run = () => {
       if (!link.up || link.epoch !== epoch || !to.alive || to.incarnation !== incarnation) return;
       deliver(to, link.conn.get(to.id)!);
-      this.#pump(to);
     };
     const pipe = link.pipes.get(from.id);
     if (pipe) {
@@ -646,220 +733,11 @@ export class SimNetwork {
     return 'sent';
   }
 
-  #pump(node: SimNode): void {
-    if (!node.alive) return;
-    for (const action of node.core.takeActions()) this.#execute(node, action);
-  }
-
-  #execute(node: SimNode, action: CoreAction): void {
-    const incarnation = node.incarnation;
-    const later = (fn: () => void, at = this.now) =>
-      this.queue.at(at, () => {
-        if (!node.alive || node.incarnation !== incarnation) return;
-        fn();
-        this.#pump(node);
-      });
-    switch (action.type) {
-      case 'send': {
-        const outcome = this.#transmit(
-          node,
-          this.node(action.peer),
-          action.lane,
-          messageEnvelopeBytes(action.body.length),
-          (receiver, connId) =>
-            receiver.core.onUpdates(node.id, connId, action.lane, action.body, this.now),
-        );
-        if (outcome === 'full') this.#sendFailed(node, action);
-        return;
-      }
-      case 'fetch':
-        this.#fetch(node, action, later);
-        return;
-      case 'cancel-fetch':
-        return; // the core ignores a cancelled token's result
-      case 'validate': {
-        const cfg = this.#channels.get(action.artifact.channel)!;
-        const verdict = cfg.validate ? cfg.validate(action.artifact) : 'accept';
-        if (typeof verdict !== 'string')
-          throw new Error('the simulator needs synchronous validate hooks');
-        later(() => node.core.onValidated(action.token, verdict, this.now));
-        return;
-      }
-      case 'deliver': {
-        const key = `${action.artifact.channel}:${action.artifact.id}`;
-        if (this.#opts.recordDeliveries !== false && !node.deliveries.has(key))
-          node.deliveries.set(key, { at: this.now, from: action.artifact.from });
-        this.onDeliver?.(node, action.artifact);
-        return;
-      }
-      case 'wake': {
-        const version = ++node.wakeVersion;
-        later(() => {
-          if (node.wakeVersion === version) node.core.tick(this.now);
-        }, action.at);
-        return;
-      }
-      case 'chunk-open': {
-        const key = `${action.channel}:${action.id}`;
-        if (!node.chunks.has(key)) node.chunks.set(key, new Map());
-        return;
-      }
-      case 'chunk-write': {
-        const key = `${action.channel}:${action.id}`;
-        const { channel, id, index, bytes } = action;
-        later(
-          () => {
-            // As InMemoryChunkStore: a write to an artifact not open (deleted meanwhile) fails.
-            const held = node.chunks.get(key);
-            held?.set(index, this.#shared(id, index, bytes));
-            node.core.onChunkWritten(channel, id, index, held !== undefined, this.now);
-          },
-          this.now + (this.#opts.chunkWriteMs ?? 0),
-        );
-        return;
-      }
-      case 'chunk-delete': {
-        const key = `${action.channel}:${action.id}`;
-        node.chunks.delete(key);
-        node.chunksReceived.delete(key);
-        return;
-      }
-      case 'progress':
-        return;
-    }
-  }
-
   /** The origin's array for chunk `index` of `id` if `bytes` equal it, else `bytes`. */
   #shared(id: ArtifactId, index: number, bytes: Uint8Array): Uint8Array {
     const origin = this.#chunkBytes.get(id)?.[index];
     if (origin && Buffer.from(origin.buffer, origin.byteOffset, origin.byteLength).equals(bytes))
       return origin;
     return bytes;
-  }
-
-  /**
-   * The transport refused a slot-update message (its lane queue is full). As the driver does,
-   * the slots go back to the core after a backoff (250 ms doubling to 5 s), which queues them
-   * again as they are then.
-   */
-  #sendFailed(node: SimNode, action: Extract<CoreAction, { type: 'send' }>): void {
-    const key = `${node.id}>${action.peer}`;
-    let entry = this.#unsent.get(key);
-    if (!entry) {
-      entry = { slots: new Map(), attempt: -1, lastAt: -Infinity, armed: false };
-      this.#unsent.set(key, entry);
-    }
-    entry.slots.set(action.channel, [...(entry.slots.get(action.channel) ?? []), ...action.slots]);
-    if (entry.armed) return;
-    entry.armed = true;
-    entry.attempt = this.now - entry.lastAt <= 2 * RESEND_MAX_MS ? entry.attempt + 1 : 0;
-    entry.lastAt = this.now;
-    const delay = Math.min(RESEND_MAX_MS, RESEND_BASE_MS * 2 ** Math.min(entry.attempt, 20));
-    const incarnation = node.incarnation;
-    const armed = entry;
-    this.queue.at(this.now + delay, () => {
-      if (this.#unsent.get(key) !== armed || !node.alive || node.incarnation !== incarnation)
-        return;
-      armed.armed = false;
-      const slots = [...armed.slots];
-      armed.slots.clear();
-      for (const [channel, s] of slots) node.core.onSendFailed(action.peer, channel, s, this.now);
-      this.#pump(node);
-    });
-  }
-
-  #fetch(
-    node: SimNode,
-    action: Extract<CoreAction, { type: 'fetch' }>,
-    later: (fn: () => void, at?: number) => void,
-  ): void {
-    const server = this.node(action.peer);
-    const link = this.#links.get(pairKey(node.id, server.id));
-    let done = false;
-    const finish = (result: Parameters<BroadcastCore['onFetched']>[1]) => {
-      if (done) return;
-      done = true;
-      link?.fetches.delete(`${node.id}#${action.token}`);
-      later(() => node.core.onFetched(action.token, result, this.now));
-    };
-    if (!link?.up) {
-      finish({ ok: false, reason: 'link_closed' });
-      return;
-    }
-    link.fetches.set(`${node.id}#${action.token}`, () =>
-      finish({ ok: false, reason: 'link_closed' }),
-    );
-    later(() => finish({ ok: false, reason: 'timeout' }), this.now + action.timeoutMs);
-    const pipe = link.pipes.get(node.id);
-    const requestId = pipe ? pipe.nextRequestId++ : action.token;
-    const sent = this.#transmit(
-      node,
-      server,
-      action.lane,
-      requestEnvelopeBytes(requestId, action.timeoutMs, action.body.length),
-      (srv) => {
-        if (srv.serve === 'silent') return;
-        let length: number;
-        let response: () => Uint8Array;
-        let chunk: { key: string; index: number } | undefined;
-        const answer =
-          srv.serve === 'wrong-bytes'
-            ? this.#wrongBytes(action.body)
-            : srv.core.serveRequest(action.lane, action.body);
-        if ('type' in answer) {
-          // A chunk: read from the server's store now, sent with its real size; the response
-          // body is only assembled on arrival (so chunks in flight cost no memory).
-          const key = `${answer.channel}:${answer.id}`;
-          const data = srv.chunks.get(key)?.get(answer.index);
-          if (data) {
-            srv.chunksServed++;
-            srv.chunkBytesServed += data.length;
-            const prefix = lengthDelimitedPrefix(1, data.length);
-            length = prefix.length + data.length;
-            response = () => concatParts([prefix, data]);
-            chunk = { key, index: answer.index };
-          } else {
-            const missing = FetchResponse.encode({ artifact: new Uint8Array(0), missing: true });
-            length = missing.length;
-            response = () => missing;
-          }
-        } else {
-          const body = concatParts(answer);
-          length = body.length;
-          response = () => body;
-        }
-        // A response the responder cannot queue is lost: the requester times out.
-        this.#transmit(
-          srv,
-          node,
-          action.lane,
-          responseEnvelopeBytes(requestId, length),
-          (receiver) => {
-            if (chunk) this.#chunkReceived(receiver, chunk.key, chunk.index);
-            finish({ ok: true, body: response() });
-          },
-        );
-      },
-    );
-    if (sent === 'full') finish({ ok: false, reason: 'error' });
-  }
-
-  /** Counts a chunk response with data arriving at `node` (a duplicate if already had). */
-  #chunkReceived(node: SimNode, key: string, index: number): void {
-    let got = node.chunksReceived.get(key);
-    if (!got) {
-      got = new Set();
-      node.chunksReceived.set(key, got);
-    }
-    if (got.has(index) || node.chunks.get(key)?.has(index)) node.duplicateChunks++;
-    got.add(index);
-  }
-
-  #wrongBytes(requestBody: Uint8Array): Uint8Array {
-    FetchRequest.decode(requestBody);
-    return FetchResponse.encode({
-      artifact: this.rng.bytes(64) as Uint8Array<ArrayBuffer>,
-      missing: false,
-    });
   }
 }
