@@ -5,11 +5,14 @@ import { DiskChunkStore, InMemoryChunkStore } from '../../src/broadcast/index.ts
 import {
   ArtifactNotOpenError,
   BadManifestError,
+  ChunkingOffError,
   InvalidStateError,
   SubnetP2pError,
   type SubnetP2pErrorCode,
 } from '../../src/errors.ts';
+import { generateIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
+import { createNode } from '../../src/node/index.ts';
 import { InMemoryRegistryClient } from '../../src/registry/index.ts';
 import { createTransport } from '../../src/transport/index.ts';
 import { identities } from '../helpers/common.ts';
@@ -71,5 +74,25 @@ describe('typed errors on public paths', () => {
     );
     await disk.open(id, manifest);
     await disk.put(id, 0, chunk);
+  });
+
+  it('a streamed broadcast on a channel whose chunking is off: ERR_CHUNKING_OFF', async () => {
+    const node = await createNode({
+      identity: await generateIdentity(),
+      registry: new InMemoryRegistryClient(),
+      subnet: 's1',
+      listen: { host: '127.0.0.1', port: 0 },
+      channels: { ingress: { chunking: undefined } },
+      logger: silentLogger(),
+    });
+    try {
+      await assert.rejects(
+        node.channel('ingress').broadcastStream([new Uint8Array(10)]),
+        (err: unknown) =>
+          typed(ChunkingOffError, 'ERR_CHUNKING_OFF')(err) && /ingress/.test(String(err)),
+      );
+    } finally {
+      await node.stop();
+    }
   });
 });
