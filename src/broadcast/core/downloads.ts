@@ -1,4 +1,5 @@
 import type { NodeId } from '../../identity/index.ts';
+import { backoffDelay } from '../../util/backoff.ts';
 import { fetchDeadlineMs } from '../fetch-deadline.ts';
 import type { AdvertInfo, ArtifactId, DownloadLimits, PriorityDecision } from '../types.ts';
 import { TokenSpace } from './tokens.ts';
@@ -243,7 +244,7 @@ export class Downloads {
         want.round++;
         const { retryBaseMs, retryMaxMs } = this.#limits;
         want.notBefore =
-          now + Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(want.round - 1, 30));
+          now + backoffDelay(want.round - 1, { baseMs: retryBaseMs, maxMs: retryMaxMs });
         this.#earliestRetry = Math.min(this.#earliestRetry, want.notBefore);
       }
       return undefined;
