@@ -7,42 +7,16 @@
  * them settle in virtual time.
  * @module
  */
-import type {
-  BroadcastDriver,
-  Cancel,
-  ChunkOp,
-  DriverEnvironment,
-  RequestOutcome,
-} from '../broadcast/index.ts';
+import type { Cancel, ChunkOp, DriverEnvironment, RequestOutcome } from '../broadcast/index.ts';
 import { type ArtifactId, FetchRequest, FetchResponse } from '../broadcast/index.ts';
 import { LinkClosedError, QueueFullError, RequestTimeoutError } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
-import { type ConnId, concatParts, type Lane, lengthDelimitedPrefix } from '../transport/index.ts';
+import { concatParts, type Lane, lengthDelimitedPrefix } from '../transport/index.ts';
 import { messageEnvelopeBytes, requestEnvelopeBytes, responseEnvelopeBytes } from './bandwidth.ts';
 import type { EventQueue } from './event-queue.ts';
+import type { SimNode } from './node.ts';
 import type { Rng } from './rng.ts';
-
-/** Whether a message was queued on a link: sent, link down, or the send queue full. */
-export type SendOutcome = 'sent' | 'down' | 'full';
-
-/** How a simulated node answers fetches. */
-export type ServeBehavior = 'honest' | 'wrong-bytes' | 'silent';
-
-/** What the environment needs of a simulated node. */
-export interface SimEnvNode {
-  readonly id: NodeId;
-  alive: boolean;
-  incarnation: number;
-  driver: BroadcastDriver;
-  serve: ServeBehavior;
-  /** Its chunk store, per `channel:id`: the chunks held, by index. */
-  chunks: Map<string, Map<number, Uint8Array>>;
-  /** Chunk responses with data received, per `channel:id`, this incarnation. */
-  chunksReceived: Map<string, Set<number>>;
-  duplicateChunks: number;
-  chunksServed: number;
-  chunkBytesServed: number;
-}
+import type { Link, SimWire } from './wire.ts';
 
 /** What the environment needs of the simulated network (SimNetwork provides it). */
 export interface SimWorld {
@@ -50,26 +24,11 @@ export interface SimWorld {
   readonly rng: Rng;
   /** Time a chunk-store write takes, ms. */
   readonly chunkWriteMs: number;
-  node(id: NodeId): SimEnvNode;
-  /**
-   * Sends `length` wire bytes from `from` to `to` on `lane`; `deliver` runs at the receiver on
-   * arrival if the link stayed up and the receiver did not restart.
-   */
-  transmit(
-    from: SimEnvNode,
-    to: SimEnvNode,
-    lane: Lane,
-    length: number,
-    deliver: (receiver: SimEnvNode, connId: ConnId) => void,
-  ): SendOutcome;
-  /** The request id the next request on the link `from` -> `to` carries (bandwidth model). */
-  requestId(from: NodeId, to: NodeId): number | undefined;
-  /**
-   * Tracks a request in flight on the link between `a` and `b`: `fail` runs if the link goes
-   * down first. Returns false if there is no link up.
-   */
-  trackFetch(a: NodeId, b: NodeId, key: string, fail: () => void): boolean;
-  untrackFetch(a: NodeId, b: NodeId, key: string): void;
+  /** Carries messages over the links. */
+  readonly wire: SimWire;
+  node(id: NodeId): SimNode;
+  /** The link between `a` and `b`, if there is one (up or not). */
+  link(a: NodeId, b: NodeId): Link | undefined;
   /** Runs `fn` after the current event. */
   defer(fn: () => void): void;
   /** Counts validation promises not settled yet (+1, -1). */
@@ -81,12 +40,12 @@ export interface SimWorld {
 /** The environment of one incarnation of a simulated node. */
 export class SimEnvironment implements DriverEnvironment {
   readonly #world: SimWorld;
-  readonly #node: SimEnvNode;
+  readonly #node: SimNode;
   readonly #incarnation: number;
   /** Requests made, for their keys and (without bandwidth) their request ids. */
   #fetches = 0;
 
-  constructor(world: SimWorld, node: SimEnvNode) {
+  constructor(world: SimWorld, node: SimNode) {
     this.#world = world;
     this.#node = node;
     this.#incarnation = node.incarnation;
@@ -121,7 +80,8 @@ export class SimEnvironment implements DriverEnvironment {
   /** {@inheritDoc DriverEnvironment.send} */
   send(peer: NodeId, lane: Lane, body: Uint8Array, failed: (err: unknown) => void): void {
     const from = this.#node.id;
-    const outcome = this.#world.transmit(
+    const outcome = this.#world.wire.transmit(
+      this.#world.link(from, peer),
       this.#node,
       this.#world.node(peer),
       lane,
@@ -147,25 +107,29 @@ export class SimEnvironment implements DriverEnvironment {
     const node = this.#node;
     const server = world.node(peer);
     const key = `${node.id}#${this.#fetches++}`;
+    const link = world.link(node.id, peer);
     let open = true;
     const finish = (outcome: RequestOutcome) => {
       if (!open) return;
       open = false;
-      world.untrackFetch(node.id, peer, key);
+      link?.fetches.delete(key);
       if (this.#live()) done(outcome);
     };
     const closed = () => finish({ ok: false, error: new LinkClosedError(`no link to ${peer}`) });
-    if (!world.trackFetch(node.id, peer, key, closed)) {
+    if (!link?.up) {
       world.defer(closed);
       return () => {
         open = false;
       };
     }
+    link.fetches.set(key, closed);
     world.queue.at(world.queue.now + timeoutMs, () =>
       finish({ ok: false, error: new RequestTimeoutError(`no response from ${peer}`) }),
     );
-    const requestId = world.requestId(node.id, peer) ?? this.#fetches;
-    const sent = world.transmit(
+    const pipe = link.pipes.get(node.id);
+    const requestId = pipe ? pipe.nextRequestId++ : this.#fetches;
+    const sent = world.wire.transmit(
+      link,
       node,
       server,
       lane,
@@ -178,13 +142,13 @@ export class SimEnvironment implements DriverEnvironment {
       );
     return () => {
       open = false;
-      world.untrackFetch(node.id, peer, key);
+      link.fetches.delete(key);
     };
   }
 
   /** The server's side of a request: its answer, sent back over the link. */
   #serve(
-    srv: SimEnvNode,
+    srv: SimNode,
     lane: Lane,
     body: Uint8Array,
     requestId: number,
@@ -221,7 +185,8 @@ export class SimEnvironment implements DriverEnvironment {
       response = () => whole;
     }
     // A response the responder cannot queue is lost: the requester times out.
-    this.#world.transmit(
+    this.#world.wire.transmit(
+      this.#world.link(srv.id, this.#node.id),
       srv,
       this.#node,
       lane,
@@ -280,7 +245,7 @@ export class SimEnvironment implements DriverEnvironment {
 }
 
 /** Counts a chunk response with data arriving at `node` (a duplicate if already had). */
-function chunkReceived(node: SimEnvNode, key: string, index: number): void {
+function chunkReceived(node: SimNode, key: string, index: number): void {
   let got = node.chunksReceived.get(key);
   if (!got) {
     got = new Set();

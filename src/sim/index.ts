@@ -24,6 +24,7 @@ export {
 export {
   type LatencyModel,
   PROGRESS_EVENTS,
+  type RunOptions,
   type ServeBehavior,
   type SimChunkStore,
   SimNetwork,

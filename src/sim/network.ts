@@ -5,21 +5,16 @@
  */
 import {
   type ArtifactId,
-  BroadcastDriver,
   type ChannelConfig,
   type DeliveredArtifact,
   type DownloadLimits,
   resolveChannel,
   resolveDownloadLimits,
 } from '../broadcast/index.ts';
-import { ConfigError } from '../errors.ts';
-
 import type { NodeId } from '../identity/index.ts';
-import { silentLogger } from '../log.ts';
 import {
   bulkWindowFor,
   type ConnId,
-  creditThreshold,
   DEFAULT_TOPOLOGY,
   Lane,
   type TopologyOptions,
@@ -27,146 +22,37 @@ import {
 } from '../transport/index.ts';
 import {
   type Bandwidth,
-  type Batch,
-  creditEnvelopeBytes,
-  Downlink,
-  framedBytes,
   messageEnvelopeBytes,
-  Nic,
-  Pipe,
-  type PipeHost,
   resolveSimTransport,
   type SimTransportLimits,
 } from './bandwidth.ts';
 import { chunkArtifact } from './chunks.ts';
-import {
-  type SendOutcome,
-  type ServeBehavior,
-  SimEnvironment,
-  type SimWorld,
-} from './environment.ts';
+import { SimEnvironment, type SimWorld } from './environment.ts';
 import { EventQueue } from './event-queue.ts';
-import { SimObserver } from './observer.ts';
-import { ArtifactBytes, SimPool } from './pool.ts';
+import {
+  attachAccess,
+  newSimNode,
+  type RunOptions,
+  type ServeBehavior,
+  type SimNetworkOptions,
+  type SimNode,
+  startDriver,
+} from './node.ts';
+import { ArtifactBytes } from './pool.ts';
 import { Rng } from './rng.ts';
+import { type EventLoop, PROGRESS_EVENTS, runEvents, runEventsAsync } from './run.ts';
+import { type Link, pairKey, SimWire, type Traffic } from './wire.ts';
 
-/** Events between two calls of {@link SimNetwork.onProgress} (a few per second of wall time). */
-export const PROGRESS_EVENTS = 1 << 16;
-
-export type { ServeBehavior } from './environment.ts';
-
-/** Options of {@link SimNetwork.run}: when to stop. */
-export interface RunOptions {
-  /** Stop once this holds (checked after each event). */
-  until?: () => boolean;
-  /** Stop before the first event later than this virtual time, ms. */
-  maxTime?: number;
-  /** Stop after this many events (default 50 million). */
-  maxEvents?: number;
-}
-
-/** One-way latency of a link, drawn once per link: [min, max] ms uniformly, or a sampler. */
-export type LatencyModel = readonly [number, number] | ((rng: Rng) => number);
-
-export interface SimNetworkOptions {
-  seed: number;
-  /** One-way latency of each link, drawn once per link. Default uniform in [10, 150] ms. */
-  latencyMs?: LatencyModel;
-  channels: Record<string, Partial<ChannelConfig>>;
-  downloads?: Partial<DownloadLimits>;
-  /**
-   * Every node's access link (addNode may override it per node). Unset: unlimited bandwidth,
-   * each message arrives exactly one latency after it was sent (fast; the core tests use it).
-   * Set: messages go through the production send scheduler of each link, the node's upload,
-   * the link's latency and the receiver's download (see bandwidth.ts).
-   */
-  bandwidth?: Bandwidth;
-  /** Transport settings of the bandwidth model. Default: the production limits. */
-  transport?: Partial<SimTransportLimits>;
-  /** Width of the time bins of the recorded traffic series, ms. Default 100. */
-  binMs?: number;
-  /** Time a chunk-store write takes before the core is told it completed, ms. Default 0. */
-  chunkWriteMs?: number;
-  /**
-   * Whether `node.deliveries` records every delivery (default true). A long run (the week of
-   * `retention`) turns it off: it would keep an entry per artifact per node for good.
-   */
-  recordDeliveries?: boolean;
-}
-
-/**
- * A node's simulated chunk store, per `channel:id`: the chunks held, by index. The arrays are
- * shared: every store holds the very Uint8Array objects the origin cut (a received chunk is
- * compared to it byte for byte before it is stored), so an artifact costs one copy whatever the
- * node count.
- */
-export type SimChunkStore = Map<string, Map<number, Uint8Array>>;
-
-/** One simulated node: a production BroadcastDriver plus what the simulation observed of it. */
-export interface SimNode {
-  readonly id: NodeId;
-  /** The node's driver (a new one at every restart) and its core. */
-  driver: BroadcastDriver;
-  core: BroadcastDriver['core'];
-  observer: SimObserver;
-  alive: boolean;
-  /** Bumped at every restart: events of an older incarnation are dropped. */
-  incarnation: number;
-  serve: ServeBehavior;
-  /** Artifacts delivered to the application, by `channel:id`: first time, and from whom. */
-  readonly deliveries: Map<string, { at: number; from: NodeId }>;
-  nextConnId: number;
-  /** Its access link, if bandwidth is modelled. */
-  readonly bandwidth: Bandwidth | undefined;
-  nic: Nic | undefined;
-  downlink: Downlink | undefined;
-  pools: Map<string, SimPool>;
-  /** Its chunk store (lost at a crash, as its pools are: an in-memory store). */
-  chunks: SimChunkStore;
-  /** Chunk responses with data received, per `channel:id`, this incarnation (duplicates). */
-  chunksReceived: Map<string, Set<number>>;
-  /** Chunk responses with data it received for a chunk it already held or had received. */
-  duplicateChunks: number;
-  /** Chunk responses with data it sent, and their chunk bytes (all incarnations). */
-  chunksServed: number;
-  chunkBytesServed: number;
-  /** Frame bytes it sent on all its links (all incarnations, every lane, headers included). */
-  uploadBytes: number;
-}
-
-interface Link {
-  a: NodeId;
-  b: NodeId;
-  latency: number;
-  up: boolean;
-  /** Bumped every time the link comes up; in-flight traffic of an older epoch is lost. */
-  epoch: number;
-  conn: Map<NodeId, ConnId>;
-  /** Last delivery time per direction (keyed by the sender): keeps each direction FIFO. */
-  last: Map<NodeId, number>;
-  /** Fetches in flight over this link: token -> requesting node. */
-  fetches: Map<string, () => void>;
-  /** Bandwidth model: the pipe of each direction, keyed by its sender. */
-  pipes: Map<NodeId, Pipe>;
-}
-
-/** Traffic on all links: frame bytes (headers included) per lane, in total and over time. */
-export interface Traffic {
-  /** Frame bytes per lane: control, high, bulk. */
-  readonly bytes: [number, number, number];
-  /** Frame bytes per lane per time bin (bin index = floor(t / binMs)). */
-  readonly series: Map<number, [number, number, number]>;
-  readonly binMs: number;
-  /** Messages sent (slot updates, requests, responses, credits). */
-  messages: number;
-}
-
-/** The drivers' logger: silent (a core bug is rethrown through `onFault`, not logged). */
-const SIM_LOGGER = silentLogger();
-
-function pairKey(a: NodeId, b: NodeId): string {
-  return a < b ? `${a}|${b}` : `${b}|${a}`;
-}
+export type {
+  LatencyModel,
+  RunOptions,
+  ServeBehavior,
+  SimChunkStore,
+  SimNetworkOptions,
+  SimNode,
+} from './node.ts';
+export { PROGRESS_EVENTS } from './run.ts';
+export type { Traffic } from './wire.ts';
 
 /**
  * A deterministic network of production broadcast cores: virtual time, seeded latencies,
@@ -202,6 +88,14 @@ export class SimNetwork {
   readonly #bytes = new ArtifactBytes();
   /** The chunks of every chunked artifact broadcast, as their origin cut them, by id. */
   readonly #chunkBytes = new Map<ArtifactId, readonly Uint8Array[]>();
+  readonly #wire: SimWire;
+  /** What the run loops need of the network. */
+  readonly #loop: EventLoop = {
+    queue: this.queue,
+    drain: () => this.#drain(),
+    pending: () => this.#pending,
+    progress: () => this.onProgress?.(),
+  };
   /** What the nodes' environments need of the network. */
   readonly #world: SimWorld;
   /** The drivers' deferred work (their action pumps), run after the current event. */
@@ -217,25 +111,15 @@ export class SimNetwork {
     );
     this.#downloads = resolveDownloadLimits(opts.downloads);
     this.#transport = resolveSimTransport(opts.transport);
-    this.traffic = { bytes: [0, 0, 0], series: new Map(), binMs: opts.binMs ?? 100, messages: 0 };
+    this.#wire = new SimWire(this.queue, this.#transport, opts.binMs ?? 100);
+    this.traffic = this.#wire.traffic;
     this.#world = {
       queue: this.queue,
       rng: this.rng,
       chunkWriteMs: opts.chunkWriteMs ?? 0,
       node: (id) => this.node(id),
-      transmit: (from, to, lane, length, deliver) =>
-        this.#transmit(from as SimNode, to as SimNode, lane, length, deliver),
-      requestId: (from, to) => {
-        const pipe = this.#links.get(pairKey(from, to))?.pipes.get(from);
-        return pipe ? pipe.nextRequestId++ : undefined;
-      },
-      trackFetch: (a, b, key, fail) => {
-        const link = this.#links.get(pairKey(a, b));
-        if (!link?.up) return false;
-        link.fetches.set(key, fail);
-        return true;
-      },
-      untrackFetch: (a, b, key) => this.#links.get(pairKey(a, b))?.fetches.delete(key),
+      wire: this.#wire,
+      link: (a, b) => this.#links.get(pairKey(a, b)),
       defer: (fn) => this.#deferred.push(fn),
       pending: (delta) => {
         this.#pending += delta;
@@ -287,34 +171,20 @@ export class SimNetwork {
 
   /** A new incarnation of `node`: a fresh driver, observer, pools and environment. */
   #start(node: SimNode): void {
-    const observer = new SimObserver();
-    const pools = new Map([...this.#channels.keys()].map((n) => [n, new SimPool(this.#bytes)]));
-    const driver = new BroadcastDriver({
-      self: node.id,
+    startDriver(node, {
       channels: this.#channels,
-      pools,
       downloads: this.#downloads,
+      bytes: this.#bytes,
       environment: new SimEnvironment(this.#world, node),
-      observer,
-      logger: SIM_LOGGER,
-      // No chunkStores: the chunked channels' stores are the node's own (node.chunks), reached
-      // through the environment; the driver's application streams are not simulated.
       deliver: (artifact) => {
         const key = `${artifact.channel}:${artifact.id}`;
         if (this.#opts.recordDeliveries !== false && !node.deliveries.has(key))
           node.deliveries.set(key, { at: this.now, from: artifact.from });
         this.onDeliver?.(node, artifact);
       },
-      onFault: (err) => {
-        throw err;
-      },
       linked: (a, b) => this.#links.has(pairKey(a, b)),
       neighbors: (n) => this.neighbors(n),
     });
-    node.driver = driver;
-    node.core = driver.core;
-    node.observer = observer;
-    node.pools = pools;
   }
 
   /** Adds a node (not linked to anyone yet). */
@@ -324,39 +194,12 @@ export class SimNetwork {
   ): SimNode {
     const o = typeof opts === 'string' ? { serve: opts } : opts;
     const bandwidth = o.bandwidth ?? this.#opts.bandwidth;
-    const node: SimNode = {
-      id,
-      driver: undefined as unknown as BroadcastDriver,
-      core: undefined as unknown as BroadcastDriver['core'],
-      observer: undefined as unknown as SimObserver,
-      alive: true,
-      incarnation: 0,
-      serve: o.serve ?? 'honest',
-      deliveries: new Map(),
-      nextConnId: 1,
-      bandwidth,
-      nic: undefined,
-      downlink: undefined,
-      pools: new Map(),
-      chunks: new Map(),
-      chunksReceived: new Map(),
-      duplicateChunks: 0,
-      chunksServed: 0,
-      chunkBytesServed: 0,
-      uploadBytes: 0,
-    };
+    const node = newSimNode(id, o.serve ?? 'honest', bandwidth);
     this.#start(node);
-    this.#attachAccess(node);
+    attachAccess(node, this.queue, this.#transport.maxFrameBytes);
     this.#nodes.set(id, node);
     this.#linksOf.set(id, []);
     return node;
-  }
-
-  #attachAccess(node: SimNode): void {
-    if (!node.bandwidth) return;
-    const quantum = this.#transport.maxFrameBytes + 6;
-    node.nic = new Nic(this.queue, node.bandwidth.uploadBytesPerSec, quantum);
-    node.downlink = new Downlink(node.bandwidth.downloadBytesPerSec);
   }
 
   /** Wants a link between `a` and `b` (it comes up unless cut or a node is down). */
@@ -452,7 +295,7 @@ export class SimNetwork {
     node.alive = true;
     node.incarnation++;
     this.#start(node);
-    this.#attachAccess(node);
+    attachAccess(node, this.queue, this.#transport.maxFrameBytes);
     for (const key of this.#linksOf.get(id) ?? []) this.#reconcile(key);
     this.#drain();
   }
@@ -469,20 +312,10 @@ export class SimNetwork {
       link.epoch++;
       link.last.clear();
       for (const n of [a, b]) link.conn.set(n.id, n.nextConnId++ as ConnId);
-      if (a.nic && b.nic) {
-        // Each receiver announces its bulk window: its receive budget shared among its neighbours.
-        const window = (n: NodeId) =>
-          bulkWindowFor(this.#transport, this.#linksOf.get(n)?.length ?? 1);
-        const host = (from: SimNode, to: SimNode) => this.#pipeHost(link, link.epoch, from, to);
-        link.pipes.set(
-          a.id,
-          new Pipe(a.nic, host(a, b), this.#transport, window(b.id), () => this.now),
-        );
-        link.pipes.set(
-          b.id,
-          new Pipe(b.nic, host(b, a), this.#transport, window(a.id), () => this.now),
-        );
-      }
+      // Each receiver announces its bulk window: its receive budget shared among its neighbours.
+      this.#wire.openPipes(link, a, b, (n) =>
+        bulkWindowFor(this.#transport, this.#linksOf.get(n)?.length ?? 1),
+      );
       a.driver.peerUp(b.id, link.conn.get(a.id)!);
       b.driver.peerUp(a.id, link.conn.get(b.id)!);
     } else {
@@ -497,59 +330,6 @@ export class SimNetwork {
         n.driver.peerDown(other.id, link.conn.get(n.id)!);
       }
       for (const fail of failFetches) fail();
-    }
-  }
-
-  /** Carries the batches of the pipe `from` -> `to` of `link` (of link epoch `epoch`). */
-  #pipeHost(link: Link, epoch: number, from: SimNode, to: SimNode): PipeHost {
-    const incarnation = to.incarnation;
-    return {
-      depart: (pipe: Pipe, batch: Batch, at: number) => {
-        this.#record(at, batch.laneBytes);
-        from.uploadBytes += batch.bytes;
-        const valid = () =>
-          link.up && link.epoch === epoch && to.alive && to.incarnation === incarnation;
-        this.queue.at(at + link.latency, () => {
-          if (!valid()) return;
-          const done = to.downlink!.arrive(this.now, batch.bytes);
-          const bulk = batch.laneBytes[Lane.bulk];
-          if (batch.ends.length === 0 && bulk === 0) return;
-          this.queue.at(done, () => {
-            if (!valid()) return;
-            for (const msg of batch.ends) msg.deliver();
-            if (bulk > 0) this.#credit(link, pipe, from.id, to.id, bulk);
-          });
-        });
-      },
-    };
-  }
-
-  /** The receiver read `bytes` of bulk data from `pipe`: credit them back as the transport does. */
-  #credit(link: Link, pipe: Pipe, sender: NodeId, receiver: NodeId, bytes: number): void {
-    pipe.uncredited += bytes;
-    if (pipe.uncredited < creditThreshold(pipe.window)) return;
-    const credit = pipe.uncredited;
-    pipe.uncredited = 0;
-    const back = link.pipes.get(receiver);
-    if (!back) return;
-    const length = creditEnvelopeBytes(credit);
-    this.traffic.messages++;
-    back.send(Lane.control, length, () => {
-      if (link.pipes.get(sender) === pipe) pipe.scheduler.credit(Lane.bulk, credit);
-    });
-  }
-
-  #record(at: number, laneBytes: readonly number[]): void {
-    const t = this.traffic;
-    const bin = Math.floor(at / t.binMs);
-    let row = t.series.get(bin);
-    if (!row) {
-      row = [0, 0, 0];
-      t.series.set(bin, row);
-    }
-    for (let l = 0; l < 3; l++) {
-      row[l]! += laneBytes[l]!;
-      t.bytes[l]! += laneBytes[l]!;
     }
   }
 
@@ -625,7 +405,8 @@ export class SimNetwork {
    */
   inject(from: NodeId, to: NodeId, body: Uint8Array, lane: Lane = Lane.bulk): boolean {
     return (
-      this.#transmit(
+      this.#wire.transmit(
+        this.#links.get(pairKey(from, to)),
         this.node(from),
         this.node(to),
         lane,
@@ -643,25 +424,7 @@ export class SimNetwork {
    * Synchronous: a validation hook that returns a promise needs {@link runAsync}.
    */
   run(opts: RunOptions = {}): boolean {
-    const endTime = opts.maxTime ?? Number.POSITIVE_INFINITY;
-    const maxEvents = opts.maxEvents ?? 50_000_000;
-    let events = 0;
-    this.#drain();
-    for (;;) {
-      if (this.#pending > 0) {
-        throw new ConfigError(
-          'validate',
-          'a validation hook returned a promise: run the simulation with runAsync',
-        );
-      }
-      if (opts.until?.()) return true;
-      const next = this.queue.peekTime();
-      if (next === undefined || next > endTime || events >= maxEvents) return false;
-      this.queue.step();
-      this.#drain();
-      events++;
-      if (events % PROGRESS_EVENTS === 0) this.onProgress?.();
-    }
+    return runEvents(this.#loop, opts);
   }
 
   /**
@@ -670,23 +433,8 @@ export class SimNetwork {
    * before the next event, so a verdict arrives at the virtual time of the event that resolved
    * it (a hook resolving in a {@link SimNetwork.at} callback: after that simulated delay).
    */
-  async runAsync(opts: RunOptions = {}): Promise<boolean> {
-    const endTime = opts.maxTime ?? Number.POSITIVE_INFINITY;
-    const maxEvents = opts.maxEvents ?? 50_000_000;
-    let events = 0;
-    for (;;) {
-      this.#drain();
-      if (this.#pending > 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        this.#drain();
-      }
-      if (opts.until?.()) return true;
-      const next = this.queue.peekTime();
-      if (next === undefined || next > endTime || events >= maxEvents) return false;
-      this.queue.step();
-      events++;
-      if (events % PROGRESS_EVENTS === 0) this.onProgress?.();
-    }
+  runAsync(opts: RunOptions = {}): Promise<boolean> {
+    return runEventsAsync(this.#loop, opts);
   }
 
   /** Schedules `fn` at virtual time `at`. */
@@ -695,43 +443,6 @@ export class SimNetwork {
   }
 
   // -------------------------------------------------------------------------------------------
-
-  /**
-   * Sends a message of `length` wire bytes on `lane`; `deliver` runs at the receiver when it
-   * has arrived, if the link stayed up and the receiver did not restart meanwhile. Without
-   * bandwidth it arrives one latency later; with it, it crosses the bandwidth model.
-   */
-  #transmit(
-    from: SimNode,
-    to: SimNode,
-    lane: Lane,
-    length: number,
-    deliver: (receiver: SimNode, connId: ConnId) => void,
-  ): SendOutcome {
-    const link = this.#links.get(pairKey(from.id, to.id));
-    if (!link?.up) return 'down';
-    const epoch = link.epoch;
-    const incarnation = to.incarnation;
-    const run = () => {
-      if (!link.up || link.epoch !== epoch || !to.alive || to.incarnation !== incarnation) return;
-      deliver(to, link.conn.get(to.id)!);
-    };
-    const pipe = link.pipes.get(from.id);
-    if (pipe) {
-      if (!pipe.send(lane, length, run)) return 'full';
-      this.traffic.messages++;
-      return 'sent';
-    }
-    this.traffic.messages++;
-    const laneBytes = [0, 0, 0];
-    laneBytes[lane] = framedBytes(length, this.#transport.maxFrameBytes);
-    this.#record(this.now, laneBytes);
-    from.uploadBytes += laneBytes[lane]!;
-    const at = Math.max(this.now + link.latency, link.last.get(from.id) ?? 0);
-    link.last.set(from.id, at);
-    this.queue.at(at, run);
-    return 'sent';
-  }
 
   /** The origin's array for chunk `index` of `id` if `bytes` equal it, else `bytes`. */
   #shared(id: ArtifactId, index: number, bytes: Uint8Array): Uint8Array {
