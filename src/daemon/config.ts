@@ -189,13 +189,12 @@ const limitsSchema = z
   )
   .strict();
 
-/** `downloads`: any of the download limits (the rest from DEFAULT_DOWNLOAD_LIMITS). */
+/**
+ * `downloads`: any of the download limits (the rest from DEFAULT_DOWNLOAD_LIMITS). Only the
+ * names are checked here; the values are the library's `resolveDownloadLimits`'s to check.
+ */
 const downloadsSchema = z
-  .object(
-    Object.fromEntries(
-      Object.keys(DEFAULT_DOWNLOAD_LIMITS).map((k) => [k, z.number().positive().optional()]),
-    ),
-  )
+  .object(Object.fromEntries(Object.keys(DEFAULT_DOWNLOAD_LIMITS).map((k) => [k, z.unknown()])))
   .strict();
 
 /** An `apiHosts` entry: a DNS name, an IPv4 address, or an IPv6 address (brackets optional). */

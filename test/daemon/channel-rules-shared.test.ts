@@ -1,8 +1,9 @@
-// The library (resolveChannel) and the daemon's config file state a channel's rules once
-// (broadcast/channel-schema.ts): the same bad setting is refused with the same field and message.
+// The library (resolveChannel, resolveDownloadLimits) and the daemon's config file state a
+// channel's rules (broadcast/channel-schema.ts) and the download limits' once: the same bad
+// setting is refused with the same field and message.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveChannel } from '../../src/broadcast/index.ts';
+import { resolveChannel, resolveDownloadLimits } from '../../src/broadcast/index.ts';
 import { parseDaemonConfig } from '../../src/daemon/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 
@@ -41,6 +42,14 @@ describe('channel rules shared by the library and the daemon', () => {
       );
       assert.deepEqual(daemon, library);
       assert.match(library.field, /^channels\.ingress\./);
+    });
+  }
+
+  for (const limits of [{ maxChunksPerPeer: 0 }, { downloadTimeoutMs: 1.5 }, { retryMaxMs: 10 }]) {
+    it(`refuses the download limits ${JSON.stringify(limits)} alike`, () => {
+      const library = refusal(() => resolveDownloadLimits(limits));
+      const daemon = refusal(() => parseDaemonConfig({ ...MINIMAL, downloads: limits }, '/etc'));
+      assert.deepEqual(daemon, library);
     });
   }
 });
