@@ -9,7 +9,12 @@
  */
 import type { Cancel, ChunkOp, DriverEnvironment, RequestOutcome } from '../broadcast/index.ts';
 import { type ArtifactId, FetchRequest, FetchResponse } from '../broadcast/index.ts';
-import { LinkClosedError, QueueFullError, RequestTimeoutError } from '../errors.ts';
+import {
+  ArtifactNotOpenError,
+  LinkClosedError,
+  QueueFullError,
+  RequestTimeoutError,
+} from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
 import { concatParts, type Lane, lengthDelimitedPrefix } from '../transport/index.ts';
 import { messageEnvelopeBytes, requestEnvelopeBytes, responseEnvelopeBytes } from './bandwidth.ts';
@@ -222,7 +227,7 @@ export class SimEnvironment implements DriverEnvironment {
         // As InMemoryChunkStore: a write to an artifact not open (deleted meanwhile) fails.
         const held = node.chunks.get(key);
         held?.set(op.index, this.#world.shared(id, op.index, op.bytes));
-        done(held ? undefined : new Error(`chunk store: artifact ${id} not opened`));
+        done(held ? undefined : new ArtifactNotOpenError(id));
       });
     }
   }

@@ -11,6 +11,7 @@ import {
   resolveChannel,
   resolveDownloadLimits,
 } from '../broadcast/index.ts';
+import { ChunkingOffError } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
 import {
   bulkWindowFor,
@@ -358,7 +359,7 @@ export class SimNetwork {
     opts: { chunkBytes?: number; attributes?: Uint8Array } = {},
   ): ArtifactId {
     const cfg = this.#channels.get(channel);
-    if (!cfg?.chunking) throw new Error(`channel ${channel} has no chunking`);
+    if (!cfg?.chunking) throw new ChunkingOffError(channel);
     const node = this.node(id);
     const {
       manifest,
