@@ -1,6 +1,6 @@
 import type { NodeId } from '../../identity/index.ts';
-import { Bitset, type Manifest } from '../chunks/manifest.ts';
-import type { ArtifactId } from '../types.ts';
+import { Bitset, decodeManifest, type Manifest, manifestId } from '../chunks/manifest.ts';
+import type { ArtifactId, ChunkedInfo } from '../types.ts';
 import type { ChannelState } from './channel-state.ts';
 
 /** A chunked artifact this node holds in whole or in part. */
@@ -94,5 +94,29 @@ export function newChunkState(
     createdAt: now,
     downloadStartedAt: undefined,
     activeAt: now,
+  };
+}
+
+/** The manifest `bytes`, if its id is `id` and it is within the channel's limits. */
+export function checkManifest(
+  ch: ChannelState,
+  id: ArtifactId,
+  bytes: Uint8Array,
+): Manifest | undefined {
+  const k = ch.cfg.chunking;
+  if (!k || bytes.length > k.maxManifestBytes || manifestId(bytes) !== id) return undefined;
+  const m = decodeManifest(bytes);
+  if (!m || m.totalBytes > ch.cfg.maxArtifactBytes || m.chunkBytes > k.maxChunkBytes) {
+    return undefined;
+  }
+  return m;
+}
+
+/** The shape of a chunked artifact, as the application sees it. */
+export function chunkedInfo(s: ChunkState): ChunkedInfo {
+  return {
+    size: s.manifest.totalBytes,
+    chunkBytes: s.manifest.chunkBytes,
+    chunks: s.manifest.hashes.length,
   };
 }

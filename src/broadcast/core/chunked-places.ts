@@ -281,3 +281,42 @@ export class ChunkedPlaces {
     return true;
   }
 }
+
+/** When the next download in progress that has not stalled yet will have stalled. */
+export function nextStall(
+  chunks: Iterable<ChunkState>,
+  now: number,
+  chunkStallMs: number,
+): number | undefined {
+  let at: number | undefined;
+  for (const s of chunks) {
+    if (s.phase !== 'downloading' || isStalled(s, now, chunkStallMs)) continue;
+    const t = (s.progressAt ?? s.createdAt) + chunkStallMs;
+    if (at === undefined || t < at) at = t;
+  }
+  return at;
+}
+
+/**
+ * A download that lost its place, to be wanted again from its whole advertisers (undefined if
+ * it has none): their adverts still stand. Its expiry runs from its first broadcast.
+ */
+export function evictedDownload(s: ChunkState, now: number): EvictedDownload | undefined {
+  const advertisers: NodeId[] = [];
+  for (const [peer, src] of s.sources) if (src === 'all') advertisers.push(peer);
+  if (advertisers.length === 0) return undefined;
+  const createdAt = s.channel.retention.get(s.key)?.createdAt ?? s.createdAt;
+  return {
+    key: s.key,
+    advert: {
+      channel: s.channel.name,
+      id: s.id,
+      size: s.manifest.totalBytes,
+      attributes: s.attributes,
+      manifestSize: s.manifestBytes.length,
+      ageMs: Math.max(0, now - createdAt),
+    },
+    advertisers,
+    createdAt,
+  };
+}

@@ -1,16 +1,8 @@
 import type { NodeId } from '../../identity/index.ts';
 import type { ResponseBody } from '../../transport/rpc.ts';
 import { lengthDelimitedPrefix } from '../../transport/wire-parts.ts';
-import {
-  Bitset,
-  chunkLength,
-  decodeManifest,
-  type Manifest,
-  manifestId,
-  sha256,
-} from '../chunks/manifest.ts';
-import { idFromBytes, idToBytes } from '../ids.ts';
-import { type Have, SlotUpdates } from '../proto/broadcast.ts';
+import type { Manifest } from '../chunks/manifest.ts';
+import type { Have } from '../proto/broadcast.ts';
 import type {
   ArtifactId,
   ChunkedInfo,
@@ -21,15 +13,19 @@ import type {
 } from '../types.ts';
 import type { ChannelState } from './channel-state.ts';
 import { ChunkFetches, type ChunkFetchHost } from './chunk-fetches.ts';
-import { type ChunkState, newChunkState } from './chunk-state.ts';
+import { HaveBitmaps } from './chunk-haves.ts';
+import { type ChunkState, checkManifest, chunkedInfo, newChunkState } from './chunk-state.ts';
+import { verifiedChunk } from './chunk-verify.ts';
 import {
   ChunkedPlaces,
   type EvictedDownload,
   type EvictionReason,
-  isStalled,
+  evictedDownload,
+  nextStall,
 } from './chunked-places.ts';
+import { Shelf } from './chunked-shelf.ts';
 import type { Want } from './downloads.ts';
-import { fetchedBytes, missingResponse } from './fetch-response.ts';
+import { missingResponse } from './fetch-response.ts';
 import type { CounterName, TimingName } from './observer.ts';
 import type { SlotEntry } from './slot-table.ts';
 
@@ -58,15 +54,7 @@ export interface ChunkedHost extends ChunkFetchHost {
   dropped(key: string, reason: 'evicted' | 'rejected'): void;
 }
 
-/**
- * A peer that answers `missing` for a chunk it claims (it advertises the whole artifact, or its
- * `Have` has the chunk), or does not answer in time, this many times in a row for one artifact,
- * is not asked for that artifact again while its link stays up.
- */
-export const CHUNK_STRIKES = 3;
-
-/** Keys of stalled downloads remembered with their backoff (the oldest are forgotten first). */
-const SHELF_MEMORY = 10_000;
+export { CHUNK_STRIKES } from './chunk-verify.ts';
 
 /**
  * The chunked artifacts a node holds in whole or in part (keyed `channel:id`): their
@@ -80,21 +68,17 @@ export class ChunkedArtifacts {
   readonly #chunks = new Map<string, ChunkState>();
   readonly #fetches: ChunkFetches;
   #seq = 0;
-  /** When the changed `Have` bitmaps are sent. */
-  #haveAt: number | undefined;
-  /**
-   * Keys of stalled downloads that lost their place, kept out until `until` (see `shelved`),
-   * and how many times in a row they stalled.
-   */
-  readonly #shelf = new Map<string, { until: number; times: number }>();
-  /** The earliest `until` of the shelf still ahead (undefined: none, or to be found again). */
-  #shelfWake: number | undefined;
+  readonly #haves: HaveBitmaps;
+  /** Stalled downloads kept out for a while (see `shelved`). */
+  readonly #shelf: Shelf;
   /** The places of the latest scheduling pass (see `places`). */
   #places: ChunkedPlaces | undefined;
 
   constructor(host: ChunkedHost) {
     this.#host = host;
     this.#fetches = new ChunkFetches(host, this.#chunks);
+    this.#haves = new HaveBitmaps(host, this.#chunks);
+    this.#shelf = new Shelf(host.limits);
   }
 
   #count(name: CounterName, labels: Record<string, string>): void {
@@ -114,25 +98,15 @@ export class ChunkedArtifacts {
   wakeTimes(): (number | undefined)[] {
     const now = this.#host.now();
     return [
-      this.#haveAt,
+      this.#haves.wakeAt,
       this.#fetches.retryAt(now),
       this.#fetches.wakeAt,
-      this.#shelfWakeAt(now),
+      this.#shelf.wakeAt(now),
       // A download waits for a place: when the next one stalls, it may take its place.
-      this.#places?.blocked ? this.#nextStall(now) : undefined,
+      this.#places?.blocked
+        ? nextStall(this.#chunks.values(), now, this.#host.limits.chunkStallMs)
+        : undefined,
     ];
-  }
-
-  /** When the next download in progress that has not stalled yet will have stalled. */
-  #nextStall(now: number): number | undefined {
-    const { chunkStallMs } = this.#host.limits;
-    let at: number | undefined;
-    for (const s of this.#chunks.values()) {
-      if (s.phase !== 'downloading' || isStalled(s, now, chunkStallMs)) continue;
-      const t = (s.progressAt ?? s.createdAt) + chunkStallMs;
-      if (at === undefined || t < at) at = t;
-    }
-    return at;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -152,7 +126,8 @@ export class ChunkedArtifacts {
     this.#places = new ChunkedPlaces(
       {
         limits: this.#host.limits,
-        shelved: (key, at) => this.shelved(key, at),
+        // Kept out for now: a stalled download of it lost its place a while ago.
+        shelved: (key, at) => this.#shelf.has(key, at),
         evict: (s, reason, at) => this.#evict(s, reason, at),
         preempt: (want) => {
           this.#count('chunks', { channel: want.channel, outcome: 'preempted' });
@@ -168,98 +143,24 @@ export class ChunkedArtifacts {
   }
 
   /**
-   * Whether `key` is kept out for now: a stalled download of it lost its place a short while
-   * ago. A backoff, not the core's dismissal (which is for good): a download stalls when its
-   * sources do not serve it, and those may be honest but slow or cut off for a while (its
-   * artifact must still arrive, eventually) as well as a liar (whose advert must not take the
-   * place back at once). The backoff starts at `chunkStallMs` and doubles each time the key
-   * stalls again, up to `retryMaxMs` (or `chunkStallMs` if longer): a liar's artifact takes a
-   * place again only now and then, and only where the fair share lets it.
-   */
-  shelved(key: string, now: number): boolean {
-    const e = this.#shelf.get(key);
-    return e !== undefined && now < e.until;
-  }
-
-  #shelve(key: string, now: number): void {
-    const times = (this.#shelf.get(key)?.times ?? 0) + 1;
-    const { chunkStallMs, retryMaxMs } = this.#host.limits;
-    const backoff = Math.min(
-      Math.max(retryMaxMs, chunkStallMs),
-      chunkStallMs * 2 ** Math.min(times - 1, 30),
-    );
-    const until = now + backoff;
-    this.#shelf.delete(key);
-    this.#shelf.set(key, { until, times });
-    if (this.#shelf.size > SHELF_MEMORY) this.#shelf.delete(this.#shelf.keys().next().value!);
-    if (this.#shelfWake === undefined || until < this.#shelfWake) this.#shelfWake = until;
-  }
-
-  #shelfWakeAt(now: number): number | undefined {
-    if (this.#shelfWake !== undefined && this.#shelfWake <= now) {
-      this.#shelfWake = undefined;
-      for (const { until } of this.#shelf.values()) {
-        if (until > now && (this.#shelfWake === undefined || until < this.#shelfWake)) {
-          this.#shelfWake = until;
-        }
-      }
-    }
-    return this.#shelfWake;
-  }
-
-  /**
    * Forgets `s`, which lost its place for `reason` (counted in `chunks`); a stalled one is
    * shelved. Returns its advert and whole advertisers, to be wanted again: their adverts still
    * stand, and an honest artifact whose sources were only slow must not be lost.
    */
   #evict(s: ChunkState, reason: EvictionReason, now: number): EvictedDownload | undefined {
     this.#count('chunks', { channel: s.channel.name, outcome: reason });
-    const advertisers: NodeId[] = [];
-    for (const [peer, src] of s.sources) if (src === 'all') advertisers.push(peer);
-    // Its expiry runs from its first broadcast (the channel's record goes with the drop).
-    const createdAt = s.channel.retention.get(s.key)?.createdAt ?? s.createdAt;
+    // Before the drop: its expiry runs from its first broadcast (the channel's record).
+    const again = evictedDownload(s, now);
     this.drop(s.key);
-    if (reason === 'stalled') this.#shelve(s.key, now);
-    if (advertisers.length === 0) return undefined;
-    return {
-      key: s.key,
-      advert: {
-        channel: s.channel.name,
-        id: s.id,
-        size: s.manifest.totalBytes,
-        attributes: s.attributes,
-        manifestSize: s.manifestBytes.length,
-        ageMs: Math.max(0, now - createdAt),
-      },
-      advertisers,
-      createdAt,
-    };
+    if (reason === 'stalled') this.#shelf.add(s.key, now);
+    return again;
   }
 
   /** What this node holds of a chunked artifact, if anything. */
   info(key: string): { info: ChunkedInfo; complete: boolean; chunksDone: number } | undefined {
     const s = this.#chunks.get(key);
     if (!s) return undefined;
-    return { info: this.#info(s), complete: s.phase === 'held', chunksDone: s.have.count };
-  }
-
-  #info(s: ChunkState): ChunkedInfo {
-    return {
-      size: s.manifest.totalBytes,
-      chunkBytes: s.manifest.chunkBytes,
-      chunks: s.manifest.hashes.length,
-    };
-  }
-
-  /** The manifest `bytes`, if its id is `id` and it is within the channel's limits. */
-  checkManifest(ch: ChannelState, id: ArtifactId, bytes: Uint8Array): Manifest | undefined {
-    const k = ch.cfg.chunking;
-    if (!k || bytes.length > k.maxManifestBytes || manifestId(bytes) !== id) return undefined;
-    const m = decodeManifest(bytes);
-    if (!m || m.totalBytes > ch.cfg.maxArtifactBytes || m.chunkBytes > k.maxChunkBytes) {
-      return undefined;
-    }
-    return m;
+    return { info: chunkedInfo(s), complete: s.phase === 'held', chunksDone: s.have.count };
   }
 
   #create(
@@ -311,7 +212,7 @@ export class ChunkedArtifacts {
     let n = 0;
     for (const a of stored) {
       const key = `${ch.name}:${a.id}`;
-      const m = this.checkManifest(ch, a.id, a.manifest);
+      const m = checkManifest(ch, a.id, a.manifest);
       if (!m || this.#chunks.has(key)) continue;
       const s = this.#create(ch, key, a.id, m, a.manifest, new Uint8Array(0), undefined);
       for (const i of a.chunks) if (i < s.have.size) s.have.add(i);
@@ -337,7 +238,7 @@ export class ChunkedArtifacts {
 
   /** A verified manifest arrived: its chunks are fetched from now on. */
   manifestFetched(ch: ChannelState, want: Want, peer: NodeId, bytes: Uint8Array): void {
-    const m = this.checkManifest(ch, want.id, bytes);
+    const m = checkManifest(ch, want.id, bytes);
     if (!m) {
       this.#count('peer_faults', { channel: ch.name, peer, reason: 'bad_manifest' });
       this.#host.dismiss(want.key);
@@ -355,7 +256,7 @@ export class ChunkedArtifacts {
 
   /** A link came up: every bitmap with a chunk in it is sent again (to every peer). */
   peerUp(): void {
-    for (const s of this.#chunks.values()) if (s.have.count > 0) this.#haveChanged(s);
+    this.#haves.peerUp();
   }
 
   /**
@@ -401,72 +302,12 @@ export class ChunkedArtifacts {
 
   /** A peer's bitmap of the chunks it holds of an artifact we are getting. */
   applyHave(peer: NodeId, ch: ChannelState, h: Have): void {
-    const id = idFromBytes(h.id);
-    const s = id === undefined ? undefined : this.#chunks.get(`${ch.name}:${id}`);
-    if (!s) return; // not an artifact we are getting: nothing to learn
-    const n = s.manifest.hashes.length;
-    if (h.bitmap.length !== Bitset.bytesFor(n)) {
-      this.#count('adverts', { channel: ch.name, outcome: 'malformed', peer });
-      return;
-    }
-    const now = this.#host.now();
-    s.haveFrom.set(peer, now);
-    s.activeAt = now;
-    if (s.sources.get(peer) === 'all') return;
-    s.sources.set(peer, new Bitset(n, h.bitmap));
+    this.#haves.apply(peer, ch, h);
   }
 
-  #haveChanged(s: ChunkState): void {
-    s.haveDirty = true;
-    this.#haveAt ??= this.#host.now() + this.#host.limits.haveIntervalMs;
-  }
-
-  /**
-   * If they are due, sends the changed have bitmaps to every peer that does not advertise the
-   * whole artifact.
-   */
+  /** Sends the changed have bitmaps, if they are due. */
   flushHaves(now: number): void {
-    if (this.#haveAt === undefined || now < this.#haveAt) return;
-    this.#haveAt = undefined;
-    const byPeer = new Map<NodeId, Map<ChannelState, Have[]>>();
-    for (const s of this.#chunks.values()) {
-      if (!s.haveDirty) continue;
-      s.haveDirty = false;
-      const have: Have = {
-        id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
-        bitmap: s.have.bits.slice() as Uint8Array<ArrayBuffer>,
-      };
-      for (const peer of this.#host.up.keys()) {
-        if (s.sources.get(peer) === 'all') continue;
-        let byChannel = byPeer.get(peer);
-        if (!byChannel) {
-          byChannel = new Map();
-          byPeer.set(peer, byChannel);
-        }
-        const list = byChannel.get(s.channel) ?? [];
-        list.push(have);
-        byChannel.set(s.channel, list);
-      }
-    }
-    const perMessage = this.#host.maxUpdatesPerMessage;
-    for (const [peer, byChannel] of byPeer) {
-      for (const [ch, haves] of byChannel) {
-        for (let i = 0; i < haves.length; i += perMessage) {
-          this.#host.act({
-            type: 'send',
-            peer,
-            lane: ch.cfg.lane,
-            body: SlotUpdates.encode({
-              channel: ch.number,
-              updates: [],
-              haves: haves.slice(i, i + perMessage),
-            }),
-            channel: ch.name,
-            slots: [],
-          });
-        }
-      }
-    }
+    this.#haves.flush(now);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -484,30 +325,10 @@ export class ChunkedArtifacts {
     const { s, index, peer, at } = done;
     const channel = s.channel.name;
     if (s.phase !== 'downloading' || s.have.has(index)) return;
-    const bytes = fetchedBytes(result);
-    if (bytes === 'retry') {
-      this.#count('chunks', { channel, outcome: 'retried' });
-      // Answered `missing` (or empty), or not at all: a strike if the peer claims the chunk.
-      const timeout = !result.ok && result.reason === 'timeout';
-      if (result.ok || timeout) {
-        const src = s.sources.get(peer);
-        if (src === 'all' || src?.has(index)) {
-          this.#strike(s, peer, timeout ? 'chunk_timeout' : 'chunk_missing');
-        }
-      }
-      return;
-    }
-    if (bytes === 'malformed') {
-      this.#fault(s, peer, 'missing_body');
-      return;
-    }
-    if (
-      bytes.length !== chunkLength(s.manifest, index) ||
-      !Buffer.from(sha256(bytes)).equals(s.manifest.hashes[index]!)
-    ) {
-      this.#fault(s, peer, 'bad_hash');
-      return;
-    }
+    const bytes = verifiedChunk(s, index, peer, result, (name, labels) =>
+      this.#count(name, labels),
+    );
+    if (!bytes) return;
     this.#count('chunks', { channel, outcome: 'fetched' });
     this.#fetches.measured(peer, bytes.length, at, now);
     s.progressAt = now;
@@ -518,28 +339,6 @@ export class ChunkedArtifacts {
     s.writing.add(index);
     this.#fetches.writeStarted();
     this.#host.act({ type: 'chunk-write', channel, id: s.id, index, bytes });
-  }
-
-  /**
-   * `peer` did not serve a chunk it claims: counted against it; after `CHUNK_STRIKES` in a row
-   * it is not asked for this artifact again.
-   */
-  #strike(s: ChunkState, peer: NodeId, reason: 'chunk_missing' | 'chunk_timeout'): void {
-    this.#count('peer_faults', { channel: s.channel.name, peer, reason });
-    const n = (s.strikes.get(peer) ?? 0) + 1;
-    s.strikes.set(peer, n);
-    if (n >= CHUNK_STRIKES && !s.faulty.has(peer)) {
-      this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
-      s.faulty.add(peer);
-      s.struckOut.add(peer);
-    }
-  }
-
-  #fault(s: ChunkState, peer: NodeId, reason: string): void {
-    this.#count('chunks', { channel: s.channel.name, outcome: 'faulty' });
-    this.#count('peer_faults', { channel: s.channel.name, peer, reason });
-    s.faulty.add(peer);
-    s.struckOut.delete(peer); // wrong bytes: for good
   }
 
   /** See `BroadcastCore.onChunkWritten`. */
@@ -555,23 +354,29 @@ export class ChunkedArtifacts {
     this.#count('chunks', { channel, outcome: 'written' });
     s.activeAt = now;
     s.have.add(index);
-    this.#haveChanged(s);
+    this.#haves.changed(s);
     this.#progress(s);
     if (s.have.full && s.phase === 'downloading') {
       s.phase = 'validating';
       if (s.downloadStartedAt !== undefined) {
         this.#host.timing('download_duration', channel, now - s.downloadStartedAt);
       }
-      const artifact: DeliveredArtifact = {
-        channel,
-        id,
-        bytes: new Uint8Array(0),
-        attributes: s.attributes,
-        from: s.from ?? this.#host.self,
-        chunked: this.#info(s),
-      };
-      this.#host.validate(s.channel, s.key, artifact, undefined);
+      this.#host.validate(s.channel, s.key, this.#delivered(s), undefined);
     }
+  }
+
+  /** `s` as the application gets it (its bytes are in the chunk store). */
+  #delivered(s: ChunkState): DeliveredArtifact {
+    const { channel, id, attributes } = s;
+    const from = s.from ?? this.#host.self;
+    return {
+      channel: channel.name,
+      id,
+      bytes: new Uint8Array(0),
+      attributes,
+      from,
+      chunked: chunkedInfo(s),
+    };
   }
 
   #progress(s: ChunkState): void {
@@ -610,17 +415,7 @@ export class ChunkedArtifacts {
     s.tried.clear();
     s.notBefore.clear();
     this.#shelf.delete(key);
-    this.#host.act({
-      type: 'deliver',
-      artifact: {
-        channel,
-        id: s.id,
-        bytes: new Uint8Array(0),
-        attributes: s.attributes,
-        from: s.from ?? this.#host.self,
-        chunked: this.#info(s),
-      },
-    });
+    this.#host.act({ type: 'deliver', artifact: this.#delivered(s) });
     this.#count('delivered', { channel });
     const now = this.#host.now();
     const createdAt = s.channel.retention.get(s.key)?.createdAt;
