@@ -6,23 +6,17 @@
  * same code in both.
  * @module
  */
-import {
-  AbortError,
-  ChunkingOffError,
-  LinkClosedError,
-  NodeStoppedError,
-  QueueFullError,
-  RequestTimeoutError,
-} from '../errors.ts';
+import { ChunkingOffError, LinkClosedError, NodeStoppedError, QueueFullError } from '../errors.ts';
 import type { NodeId } from '../identity/index.ts';
 import type { Logger } from '../log.ts';
 import { LANE_NAMES, type Lane } from '../transport/lanes.ts';
 import type { ConnId } from '../transport/link.ts';
 import { ChunkOpQueue } from './chunk-ops.ts';
-import { encodeManifest, manifestId, rechunk, sha256 } from './chunks/manifest.ts';
+import { manifestOf, rechunk } from './chunks/manifest.ts';
 import type { ChunkStore } from './chunks/store.ts';
 import { BroadcastCore, type CoreOptions } from './core/core.ts';
 import type { Cancel, DriverEnvironment, DriverObserver, RequestOutcome } from './environment.ts';
+import { fetchResult } from './fetch-outcome.ts';
 import { Resends } from './resend.ts';
 import type {
   Artifact,
@@ -32,7 +26,6 @@ import type {
   ChunkProgress,
   CoreAction,
   DeliveredArtifact,
-  FetchResult,
   HeldArtifactInfo,
   RemovalReason,
 } from './types.ts';
@@ -62,14 +55,6 @@ export interface BroadcastDriverOptions extends Omit<CoreOptions, 'observer'> {
   onProgress?: (progress: ChunkProgress) => void;
   /** Held artifacts that left their channel (expired, purged, evicted, aborted, rejected). */
   onRemoved?: (channel: string, id: ArtifactId, reason: RemovalReason) => void;
-}
-
-/** The reason the core is given for a failed request, from the environment's error. */
-export function fetchFailure(err: unknown): Extract<FetchResult, { ok: false }>['reason'] {
-  if (err instanceof RequestTimeoutError) return 'timeout';
-  if (err instanceof LinkClosedError) return 'link_closed';
-  if (err instanceof AbortError) return 'cancelled';
-  return 'error';
 }
 
 /**
@@ -250,11 +235,7 @@ export class BroadcastDriver {
       this.core.add(channel, bytes, opts, this.#env.now()); // throws ERR_ARTIFACT_TOO_LARGE
     }
     const chunkBytes = cfg.chunking!.chunkBytes;
-    const hashes: Uint8Array[] = [];
-    for (let at = 0; at < bytes.length || hashes.length === 0; at += chunkBytes) {
-      hashes.push(sha256(bytes.subarray(at, at + chunkBytes)));
-    }
-    const id = manifestId(encodeManifest({ chunkBytes, totalBytes: bytes.length, hashes }));
+    const { id } = manifestOf(bytes, chunkBytes);
     this.addStream(channel, rechunk([bytes], chunkBytes), opts).catch((err: unknown) =>
       this.#log.warn({ err, channel, id }, 'chunked broadcast failed'),
     );
@@ -461,17 +442,7 @@ export class BroadcastDriver {
     const { token, peer } = action;
     const done = (outcome: RequestOutcome) => {
       this.#fetches.delete(token);
-      let result: FetchResult;
-      if (outcome.ok) result = outcome;
-      else {
-        const reason = fetchFailure(outcome.error);
-        if (reason === 'error') {
-          const err = outcome.error instanceof Error ? outcome.error.message : outcome.error;
-          this.#log.debug({ peer, err }, 'fetch failed');
-        }
-        if (reason === 'timeout' || reason === 'error') this.#observer.fetchFailed?.(peer, reason);
-        result = { ok: false, reason };
-      }
+      const result = fetchResult(outcome, peer, this.#log, this.#observer);
       this.#feed('fetched', (now) => this.core.onFetched(token, result, now));
     };
     this.#fetches.set(token, () => undefined);

@@ -49,7 +49,7 @@ export {
   TIMING_NAMES,
   type TimingName,
 } from './core/observer.ts';
-export { BroadcastDriver, type BroadcastDriverOptions, fetchFailure } from './driver.ts';
+export { BroadcastDriver, type BroadcastDriverOptions } from './driver.ts';
 export { BroadcastMetrics } from './driver-metrics.ts';
 export type {
   Cancel,
@@ -58,6 +58,7 @@ export type {
   DriverObserver,
   RequestOutcome,
 } from './environment.ts';
+export { fetchFailure } from './fetch-outcome.ts';
 export { artifactId, isArtifactId } from './ids.ts';
 export { monotonicNow, NodeEnvironment } from './node-environment.ts';
 export { type ArtifactPool, InMemoryPool } from './pool.ts';
