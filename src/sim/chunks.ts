@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { type ArtifactId, encodeManifest, manifestId } from '../broadcast/index.ts';
+import { cutChunks, ManifestBuilder } from '../broadcast/chunks/manifest.ts';
+import type { ArtifactId } from '../broadcast/index.ts';
 
 /** A chunked artifact as its origin cuts it: manifest, id (the manifest's SHA-256), chunks. */
 export interface ChunkedArtifact {
@@ -11,11 +11,9 @@ export interface ChunkedArtifact {
 
 /** Cuts `bytes` into chunks of `chunkBytes` and builds the manifest (docs/protocol.md). */
 export function chunkArtifact(bytes: Uint8Array, chunkBytes: number): ChunkedArtifact {
-  const chunks: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length || chunks.length === 0; at += chunkBytes) {
-    chunks.push(bytes.subarray(at, at + chunkBytes));
-  }
-  const hashes = chunks.map((c) => createHash('sha256').update(c).digest());
-  const manifest = encodeManifest({ chunkBytes, totalBytes: bytes.length, hashes });
-  return { manifest, id: manifestId(manifest), chunks };
+  const chunks = cutChunks(bytes, chunkBytes);
+  const builder = new ManifestBuilder(chunkBytes);
+  for (const chunk of chunks) builder.add(chunk);
+  const { encoded: manifest, id } = builder.build();
+  return { manifest, id, chunks };
 }

@@ -97,6 +97,63 @@ export function manifestId(encoded: Uint8Array): ArtifactId {
 }
 
 /**
+ * Builds the manifest of a chunked artifact from its chunks, added in order (each `chunkBytes`
+ * long but the last): the one place a manifest is made from chunks (the stores' imports, the
+ * driver's synchronous broadcast, the simulator's origins).
+ */
+export class ManifestBuilder {
+  readonly chunkBytes: number;
+  readonly #hashes: Uint8Array[] = [];
+  #total = 0;
+
+  constructor(chunkBytes: number) {
+    this.chunkBytes = chunkBytes;
+  }
+
+  /** The bytes added so far. */
+  get totalBytes(): number {
+    return this.#total;
+  }
+
+  /** Adds the next chunk (its SHA-256 is taken; the bytes are not kept). */
+  add(chunk: Uint8Array): this {
+    this.#hashes.push(sha256(chunk));
+    this.#total += chunk.length;
+    return this;
+  }
+
+  /** The manifest of the chunks added, its encoding and the artifact's id (its SHA-256). */
+  build(): { manifest: Manifest; encoded: Uint8Array; id: ArtifactId } {
+    const manifest: Manifest = {
+      chunkBytes: this.chunkBytes,
+      totalBytes: this.#total,
+      hashes: [...this.#hashes],
+    };
+    const encoded = encodeManifest(manifest);
+    return { manifest, encoded, id: manifestId(encoded) };
+  }
+}
+
+/** Cuts `bytes` into chunks of `chunkBytes` (views, not copies; an empty artifact has one). */
+export function cutChunks(bytes: Uint8Array, chunkBytes: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length || chunks.length === 0; at += chunkBytes) {
+    chunks.push(bytes.subarray(at, at + chunkBytes));
+  }
+  return chunks;
+}
+
+/** The manifest (encoded) and id of `bytes` cut into chunks of `chunkBytes`. */
+export function manifestOf(
+  bytes: Uint8Array,
+  chunkBytes: number,
+): { encoded: Uint8Array; id: ArtifactId } {
+  const builder = new ManifestBuilder(chunkBytes);
+  for (const chunk of cutChunks(bytes, chunkBytes)) builder.add(chunk);
+  return builder.build();
+}
+
+/**
  * Cuts a stream into chunks of exactly `chunkBytes` (the last may be shorter), holding at most
  * one chunk (plus one source piece) at a time.
  */

@@ -27,11 +27,10 @@ import {
   Bitset,
   chunkCount,
   decodeManifest,
-  encodeManifest,
   type Manifest,
+  ManifestBuilder,
   manifestId,
   rechunk,
-  sha256,
 } from './manifest.ts';
 
 /** An artifact found in a store (for resuming after a restart). */
@@ -119,18 +118,15 @@ export class InMemoryChunkStore implements ChunkStore {
     chunkBytes: number,
   ): Promise<{ id: ArtifactId; manifest: Uint8Array }> {
     const chunks: Uint8Array[] = [];
-    const hashes: Uint8Array[] = [];
-    let total = 0;
+    const builder = new ManifestBuilder(chunkBytes);
     for await (const chunk of rechunk(source, chunkBytes)) {
-      total += chunk.length;
-      if (this.#bytes + total > this.#maxBytes) {
+      if (this.#bytes + builder.totalBytes + chunk.length > this.#maxBytes) {
         throw new QueueFullError(`chunk store: artifact exceeds its limit of ${this.#maxBytes}`);
       }
       chunks.push(chunk);
-      hashes.push(sha256(chunk));
+      builder.add(chunk);
     }
-    const manifest = encodeManifest({ chunkBytes, totalBytes: total, hashes });
-    const id = manifestId(manifest);
+    const { encoded: manifest, id } = builder.build();
     await this.open(id, manifest);
     for (const [i, c] of chunks.entries()) await this.put(id, i, c);
     return { id, manifest };
@@ -380,14 +376,12 @@ export class DiskChunkStore implements ChunkStore {
   ): Promise<{ id: ArtifactId; manifest: Uint8Array }> {
     await this.#mkdir();
     const tmp = join(this.dir, `import-${randomBytes(8).toString('hex')}.tmp`);
-    const hashes: Uint8Array[] = [];
-    let total = 0;
+    const builder = new ManifestBuilder(chunkBytes);
     const fh = await open(tmp, 'w');
     try {
       for await (const chunk of rechunk(source, chunkBytes)) {
-        await fh.write(chunk, 0, chunk.length, total);
-        total += chunk.length;
-        hashes.push(sha256(chunk));
+        await fh.write(chunk, 0, chunk.length, builder.totalBytes);
+        builder.add(chunk);
       }
     } catch (err) {
       await fh.close();
@@ -395,16 +389,14 @@ export class DiskChunkStore implements ChunkStore {
       throw err;
     }
     await fh.close();
-    const m: Manifest = { chunkBytes, totalBytes: total, hashes };
-    const manifest = encodeManifest(m);
-    const id = manifestId(manifest);
+    const { manifest: m, encoded: manifest, id } = builder.build();
     if (this.#have.get(id)?.full) {
       await rm(tmp, { force: true });
       return { id, manifest };
     }
     await this.#files.forget(id);
     await rename(tmp, this.#path(id, 'data'));
-    const have = new Bitset(chunkCount(total, chunkBytes));
+    const have = new Bitset(chunkCount(m.totalBytes, chunkBytes));
     for (let i = 0; i < have.size; i++) have.add(i);
     await writeFile(this.#path(id, 'manifest'), manifest);
     await writeFile(this.#path(id, 'have'), have.bits);
