@@ -54,8 +54,8 @@ export interface ChunkState {
   activeAt: number;
 }
 
-/** A chunked artifact's state as it starts: no chunk held, no source, downloading. */
-export function newChunkState(
+/** What makes a chunked artifact's state: its channel, key, id, manifest (decoded and encoded), attributes, and the peer it came from. */
+export type ChunkOrigin = [
   ch: ChannelState,
   key: string,
   id: ArtifactId,
@@ -63,9 +63,11 @@ export function newChunkState(
   manifestBytes: Uint8Array,
   attributes: Uint8Array,
   from: NodeId | undefined,
-  seq: number,
-  now: number,
-): ChunkState {
+];
+
+/** A chunked artifact's state as it starts: no chunk held, no source, downloading. */
+export function newChunkState(...args: [...ChunkOrigin, seq: number, now: number]): ChunkState {
+  const [ch, key, id, manifest, manifestBytes, attributes, from, seq, now] = args;
   return {
     key,
     channel: ch,

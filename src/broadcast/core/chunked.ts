@@ -14,7 +14,13 @@ import type {
 import type { ChannelState } from './channel-state.ts';
 import { ChunkFetches, type ChunkFetchHost } from './chunk-fetches.ts';
 import { HaveBitmaps } from './chunk-haves.ts';
-import { type ChunkState, checkManifest, chunkedInfo, newChunkState } from './chunk-state.ts';
+import {
+  type ChunkOrigin,
+  type ChunkState,
+  checkManifest,
+  chunkedInfo,
+  newChunkState,
+} from './chunk-state.ts';
 import { verifiedChunk } from './chunk-verify.ts';
 import {
   ChunkedPlaces,
@@ -163,29 +169,16 @@ export class ChunkedArtifacts {
     return { info: chunkedInfo(s), complete: s.phase === 'held', chunksDone: s.have.count };
   }
 
-  #create(
-    ch: ChannelState,
-    key: string,
-    id: ArtifactId,
-    manifest: Manifest,
-    manifestBytes: Uint8Array,
-    attributes: Uint8Array,
-    from: NodeId | undefined,
-  ): ChunkState {
-    const now = this.#host.now();
-    const s = newChunkState(
-      ch,
-      key,
-      id,
-      manifest,
-      manifestBytes,
-      attributes,
-      from,
-      this.#seq++,
-      now,
-    );
-    this.#chunks.set(key, s);
-    this.#host.act({ type: 'chunk-open', channel: ch.name, id, manifest: manifestBytes });
+  /** A new chunked artifact (see {@link newChunkState}), opened in the chunk store. */
+  #create(...args: ChunkOrigin): ChunkState {
+    const s = newChunkState(...args, this.#seq++, this.#host.now());
+    this.#chunks.set(s.key, s);
+    this.#host.act({
+      type: 'chunk-open',
+      channel: s.channel.name,
+      id: s.id,
+      manifest: s.manifestBytes,
+    });
     return s;
   }
 

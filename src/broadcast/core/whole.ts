@@ -17,21 +17,14 @@ import type { EvictedDownload } from './chunked-places.ts';
 import type { CoreContext } from './context.ts';
 import { Downloads, type Want } from './downloads.ts';
 import { fetchedBytes, missingResponse } from './fetch-response.ts';
+import type { Holdings } from './holdings.ts';
 import type { Owner } from './retention.ts';
 import type { Validating, Validations } from './validations.ts';
 
 /** What the whole artifacts use of the other sub-protocols. */
 export interface WholeHost {
-  /** Records an artifact as held, charged to `owner`, making room (see `Holdings.admit`). */
-  admit(
-    ch: ChannelState,
-    key: string,
-    id: ArtifactId,
-    owner: Owner,
-    size: number,
-    attributes: Uint8Array,
-    createdAt: number,
-  ): void;
+  /** Records an artifact as held, charged to its owner, making room (see `Holdings.admit`). */
+  admit: Holdings['admit'];
   /** Whether `key` is a chunked artifact held in whole or in part. */
   chunked(key: string): boolean;
   /** A chunked artifact's manifest arrived (verified against its id): its chunks follow. */
