@@ -4,6 +4,8 @@
  * and request/response.
  * @module
  */
+
+export type { TransportEvent } from './events.ts';
 export { FRAME_HEADER_BYTES, FrameDecoder } from './frame.ts';
 export { isLane, LANE_NAMES, LANES, Lane, type LaneName, laneFromName } from './lanes.ts';
 export {
@@ -17,6 +19,16 @@ export {
 } from './limits.ts';
 export { type ConnId, DEFAULT_TIMING, type LinkTiming } from './link.ts';
 export { MAX_APP_DIGEST_BYTES, PROTOCOL_VERSION } from './messages.ts';
+export {
+  ALPN,
+  type BackoffOptions,
+  DEFAULT_BACKOFF,
+  type InboundMessage,
+  type InboundPeerRequest,
+  type PeerState,
+  type PeerStatus,
+  type TransportOptions,
+} from './options.ts';
 export type { RefusalReason } from './peer-verify.ts';
 export type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
 export { type FrameSink, SendScheduler, type SendSchedulerOptions } from './send-scheduler.ts';
@@ -27,19 +39,7 @@ export {
   type TopologyOptions,
   TopologyView,
 } from './topology.ts';
-export {
-  ALPN,
-  type BackoffOptions,
-  createTransport,
-  DEFAULT_BACKOFF,
-  type InboundMessage,
-  type InboundPeerRequest,
-  type PeerState,
-  type PeerStatus,
-  Transport,
-  type TransportEvent,
-  type TransportOptions,
-} from './transport.ts';
+export { createTransport, Transport } from './transport.ts';
 export {
   concatParts,
   lengthDelimitedPrefix,
