@@ -7,14 +7,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ApiRequestError } from '../errors.ts';
+import { STATUS_PAGE_FILES } from './api-routes.ts';
 import type { TokenCheck } from './api-token.ts';
 
 /** Paths served without the token: the health checks and the status page's static files. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set([
   '/healthz',
   '/readyz',
-  '/',
-  '/status-page.js',
+  ...Object.keys(STATUS_PAGE_FILES),
 ]);
 
 /** Paths served whatever the Host header says (probes may use any name). */

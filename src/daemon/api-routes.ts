@@ -25,10 +25,19 @@ import {
 import { sendJson, statusOf } from './api-status.ts';
 import type { ApiContext } from './http-api.ts';
 
-/** The static files of the status page, read once at start. */
-const STATUS_PAGE_FILES: Record<string, { file: string; type: string }> = {
+const JS = 'text/javascript; charset=utf-8';
+
+/**
+ * The static files of the status page, read once at start (served without the token, see
+ * api-guard.ts): the HTML, its script, and the ES modules the script imports.
+ */
+export const STATUS_PAGE_FILES: Readonly<Record<string, { file: string; type: string }>> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/status-page.js': { file: 'status-page.js', type: 'text/javascript; charset=utf-8' },
+  '/status-page.js': { file: 'status-page.js', type: JS },
+  '/status-page/dom.js': { file: 'dom.js', type: JS },
+  '/status-page/charts.js': { file: 'charts.js', type: JS },
+  '/status-page/now.js': { file: 'now.js', type: JS },
+  '/status-page/history.js': { file: 'history.js', type: JS },
 };
 
 /** Routes a request: `path` (still %-encoded) and `query` parsed, `setRoute` names the route. */

@@ -163,9 +163,11 @@ describe('daemon HTTP API', { timeout: slow(60_000) }, () => {
     );
     const page = await apiFetch(`${api}/`);
     assert.equal(page.status, 200);
-    assert.match(await page.text(), /<script src="\/status-page.js">/);
-    const script = await apiFetch(`${api}/status-page.js`);
-    assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.match(await page.text(), /<script type="module" src="\/status-page.js">/);
+    for (const path of ['/status-page.js', '/status-page/charts.js', '/status-page/now.js']) {
+      const script = await apiFetch(`${api}${path}`);
+      assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/, path);
+    }
   });
 
   it('a body over the channel maximum is refused with 413 before it is all sent (Content-Length)', async () => {
