@@ -2,13 +2,9 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateIdentity, type NodeIdentity, writeIdentity } from '../../src/identity/index.ts';
-import {
-  generateOperatorKeyPair,
-  parseRegistry,
-  writeOperatorKeyPair,
-} from '../../src/registry/index.ts';
-import { tempDir } from '../registry/fixtures.ts';
+import type { NodeIdentity } from '../../src/identity/index.ts';
+import { parseRegistry } from '../../src/registry/index.ts';
+import { ok, registryLab } from './registry-lab.ts';
 import { type CliRun, isCleanError, runCli } from './run-cli.ts';
 
 interface ShowJson {
@@ -16,11 +12,6 @@ interface ShowJson {
   signed: boolean;
   signature: { key: string; checkedAgainst: string } | null;
   subnets: Record<string, { nodeId: string; address: string }[]>;
-}
-
-function ok(run: CliRun): string {
-  assert.equal(run.status, 0, `expected success, got ${run.status}: ${run.stderr}`);
-  return run.stdout;
 }
 
 function failed(run: CliRun, message: RegExp): void {
@@ -39,18 +30,7 @@ describe('subnet-p2p registry commands, end to end', () => {
   let operatorPub: string;
 
   before(async () => {
-    ({ dir, cleanup } = await tempDir());
-    file = join(dir, 'registry.json');
-    nodes = await Promise.all([1, 2, 3].map(() => generateIdentity()));
-    certs = await Promise.all(
-      nodes.map(async (identity, i) => {
-        await writeIdentity(join(dir, `node-${i + 1}`), identity);
-        return join(dir, `node-${i + 1}`, 'node.crt');
-      }),
-    );
-    const paths = await writeOperatorKeyPair(join(dir, 'operator'), generateOperatorKeyPair());
-    operatorKey = paths.privateKeyPath;
-    operatorPub = paths.publicKeyPath;
+    ({ dir, cleanup, file, nodes, certs, operatorKey, operatorPub } = await registryLab(3));
   });
   after(() => cleanup());
 

@@ -8,19 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { addNodeCommand, removeNodeCommand } from '../../src/cli/registry-actions.ts';
-import { generateIdentity, type NodeIdentity, writeIdentity } from '../../src/identity/index.ts';
-import {
-  generateOperatorKeyPair,
-  parseRegistry,
-  writeOperatorKeyPair,
-} from '../../src/registry/index.ts';
-import { tempDir } from '../registry/fixtures.ts';
-import { type CliRun, isCleanError, runCli } from './run-cli.ts';
-
-function ok(run: CliRun): string {
-  assert.equal(run.status, 0, `expected success, got ${run.status}: ${run.stderr}`);
-  return run.stdout;
-}
+import type { NodeIdentity } from '../../src/identity/index.ts';
+import { parseRegistry } from '../../src/registry/index.ts';
+import { ok, registryLab } from './registry-lab.ts';
+import { isCleanError, runCli } from './run-cli.ts';
 
 describe('registry add-node and remove-node with --key, --out, or neither', () => {
   let dir: string;
@@ -33,18 +24,7 @@ describe('registry add-node and remove-node with --key, --out, or neither', () =
   let publicKey: string;
 
   before(async () => {
-    ({ dir, cleanup } = await tempDir());
-    file = join(dir, 'registry.json');
-    nodes = await Promise.all([1, 2].map(() => generateIdentity()));
-    certs = await Promise.all(
-      nodes.map(async (identity, i) => {
-        await writeIdentity(join(dir, `node-${i + 1}`), identity);
-        return join(dir, `node-${i + 1}`, 'node.crt');
-      }),
-    );
-    const paths = await writeOperatorKeyPair(join(dir, 'operator'), generateOperatorKeyPair());
-    operatorKey = paths.privateKeyPath;
-    operatorPub = paths.publicKeyPath;
+    ({ dir, cleanup, file, nodes, certs, operatorKey, operatorPub } = await registryLab(2));
     publicKey = await readFile(operatorPub, 'utf8');
     ok(await runCli(['registry', 'init', '--file', file]));
   });
