@@ -5,13 +5,18 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
+import { join } from 'node:path';
 import { generateIdentity } from '../../src/identity/index.ts';
-import type { SystemName } from './protocol.ts';
+import { type CpuProfile, sumStages } from './profile-stages.ts';
+import { CONSENSUS_MAX_BYTES, DEFAULT_CHANNEL_NAME, type SystemName } from './protocol.ts';
 import { type RoundPlan, runSystem } from './run-system.ts';
 import {
   type GoalResult,
   goals,
+  type HeadlineRow,
+  headline,
   type RoundResult,
   ratiosAt,
   type SizeRatios,
@@ -28,6 +33,11 @@ export interface CompareOptions {
   relay?: 'relay' | 'origin-only';
   /** subnet-p2p's load governor (default on). */
   bulkYield?: boolean;
+  /**
+   * A folder for V8 CPU profiles of every node process, one per round; each round's self time by
+   * stage (profile-stages.ts) then goes into its result's `stages`.
+   */
+  profileDir?: string;
   log?: (message: string) => void;
 }
 
@@ -54,6 +64,8 @@ export interface CompareResult {
   };
   machine: MachineInfo;
   results: RoundResult[];
+  /** Issue 18's headline: each subnet-p2p round against raw TLS. */
+  headline: HeadlineRow[];
   ratios: SizeRatios[];
   goals: GoalResult[];
   /** How each figure is measured. */
@@ -85,6 +97,34 @@ export const METHOD: Record<string, string> = {
     'process.memoryUsage.rss() sampled every 100 ms during the round: the largest node, and the sum of each node’s peak',
 };
 
+/**
+ * subnet-p2p's rounds: each round of at most 1 KiB twice, on a channel of library defaults
+ * (`default`) and on `consensus`; larger ones on `ingress`, named so the tables say it.
+ */
+export function subnetP2pRounds(rounds: readonly RoundPlan[]): RoundPlan[] {
+  return rounds.flatMap((r) =>
+    r.size <= CONSENSUS_MAX_BYTES
+      ? [
+          { ...r, channel: DEFAULT_CHANNEL_NAME },
+          { ...r, channel: 'consensus' },
+        ]
+      : [{ ...r, channel: 'ingress' }],
+  );
+}
+
+/** Self time by stage of one round of `system`, summed over its nodes' profiles, or undefined. */
+function roundStages(dir: string, system: SystemName, round: number) {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.startsWith(`${system}-r${round}-n`));
+  } catch {
+    return undefined;
+  }
+  if (files.length === 0) return undefined;
+  const profiles = files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile);
+  return sumStages(profiles);
+}
+
 /** Runs every system of `options` and combines the figures. */
 export async function runCompare(options: CompareOptions): Promise<CompareResult> {
   const log = options.log ?? (() => undefined);
@@ -92,17 +132,26 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const identities = await Promise.all(Array.from({ length: options.nodes }, generateIdentity));
   const results: RoundResult[] = [];
   for (const system of options.systems) {
+    const rounds = system === 'subnet-p2p' ? subnetP2pRounds(options.rounds) : options.rounds;
     const raws = await runSystem({
       system,
       identities,
-      rounds: options.rounds,
+      rounds,
       roundTimeoutMs: options.roundTimeoutMs,
       settleMs: options.settleMs,
       ...(options.relay ? { relay: options.relay } : {}),
       ...(options.bulkYield === false ? { bulkYield: false } : {}),
+      ...(options.profileDir ? { profileDir: options.profileDir } : {}),
       log,
     });
-    results.push(...raws.map(summarizeRound));
+    raws.forEach((raw, i) => {
+      const result = summarizeRound(raw);
+      const stages = options.profileDir
+        ? roundStages(options.profileDir, system, i + 1)
+        : undefined;
+      if (stages) result.stages = stages;
+      results.push(result);
+    });
   }
   // Rows by size, then system, in the order given.
   const sizes = [...new Set(options.rounds.map((r) => r.size))];
@@ -132,6 +181,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       loadAverage: { start: loadStart, end: os.loadavg()[0]! },
     },
     results,
+    headline: headline(results),
     ratios,
     goals: goals(results, ratios),
     method: METHOD,

@@ -1,11 +1,17 @@
 /**
- * `npm run bench:compare`: the same broadcast workload through subnet-p2p (mutual TLS), libp2p
- * gossipsub (TCP, noise, yamux) and a raw-TLS ceiling (each origin writes each artifact straight
- * to every other node), 13 node processes on 127.0.0.1, one round per artifact size.
+ * `npm run bench:compare`: the same broadcast workload through subnet-p2p (mutual TLS), a raw-TLS
+ * ceiling (each origin writes each artifact straight to every other node) and, when asked, libp2p
+ * gossipsub (TCP, noise, yamux), 13 node processes on 127.0.0.1, one round per artifact size
+ * (subnet-p2p: 1 KiB twice, on a channel of library defaults and on `consensus`). Headline: CPU
+ * ms per delivered MB of subnet-p2p against raw TLS, and issue 18's goals.
  *
  * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
- *          [--systems subnet-p2p,gossipsub,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
- *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only] [--no-yield]
+ *          [--systems subnet-p2p,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
+ *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only] [--no-yield] [--profile]
+ *   --systems    default subnet-p2p,raw-tls; add gossipsub for libp2p gossipsub and issue 8's
+ *                goals against it
+ *   --profile    a V8 CPU profile of every node process per round (in OUT/profiles, or
+ *                BENCH_COMPARE_CPU_PROF=DIR), and a table of self time by stage per round
  *   --sizes      artifact sizes, bytes or with k / m (KiB / MiB)
  *   --per-node   artifacts each node broadcasts per round: one number for every size, or one
  *                per size
@@ -19,7 +25,7 @@
  *
  * Progress goes to stderr; the markdown tables (or the JSON) to stdout.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { periodicProgress } from '../../src/util/progress.ts';
@@ -32,13 +38,16 @@ import { markdownTables } from './summary.ts';
 /** Default artifacts per node for each default size: about a minute per system on 2 cores. */
 const DEFAULT_SIZES = '1k,64k,1m';
 const DEFAULT_PER_NODE = '200,24,4';
+/** Issue 18's comparison: subnet-p2p against the raw TLS ceiling (gossipsub when asked). */
+const DEFAULT_SYSTEMS: readonly SystemName[] = ['subnet-p2p', 'raw-tls'];
 
 const { values: args } = parseArgs({
   options: {
     nodes: { type: 'string', default: '13' },
     sizes: { type: 'string', default: DEFAULT_SIZES },
     'per-node': { type: 'string', default: DEFAULT_PER_NODE },
-    systems: { type: 'string', default: SYSTEMS.join(',') },
+    systems: { type: 'string', default: DEFAULT_SYSTEMS.join(',') },
+    profile: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/compare' },
     'timeout-ms': { type: 'string', default: '300000' },
@@ -99,6 +108,13 @@ const log = (message: string) => {
   last = message.trim();
   process.stderr.write(`${message}\n`);
 };
+// Per-round CPU profiles of every node (--profile, or BENCH_COMPARE_CPU_PROF=DIR as before).
+const profileDir =
+  process.env.BENCH_COMPARE_CPU_PROF || (args.profile ? join(args.out, 'profiles') : undefined);
+if (profileDir) {
+  rmSync(profileDir, { recursive: true, force: true });
+  mkdirSync(profileDir, { recursive: true });
+}
 const result = await runCompare({
   nodes,
   systems,
@@ -107,6 +123,7 @@ const result = await runCompare({
   settleMs: positiveInt('settle-ms', args['settle-ms']),
   relay,
   bulkYield: !args['no-yield'],
+  ...(profileDir ? { profileDir } : {}),
   log,
 });
 progress.stop();

@@ -6,6 +6,9 @@
  * @module
  */
 import { randomFillSync } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
   type FromNode,
@@ -27,7 +30,7 @@ export interface SystemNode {
   /** Links to the other nodes (`addresses[i]` is node i's, own included); resolves when ready. */
   connect(addresses: readonly string[]): Promise<void>;
   /** Broadcasts one artifact to every other node. */
-  broadcast(bytes: Uint8Array, size: number): Promise<void> | void;
+  broadcast(bytes: Uint8Array, spec: RoundSpec): Promise<void> | void;
   /** Cumulative counters; the round reports their deltas. `payloadCopies` as in the report. */
   counters(): Promise<Record<string, number>> | Record<string, number>;
   /** Payload copies received, from the counters (null: the system cannot tell per node). */
@@ -139,6 +142,38 @@ function diff(after: Record<string, number>, before: Record<string, number>) {
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 }
 
+/** A V8 CPU profile of each round, or nothing. */
+interface RoundProfiler {
+  start(): Promise<void>;
+  /** Stops the profile and writes it to `file` in the folder. */
+  stop(file: string): Promise<void>;
+}
+
+/** Profiles rounds through the inspector (not `--cpu-prof`, which covers the whole process). */
+function roundProfiler(dir: string): RoundProfiler {
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string, params?: object) =>
+    new Promise<T>((resolve, reject) =>
+      session.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))),
+    );
+  let running = false;
+  return {
+    async start() {
+      await post('Profiler.enable');
+      await post('Profiler.start');
+      running = true;
+    },
+    async stop(file) {
+      if (!running) return;
+      running = false;
+      const { profile } = await post<{ profile: object }>('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, file), JSON.stringify(profile));
+    },
+  };
+}
+
 /**
  * Runs this process as a node of `system` until the driver says stop. Must be called in a
  * process started with an IPC channel.
@@ -160,6 +195,7 @@ export function runNodeProcess(system: SystemNode): void {
         sending: Promise<void>;
       }
     | undefined;
+  let profiler: RoundProfiler = { start: async () => undefined, stop: async () => undefined };
   let failed = false;
   const fail = (err: unknown) => {
     if (failed) return;
@@ -181,6 +217,7 @@ export function runNodeProcess(system: SystemNode): void {
     const self = setup!.index;
     const artifacts = makeArtifacts(spec, self);
     const countersStart = await system.counters();
+    await profiler.start();
     const state = {
       spec,
       cpuStart: process.cpuUsage(),
@@ -210,7 +247,7 @@ export function runNodeProcess(system: SystemNode): void {
       for (const bytes of artifacts) {
         stamp(bytes);
         try {
-          await system.broadcast(bytes, spec.size);
+          await system.broadcast(bytes, spec);
           state.broadcasts += 1;
         } catch (err) {
           state.broadcastErrors += 1;
@@ -228,6 +265,7 @@ export function runNodeProcess(system: SystemNode): void {
     const rec = receiver!;
     await r.sending;
     clearInterval(r.sampler);
+    await profiler.stop(`${setup!.system}-r${r.spec.round}-n${setup!.index}.cpuprofile`);
     const counters = diff(await system.counters(), r.countersStart);
     const cpu = process.cpuUsage(r.cpuStart);
     const peakRssBytes = Math.max(r.peakRss, process.memoryUsage.rss());
@@ -253,6 +291,7 @@ export function runNodeProcess(system: SystemNode): void {
       switch (msg.type) {
         case 'setup':
           setup = msg.setup;
+          if (setup.profileDir) profiler = roundProfiler(setup.profileDir);
           send({ type: 'listening', address: await system.start(msg.setup, deliver) });
           break;
         case 'peers':

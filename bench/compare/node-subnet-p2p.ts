@@ -4,20 +4,27 @@
  * `ingress` on the bulk lane, advertised and pulled) and an in-memory registry listing every
  * node, published when the driver sends the addresses. Artifacts of at most 1 KiB go on
  * `consensus` (urgent, so inline), larger ones on `ingress`; those above 1 MiB travel in chunks
- * (the default) and are read back whole from the chunk store when delivered.
+ * (the default) and are read back whole from the chunk store when delivered. A round may name
+ * its channel instead: `default` is a channel created with no options (`DEFAULT_CHANNEL`),
+ * broadcast to without options, as a new user would.
  * @module
  */
+
+import type { ChannelConfig } from '../../src/broadcast/index.ts';
 import { identityFromPem, type NodeIdentity } from '../../src/identity/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { metricSum } from '../../src/metrics.ts';
 import { createNode, DEFAULT_NODE_CHANNELS, type Node } from '../../src/node/index.ts';
 import { addNode, InMemoryRegistryClient, initRegistry } from '../../src/registry/index.ts';
 import { runNodeProcess, type SystemNode } from './node-process.ts';
-import type { NodeSetup } from './protocol.ts';
+import {
+  CONSENSUS_MAX_BYTES,
+  DEFAULT_CHANNEL_NAME,
+  type NodeSetup,
+  type RoundSpec,
+} from './protocol.ts';
 
 const SUBNET = 'bench';
-/** Artifacts up to this size go on `consensus` (pushed inline), larger ones on `ingress`. */
-export const CONSENSUS_MAX_BYTES = 1024;
 /** Slots per channel: every artifact of a default run (each node relays every artifact). */
 const MAX_SLOTS = 100_000;
 
@@ -36,12 +43,15 @@ class SubnetP2pNode implements SystemNode {
   async start(setup: NodeSetup, deliver: (bytes: Uint8Array) => void): Promise<string> {
     this.#identity = identityFromPem(setup.keyPem, setup.certPem);
     this.#nodes = setup.nodes;
-    const channels = Object.fromEntries(
+    const channels: Record<string, Partial<ChannelConfig>> = Object.fromEntries(
       Object.entries(DEFAULT_NODE_CHANNELS).map(([name, cfg]) => [
         name,
         { ...cfg, maxSlots: MAX_SLOTS, ...(setup.relay ? { relay: setup.relay } : {}) },
       ]),
     );
+    // A channel as a new user creates it: no options, the library's DEFAULT_CHANNEL (the relay
+    // policy of --relay aside).
+    channels[DEFAULT_CHANNEL_NAME] = setup.relay ? { relay: setup.relay } : {};
     const node = await createNode({
       identity: this.#identity,
       registry: this.#registry,
@@ -89,9 +99,12 @@ class SubnetP2pNode implements SystemNode {
     });
   }
 
-  broadcast(bytes: Uint8Array, size: number): void {
+  broadcast(bytes: Uint8Array, spec: RoundSpec): void {
     const node = this.#node!;
-    if (size <= CONSENSUS_MAX_BYTES) node.channel('consensus').broadcast(bytes, { urgent: true });
+    if (spec.channel !== undefined && spec.channel !== 'consensus') {
+      node.channel(spec.channel).broadcast(bytes);
+    } else if (spec.size <= CONSENSUS_MAX_BYTES)
+      node.channel('consensus').broadcast(bytes, { urgent: true });
     else node.channel('ingress').broadcast(bytes);
   }
 

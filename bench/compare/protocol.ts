@@ -16,6 +16,11 @@
 export const SYSTEMS = ['subnet-p2p', 'gossipsub', 'raw-tls'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
+/** subnet-p2p: artifacts up to this size go on `consensus` (pushed inline), larger on `ingress`. */
+export const CONSENSUS_MAX_BYTES = 1024;
+/** subnet-p2p: the channel created without options (library defaults, `DEFAULT_CHANNEL`). */
+export const DEFAULT_CHANNEL_NAME = 'default';
+
 /**
  * Bytes at the start of every artifact: send time (f64 LE, ms of `performance.timeOrigin +
  * performance.now()`, a wall clock comparable across processes), round (u32 LE), origin index
@@ -35,6 +40,11 @@ export interface NodeSetup {
   readonly relay?: 'relay' | 'origin-only';
   /** subnet-p2p only: false turns the load governor off (transport `bulkYieldLoopShare` 0). */
   readonly bulkYield?: boolean;
+  /**
+   * A folder: the node writes a V8 CPU profile of each round (from the round message to its
+   * report) there, as `<system>-r<round>-n<index>.cpuprofile`.
+   */
+  readonly profileDir?: string;
 }
 
 /** One round: every node broadcasts `perNode` artifacts of `size` bytes. */
@@ -42,6 +52,11 @@ export interface RoundSpec {
   readonly round: number;
   readonly size: number;
   readonly perNode: number;
+  /**
+   * subnet-p2p only: the channel the round broadcasts on (`default`: a channel created without
+   * options, i.e. the library's DEFAULT_CHANNEL). Absent: `consensus` up to 1 KiB, else `ingress`.
+   */
+  readonly channel?: string;
   /** Common start time of every node's sends (shared wall clock, ms). */
   readonly startAt: number;
 }

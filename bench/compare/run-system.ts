@@ -32,6 +32,8 @@ const SETUP_TIMEOUT_MS = 90_000;
 export interface RoundPlan {
   size: number;
   perNode: number;
+  /** subnet-p2p only: the channel (see RoundSpec.channel); absent: by size, as always. */
+  channel?: string;
 }
 
 export interface SystemRunOptions {
@@ -46,6 +48,8 @@ export interface SystemRunOptions {
   relay?: 'relay' | 'origin-only';
   /** subnet-p2p's load governor (default on). */
   bulkYield?: boolean;
+  /** Where each node writes a V8 CPU profile of each round (none if absent). */
+  profileDir?: string;
   log?: (message: string) => void;
 }
 
@@ -55,6 +59,7 @@ export interface RawRound {
   size: number;
   perNode: number;
   nodes: number;
+  channel?: string;
   /** From the common start to the last node holding every artifact, ms (null: incomplete). */
   durationMs: number | null;
   wire: WireDelta | null;
@@ -73,14 +78,8 @@ class NodeProc {
   constructor(system: SystemName, index: number, onFail: (message: string) => void) {
     this.#onFail = onFail;
     const entry = fileURLToPath(new URL(`./${MODULES[system]}`, import.meta.url));
-    // Diagnostics: BENCH_COMPARE_CPU_PROF=DIR writes a V8 CPU profile of every node process.
-    const profileDir = process.env.BENCH_COMPARE_CPU_PROF;
     this.child = fork(entry, [], {
-      execArgv: [
-        '--import',
-        'tsx',
-        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-      ],
+      execArgv: ['--import', 'tsx'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -168,6 +167,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
     size: plan.size,
     perNode: plan.perNode,
     nodes: n,
+    ...(plan.channel !== undefined ? { channel: plan.channel } : {}),
     durationMs: null,
     wire: null,
     reports: [],
@@ -189,6 +189,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
           certPem: id.certificatePem,
           ...(options.relay ? { relay: options.relay } : {}),
           ...(options.bulkYield === false ? { bulkYield: false } : {}),
+          ...(options.profileDir ? { profileDir: options.profileDir } : {}),
         },
       });
     });
@@ -215,6 +216,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
         round: roundIndex,
         size: plan.size,
         perNode: plan.perNode,
+        ...(plan.channel !== undefined ? { channel: plan.channel } : {}),
         startAt: now() + START_LEAD_MS,
       };
       for (const p of procs) p.send({ type: 'round', spec });
@@ -245,7 +247,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
         raw.error ??= err.message;
       }
       log(
-        `${system}: ${plan.perNode} x ${plan.size} B per node: ${
+        `${system}: ${plan.perNode} x ${plan.size} B per node${plan.channel ? ` (${plan.channel})` : ''}: ${
           raw.durationMs === null ? `incomplete (${raw.error})` : `${raw.durationMs.toFixed(0)} ms`
         }`,
       );

@@ -13,6 +13,8 @@ export interface RoundResult {
   size: number;
   perNode: number;
   nodes: number;
+  /** subnet-p2p: the channel of the round (`default`: created without options). */
+  channel?: string;
   /** Artifacts broadcast, all nodes: nodes x perNode. */
   artifacts: number;
   /** artifacts x size. */
@@ -45,6 +47,8 @@ export interface RoundResult {
   counters: Record<string, number>;
   sockets: number | null;
   socketsLost: number | null;
+  /** With profiles: self time by stage, ms, summed over the nodes (see profile-stages.ts). */
+  stages?: Record<string, number>;
   error?: string;
 }
 
@@ -94,6 +98,7 @@ export function summarizeRound(raw: RawRound): RoundResult {
     size,
     perNode,
     nodes,
+    ...(raw.channel !== undefined ? { channel: raw.channel } : {}),
     artifacts,
     payloadBytes,
     idealBytes,
@@ -141,7 +146,10 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
 }
 
 export function ratiosAt(results: readonly RoundResult[], size: number): SizeRatios {
-  const at = (s: SystemName) => results.find((r) => r.system === s && r.size === size);
+  // subnet-p2p at 1 KiB runs on two channels: gossipsub's ratios take `consensus` (as before).
+  const at = (s: SystemName) =>
+    results.find((r) => r.system === s && r.size === size && r.channel !== 'default') ??
+    results.find((r) => r.system === s && r.size === size);
   const ours = at('subnet-p2p');
   const gs = at('gossipsub');
   const raw = at('raw-tls');
@@ -155,6 +163,59 @@ export function ratiosAt(results: readonly RoundResult[], size: number): SizeRat
   };
 }
 
+/** One goal of issue 18: a figure, its bound, and whether it holds (null: no goal or no figure). */
+export interface Check {
+  measured: number | null;
+  /** `<= 1.5`, `>= 0.7`; null where the issue sets no goal. */
+  goal: string | null;
+  met: boolean | null;
+}
+
+function check(measured: number | null, op: '<=' | '>=', bound: number | null): Check {
+  if (bound === null) return { measured, goal: null, met: null };
+  const met = measured === null ? null : op === '<=' ? measured <= bound : measured >= bound;
+  return { measured, goal: `${op} ${bound}`, met };
+}
+
+/** The headline of issue 18: one subnet-p2p round against raw TLS at the same size, same run. */
+export interface HeadlineRow {
+  size: number;
+  channel: string | null;
+  cpuMsPerMB: number | null;
+  rawCpuMsPerMB: number | null;
+  cpuRatio: Check;
+  throughputRatio: Check;
+  amplification: Check;
+  latencyMs: { p50: number | null; p99: number | null };
+  rawLatencyMs: { p50: number | null; p99: number | null };
+}
+
+/** Headline rows, one per subnet-p2p round that has a raw TLS round of its size. */
+export function headline(results: readonly RoundResult[]): HeadlineRow[] {
+  const out: HeadlineRow[] = [];
+  for (const ours of results) {
+    if (ours.system !== 'subnet-p2p') continue;
+    const raw = results.find((r) => r.system === 'raw-tls' && r.size === ours.size);
+    const large = ours.size >= 64 * 1024;
+    const oursCpu = ours.complete ? ours.cpuMsPerMB : null;
+    const rawCpu = raw?.complete ? raw.cpuMsPerMB : null;
+    const tput = (r: RoundResult | undefined) => (r?.complete ? r.throughputMBps : null);
+    const ampGoal = large ? 1.02 : ours.channel === 'default' ? 1.2 : null;
+    out.push({
+      size: ours.size,
+      channel: ours.channel ?? null,
+      cpuMsPerMB: oursCpu,
+      rawCpuMsPerMB: rawCpu,
+      cpuRatio: check(ratio(oursCpu, rawCpu), '<=', large ? 1.5 : 3),
+      throughputRatio: check(ratio(tput(ours), tput(raw)), '>=', large ? 0.7 : 0.5),
+      amplification: check(ours.complete ? ours.amplification : null, '<=', ampGoal),
+      latencyMs: { p50: ours.latencyMs.p50, p99: ours.latencyMs.p99 },
+      rawLatencyMs: { p50: raw?.latencyMs.p50 ?? null, p99: raw?.latencyMs.p99 ?? null },
+    });
+  }
+  return out;
+}
+
 /** One goal of issue 8 and whether this run met it (null: not measured). */
 export interface GoalResult {
   goal: string;
@@ -163,8 +224,10 @@ export interface GoalResult {
   met: boolean | null;
 }
 
+/** Issue 8's goals against gossipsub: none when gossipsub did not run. */
 export function goals(results: readonly RoundResult[], ratios: readonly SizeRatios[]) {
   const out: GoalResult[] = [];
+  if (!results.some((r) => r.system === 'gossipsub')) return out;
   for (const r of ratios) {
     const large = r.size >= 64 * 1024;
     const want = large ? 3 : 1;
@@ -230,7 +293,7 @@ export function markdownTables(
   ];
   const rows = results.map((r) => [
     sizeLabel(r.size),
-    r.system,
+    systemLabel(r),
     `${r.nodes} x ${r.perNode}`,
     r.complete ? 'yes' : `no${r.error ? ` (${r.error})` : ''}`,
     fmt(r.durationMs === null ? null : r.durationMs / 1000, 2),
@@ -276,13 +339,89 @@ export function markdownTables(
     fmt(g.measured, g.goal.startsWith('amplification') ? 3 : 2),
     g.met === null ? 'not measured' : g.met ? 'yes' : 'no',
   ]);
-  return [
-    main,
+  const checkCell = (c: Check, digits: number) =>
+    `${fmt(c.measured, digits)}${c.goal === null ? '' : ` (goal ${c.goal}: ${c.met === null ? 'not measured' : c.met ? 'met' : 'not met'})`}`;
+  const headHead = [
+    'Workload',
+    'subnet-p2p CPU ms/MB',
+    'raw TLS CPU ms/MB',
+    'CPU ratio',
+    'Throughput vs raw',
+    'Amplification',
+    'p50 ms (ours / raw)',
+    'p99 ms (ours / raw)',
+  ];
+  const headRows = headline(results).map((h) => [
+    `${sizeLabel(h.size)}${h.channel ? ` ${h.channel === 'default' ? 'default channel' : h.channel}` : ''}`,
+    fmt(h.cpuMsPerMB, 1),
+    fmt(h.rawCpuMsPerMB, 1),
+    checkCell(h.cpuRatio, 2),
+    checkCell(h.throughputRatio, 2),
+    checkCell(h.amplification, 3),
+    `${fmt(h.latencyMs.p50, 0)} / ${fmt(h.rawLatencyMs.p50, 0)}`,
+    `${fmt(h.latencyMs.p99, 0)} / ${fmt(h.rawLatencyMs.p99, 0)}`,
+  ]);
+  const parts = [
     table(
-      ratioHead,
-      ratioRows,
-      ratioHead.map((_, i) => i > 0),
+      headHead,
+      headRows,
+      headHead.map((_, i) => i > 0),
     ),
-    table(['Size', 'Goal', 'Measured', 'Met'], goalRows, [false, false, true, false]),
-  ].join('\n\n');
+    main,
+  ];
+  if (results.some((r) => r.system === 'gossipsub')) {
+    parts.push(
+      table(
+        ratioHead,
+        ratioRows,
+        ratioHead.map((_, i) => i > 0),
+      ),
+      table(['Size', 'Goal', 'Measured', 'Met'], goalRows, [false, false, true, false]),
+    );
+  }
+  const stages = stageTable(results);
+  if (stages !== '') parts.push(stages);
+  return parts.join('\n\n');
+}
+
+/** "subnet-p2p (consensus)", "raw-tls". */
+export function systemLabel(r: RoundResult): string {
+  return r.channel === undefined ? r.system : `${r.system} (${r.channel})`;
+}
+
+/**
+ * Self time by stage, one column per profiled round: each stage's share of the busy (not idle)
+ * samples of all the round's nodes, and that share of the round's measured CPU per delivered MB
+ * (ms). The profiler samples wall time (a process waiting for a core is charged to the frame it
+ * runs), so the shares are what to read; the sampled ms are in the `busy` and `idle` rows.
+ */
+export function stageTable(results: readonly RoundResult[]): string {
+  const profiled = results.filter((r) => r.stages !== undefined);
+  if (profiled.length === 0) return '';
+  const names = [...new Set(profiled.flatMap((r) => Object.keys(r.stages!)))].filter(
+    (n) => n !== 'idle',
+  );
+  const head = [
+    'Stage: % of busy samples (CPU ms per MB)',
+    ...profiled.map((r) => `${sizeLabel(r.size)} ${systemLabel(r)}`),
+  ];
+  const busy = (r: RoundResult) =>
+    Object.entries(r.stages!).reduce((a, [n, ms]) => (n === 'idle' ? a : a + ms), 0);
+  const cell = (r: RoundResult, ms: number) => {
+    const b = busy(r);
+    if (b <= 0) return '–';
+    const share = ms / b;
+    return `${(share * 100).toFixed(1)} % (${fmt(r.cpuMsPerMB === null ? null : share * r.cpuMsPerMB, 1)})`;
+  };
+  const rows = names.map((n) => [n, ...profiled.map((r) => cell(r, r.stages![n] ?? 0))]);
+  rows.push(
+    ['CPU ms per MB (measured)', ...profiled.map((r) => fmt(r.cpuMsPerMB, 1))],
+    ['busy samples, ms (all nodes)', ...profiled.map((r) => busy(r).toFixed(0))],
+    ['idle samples, ms (all nodes)', ...profiled.map((r) => (r.stages!.idle ?? 0).toFixed(0))],
+  );
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (i > 0 ? '---:' : '---')).join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
 }

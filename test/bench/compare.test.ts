@@ -1,11 +1,16 @@
-// bench:compare in small: 4 node processes per system, 1 KiB artifacts, every system, so the
-// benchmark (its node processes, the libp2p versions and overrides that run on Node 20, the
-// wire counters, the summary) cannot rot unnoticed. No assertion on speed.
+// bench:compare in small: 4 node processes per system, 1 KiB artifacts, every system (gossipsub
+// asked for explicitly: it is no longer a default), subnet-p2p on a channel of library defaults
+// and on `consensus`, with per-round CPU profiles, so the benchmark (its node processes, the
+// libp2p versions and overrides that run on Node 20, the wire counters, the CPU accounting, the
+// profiles, the summary) cannot rot unnoticed. No assertion on speed.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCompare } from '../../bench/compare/compare.ts';
 import { SYSTEMS } from '../../bench/compare/protocol.ts';
-import { markdownTables, summarizeRound } from '../../bench/compare/summary.ts';
+import { markdownTables, summarizeRound, systemLabel } from '../../bench/compare/summary.ts';
 import { parseSs, wireDelta, wireSnapshot } from '../../bench/compare/wire.ts';
 import { slow } from '../helpers/slowdown.ts';
 
@@ -50,14 +55,38 @@ test('every system delivers every artifact to every node, with its figures', asy
   const perNode = 3;
   const size = 1024;
   const ssWorks = (await wireSnapshot(new Set([process.pid]))) !== null;
-  const result = await runCompare({
-    nodes,
-    systems: SYSTEMS,
-    rounds: [{ size, perNode }],
-    roundTimeoutMs: slow(60_000),
-    settleMs: 100,
-  });
-  assert.equal(result.results.length, SYSTEMS.length);
+  const profileDir = mkdtempSync(join(tmpdir(), 'compare-profiles-'));
+  let profiles: string[];
+  let result: Awaited<ReturnType<typeof runCompare>>;
+  try {
+    result = await runCompare({
+      nodes,
+      systems: SYSTEMS,
+      rounds: [{ size, perNode }],
+      roundTimeoutMs: slow(60_000),
+      settleMs: 100,
+      profileDir,
+    });
+    profiles = readdirSync(profileDir);
+  } finally {
+    rmSync(profileDir, { recursive: true, force: true });
+  }
+  // subnet-p2p runs the 1 KiB round twice: a channel of library defaults, then consensus.
+  assert.deepEqual(result.results.map(systemLabel), [
+    'subnet-p2p (default)',
+    'subnet-p2p (consensus)',
+    'gossipsub',
+    'raw-tls',
+  ]);
+  // A profile per node and round: subnet-p2p rounds 1 and 2, one round of the others.
+  assert.equal(profiles.length, nodes * (SYSTEMS.length + 1), profiles.join(' '));
+  for (const r of result.results) {
+    const busy = Object.entries(r.stages ?? {}).filter(([n]) => n !== 'idle');
+    assert.ok(
+      busy.reduce((a, [, ms]) => a + ms, 0) > 0,
+      `${systemLabel(r)}: ${JSON.stringify(r.stages)}`,
+    );
+  }
   for (const r of result.results) {
     const what = `${r.system}: ${JSON.stringify(r)}`;
     assert.equal(r.complete, true, what);
@@ -80,10 +109,32 @@ test('every system delivers every artifact to every node, with its figures', asy
   }
   const raw = result.results.find((r) => r.system === 'raw-tls')!;
   assert.equal(raw.duplicateReceptions, 0);
-  const ours = result.results.find((r) => r.system === 'subnet-p2p')!;
+  const ours = result.results.find((r) => r.channel === 'consensus')!;
   assert.ok(ours.counters.inlineSent! >= nodes * perNode * (nodes - 1), 'pushed inline');
   assert.equal(result.ratios.length, 1);
   assert.ok(result.ratios[0]!.throughputVsRaw !== null);
+  // The headline: each subnet-p2p round against raw TLS, CPU per MB of both and their ratio.
+  assert.deepEqual(
+    result.headline.map((h) => h.channel),
+    ['default', 'consensus'],
+  );
+  for (const h of result.headline) {
+    assert.ok(h.cpuMsPerMB !== null && h.cpuMsPerMB > 0, JSON.stringify(h));
+    assert.ok(h.rawCpuMsPerMB !== null && h.rawCpuMsPerMB > 0, JSON.stringify(h));
+    assert.equal(h.cpuRatio.measured, h.cpuMsPerMB / h.rawCpuMsPerMB);
+    assert.equal(h.cpuRatio.goal, '<= 3');
+    assert.ok(h.throughputRatio.measured !== null && h.throughputRatio.measured > 0);
+  }
+  assert.equal(result.headline[0]!.amplification.goal, '<= 1.2');
+  assert.equal(result.headline[1]!.amplification.goal, null);
+  assert.ok(result.goals.length > 0, 'gossipsub ran: its goals are there');
   const tables = markdownTables(result.results, result.ratios, result.goals);
-  for (const s of SYSTEMS) assert.match(tables, new RegExp(`\\| 1 KiB \\| ${s} \\| 4 x 3 \\| yes`));
+  assert.match(tables, /^\| 1 KiB default channel \| [\d.]+ \| [\d.]+ \| [\d.]+ \(goal <= 3: /m);
+  assert.match(tables, /^\| 1 KiB consensus \| /m);
+  for (const r of result.results) {
+    const s = systemLabel(r).replace(/[()]/g, '\\$&');
+    assert.match(tables, new RegExp(`\\| 1 KiB \\| ${s} \\| 4 x 3 \\| yes`));
+  }
+  assert.match(tables, /^\| Stage: .* \| 1 KiB subnet-p2p \(default\) \| /m);
+  assert.match(tables, /^\| adverts \/ slots \| [\d.]+ % \(/m);
 });
