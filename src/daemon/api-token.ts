@@ -7,10 +7,11 @@
  * @module
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { writeFileAtomic } from '../registry/index.ts';
 
 /** Name of the token file the daemon writes in its `dataDir`. */
 export const API_TOKEN_FILE_NAME = 'api-token';
@@ -30,22 +31,6 @@ export interface ApiToken {
   file: string;
 }
 
-/** Writes `text` to `path` with mode 0600: a temporary file, fsynced, renamed over `path`. */
-async function writePrivateFile(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  await rm(temp, { force: true });
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  // The umask cannot widen 0600, but a narrower umask is kept: set it exactly.
-  await chmod(temp, 0o600);
-  await rename(temp, path);
-}
-
 /**
  * Makes the API token: a new one written to `<dataDir>/api-token`, or the one in `tokenFile`.
  * Throws {@link ConfigError} on `dataDir` when the file cannot be written, on `apiTokenFile`
@@ -62,7 +47,8 @@ export async function prepareApiToken(
     const token = randomBytes(API_TOKEN_BYTES).toString('hex');
     try {
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      await writePrivateFile(file, `${token}\n`);
+      // 0600 exactly, whatever the umask; fsynced and renamed over the old token.
+      await writeFileAtomic(file, `${token}\n`, { mode: 0o600 });
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
       throw new ConfigError('dataDir', `cannot write the API token file ${file} (${code})`, {

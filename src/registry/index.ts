@@ -28,6 +28,7 @@ export {
   FileRegistryClient,
   type FileRegistryClientOptions,
 } from './file-client.ts';
+export { writeFileAtomic } from './files.ts';
 export { InMemoryRegistryClient, type InMemoryRegistryClientOptions } from './in-memory-client.ts';
 export { REGISTRY_REJECT_REASONS } from './metrics.ts';
 export {
