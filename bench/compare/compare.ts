@@ -38,6 +38,8 @@ export interface CompareOptions {
    * stage (profile-stages.ts) then goes into its result's `stages`.
    */
   profileDir?: string;
+  /** Unmeasured warm-up rounds before the measured ones (default on; see {@link warmupRounds}). */
+  warmup?: boolean;
   log?: (message: string) => void;
 }
 
@@ -61,6 +63,7 @@ export interface CompareResult {
     settleMs: number;
     relay: 'relay' | 'origin-only';
     bulkYield: boolean;
+    warmup: boolean;
   };
   machine: MachineInfo;
   results: RoundResult[];
@@ -112,6 +115,23 @@ export function subnetP2pRounds(rounds: readonly RoundPlan[]): RoundPlan[] {
   );
 }
 
+/** Artifacts per node of each warm-up round: 1 KiB x 50 and 64 KiB x 8. */
+const WARMUP_1K = 50;
+const WARMUP_64K = 8;
+
+/**
+ * Unmeasured rounds each system runs after linking, before the measured ones: whichever round
+ * ran first used to cost 1.7-1.9x the same round run second (JIT compilation, and the lazy
+ * set-up of each code path), which skewed the first 1 KiB round. The warm-up covers the paths
+ * the measured rounds take: for subnet-p2p, 1 KiB on each small-artifact channel (pushed
+ * inline) and 64 KiB on `ingress` (advertised and fetched); for the others, 1 KiB and 64 KiB.
+ */
+export function warmupRounds(system: SystemName): RoundPlan[] {
+  const small = { size: 1024, perNode: WARMUP_1K, warmup: true };
+  const large = { size: 64 * 1024, perNode: WARMUP_64K, warmup: true };
+  return system === 'subnet-p2p' ? subnetP2pRounds([small, large]) : [small, large];
+}
+
 /** Self time by stage of one round of `system`, summed over its nodes' profiles, or undefined. */
 function roundStages(dir: string, system: SystemName, round: number) {
   let files: string[];
@@ -132,7 +152,8 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const identities = await Promise.all(Array.from({ length: options.nodes }, generateIdentity));
   const results: RoundResult[] = [];
   for (const system of options.systems) {
-    const rounds = system === 'subnet-p2p' ? subnetP2pRounds(options.rounds) : options.rounds;
+    const measured = system === 'subnet-p2p' ? subnetP2pRounds(options.rounds) : options.rounds;
+    const rounds = [...(options.warmup === false ? [] : warmupRounds(system)), ...measured];
     const raws = await runSystem({
       system,
       identities,
@@ -145,6 +166,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       log,
     });
     raws.forEach((raw, i) => {
+      if (rounds[i]!.warmup) return;
       const result = summarizeRound(raw);
       const stages = options.profileDir
         ? roundStages(options.profileDir, system, i + 1)
@@ -170,6 +192,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       settleMs: options.settleMs,
       relay: options.relay ?? 'relay',
       bulkYield: options.bulkYield !== false,
+      warmup: options.warmup !== false,
     },
     machine: {
       nproc: nproc(),

@@ -34,6 +34,8 @@ export interface RoundPlan {
   perNode: number;
   /** subnet-p2p only: the channel (see RoundSpec.channel); absent: by size, as always. */
   channel?: string;
+  /** A warm-up round: run like the others, its figures left out of the results' tables. */
+  warmup?: boolean;
 }
 
 export interface SystemRunOptions {
@@ -247,7 +249,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
         raw.error ??= err.message;
       }
       log(
-        `${system}: ${plan.perNode} x ${plan.size} B per node${plan.channel ? ` (${plan.channel})` : ''}: ${
+        `${system}: ${plan.warmup ? 'warm-up, ' : ''}${plan.perNode} x ${plan.size} B per node${plan.channel ? ` (${plan.channel})` : ''}: ${
           raw.durationMs === null ? `incomplete (${raw.error})` : `${raw.durationMs.toFixed(0)} ms`
         }`,
       );

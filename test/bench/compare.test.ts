@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCompare } from '../../bench/compare/compare.ts';
+import { runCompare, warmupRounds } from '../../bench/compare/compare.ts';
 import { SYSTEMS } from '../../bench/compare/protocol.ts';
 import { markdownTables, summarizeRound, systemLabel } from '../../bench/compare/summary.ts';
 import { parseSs, wireDelta, wireSnapshot } from '../../bench/compare/wire.ts';
@@ -78,8 +78,19 @@ test('every system delivers every artifact to every node, with its figures', asy
     'gossipsub',
     'raw-tls',
   ]);
-  // A profile per node and round: subnet-p2p rounds 1 and 2, one round of the others.
-  assert.equal(profiles.length, nodes * (SYSTEMS.length + 1), profiles.join(' '));
+  // A profile per node and round, warm-ups included (subnet-p2p: 3 warm-ups and 2 rounds; the
+  // others: 2 and 1); the results leave the warm-ups out.
+  const rounds = SYSTEMS.map((s) => warmupRounds(s).length + (s === 'subnet-p2p' ? 2 : 1));
+  assert.deepEqual(
+    SYSTEMS.map((s) => warmupRounds(s).length),
+    SYSTEMS.map((s) => (s === 'subnet-p2p' ? 3 : 2)),
+  );
+  assert.equal(
+    profiles.length,
+    nodes * rounds.reduce((a, b) => a + b, 0),
+    profiles.join(' '),
+  );
+  assert.equal(result.options.warmup, true);
   for (const r of result.results) {
     const busy = Object.entries(r.stages ?? {}).filter(([n]) => n !== 'idle');
     assert.ok(
