@@ -85,11 +85,7 @@ test('every system delivers every artifact to every node, with its figures', asy
     SYSTEMS.map((s) => warmupRounds(s).length),
     SYSTEMS.map((s) => (s === 'subnet-p2p' ? 3 : 2)),
   );
-  assert.equal(
-    profiles.length,
-    nodes * rounds.reduce((a, b) => a + b, 0),
-    profiles.join(' '),
-  );
+  assert.equal(profiles.length, nodes * rounds.reduce((a, b) => a + b, 0), profiles.join(' '));
   assert.equal(result.options.warmup, true);
   for (const r of result.results) {
     const busy = Object.entries(r.stages ?? {}).filter(([n]) => n !== 'idle');
