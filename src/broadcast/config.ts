@@ -51,7 +51,7 @@ export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
   retryBaseMs: 250,
   retryMaxMs: 30_000,
   pushGraceMs: 250,
-  pushRelayDelayMs: 100,
+  pushRelayDelayMs: 1000,
   reprioritizeIntervalMs: 1000,
   maxPendingValidations: 64,
   maxDismissedIds: 100_000,
@@ -110,9 +110,6 @@ export function resolveDownloadLimits(partial: Partial<DownloadLimits> = {}): Do
   const l: DownloadLimits = { ...DEFAULT_DOWNLOAD_LIMITS, ...partial };
   for (const [k, v] of Object.entries(l)) {
     positive(`downloads.${k}`, v as number, k !== 'minThroughputBytesPerSec');
-  }
-  if (l.pushRelayDelayMs > l.pushGraceMs) {
-    throw new ConfigError('downloads.pushRelayDelayMs', 'must not exceed pushGraceMs');
   }
   if (l.retryMaxMs < l.retryBaseMs) {
     throw new ConfigError('downloads.retryMaxMs', 'must be at least retryBaseMs');

@@ -28,7 +28,9 @@ const COUNTER_HELP: Record<CounterName, string> = {
   relay_skipped:
     'Accepted artifacts not relayed because no slot was free (retention keeps a slot for every artifact held: a bug to report)',
   relay_suppressed:
-    'Delayed relayed adverts of pushed artifacts not sent: the peer advertised the artifact meanwhile',
+    'Delayed relayed adverts of pushed artifacts not sent: the peer advertised the artifact or sent a receipt of it meanwhile',
+  receipts:
+    'Receipts of artifacts pushed inline by their origin (6 bytes each: the holder needs no relayed advert of them), by kind (sent, received)',
   duplicate_downloads: 'Downloads of an artifact that was already held when they finished',
   updates_sent: 'Slot updates queued to peers, by kind (advert, inline, withdrawn)',
   messages_dropped: 'Slot-update messages ignored as a whole, by reason',

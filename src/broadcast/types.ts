@@ -172,9 +172,11 @@ export interface DownloadLimits {
   pushGraceMs: number;
   /**
    * A relayed advert of a pushed artifact, to a peer its origin links to as well, waits this
-   * long (at most) and goes in a batch with others, or not at all if the peer advertises the
-   * artifact to us meanwhile: that peer got the push and waits `pushGraceMs` before acting on
-   * such an advert anyway. At most `pushGraceMs`. Default 100 ms.
+   * long (between half and all of it, per node) and goes in a batch with others, or not at
+   * all if the peer advertises the artifact to us or sends a receipt of it meanwhile: that
+   * peer got the push. Long enough for every peer's receipt to arrive: the spread of the
+   * push's arrival times plus a one-way latency, under load. Only a peer that missed the push
+   * waits for it: this delay, then `pushGraceMs`. Default 1000 ms.
    */
   pushRelayDelayMs: number;
   /** Period of priority re-evaluation. Default 1000 ms. */

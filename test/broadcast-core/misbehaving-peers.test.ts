@@ -131,8 +131,16 @@ describe('misbehaving peers do not prevent delivery', () => {
     const { net, ids } = simSubnet(2, { seed: 3 });
     net.inject(ids[0]!, ids[1]!, Uint8Array.of(0xff, 0xff, 0xff));
     net.inject(ids[0]!, ids[1]!, SlotUpdates.encode({ channel: 12345, updates: [] }));
-    // The ingress channel lives on the bulk lane: its updates on the high lane are refused.
+    // The ingress channel lives on the bulk lane: its updates on the high lane are refused
+    // (receipts alone may take the high lane: that one is not dropped).
     const ingress = channelNumber('ingress');
+    const withdrawn = { slot: 0, commit: 1, withdrawn: true };
+    net.inject(
+      ids[0]!,
+      ids[1]!,
+      SlotUpdates.encode({ channel: ingress, updates: [withdrawn] }),
+      Lane.high,
+    );
     net.inject(ids[0]!, ids[1]!, SlotUpdates.encode({ channel: ingress, updates: [] }), Lane.high);
     net.run({ maxTime: 1000 });
     const obs = net.node(ids[1]!).observer;

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { LINK_SALT_BYTES, RECEIPT_BYTES } from '../../src/broadcast/core/receipts.ts';
 import {
   BroadcastCore,
   CountingObserver,
@@ -312,12 +313,22 @@ describe('fuzz: broadcast messages at the core', () => {
               batch = SlotUpdates.decode(body, { limits: { updates: MAX_UPDATES } });
             } catch {}
             c.onUpdates(PEER, CONN, lane, body, 1);
-            const known =
+            // Receipts alone (no updates, no haves) may also take the high lane.
+            const receiptsOnly = batch?.updates.length === 0 && batch.haves.length === 0;
+            const onLane =
               batch !== undefined &&
               ((batch.channel === channelNumber('consensus') && lane === Lane.high) ||
-                (batch.channel === channelNumber('ingress') && lane === Lane.bulk));
+                (batch.channel === channelNumber('ingress') &&
+                  (lane === Lane.bulk || (lane === Lane.high && receiptsOnly))));
+            const badExtras =
+              batch !== undefined &&
+              (batch.receipts.length % RECEIPT_BYTES !== 0 ||
+                batch.receipts.length / RECEIPT_BYTES > MAX_UPDATES ||
+                (batch.linkSalt.length > 0 && batch.linkSalt.length !== LINK_SALT_BYTES));
+            const known = onLane && !badExtras;
             if (!known) {
-              // Undecodable, unknown channel or wrong lane: dropped whole, and counted once.
+              // Undecodable, unknown channel, wrong lane, or malformed receipts or key half:
+              // dropped whole, and counted once.
               assert.equal(observer.get('messages_dropped'), dropped + 1);
               assert.equal(observer.get('adverts'), adverts);
             } else {

@@ -20,12 +20,15 @@ export function simSubnet(
     channels?: Record<string, Partial<ChannelConfig>>;
     downloads?: Partial<DownloadLimits>;
     mesh?: boolean;
+    /** One-way latency range, ms (default the simulator's). */
+    latencyMs?: [number, number];
   },
 ): { net: SimNetwork; ids: NodeId[] } {
   const net = new SimNetwork({
     seed: opts.seed,
     channels: opts.channels ?? CHANNELS,
     downloads: opts.downloads,
+    ...(opts.latencyMs ? { latencyMs: opts.latencyMs } : {}),
   });
   const ids = simNodeIds(n, net.rng);
   for (const id of ids) net.addNode(id);

@@ -1,6 +1,5 @@
-import { crc32 } from 'node:zlib';
 import type { NodeId } from '../../identity/index.ts';
-import type { Lane } from '../../transport/lanes.ts';
+import { Lane } from '../../transport/lanes.ts';
 import type { ConnId } from '../../transport/link.ts';
 import { advertFits } from '../chunks/manifest.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
@@ -9,7 +8,9 @@ import { type Have, type SlotUpdate, SlotUpdates } from '../proto/broadcast.ts';
 import type { ArtifactId, CommitNumber, SlotNumber } from '../types.ts';
 import { artifactKey, type ChannelState } from './channel-state.ts';
 import type { CoreContext } from './context.ts';
+import { DelayedRelays, type LaterRelay } from './delayed-relays.ts';
 import { PeerSlots } from './peer-slots.ts';
+import { RECEIPT_BYTES, Receipts } from './receipts.ts';
 import type { SlotEntry } from './slot-table.ts';
 
 /** The largest age taken from a slot update (about 49 days): a larger one is clamped. */
@@ -61,7 +62,8 @@ function perPeerChannel<T>(map: Map<NodeId, Map<string, T[]>>, peer: NodeId, cha
  * The slot table and adverts sub-protocol. Sending: each channel's live artifacts hold slots;
  * every peer gets every slot update (inline for small or urgent artifacts, else an advert), the
  * whole table again when its link comes back, and an explicit withdrawal when a slot is freed;
- * relayed adverts of pushed artifacts wait a per-node delay (see `pushRelayDelayMs`).
+ * relayed adverts of pushed artifacts wait a per-node delay (see `pushRelayDelayMs`), and go
+ * only to peers that sent no receipt of the artifact meanwhile (see {@link Receipts}).
  * Receiving: per peer and channel the newest update of each slot is kept, checked against the
  * channel's bounds, and what it offers is handed to the {@link AdvertsHost}.
  */
@@ -71,28 +73,24 @@ export class Adverts {
   readonly #linked: (a: NodeId, b: NodeId) => boolean;
   readonly #peerSlots = new Map<NodeId, Map<string, PeerSlots>>();
   readonly #outbox = new Map<NodeId, Map<string, SlotUpdate[]>>();
-  /** Relayed adverts of pushed artifacts, due at `#laterAt` (see `pushRelayDelayMs`). */
-  readonly #later = new Map<NodeId, Map<string, { update: SlotUpdate; id: ArtifactId }[]>>();
-  #laterAt: number | undefined;
-  /**
-   * This node's delay for relayed adverts of pushed artifacts: between half and all of
-   * `pushRelayDelayMs`, fixed per node (from its id). Staggered so, of two relayers, the
-   * earlier one's advert reaches the later one before it sends its own, which it then
-   * suppresses: half the relayed adverts of a full mesh go unsent.
-   */
-  readonly #relayDelayMs: number;
+  /** Relayed adverts of pushed artifacts, waiting for their delay (see `pushRelayDelayMs`). */
+  readonly #later: DelayedRelays;
+  readonly #receipts: Receipts;
 
   constructor(ctx: CoreContext, host: AdvertsHost, linked: (a: NodeId, b: NodeId) => boolean) {
     this.#ctx = ctx;
     this.#host = host;
     this.#linked = linked;
-    const spread = crc32(ctx.self) / 2 ** 32;
-    this.#relayDelayMs = Math.round(ctx.limits.pushRelayDelayMs * (0.5 + 0.5 * spread));
+    this.#later = new DelayedRelays(ctx);
+    this.#receipts = new Receipts(ctx);
   }
 
   /** When the delayed relayed adverts are due, if any wait. */
   get wakeAt(): number | undefined {
-    return this.#laterAt;
+    const relays = this.#later.wakeAt;
+    const receipts = this.#receipts.wakeAt;
+    if (relays === undefined) return receipts;
+    return receipts === undefined ? relays : Math.min(relays, receipts);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -105,12 +103,18 @@ export class Adverts {
     const entry = { ...advertised, createdAt };
     const taken = ch.table.add(entry);
     if (!taken) return false;
+    let later: LaterRelay | undefined;
     for (const peer of this.#ctx.up.keys()) {
       if (this.#peerHas(peer, ch.name, entry.id)) continue;
-      const update = this.#update(taken.slot, taken.commit, entry, peer);
-      if (update.advert?.pushed) this.#queueLater(peer, ch, update, entry.id);
-      else this.#queue(peer, ch, update);
+      if (!entry.inline && entry.pushedBy !== undefined && this.#linked(entry.pushedBy, peer)) {
+        // The peer got the origin's push too, most likely: tell it we hold the artifact (so it
+        // need not advertise it to us), and advertise it only if it sends no such receipt.
+        later ??= { ch, slot: taken.slot, commit: taken.commit, id: entry.id, peers: [], tags: [] };
+        later.peers.push(peer);
+        later.tags.push(this.#receipts.queue(peer, ch, entry.id));
+      } else this.#queue(peer, ch, this.#update(taken.slot, taken.commit, entry, peer));
     }
+    if (later) this.#later.add(later);
     return true;
   }
 
@@ -164,72 +168,114 @@ export class Adverts {
     this.#ctx.count('updates_sent', { channel: ch.name, kind });
   }
 
-  /** Queues a relayed advert of a pushed artifact for the next delayed batch. */
-  #queueLater(peer: NodeId, ch: ChannelState, update: SlotUpdate, id: ArtifactId): void {
-    perPeerChannel(this.#later, peer, ch.name).push({ update, id });
-    this.#laterAt ??= this.#ctx.now + this.#relayDelayMs;
-  }
-
   /**
    * If they are due, the delayed relayed adverts go, each unless the peer has advertised the
-   * artifact to us since (it has it) or its slot has changed (a newer update went or will go).
+   * artifact to us or sent a receipt of it since (it has it), or its slot has changed (a newer
+   * update went or will go).
    */
   releaseDue(now: number): void {
-    if (this.#laterAt === undefined || now < this.#laterAt) return;
-    this.#laterAt = undefined;
-    for (const [peer, byChannel] of this.#later) {
-      for (const [name, list] of byChannel) {
-        const ch = this.#ctx.channels.get(name)!;
-        for (const { update, id } of list) {
-          const current = ch.table.get(update.slot as SlotNumber);
-          if (current?.commit !== update.commit || this.#peerHas(peer, name, id)) {
-            this.#ctx.count('relay_suppressed', { channel: name });
-          } else {
-            // Its age as it leaves, not as it was when queued.
-            update.ageMs = Math.max(0, Math.round(now - current.createdAt));
-            this.#queue(peer, ch, update);
-          }
+    for (const r of this.#later.takeDue(now)) {
+      const { ch, id } = r;
+      const current = ch.table.get(r.slot);
+      r.peers.forEach((peer, i) => {
+        const tag = r.tags[i];
+        if (
+          current?.commit !== r.commit ||
+          !this.#ctx.up.has(peer) ||
+          this.#peerHas(peer, ch.name, id) ||
+          (tag !== undefined && this.#receipts.hasTag(peer, ch, tag))
+        ) {
+          this.#ctx.count('relay_suppressed', { channel: ch.name });
+        } else {
+          // Built as it leaves: its age then, and `pushed` as the topology says.
+          this.#queue(peer, ch, this.#update(r.slot, r.commit, current, peer));
         }
-      }
+      });
     }
-    this.#later.clear();
   }
 
   #peerHas(peer: NodeId, channel: string, id: ArtifactId): boolean {
     return this.#peerSlots.get(peer)?.get(channel)?.advertises(id) ?? false;
   }
 
-  /** Flushes the queued slot updates into `send` actions, within the message limits. */
+  /**
+   * Flushes the queued slot updates and receipts into `send` actions, within the message
+   * limits; a link's first message carries this node's half of its receipt key (an otherwise
+   * empty message on the first channel if nothing else is due).
+   */
   flush(): void {
-    const { maxUpdatesPerMessage, maxInlineBytesPerMessage } = this.#ctx.msg;
-    for (const [peer, byChannel] of this.#outbox) {
-      for (const [name, updates] of byChannel) {
+    const due = new Set(this.#receipts.pending(this.#ctx.now));
+    const peers = new Set([...this.#outbox.keys(), ...due]);
+    for (const peer of peers) {
+      const byChannel = this.#outbox.get(peer);
+      // Receipts ride on the updates going anyway, and go on their own once due.
+      const receipts = this.#receipts.take(
+        peer,
+        due.has(peer) ? undefined : new Set(byChannel?.keys() ?? []),
+      );
+      const salt = this.#receipts.takeSalt(peer);
+      const names = new Set([...(byChannel?.keys() ?? []), ...receipts.keys()]);
+      if (salt && names.size === 0) {
+        const first = this.#ctx.channels.keys().next();
+        if (!first.done) names.add(first.value);
+      }
+      let linkSalt = salt;
+      for (const name of names) {
         const ch = this.#ctx.channels.get(name)!;
-        let batch: SlotUpdate[] = [];
-        let inlineBytes = 0;
-        const emit = () => {
-          if (batch.length === 0) return;
-          const body = SlotUpdates.encode({ channel: ch.number, updates: batch });
-          const slots = batch.map((u) => u.slot as SlotNumber);
-          this.#ctx.act({ type: 'send', peer, lane: ch.cfg.lane, body, channel: ch.name, slots });
-          batch = [];
-          inlineBytes = 0;
-        };
-        for (const u of updates) {
-          const size = u.inline?.artifact.length ?? 0;
-          if (
-            batch.length >= maxUpdatesPerMessage ||
-            (batch.length > 0 && inlineBytes + size > maxInlineBytesPerMessage)
-          ) {
-            emit();
-          }
-          batch.push(u);
-          inlineBytes += size;
-        }
-        emit();
+        const tags = receipts.get(name);
+        this.#emitChannel(peer, ch, byChannel?.get(name) ?? [], tags, linkSalt);
+        linkSalt = undefined;
       }
     }
     this.#outbox.clear();
+  }
+
+  /** The `send` actions of one peer and channel: updates, then any receipts left over. */
+  #emitChannel(
+    peer: NodeId,
+    ch: ChannelState,
+    updates: readonly SlotUpdate[],
+    receipts: Uint8Array | undefined,
+    salt: Uint8Array | undefined,
+  ): void {
+    const { maxUpdatesPerMessage, maxInlineBytesPerMessage } = this.#ctx.msg;
+    const receiptBytes = receipts?.length ?? 0;
+    let receiptsAt = 0;
+    let linkSalt = salt;
+    const emit = (batch: SlotUpdate[]) => {
+      const end = Math.min(receiptBytes, receiptsAt + maxUpdatesPerMessage * RECEIPT_BYTES);
+      const body = SlotUpdates.encode({
+        channel: ch.number,
+        updates: batch,
+        ...(linkSalt ? { linkSalt: linkSalt as Uint8Array<ArrayBuffer> } : {}),
+        ...(end > receiptsAt
+          ? { receipts: receipts!.subarray(receiptsAt, end) as Uint8Array<ArrayBuffer> }
+          : {}),
+      });
+      receiptsAt = end;
+      linkSalt = undefined;
+      const slots = batch.map((u) => u.slot as SlotNumber);
+      // Receipts alone go on the high lane: late behind bulk traffic, they would spare nothing.
+      const lane = batch.length > 0 ? ch.cfg.lane : Lane.high;
+      this.#ctx.act({ type: 'send', peer, lane, body, channel: ch.name, slots });
+    };
+    let batch: SlotUpdate[] = [];
+    let inlineBytes = 0;
+    for (const u of updates) {
+      const size = u.inline?.artifact.length ?? 0;
+      if (
+        batch.length >= maxUpdatesPerMessage ||
+        (batch.length > 0 && inlineBytes + size > maxInlineBytesPerMessage)
+      ) {
+        emit(batch);
+        batch = [];
+        inlineBytes = 0;
+      }
+      batch.push(u);
+      inlineBytes += size;
+    }
+    if (batch.length > 0) emit(batch);
+    while (receiptsAt < receiptBytes || linkSalt) emit([]);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -238,6 +284,7 @@ export class Adverts {
   /** The link to `peer` is up (in the context's `up` already): every live slot goes to it. */
   peerUp(peer: NodeId): void {
     this.#peerSlots.set(peer, new Map());
+    this.#receipts.peerUp(peer);
     for (const ch of this.#ctx.channels.values()) {
       for (const [slot, entry] of ch.table.entries()) {
         this.#queue(peer, ch, this.#update(slot, entry.commit, entry, peer));
@@ -259,7 +306,7 @@ export class Adverts {
   /** The link to `peer` is down: what it advertised no longer stands. */
   peerDown(peer: NodeId): void {
     this.#outbox.delete(peer);
-    this.#later.delete(peer);
+    this.#receipts.peerDown(peer);
     const channels = this.#peerSlots.get(peer);
     this.#peerSlots.delete(peer);
     for (const [channel, slots] of channels ?? []) {
@@ -290,8 +337,18 @@ export class Adverts {
       ctx.count('messages_dropped', { reason: 'unknown_channel', peer });
       return;
     }
-    if (lane !== ch.cfg.lane) {
+    // Slot updates and haves on the channel's lane only; receipts alone on the high lane too.
+    const receiptsOnly = batch.updates.length === 0 && batch.haves.length === 0;
+    if (lane !== ch.cfg.lane && !(receiptsOnly && lane === Lane.high)) {
       ctx.count('messages_dropped', { reason: 'wrong_lane', peer });
+      return;
+    }
+    if (batch.receipts.length > 0 && !validReceipts(batch.receipts, limit)) {
+      ctx.count('messages_dropped', { reason: 'malformed', peer });
+      return;
+    }
+    if (batch.linkSalt.length > 0 && !this.#receipts.onSalt(peer, batch.linkSalt)) {
+      ctx.count('messages_dropped', { reason: 'malformed', peer });
       return;
     }
     const byChannel = this.#peerSlots.get(peer)!;
@@ -301,6 +358,7 @@ export class Adverts {
       byChannel.set(ch.name, slots);
     }
     for (const u of batch.updates) this.#apply(peer, connId, ch, slots, u);
+    this.#receipts.onReceipts(peer, ch, batch.receipts);
     if (batch.haves.length > limit) {
       ctx.count('messages_dropped', { reason: 'malformed', peer });
       return;
@@ -388,6 +446,11 @@ export class Adverts {
     const offer = { key, id, size, attributes, manifestSize, ageMs, createdAt, inline, pushed };
     outcome(this.#host.offered(peer, ch, offer));
   }
+}
+
+/** Whether `bytes` are a whole number of receipts, at most `limit` of them. */
+function validReceipts(bytes: Uint8Array, limit: number): boolean {
+  return bytes.length % RECEIPT_BYTES === 0 && bytes.length / RECEIPT_BYTES <= limit;
 }
 
 /** Whether `attributes` fall below one of the channel's `purgeBelow` watermarks. */

@@ -12,7 +12,8 @@
  * - `delivered` {channel}; `relayed` {channel}; `duplicate_downloads` {channel}
  * - `relay_skipped` {channel}: an accepted artifact not relayed because all slots are in use
  * - `relay_suppressed` {channel}: a delayed relayed advert not sent: the peer advertised the
- *   artifact to us meanwhile (or it was withdrawn)
+ *   artifact to us or sent a receipt of it meanwhile (or it was withdrawn)
+ * - `receipts` {channel, kind}: sent | received (see receipts.ts)
  * - `updates_sent` {channel, kind}: advert | inline | withdrawn
  * - `messages_dropped` {reason, peer}: stale_connection | malformed | unknown_channel | wrong_lane
  * - `pool_full` {channel}
@@ -64,6 +65,7 @@ export const COUNTER_NAMES = [
   'relayed',
   'relay_skipped',
   'relay_suppressed',
+  'receipts',
   'duplicate_downloads',
   'updates_sent',
   'messages_dropped',
@@ -86,6 +88,7 @@ export const COUNTER_LABELS: Record<CounterName, readonly string[]> = {
   relayed: ['channel'],
   relay_skipped: ['channel'],
   relay_suppressed: ['channel'],
+  receipts: ['channel', 'kind'],
   duplicate_downloads: ['channel'],
   updates_sent: ['channel', 'kind'],
   messages_dropped: ['reason', 'peer'],

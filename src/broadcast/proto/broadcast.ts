@@ -529,6 +529,8 @@ export interface SlotUpdates {
   channel: number
   updates: SlotUpdate[]
   haves: Have[]
+  linkSalt: Uint8Array<ArrayBuffer>
+  receipts: Uint8Array<ArrayBuffer>
 }
 
 export namespace SlotUpdates {
@@ -560,6 +562,16 @@ export namespace SlotUpdates {
           }
         }
 
+        if ((obj.linkSalt != null && obj.linkSalt.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.linkSalt)
+        }
+
+        if ((obj.receipts != null && obj.receipts.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.receipts)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -567,7 +579,9 @@ export namespace SlotUpdates {
         const obj: any = {
           channel: 0,
           updates: [],
-          haves: []
+          haves: [],
+          linkSalt: uint8ArrayAlloc(0),
+          receipts: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -598,6 +612,14 @@ export namespace SlotUpdates {
               obj.haves.push(Have.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.haves$
               }))
+              break
+            }
+            case 4: {
+              obj.linkSalt = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.receipts = reader.bytes()
               break
             }
             default: {
@@ -661,6 +683,20 @@ export namespace SlotUpdates {
 
               obj.haves++
 
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.linkSalt`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.receipts`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -758,6 +794,16 @@ export namespace SlotUpdates {
     index: number
   }
 
+  export interface SlotUpdatesLinkSaltFieldEvent {
+    field: '$.linkSalt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SlotUpdatesReceiptsFieldEvent {
+    field: '$.receipts'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<SlotUpdates>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SlotUpdates.codec())
   }
@@ -766,7 +812,7 @@ export namespace SlotUpdates {
     return decodeMessage(buf, SlotUpdates.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesAdvertPushedFieldEvent | SlotUpdatesUpdatesAdvertManifestSizeFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent | SlotUpdatesUpdatesAgeMsFieldEvent | SlotUpdatesHavesIdFieldEvent | SlotUpdatesHavesBitmapFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotUpdates>): Generator<SlotUpdatesChannelFieldEvent | SlotUpdatesUpdatesSlotFieldEvent | SlotUpdatesUpdatesCommitFieldEvent | SlotUpdatesUpdatesAdvertIdFieldEvent | SlotUpdatesUpdatesAdvertSizeFieldEvent | SlotUpdatesUpdatesAdvertAttributesFieldEvent | SlotUpdatesUpdatesAdvertPushedFieldEvent | SlotUpdatesUpdatesAdvertManifestSizeFieldEvent | SlotUpdatesUpdatesInlineArtifactFieldEvent | SlotUpdatesUpdatesInlineAttributesFieldEvent | SlotUpdatesUpdatesWithdrawnFieldEvent | SlotUpdatesUpdatesAgeMsFieldEvent | SlotUpdatesHavesIdFieldEvent | SlotUpdatesHavesBitmapFieldEvent | SlotUpdatesLinkSaltFieldEvent | SlotUpdatesReceiptsFieldEvent> {
     return streamMessage(buf, SlotUpdates.codec(), opts)
   }
 }
