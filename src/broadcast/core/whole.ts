@@ -299,10 +299,11 @@ export class WholeArtifacts {
       this.forget(v.key);
       return;
     }
-    // Copies: the bytes may be views into a large received message, which must not be pinned.
+    // The bytes may be views into a large received message, which must not be pinned: copied,
+    // unless they are nearly all of it (a fetched artifact in its own reassembled message).
     const kept: DeliveredArtifact = {
       ...artifact,
-      bytes: artifact.bytes.slice(),
+      bytes: ownBytes(artifact.bytes),
       attributes: artifact.attributes.slice(),
     };
     this.#host.admit(ch, v.key, kept.id, v.owner, kept.bytes.length, kept.attributes, v.createdAt);
@@ -353,4 +354,18 @@ export class WholeArtifacts {
       missing: false,
     });
   }
+}
+
+/** The most bytes a kept view may pin beyond its own: this, or an eighth of its length. */
+const MAX_PINNED_EXTRA_BYTES = 4096;
+
+/**
+ * `bytes` itself if keeping it pins little else of its buffer (at most
+ * {@link MAX_PINNED_EXTRA_BYTES}, or an eighth of its length), else a copy of it. A fetched
+ * artifact arrives as most of one reassembled message: keeping that view saves a copy of every
+ * fetched byte; inline artifacts share their message with others and are copied.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  const extra = bytes.buffer.byteLength - bytes.byteLength;
+  return extra <= Math.max(MAX_PINNED_EXTRA_BYTES, bytes.byteLength >>> 3) ? bytes : bytes.slice();
 }
