@@ -192,15 +192,27 @@ export class Downloads {
     if (this.#wants.get(want.key) === want) this.#enqueue(want);
   }
 
-  /** Picks downloads to start now (of the wants `canStart` lets start: it may count them). */
+  /**
+   * Picks downloads to start now (of the wants `canStart` lets start: it may count them), from
+   * the peers `up` (those whose link is up).
+   */
   schedule(
     now: number,
-    isUp: (peer: NodeId) => boolean,
+    up: { has(peer: NodeId): boolean; readonly size: number },
     canStart: (want: Want) => boolean = () => true,
   ): Start[] {
+    const isUp = (peer: NodeId) => up.has(peer);
     const starts: Start[] = [];
     if (now >= this.#earliestRetry) this.#earliestRetry = Number.POSITIVE_INFINITY;
     const max = this.#limits.maxConcurrentDownloads;
+    if (this.#active >= max) return starts;
+    // While every peer has all the downloads it may serve, no want can start: the walk stops
+    // (a burst of adverts otherwise walked every queued want on each one). Backed-off wants
+    // are not reached then, and #earliestRetry is not lowered: a finishing download schedules
+    // again, and the walk then finds them.
+    const perPeer = this.#limits.maxDownloadsPerPeer;
+    let busyPeers = 0;
+    for (const [peer, load] of this.#load) if (load.count >= perPeer && up.has(peer)) busyPeers++;
     // #start dequeues while we iterate: Sets allow deleting the current item, and a priority
     // whose queue empties is dropped from a new array (this loop goes on over the old one).
     outer: for (const priority of this.#priorities) {
@@ -208,6 +220,7 @@ export class Downloads {
       if (!queue) continue;
       for (const key of queue) {
         if (this.#active >= max) break outer;
+        if (busyPeers >= up.size) break outer;
         const want = this.#wants.get(key)!;
         if (want.notBefore > now) {
           this.#earliestRetry = Math.min(this.#earliestRetry, want.notBefore);
@@ -217,6 +230,7 @@ export class Downloads {
         if (peer === undefined || !canStart(want)) continue;
         want.firstFetchAt ??= now;
         starts.push(this.#start(want, peer));
+        if (this.#load.get(peer)!.count >= perPeer) busyPeers++;
       }
     }
     return starts;

@@ -99,8 +99,7 @@ export class WholeArtifacts {
 
   /** Starts the downloads that can start (`canStart`: a chunked one's place, see the core). */
   start(now: number, canStart: (want: Want) => boolean): void {
-    const isUp = (p: NodeId) => this.#ctx.up.has(p);
-    for (const s of this.downloads.schedule(now, isUp, canStart)) {
+    for (const s of this.downloads.schedule(now, this.#ctx.up, canStart)) {
       const ch = this.#ctx.channel(s.want.channel);
       this.#ctx.count('downloads', { channel: ch.name, outcome: 'started' });
       this.#ctx.act({
