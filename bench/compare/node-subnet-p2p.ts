@@ -10,12 +10,21 @@
  * @module
  */
 
-import type { ChannelConfig } from '../../src/broadcast/index.ts';
-import { identityFromPem, type NodeIdentity } from '../../src/identity/index.ts';
-import { silentLogger } from '../../src/log.ts';
-import { metricSum } from '../../src/metrics.ts';
-import { createNode, DEFAULT_NODE_CHANNELS, type Node } from '../../src/node/index.ts';
-import { addNode, InMemoryRegistryClient, initRegistry } from '../../src/registry/index.ts';
+// The library as users run it: the compiled package (dist/, which `npm run bench:compare`
+// builds first), not src/ through tsx, whose transform adds work to every function it creates.
+import { identityFromPem } from '../../dist/identity/index.js';
+import {
+  addNode,
+  type ChannelConfig,
+  createNode,
+  DEFAULT_NODE_CHANNELS,
+  InMemoryRegistryClient,
+  initRegistry,
+  type Node,
+  type NodeIdentity,
+  silentLogger,
+} from '../../dist/index.js';
+import { metricSum } from '../../dist/metrics.js';
 import { runNodeProcess, type SystemNode } from './node-process.ts';
 import {
   CONSENSUS_MAX_BYTES,
