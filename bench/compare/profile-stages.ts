@@ -3,7 +3,8 @@
  * by stage of the data path. Each sample is charged to the first frame, from the sampled one up
  * its callers, that a stage's rule recognises by source URL or function name, so a native
  * `writev` under `_tls_wrap` counts as TLS and a `copy` under `Buffer.concat` as copies; a
- * sample no frame of which matches is `other`.
+ * sample no frame of which matches is `other`. The project's own modules are recognised under
+ * src/ (run through tsx) and dist/ (the compiled package, which the comparison runs).
  * @module
  */
 
@@ -57,22 +58,25 @@ export function frameStage(frame: { functionName: string; url: string }): Stage 
   ) {
     return 'TLS / socket';
   }
-  if (/\/src\/transport\/(frame|link|links|wire-parts|messages|proto\/)/.test(url)) {
+  if (/\/(?:src|dist)\/transport\/(frame|link|links|wire-parts|messages|proto\/)/.test(url)) {
     return 'framing';
   }
-  if (/\/src\/transport\/(send-scheduler|lanes|load-governor)/.test(url)) return 'scheduler';
-  if (/\/src\/broadcast\/core\/(adverts|slot-table|peer-slots|holdings|tokens)/.test(url)) {
+  if (/\/(?:src|dist)\/transport\/(send-scheduler|lanes|load-governor)/.test(url))
+    return 'scheduler';
+  if (
+    /\/(?:src|dist)\/broadcast\/core\/(adverts|slot-table|peer-slots|holdings|tokens)/.test(url)
+  ) {
     return 'adverts / slots';
   }
   if (
-    /\/src\/broadcast\/(core\/(whole|downloads|fetch-response|chunk-fetches|assembly)|fetch-)/.test(
+    /\/(?:src|dist)\/broadcast\/(core\/(whole|downloads|fetch-response|chunk-fetches|assembly)|fetch-)/.test(
       url,
     )
   ) {
     return 'fetch / downloads';
   }
-  if (/\/src\/broadcast\/pool\.ts/.test(url)) return 'pool';
-  if (/\/src\/(broadcast\/driver-metrics|transport\/metrics|metrics)\.ts/.test(url)) {
+  if (/\/(?:src|dist)\/broadcast\/pool\.[jt]s/.test(url)) return 'pool';
+  if (/\/(?:src|dist)\/(broadcast\/driver-metrics|transport\/metrics|metrics)\.[jt]s/.test(url)) {
     return 'metrics';
   }
   return undefined;

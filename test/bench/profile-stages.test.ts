@@ -69,6 +69,15 @@ test('frames are recognised by URL and function name; unknown ones ask their cal
     'fetch / downloads',
   );
   assert.equal(frameStage({ functionName: 'x', url: `${SRC}/node/create-node.ts` }), undefined);
+  // The compiled package, as the comparison runs it.
+  const DIST = 'file:///work/main/dist';
+  assert.equal(frameStage({ functionName: 'x', url: `${DIST}/transport/frame.js` }), 'framing');
+  assert.equal(
+    frameStage({ functionName: 'x', url: `${DIST}/broadcast/core/adverts.js` }),
+    'adverts / slots',
+  );
+  assert.equal(frameStage({ functionName: 'x', url: `${DIST}/broadcast/pool.js` }), 'pool');
+  assert.equal(frameStage({ functionName: 'x', url: `${DIST}/metrics.js` }), 'metrics');
 });
 
 test('self time by stage of a synthetic profile', () => {
