@@ -64,7 +64,9 @@ export function frameStage(frame: { functionName: string; url: string }): Stage 
   if (/\/(?:src|dist)\/transport\/(send-scheduler|lanes|load-governor)/.test(url))
     return 'scheduler';
   if (
-    /\/(?:src|dist)\/broadcast\/core\/(adverts|slot-table|peer-slots|holdings|tokens)/.test(url)
+    /\/(?:src|dist)\/broadcast\/core\/(adverts|receipts|delayed-relays|slot-table|peer-slots|holdings|tokens)/.test(
+      url,
+    )
   ) {
     return 'adverts / slots';
   }

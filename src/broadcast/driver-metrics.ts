@@ -16,6 +16,12 @@ import {
 } from './core/observer.ts';
 import type { DriverObserver } from './environment.ts';
 
+/** A counter with its label values bound (what `Counter.labels(...)` returns). */
+type CounterChild = ReturnType<Counter<string>['labels']>;
+
+/** The most counter children {@link BroadcastMetrics} keeps at hand (see its #child). */
+const MAX_CACHED_CHILDREN = 10_000;
+
 const COUNTER_HELP: Record<CounterName, string> = {
   adverts:
     'Slot updates received that name an artifact, by outcome (accepted, duplicate, stale, later, dropped, malformed, oversized, over_limit)',
@@ -93,6 +99,7 @@ export class BroadcastMetrics implements DriverObserver {
   /** Per timing, per channel: the bound histogram series. */
   readonly #timings: Record<TimingName, Map<string, HistogramChild>>;
   readonly #limits: LimitLog | undefined;
+  readonly #children = new Map<string, CounterChild>();
 
   constructor(
     registry: MetricsRegistry,
@@ -198,10 +205,28 @@ export class BroadcastMetrics implements DriverObserver {
 
   /** {@inheritDoc CoreObserver.count} */
   count(name: CounterName, labels: Record<string, string>, n = 1): void {
-    this.#counters[name].inc(labels, n);
+    this.#child(name, labels).inc(n);
     if (this.#limits === undefined) return;
     const limit = limitOf(name, labels);
     if (limit !== undefined) this.#limits.reached(limit, labels.channel ?? '', labels);
+  }
+
+  /**
+   * The counter's child for `labels`, cached: prom-client checks and hashes the labels on every
+   * `inc(labels)`, and the core counts several times per artifact. Label values come from
+   * bounded sets (channels, outcomes, registry members); the cache is cleared if it ever holds
+   * {@link MAX_CACHED_CHILDREN}.
+   */
+  #child(name: CounterName, labels: Record<string, string>): CounterChild {
+    let key: string = name;
+    for (const label of COUNTER_LABELS[name]) key += `\u001f${labels[label] ?? ''}`;
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      if (this.#children.size >= MAX_CACHED_CHILDREN) this.#children.clear();
+      child = this.#counters[name].labels(labels);
+      this.#children.set(key, child);
+    }
+    return child;
   }
 
   /** {@inheritDoc CoreObserver.timing} */

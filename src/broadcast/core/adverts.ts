@@ -174,6 +174,7 @@ export class Adverts {
    * update went or will go).
    */
   releaseDue(now: number): void {
+    const suppressed = new Map<string, number>();
     for (const r of this.#later.takeDue(now)) {
       const { ch, id } = r;
       const current = ch.table.get(r.slot);
@@ -185,13 +186,14 @@ export class Adverts {
           this.#peerHas(peer, ch.name, id) ||
           (tag !== undefined && this.#receipts.hasTag(peer, ch, tag))
         ) {
-          this.#ctx.count('relay_suppressed', { channel: ch.name });
+          suppressed.set(ch.name, (suppressed.get(ch.name) ?? 0) + 1);
         } else {
           // Built as it leaves: its age then, and `pushed` as the topology says.
           this.#queue(peer, ch, this.#update(r.slot, r.commit, current, peer));
         }
       });
     }
+    for (const [channel, n] of suppressed) this.#ctx.count('relay_suppressed', { channel }, n);
   }
 
   #peerHas(peer: NodeId, channel: string, id: ArtifactId): boolean {

@@ -183,7 +183,6 @@ export class Receipts {
     }
     tags.push(tag);
     this.#dueAt ??= this.#ctx.now + RECEIPT_BATCH_MS;
-    this.#ctx.count('receipts', { channel: ch.name, kind: 'sent' });
     return tag;
   }
 
@@ -203,6 +202,7 @@ export class Receipts {
         bytes.writeUIntLE(tag, i * RECEIPT_BYTES, RECEIPT_BYTES);
       });
       out.set(name, bytes);
+      this.#ctx.count('receipts', { channel: name, kind: 'sent' }, tags.length);
     }
     if (byChannel.size === 0) this.#outbox.delete(peer);
     if (this.#outbox.size === 0) this.#dueAt = undefined;
