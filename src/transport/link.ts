@@ -149,6 +149,7 @@ export class Link implements CreditHolder {
       maxSinkBufferedBytes: Math.max(l.maxSocketBufferedBytes, this.#socket.writableHighWaterMark),
       minShare: [0, 0, l.bulkMinShare],
       onFrame: (lane, bytes) => opts.callbacks.onFrameSent(lane, bytes),
+      defer: queueMicrotask,
       delayControl: {
         now: () => performance.now(),
         targetDelayMs: l.bulkTargetDelayMs,

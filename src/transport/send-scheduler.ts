@@ -35,6 +35,12 @@ export interface SendSchedulerOptions {
   /** Called after each frame is handed to the sink (metrics). */
   onFrame?: (lane: Lane, bytes: number) => void;
   /**
+   * Runs the pump later in the same turn of the event loop (the link passes `queueMicrotask`):
+   * the messages queued in one burst then go to the socket in one corked write, one TLS record
+   * and one system call, instead of one each. Absent: every message is pumped at once.
+   */
+  defer?: (pump: () => void) => void;
+  /**
    * Delay-based control of flow-controlled lanes: with a clock, the scheduler measures how
    * long credits take to come back and keeps its window only as large as that delay allows.
    * Without one, a lane's window is just what the peer announced.
@@ -117,6 +123,8 @@ export class SendScheduler {
   readonly creditDelayMs = [0, 0, 0];
   #closed: Error | undefined;
   #waitingForDrain = false;
+  /** A deferred pump is due (see `SendSchedulerOptions.defer`). */
+  #pumpDue = false;
 
   constructor(sink: FrameSink, opts: SendSchedulerOptions) {
     this.#sink = sink;
@@ -141,7 +149,7 @@ export class SendScheduler {
     // while no queueing appears, like TCP's slow start: a link that starts sending bulk does
     // not put a whole window of it ahead of urgent frames before it knows the path has room.
     if (dc && bytes > 0) this.#cwnd[lane] = Math.min(bytes, dc.minWindowBytes);
-    this.pump();
+    this.#wake();
   }
 
   /** The peer consumed `bytes` of `lane`: they leave the window. */
@@ -149,7 +157,21 @@ export class SendScheduler {
     this.#inFlight[lane] = Math.max(0, this.#inFlight[lane]! - bytes);
     const dc = this.#opts.delayControl;
     if (dc && this.#window[lane]! < Number.POSITIVE_INFINITY) this.#control(lane, bytes, dc);
-    this.pump();
+    this.#wake();
+  }
+
+  /** Pumps now, or once later in this turn if the pump is deferred. */
+  #wake(): void {
+    const defer = this.#opts.defer;
+    if (defer === undefined) {
+      this.pump();
+      return;
+    }
+    if (this.#pumpDue) return;
+    this.#pumpDue = true;
+    defer(() => {
+      if (this.#pumpDue) this.pump();
+    });
   }
 
   /**
@@ -229,7 +251,12 @@ export class SendScheduler {
     for (const p of parts) length += p.length;
     const max = this.#opts.maxMessageBytes[lane]!;
     if (length > max) return new MessageTooLargeError(length, max);
-    const queued = this.#queuedBytes[lane]!;
+    let queued = this.#queuedBytes[lane]!;
+    if (queued > 0 && queued + length > this.#opts.maxQueuedBytes[lane]! && this.#pumpDue) {
+      // A deferred pump would have freed room by now: pump first, then judge.
+      this.pump();
+      queued = this.#queuedBytes[lane]!;
+    }
     if (queued > 0 && queued + length > this.#opts.maxQueuedBytes[lane]!) {
       return new QueueFullError(
         `${LANE_NAMES[lane]} lane queue holds ${queued} bytes; ` +
@@ -238,12 +265,13 @@ export class SendScheduler {
     }
     this.#queues[lane]!.push({ parts, length, sent: 0, part: 0, partOffset: 0, resolve, reject });
     this.#queuedBytes[lane]! += length;
-    this.pump();
+    this.#wake();
     return undefined;
   }
 
   /** Hands frames to the sink while it has room. Call it again on the sink's `drain`. */
   pump(): void {
+    this.#pumpDue = false;
     if (this.#closed) return;
     this.#waitingForDrain = false;
     for (;;) {

@@ -151,6 +151,34 @@ describe('send scheduler', () => {
     assert.equal(sink.writes[0], 50 * (6 + 40));
   });
 
+  it('with a deferred pump, the messages of one burst go in one write, in lane order', async () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { defer: queueMicrotask, maxSinkBufferedBytes: 1 << 20 });
+    for (let i = 0; i < 20; i++) s.push(Lane.bulk, new Uint8Array(40));
+    s.push(Lane.control, new Uint8Array(8));
+    void s.enqueue(Lane.high, new Uint8Array(40));
+    assert.equal(sink.writes.length, 0, 'nothing written during the burst');
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    assert.equal(sink.writes.length, 1, 'one write for the whole burst');
+    assert.equal(sink.writes[0], 20 * (6 + 40) + (6 + 8) + (6 + 40));
+    sink.flush();
+    // By priority, not by arrival: control first, high before all but bulk's minimum share.
+    assert.equal(sink.framesByLane[0], Lane.control);
+    assert.ok(sink.framesByLane.indexOf(Lane.high) <= 2, String(sink.framesByLane));
+  });
+
+  it('with a deferred pump, a burst over a queue limit pumps first, as an immediate pump would', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, {
+      defer: () => undefined, // the deferred pump never comes: only the limit may pump
+      maxQueuedBytes: [100, 3000, 3000],
+      maxSinkBufferedBytes: 1 << 20,
+    });
+    assert.equal(s.push(Lane.high, new Uint8Array(2000)), undefined);
+    assert.equal(s.push(Lane.high, new Uint8Array(2000)), undefined, 'the first went to the sink');
+    assert.equal(s.queuedBytes(Lane.high), 2000);
+  });
+
   it('holds bulk frames beyond the flow-control window until credited, never high ones', () => {
     const sink = new FakeSink();
     const s = scheduler(sink, { maxSinkBufferedBytes: 1 << 20 });
