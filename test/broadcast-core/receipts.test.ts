@@ -7,7 +7,9 @@ import {
   RECEIPT_BYTES,
   RECEIPT_WINDOW_MS,
   Receipts,
+  receiptTag,
   receiptWindowMs,
+  tagKey,
 } from '../../src/broadcast/core/receipts.ts';
 import { artifactId } from '../../src/broadcast/ids.ts';
 import {
@@ -205,5 +207,34 @@ describe('Receipts (the bound and the window)', () => {
     assert.equal(x2.has(peer, ch, ids[1]!), false, 'gone with the link');
     assert.ok(receiptWindowMs(DELAY) >= 4 * DELAY, 'kept well past the relay delay');
     assert.ok(receiptWindowMs(1) >= RECEIPT_WINDOW_MS);
+  });
+});
+
+describe('receiptTag', () => {
+  const key = tagKey(Uint8Array.from({ length: 16 }, (_, i) => 7 * i + 3));
+  const ids = Array.from({ length: 20_000 }, (_, i) =>
+    artifactId(new Uint8Array(new Uint32Array([i]).buffer)),
+  );
+
+  it('is 48 bits, the same for the same key and id, and differs with the key', () => {
+    const tags = ids.slice(0, 100).map((id) => receiptTag(key, id));
+    for (const t of tags) assert.ok(Number.isSafeInteger(t) && t >= 0 && t < 2 ** 48, String(t));
+    assert.deepEqual(
+      ids.slice(0, 100).map((id) => receiptTag(key, id)),
+      tags,
+    );
+    const other = tagKey(Uint8Array.from({ length: 16 }, (_, i) => 11 * i + 5));
+    assert.ok(ids.slice(0, 100).every((id, i) => receiptTag(other, id) !== tags[i]));
+  });
+
+  it('separates 20 000 ids, and every id from the 64 one hex digit away from it', () => {
+    assert.equal(new Set(ids.map((id) => receiptTag(key, id))).size, ids.length);
+    const id = ids[0]!;
+    const tag = receiptTag(key, id);
+    for (let at = 0; at < 64; at++) {
+      const digit = id[at] === '0' ? '1' : '0';
+      const near = `${id.slice(0, at)}${digit}${id.slice(at + 1)}` as typeof id;
+      assert.notEqual(receiptTag(key, near), tag, `hex digit ${at}`);
+    }
   });
 });
