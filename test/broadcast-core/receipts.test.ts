@@ -147,6 +147,32 @@ describe('receipts', () => {
   });
 });
 
+describe('delayed relays (the bound)', () => {
+  it('a member whose artifacts are evicted as fast as they come leaves at most maxSlots waiting', () => {
+    // Slots freed and taken again within the relay delay leave their waiting relays behind:
+    // the queue holds at most the channel's slots, and its oldest go at once past that.
+    const maxSlots = 16;
+    const { net, ids } = simSubnet(5, {
+      seed: 21,
+      latencyMs: [1, 2],
+      channels: { consensus: { lane: Lane.high, maxSlots }, ingress: { lane: Lane.bulk } },
+    });
+    const [flooder, ...honest] = ids as [NodeId, ...NodeId[]];
+    net.run({ maxTime: 1000 });
+    let most = 0;
+    for (let burst = 0; burst < 20; burst++) {
+      broadcastRandom(net, flooder, 'consensus', 20, 200);
+      net.run({ maxTime: net.now + 20 });
+      for (const x of net.nodes()) most = Math.max(most, x.core.stats().waitingRelays);
+    }
+    assert.ok(most <= maxSlots, `at most ${maxSlots} waiting, saw ${most}`);
+    assert.ok(most >= maxSlots / 2, `the flood did fill the queue (${most})`);
+    // Honest traffic still flows to and from every other member.
+    const sent = honest.flatMap((h) => broadcastRandom(net, h, 'consensus', 2, 200));
+    assert.ok(net.run({ until: () => allHold(net, sent, honest), maxTime: net.now + 10_000 }));
+  });
+});
+
 describe('Receipts (the bound and the window)', () => {
   const ch = {
     name: 'consensus',

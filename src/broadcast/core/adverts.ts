@@ -85,6 +85,11 @@ export class Adverts {
     this.#receipts = new Receipts(ctx);
   }
 
+  /** Relayed adverts of pushed artifacts waiting for their delay (for tests of the bound). */
+  get waitingRelays(): number {
+    return this.#later.size;
+  }
+
   /** When the delayed relayed adverts are due, if any wait. */
   get wakeAt(): number | undefined {
     const relays = this.#later.wakeAt;
@@ -114,7 +119,10 @@ export class Adverts {
         later.tags.push(this.#receipts.queue(peer, ch, entry.id));
       } else this.#queue(peer, ch, this.#update(taken.slot, taken.commit, entry, peer));
     }
-    if (later) this.#later.add(later);
+    if (later) {
+      const early = this.#later.add(later);
+      if (early) this.#release([early]);
+    }
     return true;
   }
 
@@ -174,8 +182,13 @@ export class Adverts {
    * update went or will go).
    */
   releaseDue(now: number): void {
+    this.#release(this.#later.takeDue(now));
+  }
+
+  /** Relays that waited enough (or were pushed out of a full queue) go or are suppressed. */
+  #release(relays: readonly LaterRelay[]): void {
     const suppressed = new Map<string, number>();
-    for (const r of this.#later.takeDue(now)) {
+    for (const r of relays) {
       const { ch, id } = r;
       const current = ch.table.get(r.slot);
       r.peers.forEach((peer, i) => {

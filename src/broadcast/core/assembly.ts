@@ -148,11 +148,13 @@ export interface CoreStats {
   slots: Record<string, number>;
   held: Record<string, HeldUse>;
   peersUp: number;
+  /** Relayed adverts of pushed artifacts waiting for their delay (at most the slots). */
+  waitingRelays: number;
 }
 
 /** Counts for gauges, sampled from the sub-protocols. */
 export function coreStats(parts: CoreParts): CoreStats {
-  const { ctx, whole, chunked, validations } = parts;
+  const { ctx, whole, chunked, validations, adverts } = parts;
   const slots: Record<string, number> = {};
   const held: Record<string, HeldUse> = {};
   for (const ch of ctx.channels.values()) {
@@ -172,5 +174,6 @@ export function coreStats(parts: CoreParts): CoreStats {
     slots,
     held,
     peersUp: ctx.up.size,
+    waitingRelays: adverts.waitingRelays,
   };
 }

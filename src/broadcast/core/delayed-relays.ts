@@ -37,6 +37,18 @@ class DueQueue<T> {
     this.#items.push({ at, item });
   }
 
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Removes and returns the first item (the next due), if any. */
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head]!.item;
+    this.#head += 1;
+    return item;
+  }
+
   get firstDue(): number | undefined {
     return this.#items[this.#head]?.at;
   }
@@ -76,12 +88,35 @@ export class DelayedRelays {
     this.#spread = 0.5 + (0.5 * crc32(ctx.self)) / 2 ** 32;
   }
 
-  /** Queues `relay`, due this node's delay from now. */
-  add(relay: LaterRelay): void {
+  /**
+   * Queues `relay`, due this node's delay from now. Each waiting relay belongs to a slot taken
+   * meanwhile, but slots freed and taken again within the delay (a peer whose artifacts are
+   * evicted as fast as they come) leave theirs behind: so a lane holds at most as many as its
+   * channels have slots (`maxSlots`), and past that its oldest is returned, due at once.
+   */
+  add(relay: LaterRelay): LaterRelay | undefined {
     const lane = relay.ch.cfg.lane === Lane.bulk ? Lane.bulk : Lane.high;
     const delay = Math.round(relayDelayMs(this.#ctx.limits.pushRelayDelayMs, lane) * this.#spread);
     const step = Math.max(1, delay / 10);
-    this.#queues.get(lane)!.push(Math.ceil((this.#ctx.now + delay) / step) * step, relay);
+    const queue = this.#queues.get(lane)!;
+    queue.push(Math.ceil((this.#ctx.now + delay) / step) * step, relay);
+    return queue.size > this.#cap(lane) ? queue.shift() : undefined;
+  }
+
+  /** Relays waiting, on both lanes. */
+  get size(): number {
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.size;
+    return n;
+  }
+
+  /** The most relays that wait on `lane`: the slots of its channels. */
+  #cap(lane: Lane): number {
+    let slots = 0;
+    for (const ch of this.#ctx.channels.values()) {
+      if ((ch.cfg.lane === Lane.bulk ? Lane.bulk : Lane.high) === lane) slots += ch.cfg.maxSlots;
+    }
+    return slots;
   }
 
   /** When the first relayed advert is due, if any waits. */
