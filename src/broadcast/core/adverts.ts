@@ -219,15 +219,18 @@ export class Adverts {
    * empty message on the first channel if nothing else is due).
    */
   flush(): void {
-    const due = new Set(this.#receipts.pending(this.#ctx.now));
-    const peers = new Set([...this.#outbox.keys(), ...due]);
+    const receiptsDue = this.#receipts.takeDue(this.#ctx.now);
+    const salts = this.#receipts.saltsDue;
+    if (this.#outbox.size === 0 && !receiptsDue && salts.size === 0) return;
+    const peers = new Set(this.#outbox.keys());
+    if (receiptsDue) for (const peer of this.#receipts.withReceipts()) peers.add(peer);
+    for (const peer of salts) peers.add(peer);
     for (const peer of peers) {
       const byChannel = this.#outbox.get(peer);
-      // Receipts ride on the updates going anyway, and go on their own once due.
-      const receipts = this.#receipts.take(
-        peer,
-        due.has(peer) ? undefined : new Set(byChannel?.keys() ?? []),
-      );
+      // Receipts ride on the updates going anyway (all of them with a link's first message),
+      // and go on their own once due.
+      const all = receiptsDue || salts.has(peer);
+      const receipts = this.#receipts.take(peer, all ? undefined : byChannel);
       const salt = this.#receipts.takeSalt(peer);
       const names = new Set([...(byChannel?.keys() ?? []), ...receipts.keys()]);
       if (salt && names.size === 0) {

@@ -136,10 +136,8 @@ export function receiptTag(key: TagKey, id: ArtifactId): number {
 
 /** What one link's receipts need: both halves of its key, then the key. */
 interface LinkKey {
-  /** This node's half, sent once in its first message on the link. */
+  /** This node's half, sent once in its first message on the link (see `#saltsDue`). */
   mine: Buffer;
-  /** Whether `mine` is still to be sent. */
-  unsent: boolean;
   /** The tag key (from the XOR of both halves), once the peer's half arrived. */
   key: TagKey | undefined;
 }
@@ -168,6 +166,8 @@ export class Receipts {
   readonly #received = new Map<NodeId, Map<string, ReceiptWindow>>();
   /** When the queued receipts go on their own, if any are queued. */
   #dueAt: number | undefined;
+  /** Links whose half key is still to be sent. */
+  readonly #saltsDue = new Set<NodeId>();
 
   constructor(ctx: CoreContext) {
     this.#ctx = ctx;
@@ -175,7 +175,8 @@ export class Receipts {
 
   /** A link to `peer` came up: a fresh half key, to send in the first message. */
   peerUp(peer: NodeId): void {
-    this.#links.set(peer, { mine: randomBytes(LINK_SALT_BYTES), unsent: true, key: undefined });
+    this.#links.set(peer, { mine: randomBytes(LINK_SALT_BYTES), key: undefined });
+    this.#saltsDue.add(peer);
     this.#outbox.delete(peer);
     this.#received.set(peer, new Map());
   }
@@ -183,6 +184,7 @@ export class Receipts {
   /** The link to `peer` is down: its key and receipts go with it. */
   peerDown(peer: NodeId): void {
     this.#links.delete(peer);
+    this.#saltsDue.delete(peer);
     this.#outbox.delete(peer);
     this.#received.delete(peer);
   }
@@ -200,10 +202,8 @@ export class Receipts {
 
   /** This node's half of the key for `peer`, if still to be sent (then marked sent). */
   takeSalt(peer: NodeId): Buffer | undefined {
-    const link = this.#links.get(peer);
-    if (!link?.unsent) return undefined;
-    link.unsent = false;
-    return link.mine;
+    if (!this.#saltsDue.delete(peer)) return undefined;
+    return this.#links.get(peer)?.mine;
   }
 
   /** When the queued receipts are due on their own (see {@link RECEIPT_BATCH_MS}). */
@@ -212,17 +212,23 @@ export class Receipts {
   }
 
   /**
-   * Peers with a half key to send, and, if they are due at `now`, those with receipts to send
-   * (then no longer due: every queued receipt goes in this flush).
+   * Whether the queued receipts are due at `now`; if so they are no longer (every queued
+   * receipt goes in the flush that asked), and {@link withReceipts} names their peers.
    */
-  pending(now: number): Iterable<NodeId> {
-    const peers = new Set<NodeId>();
-    if (this.#dueAt !== undefined && now >= this.#dueAt) {
-      this.#dueAt = undefined;
-      for (const peer of this.#outbox.keys()) peers.add(peer);
-    }
-    for (const [peer, link] of this.#links) if (link.unsent) peers.add(peer);
-    return peers;
+  takeDue(now: number): boolean {
+    if (this.#dueAt === undefined || now < this.#dueAt) return false;
+    this.#dueAt = undefined;
+    return true;
+  }
+
+  /** Peers with receipts queued. */
+  withReceipts(): Iterable<NodeId> {
+    return this.#outbox.keys();
+  }
+
+  /** Peers whose link still waits for this node's half key (sent in the next flush). */
+  get saltsDue(): ReadonlySet<NodeId> {
+    return this.#saltsDue;
   }
 
   /**
@@ -251,7 +257,7 @@ export class Receipts {
    * The receipts queued for `peer`, by channel, encoded, and taken from the queue: of every
    * channel in `channels`, or of all if it is undefined.
    */
-  take(peer: NodeId, channels?: ReadonlySet<string>): Map<string, Uint8Array> {
+  take(peer: NodeId, channels?: { has(name: string): boolean }): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>();
     const byChannel = this.#outbox.get(peer);
     if (!byChannel) return out;
