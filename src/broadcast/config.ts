@@ -48,6 +48,7 @@ export const DEFAULT_DOWNLOAD_LIMITS: Readonly<DownloadLimits> = Object.freeze({
   maxBytesInFlightPerPeer: 16 * 1024 * 1024,
   downloadTimeoutMs: 5000,
   minThroughputBytesPerSec: 1_000_000,
+  maxFetchDeadlineMs: 30_000,
   retryBaseMs: 250,
   retryMaxMs: 30_000,
   pushGraceMs: 250,

@@ -158,10 +158,29 @@ export interface DownloadLimits {
   maxDownloadsPerPeer: number;
   /** Advertised bytes being downloaded from one peer (one download may exceed it alone). Default 16 MiB. */
   maxBytesInFlightPerPeer: number;
-  /** Deadline of one attempt: base, plus size / minThroughput. Default 5000 ms. */
+  /**
+   * The base of a fetch attempt's deadline (a whole artifact, a manifest or a chunk): the
+   * deadline is this, plus the time the fetch's bytes and those already in flight to the same
+   * peer take at that peer's measured share of its link (or at `minThroughputBytesPerSec`, if
+   * that is slower or nothing was measured), that part at most `maxFetchDeadlineMs`; never less
+   * than this plus the fetch's own bytes at `minThroughputBytesPerSec`. See `fetchDeadlineMs`
+   * (fetch-deadline.ts) and docs/protocol.md, Fetching. Default 5000 ms.
+   */
   downloadTimeoutMs: number;
-  /** Assumed slowest acceptable throughput, bytes/s, for attempt deadlines. Default 1 MB/s. */
+  /**
+   * The slowest throughput a link to a peer is assumed to give us, bytes/s, shared by all our
+   * fetches in flight to it: the rate of fetch deadlines until the link's share is measured, and
+   * whenever the measure is faster. Default 1 MB/s.
+   */
   minThroughputBytesPerSec: number;
+  /**
+   * The longest deadline a fetch attempt gets from a slow measured share of a link, ms: what a
+   * peer that delivers just slowly enough (or stalls after delivering a little) can hold a
+   * fetch. A deadline is only longer when the fetch's own bytes at `minThroughputBytesPerSec`
+   * take longer. Default 30 000 ms (a 25 Mbit/s uplink shared by 48 chunk requests of 1 MiB:
+   * 4 MiB ahead of one requester's chunk take about 16 s).
+   */
+  maxFetchDeadlineMs: number;
   /** Backoff after every advertiser failed once: base doubling to max. Default 250 ms .. 30 s. */
   retryBaseMs: number;
   retryMaxMs: number;

@@ -2,11 +2,11 @@ import { crc32 } from 'node:zlib';
 import type { NodeId } from '../../identity/index.ts';
 import type { ConnId } from '../../transport/link.ts';
 import { chunkLength } from '../chunks/manifest.ts';
-import { fetchDeadlineMs } from '../fetch-deadline.ts';
 import { idToBytes } from '../ids.ts';
 import { FetchRequest } from '../proto/broadcast.ts';
 import type { CoreAction, DownloadLimits } from '../types.ts';
 import type { ChunkState } from './chunk-state.ts';
+import { LinkRates } from './link-rates.ts';
 import { TokenSpace } from './tokens.ts';
 
 /** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
@@ -55,10 +55,21 @@ export class ChunkFetches {
   readonly #ranks = new WeakMap<ChunkState, { seed: number; ranks: Map<NodeId, number> }>();
   /** When the chunk choice should be looked at again (a share's owner falls silent). */
   #wakeAt: number | undefined;
+  /** The links' measured shares, for deadlines (the core's, shared with whole downloads). */
+  #links: LinkRates;
 
   constructor(host: ChunkFetchHost, chunks: ReadonlyMap<string, ChunkState>) {
     this.#host = host;
     this.#chunks = chunks;
+    this.#links = new LinkRates(host.limits);
+  }
+
+  /**
+   * Deadlines from now on follow `links` (the core's measure of each peer's link, which whole
+   * downloads share) instead of these fetches' own. Call before any fetch starts.
+   */
+  measureWith(links: LinkRates): void {
+    this.#links = links;
   }
 
   /** Chunks in flight or being written. */
@@ -255,6 +266,7 @@ export class ChunkFetches {
     let best: NodeId | undefined;
     let bestRank = -1;
     let holders = 0;
+    const bytes = chunkLength(s.manifest, index);
     const optimistic = Math.max(1, ...this.#throughput.values());
     for (const [peer, src] of s.sources) {
       if (s.faulty.has(peer) || !up.has(peer)) continue;
@@ -263,6 +275,8 @@ export class ChunkFetches {
       if (tried?.has(peer)) continue;
       const load = this.#load.get(peer) ?? 0;
       if (load >= limits.maxChunksPerPeer) continue;
+      // Not while its link is unmeasured, or too slow for one more within maxFetchDeadlineMs.
+      if (!this.#links.admits(peer, bytes)) continue;
       const rank = (this.#throughput.get(peer) ?? optimistic) / (load + 1);
       if (rank > bestRank) {
         best = peer;
@@ -289,7 +303,8 @@ export class ChunkFetches {
       s.tried.set(index, tried);
     }
     tried.add(peer);
-    const bytes = chunkLength(s.manifest, index);
+    // The deadline counts the bytes in flight to the peer before this chunk (whole ones too).
+    const timeoutMs = this.#links.start(token, peer, chunkLength(s.manifest, index), now);
     this.#host.act({
       type: 'fetch',
       token,
@@ -300,7 +315,7 @@ export class ChunkFetches {
         id: idToBytes(s.id) as Uint8Array<ArrayBuffer>,
         part: index + 1,
       }),
-      timeoutMs: fetchDeadlineMs(bytes, this.#host.limits),
+      timeoutMs,
     });
   }
 
@@ -309,6 +324,8 @@ export class ChunkFetches {
     const t = this.#tokens.get(token);
     if (!t) return undefined;
     this.#tokens.delete(token);
+    // Measured already if it ended with a result (see BroadcastCore.onFetched): then a no-op.
+    this.#links.cancelled(token);
     const s = this.#chunks.get(t.key);
     const inflight = s?.inflight.get(t.index);
     if (!s || inflight?.token !== token) return undefined;

@@ -3,6 +3,7 @@ import type { NodeId } from '../../identity/index.ts';
 import type { ConnId } from '../../transport/link.ts';
 import type { CoreAction, DownloadLimits } from '../types.ts';
 import type { ChannelState } from './channel-state.ts';
+import { LinkRates } from './link-rates.ts';
 import type { CoreObserver, CounterName, TimingName } from './observer.ts';
 
 /** Bounds of the messages the core writes and reads. */
@@ -35,6 +36,8 @@ export class CoreContext {
   readonly up = new Map<NodeId, ConnId>();
   /** The time of the latest event, ms. */
   now = 0;
+  /** Per peer up, its link's measured share and our bytes in flight to it: fetch deadlines. */
+  readonly links: LinkRates;
   readonly #obs: CoreObserver;
   #actions: CoreAction[] = [];
   readonly #dismissed = new Set<string>();
@@ -44,6 +47,7 @@ export class CoreContext {
     this.limits = limits;
     this.msg = msg;
     this.#obs = obs;
+    this.links = new LinkRates(limits);
   }
 
   /** The channel named `name`; throws ERR_UNKNOWN_CHANNEL. */

@@ -78,6 +78,9 @@ export class BroadcastCore {
       chunked: this.#chunked,
       holdings: this.#holdings,
     } = this.#parts);
+    // One measure of each peer's link for the deadlines of whole and chunk fetches alike.
+    this.#whole.downloads.measureWith(this.#ctx.links);
+    this.#chunked.measureWith(this.#ctx.links);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -261,6 +264,7 @@ export class BroadcastCore {
   peerDown(peer: NodeId, connId: ConnId, now: number): void {
     if (this.#ctx.up.get(peer) !== connId) return;
     this.#ctx.up.delete(peer);
+    this.#ctx.links.peerDown(peer);
     this.#adverts.peerDown(peer);
     this.#chunked.peerDown(peer);
     this.#touch(now);
@@ -275,6 +279,7 @@ export class BroadcastCore {
   /** The result of fetch `token` (a whole artifact's, a manifest's or a chunk's). */
   onFetched(token: number, result: FetchResult, now: number): void {
     this.#touch(now);
+    this.#ctx.links.ended(token, result, now); // before its owner: the share, then the retry
     if (tokenOwner(token) === 'chunk') this.#chunked.onFetched(token, result, now);
     else this.#whole.fetched(token, result, now);
   }

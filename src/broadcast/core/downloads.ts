@@ -1,7 +1,7 @@
 import type { NodeId } from '../../identity/index.ts';
 import { backoffDelay } from '../../util/backoff.ts';
-import { fetchDeadlineMs } from '../fetch-deadline.ts';
 import type { AdvertInfo, ArtifactId, DownloadLimits, PriorityDecision } from '../types.ts';
+import { LinkRates } from './link-rates.ts';
 import { TokenSpace } from './tokens.ts';
 
 /** An artifact this node has seen advertised and does not hold. */
@@ -56,6 +56,8 @@ interface Load {
  */
 export class Downloads {
   readonly #limits: DownloadLimits;
+  /** The links' measured shares, for deadlines (the core's, shared with chunk fetches). */
+  #links: LinkRates;
   readonly #wants = new Map<string, Want>();
   /** Fetch-now wants not in flight, by priority (Sets keep arrival order). */
   readonly #queues = new Map<number, Set<string>>();
@@ -70,6 +72,15 @@ export class Downloads {
 
   constructor(limits: DownloadLimits) {
     this.#limits = limits;
+    this.#links = new LinkRates(limits);
+  }
+
+  /**
+   * Deadlines from now on follow `links` (the core's measure of each peer's link, which its
+   * chunk fetches share) instead of this scheduler's own. Call before any download starts.
+   */
+  measureWith(links: LinkRates): void {
+    this.#links = links;
   }
 
   get size(): number {
@@ -229,7 +240,7 @@ export class Downloads {
         const peer = this.#choosePeer(want, now, isUp);
         if (peer === undefined || !canStart(want)) continue;
         want.firstFetchAt ??= now;
-        starts.push(this.#start(want, peer));
+        starts.push(this.#start(want, peer, now));
         if (this.#load.get(peer)!.count >= perPeer) busyPeers++;
       }
     }
@@ -281,7 +292,7 @@ export class Downloads {
     return load.bytes === 0 || load.bytes + bytes <= this.#limits.maxBytesInFlightPerPeer;
   }
 
-  #start(want: Want, peer: NodeId): Start {
+  #start(want: Want, peer: NodeId, now: number): Start {
     const bytes = want.advertisers.get(peer)!;
     const token = this.#tokenSpace.next();
     this.#dequeue(want);
@@ -293,7 +304,9 @@ export class Downloads {
     load.bytes += bytes;
     this.#load.set(peer, load);
     this.#active++;
-    return { token, want, peer, bytes, timeoutMs: fetchDeadlineMs(bytes, this.#limits) };
+    // The deadline counts the bytes in flight to the peer before this download (chunks too).
+    const timeoutMs = this.#links.start(token, peer, bytes, now);
+    return { token, want, peer, bytes, timeoutMs };
   }
 
   /** Stops the download in flight (it will be cancelled); the want is queued again. */
@@ -308,6 +321,8 @@ export class Downloads {
   #release(want: Want): void {
     const inflight = want.inflight!;
     want.inflight = undefined;
+    // Measured already if it ended with a result (see BroadcastCore.onFetched): then a no-op.
+    this.#links.cancelled(inflight.token);
     this.#active--;
     const load = this.#load.get(inflight.peer)!;
     load.count--;
