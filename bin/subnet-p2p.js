@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-heap-size=96
+// The flag: the heap floor of a node process (src/util/v8-heap.ts says why; a test keeps the two
+// equal).
 // The subnet-p2p command: runs the compiled CLI in dist/. In a clone, `npm install` builds dist/
 // (the `prepare` script); after changing src/, `npm run build` (or `npm test`) builds it again.
 let cli;

@@ -17,6 +17,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { applyToNewIsolates, NODE_V8_FLAGS } from '../util/v8-heap.ts';
 import { deferred } from './deferred.ts';
 import type { ConfigMessage } from './parent-channel.ts';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.ts';
@@ -89,6 +90,8 @@ class ThreadHost implements NodeHost {
   constructor(config: WorkerConfig, events: NodeHostEvents) {
     // execArgv []: the bootstrap registers tsx itself; inheriting `tsx`'s own flags would
     // load it twice.
+    // The heap floor of a node process, for this thread's isolate (util/v8-heap.ts).
+    applyToNewIsolates();
     this.#worker = new Worker(START[0], {
       workerData: { entry: ENTRY.href, config },
       execArgv: [],
@@ -127,11 +130,12 @@ class ProcessHost implements NodeHost {
   #stderr = '';
 
   constructor(config: WorkerConfig, events: NodeHostEvents, commandPrefix: readonly string[]) {
-    // What fork() would run, spelt out so that it can run under a prefix: no execArgv (the
-    // bootstrap registers tsx itself, resolved from this package, whatever the working
-    // directory; inheriting the flags of `tsx` or of the test runner would load it twice), an
-    // IPC channel ('advanced' serialization: the reports hold Float64Arrays).
-    const argv = [process.execPath, fileURLToPath(START[0]), ...START[1]];
+    // What fork() would run, spelt out so that it can run under a prefix: the node flags of
+    // util/v8-heap.ts and no other execArgv (the bootstrap registers tsx itself, resolved from
+    // this package, whatever the working directory; inheriting the flags of `tsx` or of the
+    // test runner would load it twice), an IPC channel ('advanced' serialization: the reports
+    // hold Float64Arrays).
+    const argv = [process.execPath, ...NODE_V8_FLAGS, fileURLToPath(START[0]), ...START[1]];
     const [command, ...args] = [...commandPrefix, ...argv] as [string, ...string[]];
     const child = spawn(command, args, {
       serialization: 'advanced',
