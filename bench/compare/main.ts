@@ -8,7 +8,7 @@
  * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
  *          [--systems subnet-p2p,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
  *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only] [--no-yield] [--profile]
- *          [--no-warmup]
+ *          [--no-warmup] [--interval-ms MS]
  *   --systems    default subnet-p2p,raw-tls; add gossipsub for libp2p gossipsub and issue 8's
  *                goals against it
  *   --profile    a V8 CPU profile of every node process per round (in OUT/profiles, or
@@ -23,6 +23,9 @@
  *                default; origin-only: receivers do not re-advertise, a diagnostic)
  *   --no-yield   subnet-p2p without its load governor (bulk does not yield an overloaded
  *                event loop; a diagnostic of what the governor costs in throughput)
+ *   --interval-ms  paced sends: each node broadcasts one artifact every MS ms (the nodes
+ *                staggered within the interval) instead of its whole round at once; latency
+ *                then measures the systems, not the queue a burst builds (default 0: a burst)
  *   --out DIR    where compare.json and the chart (compare.svg, compare.png) go
  *                (default bench/results/compare)
  *
@@ -59,6 +62,7 @@ const { values: args } = parseArgs({
     relay: { type: 'string', default: 'relay' },
     'no-yield': { type: 'boolean', default: false },
     'no-warmup': { type: 'boolean', default: false },
+    'interval-ms': { type: 'string', default: '0' },
   },
 });
 
@@ -95,6 +99,9 @@ if (perNode.length !== sizes.length) fail('--per-node needs one number, or one p
 const systems = args.systems.split(',').map((s) => s.trim()) as SystemName[];
 for (const s of systems) if (!SYSTEMS.includes(s)) fail(`--systems: unknown system ${s}`);
 
+const intervalMs = Number(args['interval-ms']);
+if (!Number.isFinite(intervalMs) || intervalMs < 0) fail('--interval-ms must be a number >= 0');
+
 const relay = args.relay;
 if (relay !== 'relay' && relay !== 'origin-only') fail('--relay must be relay or origin-only');
 
@@ -122,7 +129,11 @@ if (profileDir) {
 const result = await runCompare({
   nodes,
   systems,
-  rounds: sizes.map((size, i) => ({ size, perNode: perNode[i]! })),
+  rounds: sizes.map((size, i) => ({
+    size,
+    perNode: perNode[i]!,
+    ...(intervalMs > 0 ? { intervalMs } : {}),
+  })),
   roundTimeoutMs: positiveInt('timeout-ms', args['timeout-ms']),
   settleMs: positiveInt('settle-ms', args['settle-ms']),
   relay,
@@ -156,7 +167,7 @@ if (args.json) {
 } else {
   const m = result.machine;
   process.stdout.write(
-    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${args['no-warmup'] ? 'none' : 'yes'}\nWritten: ${files.join(', ')}\n`,
+    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${args['no-warmup'] ? 'none' : 'yes'}; sends: ${intervalMs > 0 ? `one per ${intervalMs} ms per node` : 'a burst'}\nWritten: ${files.join(', ')}\n`,
   );
 }
 process.exit(result.results.every((r) => r.complete) ? 0 : 1);

@@ -242,9 +242,13 @@ export function runNodeProcess(system: SystemNode): void {
     early = early.filter((e) => roundOf(e.bytes) > spec.round);
     for (const e of replay) receiver.record(e.bytes, e.at);
     state.sending = (async () => {
-      const wait = spec.startAt - now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      for (const bytes of artifacts) {
+      // Paced: the k-th at startAt + (k + self / nodes) * interval, the nodes staggered within
+      // each interval; one whose time has passed goes at once.
+      const interval = spec.intervalMs ?? 0;
+      const offset = (interval * self) / setup!.nodes;
+      for (const [k, bytes] of artifacts.entries()) {
+        const wait = spec.startAt + offset + k * interval - now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         stamp(bytes);
         try {
           await system.broadcast(bytes, spec);

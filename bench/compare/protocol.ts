@@ -59,6 +59,11 @@ export interface RoundSpec {
   readonly channel?: string;
   /** Common start time of every node's sends (shared wall clock, ms). */
   readonly startAt: number;
+  /**
+   * Paced sends: a node's k-th artifact is broadcast at startAt + k * intervalMs (absent or 0:
+   * all at once, each after the previous call returned and the loop turned once).
+   */
+  readonly intervalMs?: number;
 }
 
 /** What one node measured in one round. */

@@ -36,6 +36,8 @@ export interface RoundPlan {
   channel?: string;
   /** A warm-up round: run like the others, its figures left out of the results' tables. */
   warmup?: boolean;
+  /** Paced sends (RoundSpec.intervalMs); absent: a burst. */
+  intervalMs?: number;
 }
 
 export interface SystemRunOptions {
@@ -219,6 +221,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
         size: plan.size,
         perNode: plan.perNode,
         ...(plan.channel !== undefined ? { channel: plan.channel } : {}),
+        ...(plan.intervalMs ? { intervalMs: plan.intervalMs } : {}),
         startAt: now() + START_LEAD_MS,
       };
       for (const p of procs) p.send({ type: 'round', spec });
