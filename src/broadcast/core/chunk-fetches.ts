@@ -275,7 +275,7 @@ export class ChunkFetches {
       if (tried?.has(peer)) continue;
       const load = this.#load.get(peer) ?? 0;
       if (load >= limits.maxChunksPerPeer) continue;
-      // Not while its link is unmeasured, or too slow for one more within maxFetchDeadlineMs.
+      // Its link's slow start, none more after a timeout, and one more must fit the bound.
       if (!this.#links.admits(peer, bytes)) continue;
       const rank = (this.#throughput.get(peer) ?? optimistic) / (load + 1);
       if (rank > bestRank) {
