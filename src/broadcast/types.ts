@@ -190,12 +190,14 @@ export interface DownloadLimits {
    */
   pushGraceMs: number;
   /**
-   * A relayed advert of a pushed artifact, to a peer its origin links to as well, waits this
-   * long (between half and all of it, per node) and goes in a batch with others, or not at
-   * all if the peer advertises the artifact to us or sends a receipt of it meanwhile: that
-   * peer got the push. Long enough for every peer's receipt to arrive: the spread of the
-   * push's arrival times plus a one-way latency, under load. Only a peer that missed the push
-   * waits for it: this delay, then `pushGraceMs`. Default 1000 ms.
+   * A relayed advert of a pushed or fetched artifact, to a peer its source (the pusher, or the
+   * peer it was downloaded from) links to as well, waits this long (between half and all of
+   * it, per node; 4 times as long on a bulk-lane channel) and goes in a batch with others, or
+   * not at all if the peer advertises the artifact to us or sends a receipt of it meanwhile:
+   * that peer got the push or the advert. Long enough for every peer's receipt to arrive: the
+   * spread of the arrival times plus a one-way latency, under load. Only a peer that missed the
+   * push or advert waits for it: this delay (then `pushGraceMs` for a pushed one). Default
+   * 1000 ms.
    */
   pushRelayDelayMs: number;
   /** Period of priority re-evaluation. Default 1000 ms. */

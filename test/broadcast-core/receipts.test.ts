@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ChannelState, channelNumber } from '../../src/broadcast/core/channel-state.ts';
 import { CoreContext, DEFAULT_MESSAGE_LIMITS } from '../../src/broadcast/core/context.ts';
+import { BULK_RELAY_DELAY_FACTOR } from '../../src/broadcast/core/delayed-relays.ts';
 import {
   LINK_SALT_BYTES,
   RECEIPT_BYTES,
@@ -55,6 +56,24 @@ describe('receipts', () => {
     assert.equal(total(net, 'receipts', { kind: 'sent' }), owed);
     assert.equal(total(net, 'receipts', { kind: 'received' }), owed);
     assert.equal(total(net, 'downloads', { outcome: 'started' }), 0);
+  });
+
+  it('in a full mesh, replace the relayed adverts of fetched artifacts', () => {
+    // Advertised artifacts (above the push threshold, on a bulk channel): every receiver fetches
+    // each from the origin, then owes the n - 2 others a relayed advert. They all heard the
+    // origin's advert, so the receipts come first and only the origin's adverts go out.
+    const n = 8;
+    const artifacts = 20;
+    const { net, ids } = simSubnet(n, { seed: 12, latencyMs: [10, 100] });
+    net.run({ maxTime: 1000 });
+    const sent = broadcastRandom(net, ids[0]!, 'ingress', artifacts, 4000);
+    assert.ok(net.run({ until: () => allHold(net, sent), maxTime: 20_000 }));
+    net.run({ maxTime: net.now + 2 * BULK_RELAY_DELAY_FACTOR * DELAY });
+    const owed = artifacts * (n - 1) * (n - 2);
+    assert.equal(total(net, 'downloads', { outcome: 'succeeded' }), artifacts * (n - 1));
+    assert.equal(total(net, 'relay_suppressed'), owed);
+    assert.equal(total(net, 'updates_sent', { kind: 'advert' }), artifacts * (n - 1));
+    assert.equal(total(net, 'receipts', { kind: 'sent' }), owed);
   });
 
   it('leave a peer that missed the push its adverts: it fetches the artifact', () => {

@@ -313,13 +313,11 @@ describe('fuzz: broadcast messages at the core', () => {
               batch = SlotUpdates.decode(body, { limits: { updates: MAX_UPDATES } });
             } catch {}
             c.onUpdates(PEER, CONN, lane, body, 1);
-            // Receipts alone (no updates, no haves) may also take the high lane.
-            const receiptsOnly = batch?.updates.length === 0 && batch.haves.length === 0;
+            // On the channel's lane only, whatever the message carries.
             const onLane =
               batch !== undefined &&
               ((batch.channel === channelNumber('consensus') && lane === Lane.high) ||
-                (batch.channel === channelNumber('ingress') &&
-                  (lane === Lane.bulk || (lane === Lane.high && receiptsOnly))));
+                (batch.channel === channelNumber('ingress') && lane === Lane.bulk));
             const badExtras =
               batch !== undefined &&
               (batch.receipts.length % RECEIPT_BYTES !== 0 ||

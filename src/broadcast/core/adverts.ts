@@ -1,5 +1,5 @@
 import type { NodeId } from '../../identity/index.ts';
-import { Lane } from '../../transport/lanes.ts';
+import type { Lane } from '../../transport/lanes.ts';
 import type { ConnId } from '../../transport/link.ts';
 import { advertFits } from '../chunks/manifest.ts';
 import { MAX_ATTRIBUTES_BYTES } from '../config.ts';
@@ -62,8 +62,8 @@ function perPeerChannel<T>(map: Map<NodeId, Map<string, T[]>>, peer: NodeId, cha
  * The slot table and adverts sub-protocol. Sending: each channel's live artifacts hold slots;
  * every peer gets every slot update (inline for small or urgent artifacts, else an advert), the
  * whole table again when its link comes back, and an explicit withdrawal when a slot is freed;
- * relayed adverts of pushed artifacts wait a per-node delay (see `pushRelayDelayMs`), and go
- * only to peers that sent no receipt of the artifact meanwhile (see {@link Receipts}).
+ * relayed adverts of pushed or fetched artifacts wait a per-node delay (see `pushRelayDelayMs`),
+ * and go only to peers that sent no receipt of the artifact meanwhile (see {@link Receipts}).
  * Receiving: per peer and channel the newest update of each slot is kept, checked against the
  * channel's bounds, and what it offers is handed to the {@link AdvertsHost}.
  */
@@ -73,7 +73,7 @@ export class Adverts {
   readonly #linked: (a: NodeId, b: NodeId) => boolean;
   readonly #peerSlots = new Map<NodeId, Map<string, PeerSlots>>();
   readonly #outbox = new Map<NodeId, Map<string, SlotUpdate[]>>();
-  /** Relayed adverts of pushed artifacts, waiting for their delay (see `pushRelayDelayMs`). */
+  /** Relayed adverts of pushed or fetched artifacts, waiting for their delay (see `pushRelayDelayMs`). */
   readonly #later: DelayedRelays;
   readonly #receipts: Receipts;
 
@@ -85,7 +85,7 @@ export class Adverts {
     this.#receipts = new Receipts(ctx);
   }
 
-  /** Relayed adverts of pushed artifacts waiting for their delay (for tests of the bound). */
+  /** Relayed adverts waiting for their delay (for tests of the bound). */
   get waitingRelays(): number {
     return this.#later.size;
   }
@@ -109,11 +109,14 @@ export class Adverts {
     const taken = ch.table.add(entry);
     if (!taken) return false;
     let later: LaterRelay | undefined;
+    // Who gave us the artifact: the peer that pushed it, or the one we fetched it from.
+    const source = entry.pushedBy ?? entry.fetchedFrom;
     for (const peer of this.#ctx.up.keys()) {
       if (this.#peerHas(peer, ch.name, entry.id)) continue;
-      if (!entry.inline && entry.pushedBy !== undefined && this.#linked(entry.pushedBy, peer)) {
-        // The peer got the origin's push too, most likely: tell it we hold the artifact (so it
-        // need not advertise it to us), and advertise it only if it sends no such receipt.
+      if (!entry.inline && source !== undefined && this.#linked(source, peer)) {
+        // The peer got the same push, or the same advert, most likely: tell it we hold the
+        // artifact (so it need not advertise it to us), and advertise it only if it sends no
+        // such receipt.
         later ??= { ch, slot: taken.slot, commit: taken.commit, id: entry.id, peers: [], tags: [] };
         later.peers.push(peer);
         later.tags.push(this.#receipts.queue(peer, ch, entry.id));
@@ -273,9 +276,9 @@ export class Adverts {
       receiptsAt = end;
       linkSalt = undefined;
       const slots = batch.map((u) => u.slot as SlotNumber);
-      // Receipts alone go on the high lane: late behind bulk traffic, they would spare nothing.
-      const lane = batch.length > 0 ? ch.cfg.lane : Lane.high;
-      this.#ctx.act({ type: 'send', peer, lane, body, channel: ch.name, slots });
+      // On the channel's lane, receipts alone too: on the high lane, a bulk channel's receipts
+      // would pass for crucial traffic, and the load governor would hold bulk back for them.
+      this.#ctx.act({ type: 'send', peer, lane: ch.cfg.lane, body, channel: ch.name, slots });
     };
     let batch: SlotUpdate[] = [];
     let inlineBytes = 0;
@@ -355,9 +358,8 @@ export class Adverts {
       ctx.count('messages_dropped', { reason: 'unknown_channel', peer });
       return;
     }
-    // Slot updates and haves on the channel's lane only; receipts alone on the high lane too.
-    const receiptsOnly = batch.updates.length === 0 && batch.haves.length === 0;
-    if (lane !== ch.cfg.lane && !(receiptsOnly && lane === Lane.high)) {
+    // Slot updates, haves and receipts on the channel's lane only.
+    if (lane !== ch.cfg.lane) {
       ctx.count('messages_dropped', { reason: 'wrong_lane', peer });
       return;
     }

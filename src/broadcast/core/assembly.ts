@@ -148,7 +148,7 @@ export interface CoreStats {
   slots: Record<string, number>;
   held: Record<string, HeldUse>;
   peersUp: number;
-  /** Relayed adverts of pushed artifacts waiting for their delay (at most the slots). */
+  /** Relayed adverts waiting for their delay (at most the slots). */
   waitingRelays: number;
 }
 

@@ -6,7 +6,7 @@ import type { ChannelState } from './channel-state.ts';
 import type { CoreContext } from './context.ts';
 
 /**
- * On a bulk-lane channel, relayed adverts of pushed artifacts wait this many times
+ * On a bulk-lane channel, relayed adverts of pushed and fetched artifacts wait this many times
  * `pushRelayDelayMs`: there the pushes themselves wait behind bulk flow control, and reach
  * the peers seconds apart under load, so their receipts do too.
  */
@@ -67,7 +67,7 @@ class DueQueue<T> {
 }
 
 /**
- * The relayed adverts of pushed artifacts, each waiting this node's delay: between half and all
+ * The relayed adverts of pushed and fetched artifacts, each waiting this node's delay: between half and all
  * of `pushRelayDelayMs` (times {@link BULK_RELAY_DELAY_FACTOR} on a bulk-lane channel), fixed
  * per node from its id, and rounded up to a tenth of it so that a burst's adverts go in few
  * batches. Staggered so that, where no receipts flow, of two relayers the earlier one's advert

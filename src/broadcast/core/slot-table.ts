@@ -15,6 +15,12 @@ export interface SlotEntry {
    * the origin also links to says `pushed`.
    */
   pushedBy: NodeId | undefined;
+  /**
+   * Relayed by us after a download from this node (a whole artifact it advertised to us). A
+   * peer that node also links to most likely heard its advert too and fetches the artifact
+   * itself, so our advert to that peer waits for its receipt as after a push (see Receipts).
+   */
+  fetchedFrom?: NodeId | undefined;
   /** When its origin broadcast it, by this node's clock: its age goes in every update. */
   createdAt: number;
   commit: CommitNumber;

@@ -331,6 +331,7 @@ export class WholeArtifacts {
         attributes: kept.attributes,
         inline: undefined,
         pushedBy: v.pushedBy,
+        fetchedFrom: v.pushedBy === undefined ? artifact.from : undefined,
       });
       this.#ctx.count(relayed ? 'relayed' : 'relay_skipped', { channel: ch.name });
     }
