@@ -19,8 +19,14 @@ import type { DriverObserver } from './environment.ts';
 /** A counter with its label values bound (what `Counter.labels(...)` returns). */
 type CounterChild = ReturnType<Counter<string>['labels']>;
 
-/** The most counter children {@link BroadcastMetrics} keeps at hand (see its #child). */
+/** The most counter children {@link BroadcastMetrics} keeps at hand (see its #tally). */
 const MAX_CACHED_CHILDREN = 10_000;
+
+/** A counter child and what was counted on it since prom-client last collected. */
+interface Tally {
+  readonly child: CounterChild;
+  n: number;
+}
 
 const COUNTER_HELP: Record<CounterName, string> = {
   adverts:
@@ -99,7 +105,9 @@ export class BroadcastMetrics implements DriverObserver {
   /** Per timing, per channel: the bound histogram series. */
   readonly #timings: Record<TimingName, Map<string, HistogramChild>>;
   readonly #limits: LimitLog | undefined;
-  readonly #children = new Map<string, CounterChild>();
+  /** Per counter: its children at hand, by label values, each with its uncollected count. */
+  readonly #tallies = new Map<CounterName, Map<string, Tally>>();
+  #talliesSize = 0;
 
   constructor(
     registry: MetricsRegistry,
@@ -127,12 +135,17 @@ export class BroadcastMetrics implements DriverObserver {
     }
     this.#timings = timings;
     const counters = {} as Record<CounterName, Counter<string>>;
+    const flush = (name: CounterName) => this.#flush(name);
     for (const name of COUNTER_NAMES) {
+      this.#tallies.set(name, new Map());
       counters[name] = new Counter({
         name: `subnet_p2p_broadcast_${name}_total`,
         help: COUNTER_HELP[name],
         labelNames: [...COUNTER_LABELS[name]],
         registers,
+        collect() {
+          flush(name);
+        },
       });
     }
     this.#counters = counters;
@@ -205,28 +218,46 @@ export class BroadcastMetrics implements DriverObserver {
 
   /** {@inheritDoc CoreObserver.count} */
   count(name: CounterName, labels: Record<string, string>, n = 1): void {
-    this.#child(name, labels).inc(n);
+    this.#tally(name, labels).n += n;
     if (this.#limits === undefined) return;
     const limit = limitOf(name, labels);
     if (limit !== undefined) this.#limits.reached(limit, labels.channel ?? '', labels);
   }
 
   /**
-   * The counter's child for `labels`, cached: prom-client checks and hashes the labels on every
-   * `inc(labels)`, and the core counts several times per artifact. Label values come from
-   * bounded sets (channels, outcomes, registry members); the cache is cleared if it ever holds
-   * {@link MAX_CACHED_CHILDREN}.
+   * The tally of the counter's child for `labels`. Counting adds to it; the counter's
+   * `collect` hands it to prom-client, which checks and hashes the labels on every `inc`: the
+   * core counts several times per artifact. Label values come from bounded sets (channels,
+   * outcomes, registry members); past {@link MAX_CACHED_CHILDREN} tallies, all are handed over
+   * and dropped.
    */
-  #child(name: CounterName, labels: Record<string, string>): CounterChild {
-    let key: string = name;
-    for (const label of COUNTER_LABELS[name]) key += `\u001f${labels[label] ?? ''}`;
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      if (this.#children.size >= MAX_CACHED_CHILDREN) this.#children.clear();
-      child = this.#counters[name].labels(labels);
-      this.#children.set(key, child);
+  #tally(name: CounterName, labels: Record<string, string>): Tally {
+    const tallies = this.#tallies.get(name)!;
+    let key = '';
+    for (const label of COUNTER_LABELS[name]) key += `${labels[label] ?? ''}\u001f`;
+    let tally = tallies.get(key);
+    if (tally === undefined) {
+      if (this.#talliesSize >= MAX_CACHED_CHILDREN) {
+        for (const [n, t] of this.#tallies) {
+          this.#flush(n);
+          t.clear();
+        }
+        this.#talliesSize = 0;
+      }
+      tally = { child: this.#counters[name].labels(labels), n: 0 };
+      tallies.set(key, tally);
+      this.#talliesSize++;
     }
-    return child;
+    return tally;
+  }
+
+  /** Hands counter `name`'s uncollected counts to prom-client. */
+  #flush(name: CounterName): void {
+    for (const t of this.#tallies.get(name)!.values()) {
+      if (t.n === 0) continue;
+      t.child.inc(t.n);
+      t.n = 0;
+    }
   }
 
   /** {@inheritDoc CoreObserver.timing} */

@@ -66,3 +66,32 @@ describe('Downloads.schedule', () => {
     assert.equal(downloads.schedule(2, up).length, resolveDownloadLimits().maxDownloadsPerPeer);
   });
 });
+
+describe('Downloads.chunkedWants', () => {
+  it('counts the wants of chunked artifacts as they come and go, however they go', () => {
+    const downloads = new Downloads(resolveDownloadLimits());
+    const id = (i: number) => i.toString(16).padStart(64, '0') as ArtifactId;
+    const advert = (i: number, manifestSize?: number) => ({
+      channel: 'c',
+      id: id(i),
+      size: 1 << 20,
+      attributes: new Uint8Array(),
+      ...(manifestSize === undefined ? {} : { manifestSize }),
+    });
+    const fetch = () => ({ fetch: 0 });
+    downloads.advertised('c/1', advert(1, 100), PEERS[0]!, fetch);
+    downloads.advertised('c/1', advert(1, 100), PEERS[1]!, fetch); // the same want
+    downloads.advertised('c/2', advert(2, 100), PEERS[0]!, fetch);
+    downloads.advertised('c/3', advert(3), PEERS[0]!, fetch); // whole
+    downloads.advertised('c/4', advert(4, 100), PEERS[0]!, () => 'drop' as const); // not kept
+    assert.equal(downloads.chunkedWants, 2);
+    downloads.withdrawn('c/1', PEERS[0]!);
+    assert.equal(downloads.chunkedWants, 2, 'one advertiser left');
+    downloads.withdrawn('c/1', PEERS[1]!);
+    assert.equal(downloads.chunkedWants, 1);
+    downloads.remove('c/3');
+    downloads.remove('c/2');
+    downloads.remove('c/2');
+    assert.equal(downloads.chunkedWants, 0);
+  });
+});

@@ -124,6 +124,11 @@ export class ChunkedArtifacts {
   // -------------------------------------------------------------------------------------------
   // Places: which chunked downloads may start, which yield (chunked-places.ts)
 
+  /** Whether this node keeps no chunked artifact, held or in progress. */
+  get none(): boolean {
+    return this.#chunks.size === 0;
+  }
+
   /**
    * The places of chunked downloads for one scheduling pass, given the core's wants: the core
    * asks `admit` about each chunked want that could start, then wants again what lost its

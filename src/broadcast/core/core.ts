@@ -401,6 +401,11 @@ export class BroadcastCore {
     // A preempted manifest fetch is cancelled and its want forgotten (no queue changes: it is
     // in flight), then wanted again below.
     const downloads = this.#whole.downloads;
+    if (downloads.chunkedWants === 0 && this.#chunked.none) {
+      // Nothing chunked anywhere: no place to weigh (the walk below is per event).
+      this.#whole.start(now, () => true);
+      return;
+    }
     const cancel = (want: { key: string }) => this.#whole.forget(want.key);
     const places = this.#chunked.places(downloads.wants(), isUp, cancel, now);
     this.#whole.start(now, (want) => want.manifestSize === undefined || places.admit(want));

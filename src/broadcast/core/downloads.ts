@@ -59,6 +59,8 @@ export class Downloads {
   /** The links' measured shares, for deadlines (the core's, shared with chunk fetches). */
   #links: LinkRates;
   readonly #wants = new Map<string, Want>();
+  /** Wants of chunked artifacts (an advert with a manifest size), in #wants. */
+  #chunkedWants = 0;
   /** Fetch-now wants not in flight, by priority (Sets keep arrival order). */
   readonly #queues = new Map<number, Set<string>>();
   /** Priorities present in #queues, highest first. */
@@ -93,6 +95,11 @@ export class Downloads {
 
   get(key: string): Want | undefined {
     return this.#wants.get(key);
+  }
+
+  /** How many wants are of chunked artifacts. */
+  get chunkedWants(): number {
+    return this.#chunkedWants;
   }
 
   wants(): IterableIterator<Want> {
@@ -143,6 +150,7 @@ export class Downloads {
         firstFetchAt: undefined,
       };
       this.#wants.set(key, want);
+      if (want.manifestSize !== undefined) this.#chunkedWants++;
       this.#enqueue(want);
     }
     want.advertisers.set(peer, advert.manifestSize ?? advert.size);
@@ -169,6 +177,7 @@ export class Downloads {
     const want = this.#wants.get(key);
     if (!want) return undefined;
     this.#wants.delete(key);
+    if (want.manifestSize !== undefined) this.#chunkedWants--;
     this.#dequeue(want);
     return want.inflight ? this.#stop(want) : undefined;
   }
