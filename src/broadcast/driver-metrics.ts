@@ -28,18 +28,6 @@ interface Tally {
   n: number;
 }
 
-/** The key of a tree level's tally (no label value is a symbol). */
-const TALLY = Symbol('tally');
-
-/** One level of a counter's tallies: by the next label's value, and the tally of this path. */
-type TallyTree = Map<string | typeof TALLY, TallyTree | Tally>;
-
-/** A counter's tallies: as a tree by label values, and in a list (to flush). */
-interface CounterTallies {
-  readonly tree: TallyTree;
-  readonly all: Tally[];
-}
-
 const COUNTER_HELP: Record<CounterName, string> = {
   adverts:
     'Slot updates received that name an artifact, by outcome (accepted, duplicate, stale, later, dropped, malformed, oversized, over_limit)',
@@ -118,7 +106,7 @@ export class BroadcastMetrics implements DriverObserver {
   readonly #timings: Record<TimingName, Map<string, HistogramChild>>;
   readonly #limits: LimitLog | undefined;
   /** Per counter: its children at hand, by label values, each with its uncollected count. */
-  readonly #tallies = new Map<CounterName, CounterTallies>();
+  readonly #tallies = new Map<CounterName, Map<string, Tally>>();
   #talliesSize = 0;
 
   constructor(
@@ -149,7 +137,7 @@ export class BroadcastMetrics implements DriverObserver {
     const counters = {} as Record<CounterName, Counter<string>>;
     const flush = (name: CounterName) => this.#flush(name);
     for (const name of COUNTER_NAMES) {
-      this.#tallies.set(name, { tree: new Map(), all: [] });
+      this.#tallies.set(name, new Map());
       counters[name] = new Counter({
         name: `subnet_p2p_broadcast_${name}_total`,
         help: COUNTER_HELP[name],
@@ -244,44 +232,28 @@ export class BroadcastMetrics implements DriverObserver {
    * and dropped.
    */
   #tally(name: CounterName, labels: Record<string, string>): Tally {
-    const counter = this.#tallies.get(name)!;
-    // A tree by label value, one level per label (no key string to build per count).
-    let level = counter.tree;
-    for (const label of COUNTER_LABELS[name]) {
-      const value = labels[label] ?? '';
-      let next = level.get(value) as TallyTree | undefined;
-      if (next === undefined) {
-        if (this.#talliesSize >= MAX_CACHED_CHILDREN) return this.#reset(name, labels);
-        next = new Map();
-        level.set(value, next);
-      }
-      level = next;
-    }
-    let tally = level.get(TALLY);
+    const tallies = this.#tallies.get(name)!;
+    let key = '';
+    for (const label of COUNTER_LABELS[name]) key += `${labels[label] ?? ''}\u001f`;
+    let tally = tallies.get(key);
     if (tally === undefined) {
-      if (this.#talliesSize >= MAX_CACHED_CHILDREN) return this.#reset(name, labels);
+      if (this.#talliesSize >= MAX_CACHED_CHILDREN) {
+        for (const [n, t] of this.#tallies) {
+          this.#flush(n);
+          t.clear();
+        }
+        this.#talliesSize = 0;
+      }
       tally = { child: this.#counters[name].labels(labels), n: 0 };
-      level.set(TALLY, tally);
-      counter.all.push(tally);
+      tallies.set(key, tally);
       this.#talliesSize++;
     }
-    return tally as Tally;
-  }
-
-  /** Past the bound: every tally handed over and dropped; then the one for `labels`. */
-  #reset(name: CounterName, labels: Record<string, string>): Tally {
-    for (const [n, counter] of this.#tallies) {
-      this.#flush(n);
-      counter.tree.clear();
-      counter.all.length = 0;
-    }
-    this.#talliesSize = 0;
-    return this.#tally(name, labels);
+    return tally;
   }
 
   /** Hands counter `name`'s uncollected counts to prom-client. */
   #flush(name: CounterName): void {
-    for (const t of this.#tallies.get(name)!.all) {
+    for (const t of this.#tallies.get(name)!.values()) {
       if (t.n === 0) continue;
       t.child.inc(t.n);
       t.n = 0;

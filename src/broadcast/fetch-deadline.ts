@@ -37,9 +37,9 @@ export type FetchDeadlineLimits = Pick<
  * requesters), so the fetch waits for the bytes ahead of it too. Its deadline is the base
  * `downloadTimeoutMs` plus the time its bytes and those ahead take at the link's rate: half the
  * measured share ({@link SHARE_MARGIN}), or `minThroughputBytesPerSec` if that is slower or
- * nothing was measured (the floor of a link, no longer of each fetch). That part is bounded by
- * `maxFetchDeadlineMs`: a peer that delivers just slowly enough to lower its measure cannot hold
- * a fetch longer. Never less than the deadline of the fetch alone at the floor (base + bytes /
+ * nothing was measured (the floor of a link, no longer of each fetch). That deadline, base
+ * included, is at most `maxFetchDeadlineMs`: a peer that delivers just slowly enough to lower its
+ * measure cannot hold a fetch longer. Never less than the deadline of the fetch alone at the floor (base + bytes /
  * floor), the rule before links were measured; so `maxFetchDeadlineMs` below that gives exactly
  * that rule.
  *

@@ -162,7 +162,7 @@ export interface DownloadLimits {
    * The base of a fetch attempt's deadline (a whole artifact, a manifest or a chunk): the
    * deadline is this, plus the time the fetch's bytes and those already in flight to the same
    * peer take at that peer's measured share of its link (or at `minThroughputBytesPerSec`, if
-   * that is slower or nothing was measured), that part at most `maxFetchDeadlineMs`; never less
+   * that is slower or nothing was measured), all of it at most `maxFetchDeadlineMs`; never less
    * than this plus the fetch's own bytes at `minThroughputBytesPerSec`. See `fetchDeadlineMs`
    * (fetch-deadline.ts) and docs/protocol.md, Fetching. Default 5000 ms.
    */

@@ -35,20 +35,27 @@ function total(
   return net.nodes().reduce((sum, x) => sum + x.observer.get(name, labels), 0);
 }
 
+/**
+ * One origin's `artifacts` of `size` bytes on `channel` in a full mesh of `n` nodes (one-way
+ * latencies of 10 to 100 ms, under the shortest relay delay), run until every node holds them
+ * and then past every relay delay (each delayed advert sent or suppressed). `owed`: the
+ * relayed adverts receipts may spare, each of the n - 1 receivers' to the n - 2 others.
+ */
+function fullMeshRound(seed: number, channel: string, size: number, relayWaitMs: number) {
+  const n = 8;
+  const artifacts = 20;
+  const { net, ids } = simSubnet(n, { seed, latencyMs: [10, 100] });
+  // Links up and their keys exchanged (until then, the adverts go as before).
+  net.run({ maxTime: 1000 });
+  const sent = broadcastRandom(net, ids[0]!, channel, artifacts, size);
+  assert.ok(net.run({ until: () => allHold(net, sent), maxTime: 20_000 }));
+  net.run({ maxTime: net.now + 2 * relayWaitMs });
+  return { net, n, artifacts, owed: artifacts * (n - 1) * (n - 2) };
+}
+
 describe('receipts', () => {
   it('in a full mesh, replace the relayed adverts of pushed artifacts', () => {
-    const n = 8;
-    const artifacts = 20;
-    // One-way latencies of 10 to 100 ms, under the shortest relay delay (half the default).
-    const { net, ids } = simSubnet(n, { seed: 11, latencyMs: [10, 100] });
-    // Links up and their keys exchanged (until then, the adverts go as before).
-    net.run({ maxTime: 1000 });
-    const sent = broadcastRandom(net, ids[0]!, 'consensus', artifacts, 300);
-    assert.ok(net.run({ until: () => allHold(net, sent), maxTime: 10_000 }));
-    // Past every relay delay: each delayed advert has been sent or suppressed.
-    net.run({ maxTime: net.now + 2 * DELAY });
-    // Each of the n - 1 receivers owes a relayed advert to the n - 2 other receivers.
-    const owed = artifacts * (n - 1) * (n - 2);
+    const { net, owed } = fullMeshRound(11, 'consensus', 300, DELAY);
     const adverts = total(net, 'updates_sent', { kind: 'advert' });
     const suppressed = total(net, 'relay_suppressed');
     assert.equal(adverts + suppressed, owed);
@@ -62,14 +69,12 @@ describe('receipts', () => {
     // Advertised artifacts (above the push threshold, on a bulk channel): every receiver fetches
     // each from the origin, then owes the n - 2 others a relayed advert. They all heard the
     // origin's advert, so the receipts come first and only the origin's adverts go out.
-    const n = 8;
-    const artifacts = 20;
-    const { net, ids } = simSubnet(n, { seed: 12, latencyMs: [10, 100] });
-    net.run({ maxTime: 1000 });
-    const sent = broadcastRandom(net, ids[0]!, 'ingress', artifacts, 4000);
-    assert.ok(net.run({ until: () => allHold(net, sent), maxTime: 20_000 }));
-    net.run({ maxTime: net.now + 2 * BULK_RELAY_DELAY_FACTOR * DELAY });
-    const owed = artifacts * (n - 1) * (n - 2);
+    const { net, n, artifacts, owed } = fullMeshRound(
+      12,
+      'ingress',
+      4000,
+      BULK_RELAY_DELAY_FACTOR * DELAY,
+    );
     assert.equal(total(net, 'downloads', { outcome: 'succeeded' }), artifacts * (n - 1));
     assert.equal(total(net, 'relay_suppressed'), owed);
     assert.equal(total(net, 'updates_sent', { kind: 'advert' }), artifacts * (n - 1));

@@ -95,6 +95,7 @@ export function assembleCore(opts: CoreOptions): CoreParts {
     maxUpdatesPerMessage: msg.maxUpdatesPerMessage,
     up: ctx.up,
     linked,
+    links: ctx.links,
     ...(opts.neighbors ? { neighbors: opts.neighbors } : {}),
     now: () => ctx.now,
     act: (action) => ctx.act(action),

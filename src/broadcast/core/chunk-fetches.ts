@@ -6,7 +6,7 @@ import { idToBytes } from '../ids.ts';
 import { FetchRequest } from '../proto/broadcast.ts';
 import type { CoreAction, DownloadLimits } from '../types.ts';
 import type { ChunkState } from './chunk-state.ts';
-import { LinkRates } from './link-rates.ts';
+import type { LinkRates } from './link-rates.ts';
 import { TokenSpace } from './tokens.ts';
 
 /** Missing chunks a scheduling pass looks at per artifact, from its rotation point. */
@@ -24,6 +24,8 @@ export interface ChunkFetchHost {
   now(): number;
   /** Whether members `a` and `b` keep a link (the topology). */
   linked(a: NodeId, b: NodeId): boolean;
+  /** The core's measure of each peer's link, shared with whole downloads: fetch deadlines. */
+  readonly links: LinkRates;
   /** The members `node` keeps a link with, if the topology is known (see CoreOptions). */
   neighbors?(node: NodeId): Iterable<NodeId>;
 }
@@ -56,20 +58,12 @@ export class ChunkFetches {
   /** When the chunk choice should be looked at again (a share's owner falls silent). */
   #wakeAt: number | undefined;
   /** The links' measured shares, for deadlines (the core's, shared with whole downloads). */
-  #links: LinkRates;
+  readonly #links: LinkRates;
 
   constructor(host: ChunkFetchHost, chunks: ReadonlyMap<string, ChunkState>) {
     this.#host = host;
     this.#chunks = chunks;
-    this.#links = new LinkRates(host.limits);
-  }
-
-  /**
-   * Deadlines from now on follow `links` (the core's measure of each peer's link, which whole
-   * downloads share) instead of these fetches' own. Call before any fetch starts.
-   */
-  measureWith(links: LinkRates): void {
-    this.#links = links;
+    this.#links = host.links;
   }
 
   /** Chunks in flight or being written. */

@@ -32,7 +32,6 @@ import {
 import { Shelf } from './chunked-shelf.ts';
 import type { Want } from './downloads.ts';
 import { missingResponse } from './fetch-response.ts';
-import type { LinkRates } from './link-rates.ts';
 import type { CounterName, TimingName } from './observer.ts';
 import type { SlotEntry } from './slot-table.ts';
 
@@ -86,11 +85,6 @@ export class ChunkedArtifacts {
     this.#fetches = new ChunkFetches(host, this.#chunks);
     this.#haves = new HaveBitmaps(host, this.#chunks);
     this.#shelf = new Shelf(host.limits);
-  }
-
-  /** Chunk fetch deadlines follow `links` (see `ChunkFetches.measureWith`). */
-  measureWith(links: LinkRates): void {
-    this.#fetches.measureWith(links);
   }
 
   #count(name: CounterName, labels: Record<string, string>): void {

@@ -78,9 +78,6 @@ export class BroadcastCore {
       chunked: this.#chunked,
       holdings: this.#holdings,
     } = this.#parts);
-    // One measure of each peer's link for the deadlines of whole and chunk fetches alike.
-    this.#whole.downloads.measureWith(this.#ctx.links);
-    this.#chunked.measureWith(this.#ctx.links);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ interface Load {
 export class Downloads {
   readonly #limits: DownloadLimits;
   /** The links' measured shares, for deadlines (the core's, shared with chunk fetches). */
-  #links: LinkRates;
+  readonly #links: LinkRates;
   readonly #wants = new Map<string, Want>();
   /** Wants of chunked artifacts (an advert with a manifest size), in #wants. */
   #chunkedWants = 0;
@@ -72,16 +72,9 @@ export class Downloads {
   readonly #tokenSpace = new TokenSpace('download');
   #earliestRetry = Number.POSITIVE_INFINITY;
 
-  constructor(limits: DownloadLimits) {
+  /** `links`: the core's measure of each peer's link (its own, alone in a test). */
+  constructor(limits: DownloadLimits, links = new LinkRates(limits)) {
     this.#limits = limits;
-    this.#links = new LinkRates(limits);
-  }
-
-  /**
-   * Deadlines from now on follow `links` (the core's measure of each peer's link, which its
-   * chunk fetches share) instead of this scheduler's own. Call before any download starts.
-   */
-  measureWith(links: LinkRates): void {
     this.#links = links;
   }
 

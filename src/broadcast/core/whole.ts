@@ -50,7 +50,7 @@ export class WholeArtifacts {
     this.#host = host;
     this.#validations = validations;
     this.#adverts = adverts;
-    this.downloads = new Downloads(ctx.limits);
+    this.downloads = new Downloads(ctx.limits, ctx.links);
   }
 
   /** `peer` offers `offer` (not a chunked artifact held here): the outcome to count. */
