@@ -13,6 +13,8 @@ import { type CpuProfile, sumStages } from './profile-stages.ts';
 import { CONSENSUS_MAX_BYTES, DEFAULT_CHANNEL_NAME, type SystemName } from './protocol.ts';
 import { type RoundPlan, runSystem } from './run-system.ts';
 import {
+  type FloorRow,
+  floorRows,
   type GoalResult,
   goals,
   type HeadlineRow,
@@ -69,6 +71,8 @@ export interface CompareResult {
   results: RoundResult[];
   /** Issue 18's headline: each subnet-p2p round against raw TLS. */
   headline: HeadlineRow[];
+  /** The design's floor: raw-pull against raw TLS, and subnet-p2p against raw-pull. */
+  floor: FloorRow[];
   ratios: SizeRatios[];
   goals: GoalResult[];
   /** How each figure is measured. */
@@ -92,10 +96,12 @@ export const METHOD: Record<string, string> = {
     'kernel TCP counters: sum of bytes_sent (ss -tinp) over every established socket of the node processes, difference between a snapshot before the round and one taken settleMs after it completed; TLS/noise records, frame headers, adverts, requests, gossip control and keepalives included; IP/TCP headers excluded',
   amplification: 'wireBytes / ((n-1) x payload bytes)',
   duplicateReceptions:
-    'payload copies received beyond the first per (artifact, receiver). subnet-p2p: inline updates sent + downloads succeeded + duplicate downloads (its metrics) - deliveries; gossipsub: messages its validateReceivedMessage judged duplicate; raw TLS: frames received more than once (0 by construction)',
+    'payload copies received beyond the first per (artifact, receiver). subnet-p2p: inline updates sent + downloads succeeded + duplicate downloads (its metrics) - deliveries; gossipsub: messages its validateReceivedMessage judged duplicate; raw-pull: pushes and artifacts received (its counters) - deliveries; raw TLS: frames received more than once (0 by construction)',
   latency:
     'one way, from the origin’s broadcast call (time stamped into the artifact) to delivery to the application at each receiver; nearest-rank percentiles over all deliveries',
   cpu: 'process.cpuUsage() (user + system) of every node process from the round message to its report, summed; cpuMsPerMB divides it by the payload delivered (all receivers)',
+  floor:
+    'raw-pull is the design with nothing else (push up to 1 KiB; else advert, request, artifact; SHA-256 id checked at the receiver), hand-written on the raw TLS links; per subnet-p2p round (or size), raw-pull / raw TLS and subnet-p2p / raw-pull of CPU ms per MB and delivered MB/s, and designShare = (raw-pull - raw TLS) / (subnet-p2p - raw TLS) CPU ms per MB; completed rounds only',
   memory:
     'process.memoryUsage.rss() sampled every 100 ms during the round: the largest node, and the sum of each node’s peak',
 };
@@ -205,6 +211,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
     },
     results,
     headline: headline(results),
+    floor: floorRows(results),
     ratios,
     goals: goals(results, ratios),
     method: METHOD,

@@ -1,16 +1,19 @@
 /**
- * `npm run bench:compare`: the same broadcast workload through subnet-p2p (mutual TLS), a raw-TLS
- * ceiling (each origin writes each artifact straight to every other node) and, when asked, libp2p
- * gossipsub (TCP, noise, yamux), 13 node processes on 127.0.0.1, one round per artifact size
- * (subnet-p2p: 1 KiB twice, on a channel of library defaults and on `consensus`). Headline: CPU
- * ms per delivered MB of subnet-p2p against raw TLS, and issue 18's goals.
+ * `npm run bench:compare`: the same broadcast workload through subnet-p2p (mutual TLS), the
+ * design's floor raw-pull (push up to 1 KiB, else advert, request and hash check, hand-written on
+ * TLS), a raw-TLS ceiling (each origin writes each artifact straight to every other node) and,
+ * when asked, libp2p gossipsub (TCP, noise, yamux), 13 node processes on 127.0.0.1, one round
+ * per artifact size (subnet-p2p: 1 KiB twice, on a channel of library defaults and on
+ * `consensus`). Headline: CPU ms per delivered MB of subnet-p2p against raw TLS, and issue 18's
+ * goals; then raw-pull against raw TLS (what the design costs) and subnet-p2p against raw-pull
+ * (what the implementation adds).
  *
  * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
- *          [--systems subnet-p2p,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
+ *          [--systems subnet-p2p,raw-pull,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
  *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only] [--no-yield] [--profile]
  *          [--no-warmup] [--interval-ms MS]
- *   --systems    default subnet-p2p,raw-tls; add gossipsub for libp2p gossipsub and issue 8's
- *                goals against it
+ *   --systems    default subnet-p2p,raw-pull,raw-tls; add gossipsub for libp2p gossipsub and
+ *                issue 8's goals against it
  *   --profile    a V8 CPU profile of every node process per round (in OUT/profiles, or
  *                BENCH_COMPARE_CPU_PROF=DIR), and a table of self time by stage per round
  *   --no-warmup  skip the unmeasured warm-up rounds each system runs first (1 KiB x 50 on each
@@ -44,8 +47,11 @@ import { markdownTables } from './summary.ts';
 /** Default artifacts per node for each default size: about a minute per system on 2 cores. */
 const DEFAULT_SIZES = '1k,64k,1m';
 const DEFAULT_PER_NODE = '200,24,4';
-/** Issue 18's comparison: subnet-p2p against the raw TLS ceiling (gossipsub when asked). */
-const DEFAULT_SYSTEMS: readonly SystemName[] = ['subnet-p2p', 'raw-tls'];
+/**
+ * Issue 18's comparison: subnet-p2p against the raw TLS ceiling, with the design's floor between
+ * them (gossipsub when asked).
+ */
+const DEFAULT_SYSTEMS: readonly SystemName[] = ['subnet-p2p', 'raw-pull', 'raw-tls'];
 
 const { values: args } = parseArgs({
   options: {

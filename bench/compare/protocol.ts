@@ -13,11 +13,16 @@
  */
 
 /** The systems compared. */
-export const SYSTEMS = ['subnet-p2p', 'gossipsub', 'raw-tls'] as const;
+export const SYSTEMS = ['subnet-p2p', 'gossipsub', 'raw-pull', 'raw-tls'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 /** subnet-p2p: artifacts up to this size go on `consensus` (pushed inline), larger on `ingress`. */
 export const CONSENSUS_MAX_BYTES = 1024;
+/**
+ * raw-pull: artifacts up to this size are pushed whole, larger ones advertised and pulled, as
+ * subnet-p2p does with its channels' default `pushThresholdBytes`.
+ */
+export const PUSH_THRESHOLD_BYTES = 1024;
 /** subnet-p2p: the channel created without options (library defaults, `DEFAULT_CHANNEL`). */
 export const DEFAULT_CHANNEL_NAME = 'default';
 
@@ -33,7 +38,7 @@ export interface NodeSetup {
   readonly system: SystemName;
   readonly index: number;
   readonly nodes: number;
-  /** Ed25519 identity (PEM) made by the driver: used by subnet-p2p and raw TLS. */
+  /** Ed25519 identity (PEM) made by the driver: used by subnet-p2p, raw-pull and raw TLS. */
   readonly keyPem: string;
   readonly certPem: string;
   /** subnet-p2p only: the channels' relay policy (default: the channel default, `relay`). */

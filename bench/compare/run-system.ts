@@ -20,6 +20,7 @@ import { type WireDelta, wireDelta, wireSnapshot } from './wire.ts';
 const MODULES: Record<SystemName, string> = {
   'subnet-p2p': 'node-subnet-p2p.ts',
   gossipsub: 'node-gossipsub.ts',
+  'raw-pull': 'node-raw-pull.ts',
   'raw-tls': 'node-raw-tls.ts',
 };
 

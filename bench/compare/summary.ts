@@ -145,6 +145,10 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
   return a == null || b == null || b <= 0 ? null : a / b;
 }
 
+/** A round's throughput and CPU per MB, if it completed (else null). */
+const tput = (r: RoundResult | undefined) => (r?.complete ? r.throughputMBps : null);
+const cpuPerMB = (r: RoundResult | undefined) => (r?.complete ? r.cpuMsPerMB : null);
+
 export function ratiosAt(results: readonly RoundResult[], size: number): SizeRatios {
   // subnet-p2p at 1 KiB runs on two channels: gossipsub's ratios take `consensus` (as before).
   const at = (s: SystemName) =>
@@ -153,7 +157,6 @@ export function ratiosAt(results: readonly RoundResult[], size: number): SizeRat
   const ours = at('subnet-p2p');
   const gs = at('gossipsub');
   const raw = at('raw-tls');
-  const tput = (r: RoundResult | undefined) => (r?.complete ? r.throughputMBps : null);
   return {
     size,
     throughputVsGossipsub: ratio(tput(ours), tput(gs)),
@@ -197,9 +200,8 @@ export function headline(results: readonly RoundResult[]): HeadlineRow[] {
     if (ours.system !== 'subnet-p2p') continue;
     const raw = results.find((r) => r.system === 'raw-tls' && r.size === ours.size);
     const large = ours.size >= 64 * 1024;
-    const oursCpu = ours.complete ? ours.cpuMsPerMB : null;
-    const rawCpu = raw?.complete ? raw.cpuMsPerMB : null;
-    const tput = (r: RoundResult | undefined) => (r?.complete ? r.throughputMBps : null);
+    const oursCpu = cpuPerMB(ours);
+    const rawCpu = cpuPerMB(raw);
     const ampGoal = large ? 1.02 : ours.channel === 'default' ? 1.2 : null;
     out.push({
       size: ours.size,
@@ -212,6 +214,59 @@ export function headline(results: readonly RoundResult[]): HeadlineRow[] {
       latencyMs: { p50: ours.latencyMs.p50, p99: ours.latencyMs.p99 },
       rawLatencyMs: { p50: raw?.latencyMs.p50 ?? null, p99: raw?.latencyMs.p99 ?? null },
     });
+  }
+  return out;
+}
+
+/**
+ * The design's floor at one workload: raw-pull (the least the design requires, hand-written on
+ * TLS) against raw TLS, what the design costs; subnet-p2p against raw-pull, what the
+ * implementation adds over it. One row per subnet-p2p round at a size raw-pull ran (1 KiB: both
+ * channels), or one for the size if subnet-p2p did not run it. Ratios of completed rounds only.
+ */
+export interface FloorRow {
+  size: number;
+  /** subnet-p2p's channel in the round, or null. */
+  channel: string | null;
+  /** CPU ms per delivered MB of each system. */
+  rawCpuMsPerMB: number | null;
+  pullCpuMsPerMB: number | null;
+  oursCpuMsPerMB: number | null;
+  /** raw-pull / raw TLS: CPU ms per MB, and delivered MB/s. */
+  pullVsRaw: { cpu: number | null; throughput: number | null };
+  /** subnet-p2p / raw-pull: CPU ms per MB, and delivered MB/s. */
+  oursVsPull: { cpu: number | null; throughput: number | null };
+  /**
+   * (raw-pull - raw TLS) / (subnet-p2p - raw TLS), CPU ms per MB: the share of subnet-p2p's extra
+   * CPU per byte over raw TLS that the design's floor pays too (null unless subnet-p2p's is above
+   * raw TLS's).
+   */
+  designShare: number | null;
+}
+
+export function floorRows(results: readonly RoundResult[]): FloorRow[] {
+  const out: FloorRow[] = [];
+  for (const pull of results) {
+    if (pull.system !== 'raw-pull') continue;
+    const raw = results.find((r) => r.system === 'raw-tls' && r.size === pull.size);
+    const ours = results.filter((r) => r.system === 'subnet-p2p' && r.size === pull.size);
+    for (const o of ours.length > 0 ? ours : [undefined]) {
+      const [rawCpu, pullCpu, oursCpu] = [cpuPerMB(raw), cpuPerMB(pull), cpuPerMB(o)];
+      const extra = oursCpu === null || rawCpu === null ? null : oursCpu - rawCpu;
+      out.push({
+        size: pull.size,
+        channel: o?.channel ?? null,
+        rawCpuMsPerMB: rawCpu,
+        pullCpuMsPerMB: pullCpu,
+        oursCpuMsPerMB: oursCpu,
+        pullVsRaw: { cpu: ratio(pullCpu, rawCpu), throughput: ratio(tput(pull), tput(raw)) },
+        oursVsPull: { cpu: ratio(oursCpu, pullCpu), throughput: ratio(tput(o), tput(pull)) },
+        designShare:
+          extra === null || pullCpu === null || rawCpu === null
+            ? null
+            : ratio(pullCpu - rawCpu, extra),
+      });
+    }
   }
   return out;
 }
@@ -352,7 +407,7 @@ export function markdownTables(
     'p99 ms (ours / raw)',
   ];
   const headRows = headline(results).map((h) => [
-    `${sizeLabel(h.size)}${h.channel ? ` ${h.channel === 'default' ? 'default channel' : h.channel}` : ''}`,
+    workloadLabel(h.size, h.channel),
     fmt(h.cpuMsPerMB, 1),
     fmt(h.rawCpuMsPerMB, 1),
     checkCell(h.cpuRatio, 2),
@@ -367,8 +422,40 @@ export function markdownTables(
       headRows,
       headHead.map((_, i) => i > 0),
     ),
-    main,
   ];
+  const floor = floorRows(results);
+  if (floor.length > 0) {
+    const floorHead = [
+      'Workload',
+      'raw TLS CPU ms/MB',
+      'raw-pull CPU ms/MB',
+      'subnet-p2p CPU ms/MB',
+      'raw-pull / raw TLS CPU ms/MB',
+      'raw-pull / raw TLS MB/s',
+      'subnet-p2p / raw-pull CPU ms/MB',
+      'subnet-p2p / raw-pull MB/s',
+      '(raw-pull - raw TLS) / (subnet-p2p - raw TLS) CPU ms/MB, %',
+    ];
+    const floorBody = floor.map((f) => [
+      workloadLabel(f.size, f.channel),
+      fmt(f.rawCpuMsPerMB, 1),
+      fmt(f.pullCpuMsPerMB, 1),
+      fmt(f.oursCpuMsPerMB, 1),
+      fmt(f.pullVsRaw.cpu, 2),
+      fmt(f.pullVsRaw.throughput, 2),
+      fmt(f.oursVsPull.cpu, 2),
+      fmt(f.oursVsPull.throughput, 2),
+      fmt(f.designShare === null ? null : f.designShare * 100, 0),
+    ]);
+    parts.push(
+      table(
+        floorHead,
+        floorBody,
+        floorHead.map((_, i) => i > 0),
+      ),
+    );
+  }
+  parts.push(main);
   if (results.some((r) => r.system === 'gossipsub')) {
     parts.push(
       table(
@@ -382,6 +469,12 @@ export function markdownTables(
   const stages = stageTable(results);
   if (stages !== '') parts.push(stages);
   return parts.join('\n\n');
+}
+
+/** "1 KiB default channel", "64 KiB ingress", "1 MiB": a size and subnet-p2p's channel, if any. */
+function workloadLabel(size: number, channel: string | null): string {
+  if (channel === null) return sizeLabel(size);
+  return `${sizeLabel(size)} ${channel === 'default' ? 'default channel' : channel}`;
 }
 
 /** "subnet-p2p (consensus)", "raw-tls". */

@@ -2,14 +2,15 @@
 // asked for explicitly: it is no longer a default), subnet-p2p on a channel of library defaults
 // and on `consensus`, with per-round CPU profiles, so the benchmark (its node processes, the
 // libp2p versions and overrides that run on Node 20, the wire counters, the CPU accounting, the
-// profiles, the summary) cannot rot unnoticed. No assertion on speed.
+// profiles, the summary) cannot rot unnoticed; and raw-pull alone above its push threshold, so
+// its advert / request path is measured too. No assertion on speed.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCompare, warmupRounds } from '../../bench/compare/compare.ts';
-import { SYSTEMS } from '../../bench/compare/protocol.ts';
+import { PUSH_THRESHOLD_BYTES, SYSTEMS } from '../../bench/compare/protocol.ts';
 import { markdownTables, summarizeRound, systemLabel } from '../../bench/compare/summary.ts';
 import { parseSs, wireDelta, wireSnapshot } from '../../bench/compare/wire.ts';
 import { slow } from '../helpers/slowdown.ts';
@@ -76,6 +77,7 @@ test('every system delivers every artifact to every node, with its figures', asy
     'subnet-p2p (default)',
     'subnet-p2p (consensus)',
     'gossipsub',
+    'raw-pull',
     'raw-tls',
   ]);
   // A profile per node and round, warm-ups included (subnet-p2p: 3 warm-ups and 2 rounds; the
@@ -105,6 +107,7 @@ test('every system delivers every artifact to every node, with its figures', asy
     assert.ok(r.duplicateReceptions !== null && r.duplicateReceptions >= 0, what);
     assert.ok(r.latencyMs.p50 !== null && r.latencyMs.p50 <= r.latencyMs.p99!, what);
     assert.ok(r.cpuSeconds > 0, what);
+    assert.ok(r.cpuMsPerMB !== null && r.cpuMsPerMB > 0, what);
     assert.ok(r.peakRssMB.maxNode > 0, what);
     if (ssWorks) {
       // Full mesh: one TCP connection per pair, both ends counted.
@@ -116,6 +119,18 @@ test('every system delivers every artifact to every node, with its figures', asy
   }
   const raw = result.results.find((r) => r.system === 'raw-tls')!;
   assert.equal(raw.duplicateReceptions, 0);
+  // raw-pull pushes 1 KiB to every peer, and each receiver hashes what it delivers.
+  const pull = result.results.find((r) => r.system === 'raw-pull')!;
+  const copies = nodes * perNode * (nodes - 1);
+  assert.deepEqual(pull.counters, {
+    pushesSent: copies,
+    advertsSent: 0,
+    requestsSent: 0,
+    artifactsSent: 0,
+    payloadsReceived: copies,
+    hashMismatches: 0,
+  });
+  assert.equal(pull.duplicateReceptions, 0);
   const ours = result.results.find((r) => r.channel === 'consensus')!;
   assert.ok(ours.counters.inlineSent! >= nodes * perNode * (nodes - 1), 'pushed inline');
   assert.equal(result.ratios.length, 1);
@@ -132,16 +147,66 @@ test('every system delivers every artifact to every node, with its figures', asy
     assert.equal(h.cpuRatio.goal, '<= 3');
     assert.ok(h.throughputRatio.measured !== null && h.throughputRatio.measured > 0);
   }
+  // The design's floor: raw-pull against raw TLS, subnet-p2p against raw-pull, per subnet-p2p round.
+  assert.deepEqual(
+    result.floor.map((f) => f.channel),
+    ['default', 'consensus'],
+  );
+  for (const f of result.floor) {
+    assert.equal(f.pullVsRaw.cpu, f.pullCpuMsPerMB! / f.rawCpuMsPerMB!, JSON.stringify(f));
+    assert.equal(f.oursVsPull.cpu, f.oursCpuMsPerMB! / f.pullCpuMsPerMB!, JSON.stringify(f));
+    assert.ok(f.pullVsRaw.throughput !== null && f.oursVsPull.throughput !== null);
+  }
   assert.equal(result.headline[0]!.amplification.goal, '<= 1.2');
   assert.equal(result.headline[1]!.amplification.goal, null);
   assert.ok(result.goals.length > 0, 'gossipsub ran: its goals are there');
   const tables = markdownTables(result.results, result.ratios, result.goals);
   assert.match(tables, /^\| 1 KiB default channel \| [\d.]+ \| [\d.]+ \| [\d.]+ \(goal <= 3: /m);
   assert.match(tables, /^\| 1 KiB consensus \| /m);
+  assert.match(tables, /^\| Workload \| raw TLS CPU ms\/MB \| raw-pull CPU ms\/MB \| /m);
+  assert.match(tables, /^\| 1 KiB consensus( \| [\d.]+){7} \| (-?\d+|–) \|$/m);
   for (const r of result.results) {
     const s = systemLabel(r).replace(/[()]/g, '\\$&');
     assert.match(tables, new RegExp(`\\| 1 KiB \\| ${s} \\| 4 x 3 \\| yes`));
   }
   assert.match(tables, /^\| Stage: .* \| 1 KiB subnet-p2p \(default\) \| /m);
   assert.match(tables, /^\| adverts \/ slots \| [\d.]+ % \(/m);
+});
+
+test('raw-pull advertises, is asked for and sends each artifact above its push threshold', async () => {
+  const nodes = 4;
+  const perNode = 3;
+  const size = 4 * PUSH_THRESHOLD_BYTES;
+  const result = await runCompare({
+    nodes,
+    systems: ['raw-pull'],
+    rounds: [{ size, perNode }],
+    roundTimeoutMs: slow(60_000),
+    settleMs: 100,
+    warmup: false,
+  });
+  const [r] = result.results;
+  const what = JSON.stringify(r);
+  assert.equal(r?.complete, true, what);
+  assert.equal(r.deliveries, (nodes - 1) * nodes * perNode, what);
+  const copies = nodes * perNode * (nodes - 1);
+  assert.deepEqual(
+    r.counters,
+    {
+      pushesSent: 0,
+      advertsSent: copies,
+      requestsSent: copies,
+      artifactsSent: copies,
+      payloadsReceived: copies,
+      hashMismatches: 0,
+    },
+    what,
+  );
+  assert.equal(r.duplicateReceptions, 0, what);
+  assert.ok(r.cpuSeconds > 0 && r.cpuMsPerMB !== null && r.cpuMsPerMB > 0, what);
+  // Without raw TLS or subnet-p2p in the run, the floor has the size and no ratios.
+  assert.deepEqual(
+    result.floor.map((f) => [f.size, f.channel, f.pullVsRaw.cpu, f.oursVsPull.cpu]),
+    [[size, null, null, null]],
+  );
 });

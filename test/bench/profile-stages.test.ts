@@ -69,6 +69,9 @@ test('frames are recognised by URL and function name; unknown ones ask their cal
     'fetch / downloads',
   );
   assert.equal(frameStage({ functionName: 'x', url: `${SRC}/node/create-node.ts` }), undefined);
+  // raw-pull hashes with createHash, as subnet-p2p does.
+  assert.equal(frameStage({ functionName: 'createHash', url: 'node:crypto' }), 'hashing');
+  assert.equal(frameStage({ functionName: 'update', url: 'node:internal/crypto/hash' }), 'hashing');
   // The compiled package, as the comparison runs it.
   const DIST = 'file:///work/main/dist';
   assert.equal(frameStage({ functionName: 'x', url: `${DIST}/transport/frame.js` }), 'framing');
