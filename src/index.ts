@@ -82,6 +82,7 @@ export {
 } from './registry/index.ts';
 export {
   type BackoffOptions,
+  type CancelRequest,
   type ConnId,
   CREDIT_BATCH_BYTES,
   createTransport,
@@ -94,6 +95,7 @@ export {
   type PeerState,
   type PeerStatus,
   type RefusalReason,
+  type RequestDone,
   type RequestOptions,
   type ResponseBody,
   type TopologyOptions,

@@ -89,23 +89,9 @@ export class NodeEnvironment implements DriverEnvironment {
     timeoutMs: number,
     done: (outcome: RequestOutcome) => void,
   ): Cancel {
-    const controller = new AbortController();
-    let open = true;
-    const finish = (outcome: RequestOutcome) => {
-      if (!open) return;
-      open = false;
-      done(outcome);
-    };
-    this.#link()
-      .request(peer, lane, body, { timeoutMs, signal: controller.signal })
-      .then(
-        (response) => finish({ ok: true, body: response }),
-        (error: unknown) => finish({ ok: false, error }),
-      );
-    return () => {
-      open = false;
-      controller.abort();
-    };
+    return this.#link().call(peer, lane, body, timeoutMs, (error, response) =>
+      done(error ? { ok: false, error } : { ok: true, body: response! }),
+    );
   }
 
   /** {@inheritDoc DriverEnvironment.chunkOp} */

@@ -30,7 +30,13 @@ export {
   type TransportOptions,
 } from './options.ts';
 export type { RefusalReason } from './peer-verify.ts';
-export type { InboundRequest, RequestOptions, ResponseBody } from './rpc.ts';
+export type {
+  CancelRequest,
+  InboundRequest,
+  RequestDone,
+  RequestOptions,
+  ResponseBody,
+} from './rpc.ts';
 export { type FrameSink, SendScheduler, type SendSchedulerOptions } from './send-scheduler.ts';
 export {
   DEFAULT_TOPOLOGY,

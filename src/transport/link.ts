@@ -19,8 +19,15 @@ import {
   PROTOCOL_VERSION,
   type WireMessage,
 } from './messages.ts';
-import { type RequestHandler, type RequestOptions, RpcEndpoint, type RpcOutcome } from './rpc.ts';
-import { SendScheduler } from './send-scheduler.ts';
+import {
+  type CancelRequest,
+  type RequestDone,
+  type RequestHandler,
+  type RequestOptions,
+  RpcEndpoint,
+  type RpcOutcome,
+} from './rpc.ts';
+import { afterThisTurn, SendScheduler } from './send-scheduler.ts';
 import { encodeResponseParts, encodeWireParts } from './wire-parts.ts';
 
 /** Grows with every link this node makes, to any peer (local to this node). */
@@ -149,7 +156,7 @@ export class Link implements CreditHolder {
       maxSinkBufferedBytes: Math.max(l.maxSocketBufferedBytes, this.#socket.writableHighWaterMark),
       minShare: [0, 0, l.bulkMinShare],
       onFrame: (lane, bytes) => opts.callbacks.onFrameSent(lane, bytes),
-      defer: queueMicrotask,
+      defer: afterThisTurn,
       delayControl: {
         now: () => performance.now(),
         targetDelayMs: l.bulkTargetDelayMs,
@@ -250,6 +257,16 @@ export class Link implements CreditHolder {
       return Promise.reject(new LinkClosedError(`link ${this.connId} to ${this.peer} is not up`));
     }
     return this.#rpc.request(lane, body, opts);
+  }
+
+  /** Sends a request on `lane` without a promise: see {@link RpcEndpoint.call}. */
+  call(lane: Lane, body: Uint8Array, timeoutMs: number, done: RequestDone): CancelRequest {
+    if (this.#state !== 'up') {
+      const err = new LinkClosedError(`link ${this.connId} to ${this.peer} is not up`);
+      queueMicrotask(() => done(err));
+      return () => {};
+    }
+    return this.#rpc.call(lane, body, timeoutMs, done);
   }
 
   #sendWire(lane: Lane, msg: WireMessage): Promise<void> {
@@ -463,7 +480,9 @@ export class Link implements CreditHolder {
     this.#rpc.close(err);
     const s = this.#socket;
     if (opts.goodbye && !s.destroyed && s.writable) {
-      // Say goodbye directly: the scheduler's queues are being failed.
+      // What was queued in this turn goes first, as far as the socket takes it (the pump is
+      // deferred to the end of the turn); the rest is failed, and the Goodbye said directly.
+      this.#scheduler.flushDue();
       const bye = encodeWire({ kind: 'goodbye', reason });
       this.#scheduler.close(err);
       const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bye.length);

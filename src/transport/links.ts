@@ -101,7 +101,8 @@ export class LinkTable {
       timing: this.#opts.timing,
       logger: this.#opts.log,
       requestHandler: app.onRequest
-        ? (req) => app.onRequest!({ ...req, peer: record.nodeId, connId })
+        ? // Not a spread: the request's `signal` is a getter, made only if the handler reads it.
+          (req) => app.onRequest!(Object.assign(req, { peer: record.nodeId, connId }))
         : undefined,
       governor: this.#opts.governor,
       callbacks: this.#callbacks,

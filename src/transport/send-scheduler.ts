@@ -16,6 +16,16 @@ export interface FrameSink {
 
 const NOOP = () => {};
 
+/**
+ * The links' {@link SendSchedulerOptions.defer}: the pump runs once the event loop has run this
+ * turn's socket reads and timers (`setImmediate`), so every message they produce for one peer
+ * leaves in one write. A microtask would pump after each callback, and after each `await` of an
+ * application that broadcasts in a loop: one write per message in a burst.
+ */
+export function afterThisTurn(pump: () => void): void {
+  setImmediate(pump);
+}
+
 /** The smallest frame cut to fit a flow-control window (unless the message ends sooner). */
 const MIN_WINDOW_FRAME = 1024;
 
@@ -35,9 +45,10 @@ export interface SendSchedulerOptions {
   /** Called after each frame is handed to the sink (metrics). */
   onFrame?: (lane: Lane, bytes: number) => void;
   /**
-   * Runs the pump later in the same turn of the event loop (the link passes `queueMicrotask`):
-   * the messages queued in one burst then go to the socket in one corked write, one TLS record
-   * and one system call, instead of one each. Absent: every message is pumped at once.
+   * Runs the pump later (the link passes `setImmediate`: after the socket reads and timers of
+   * this turn of the event loop): the messages queued meanwhile then go to the socket in one
+   * corked write, one TLS record and one system call, instead of one each. Absent: every
+   * message is pumped at once.
    */
   defer?: (pump: () => void) => void;
   /**
@@ -287,6 +298,14 @@ export class SendScheduler {
         return;
       }
     }
+  }
+
+  /**
+   * Runs a deferred pump now if one is due: a link closing with Goodbye first hands the sink
+   * what was queued in this turn, as an immediate pump would have.
+   */
+  flushDue(): void {
+    if (this.#pumpDue) this.pump();
   }
 
   /** Whether the scheduler is waiting for the sink to drain. */

@@ -24,7 +24,7 @@ import {
   type TransportOptions,
   tlsOptions,
 } from './options.ts';
-import type { RequestOptions } from './rpc.ts';
+import type { CancelRequest, RequestDone, RequestOptions } from './rpc.ts';
 import { resolveTopology, type TopologyOptions } from './topology.ts';
 
 /** How often the load governor measures the event loop's lag, ms. */
@@ -251,6 +251,26 @@ export class Transport {
     opts?: RequestOptions,
   ): Promise<Uint8Array> {
     return this.#links.up(peer).request(lane, body, opts);
+  }
+
+  /**
+   * {@link request} without a promise or an AbortSignal (the broadcast layer's fetches): `done`
+   * gets the response body or the error, never synchronously; the returned function cancels.
+   */
+  call(
+    peer: NodeId,
+    lane: Lane,
+    body: Uint8Array,
+    timeoutMs: number,
+    done: RequestDone,
+  ): CancelRequest {
+    const link = this.#links.get(peer);
+    if (link?.state !== 'up') {
+      const err = new LinkClosedError(`no link to ${peer} is up`);
+      queueMicrotask(() => done(err));
+      return () => {};
+    }
+    return link.call(lane, body, timeoutMs, done);
   }
 
   /**

@@ -35,14 +35,21 @@ describe('request/response over a link: ids, deadlines, cancellation, bounds', (
   before(async () => {
     nodes = await startSubnet(2, {
       limits: { maxInboundRequests: 4 },
-      onRequest: async (req) => {
+      onRequest: (req) => {
         const text = Buffer.from(req.body).toString();
-        if (text.startsWith('echo')) return req.body;
-        // Anything else hangs until aborted.
-        started.fire(text);
-        await new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve()));
-        aborted.fire(text);
-        return new Uint8Array(0);
+        // Answered at once, or failing at once: no promise.
+        if (text.startsWith('now')) return req.body;
+        if (text.startsWith('throw')) throw new Error(`refused ${text}`);
+        return (async () => {
+          if (text.startsWith('echo')) return req.body;
+          // Anything else hangs until aborted.
+          started.fire(text);
+          await new Promise<void>((resolve) =>
+            req.signal.addEventListener('abort', () => resolve()),
+          );
+          aborted.fire(text);
+          return new Uint8Array(0);
+        })();
       },
     });
   });
@@ -108,6 +115,48 @@ describe('request/response over a link: ids, deadlines, cancellation, bounds', (
       outcome: 'busy',
     });
     assert.equal(busy, 1);
+  });
+
+  it('answers from a handler that returns at once, or throws at once', async () => {
+    const reply = await a().request(peer(), Lane.high, Buffer.from('now 1'));
+    assert.equal(Buffer.from(reply).toString(), 'now 1');
+    await assert.rejects(
+      a().request(peer(), Lane.bulk, Buffer.from('throw 2')),
+      (err: unknown) =>
+        err instanceof RemoteError &&
+        err.remoteCode === 'ERR_HANDLER' &&
+        err.message.includes('refused throw 2'),
+    );
+  });
+
+  it('call(): the same requests without a promise; its cancel tells the responder', async () => {
+    const outcome = await new Promise<{ err?: Error; body?: Uint8Array; sync: boolean }>(
+      (resolve) => {
+        let sync = true;
+        a().call(peer(), Lane.high, Buffer.from('now 3'), 5000, (err, body) =>
+          resolve({ err, body, sync }),
+        );
+        sync = false;
+      },
+    );
+    assert.equal(outcome.sync, false, 'done is never called from call() itself');
+    assert.equal(outcome.err, undefined);
+    assert.equal(Buffer.from(outcome.body!).toString(), 'now 3');
+
+    let called = false;
+    const cancel = a().call(peer(), Lane.high, Buffer.from('slow-call'), 5000, () => {
+      called = true;
+    });
+    await started.when('slow-call');
+    cancel();
+    await aborted.when('slow-call');
+    assert.equal(called, false, 'a cancelled call is not answered');
+
+    const unknown = nodes[0]!.identity.nodeId; // no link to itself
+    const err = await new Promise<Error | undefined>((resolve) => {
+      a().call(unknown, Lane.high, Buffer.from('now'), 5000, (e) => resolve(e));
+    });
+    assert.ok(err instanceof LinkClosedError, String(err));
   });
 
   it('fails pending requests when the link closes', async () => {

@@ -69,6 +69,32 @@ describe('request deadlines and a receiving lane', () => {
     assert.ok((err as unknown) instanceof RequestTimeoutError);
   });
 
+  it('each request times out at its own deadline, a sooner one sent later too (one shared timer)', async () => {
+    const { rpc, advance, cancels } = endpoint();
+    const timedOut: string[] = [];
+    const request = (name: string, timeoutMs: number) =>
+      rpc.request(Lane.bulk, new Uint8Array(1), { timeoutMs }).catch((e) => {
+        assert.ok(e instanceof RequestTimeoutError);
+        timedOut.push(name);
+      });
+    const slow = request('300 ms', 300);
+    advance(50, false);
+    const soon = request('100 ms', 100);
+    const cancel = rpc.call(Lane.bulk, new Uint8Array(1), 200, () => assert.fail('cancelled'));
+    advance(120, false); // t = 170: the 100 ms request, sent at 50, is past its deadline
+    await soon;
+    assert.deepEqual(timedOut, ['100 ms']);
+    cancel(); // cancelled before its deadline (t = 250): never answered
+    advance(120, false); // t = 290
+    await Promise.resolve();
+    assert.deepEqual(timedOut, ['100 ms']);
+    advance(20, false); // t = 310
+    await slow;
+    assert.deepEqual(timedOut, ['100 ms', '300 ms']);
+    assert.equal(cancels.length, 3, 'the responder is told of both timeouts and the cancel');
+    assert.equal(rpc.pendingCount, 0);
+  });
+
   it('but not forever: at most MAX_DEADLINE_EXTENSIONS more deadlines', async () => {
     const { rpc, advance } = endpoint();
     let err: unknown;

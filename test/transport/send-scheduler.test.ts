@@ -4,6 +4,7 @@ import { LinkClosedError, MessageTooLargeError, QueueFullError } from '../../src
 import { FrameDecoder } from '../../src/transport/frame.ts';
 import { Lane } from '../../src/transport/lanes.ts';
 import {
+  afterThisTurn,
   type FrameSink,
   SendScheduler,
   type SendSchedulerOptions,
@@ -165,6 +166,43 @@ describe('send scheduler', () => {
     // By priority, not by arrival: control first, high before all but bulk's minimum share.
     assert.equal(sink.framesByLane[0], Lane.control);
     assert.ok(sink.framesByLane.indexOf(Lane.high) <= 2, String(sink.framesByLane));
+  });
+
+  it("with the links' pump (after this turn), messages queued across awaits and callbacks go in one write", async () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { defer: afterThisTurn, maxSinkBufferedBytes: 1 << 20 });
+    // An application that awaits between its sends: a microtask pump would run at each await,
+    // one write per message.
+    for (let i = 0; i < 10; i++) {
+      void s.enqueue(Lane.high, new Uint8Array(40));
+      await Promise.resolve();
+    }
+    assert.equal(sink.writes.length, 0, 'nothing written within the turn');
+    // Two callbacks of the same turn (two socket reads, say), each with its own microtasks.
+    await new Promise<void>((resolve) => {
+      setImmediate(() => {
+        s.push(Lane.bulk, new Uint8Array(40));
+        queueMicrotask(() => s.push(Lane.bulk, new Uint8Array(40)));
+      });
+      setImmediate(() => {
+        s.push(Lane.control, new Uint8Array(8));
+        setImmediate(resolve);
+      });
+    });
+    assert.equal(sink.writes.length, 2, `writes: ${sink.writes}`);
+    assert.equal(sink.writes[0], 10 * (6 + 40), 'the ten awaited messages: one write');
+    assert.equal(sink.writes[1], 2 * (6 + 40) + (6 + 8), 'the two callbacks: one write');
+  });
+
+  it('flushDue() hands the messages of a due deferred pump to the sink at once (a link closing)', () => {
+    const sink = new FakeSink();
+    const s = scheduler(sink, { defer: () => undefined, maxSinkBufferedBytes: 1 << 20 });
+    s.flushDue();
+    assert.equal(sink.writes.length, 0, 'nothing due, nothing written');
+    s.push(Lane.high, new Uint8Array(40));
+    s.push(Lane.bulk, new Uint8Array(40));
+    s.flushDue();
+    assert.deepEqual(sink.writes, [2 * (6 + 40)]);
   });
 
   it('with a deferred pump, a burst over a queue limit pumps first, as an immediate pump would', () => {

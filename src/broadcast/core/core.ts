@@ -39,6 +39,12 @@ export type { CoreOptions, CoreStats, HeldUse } from './assembly.ts';
 export { type ChannelState, channelNumber } from './channel-state.ts';
 export { DEFAULT_MESSAGE_LIMITS, type MessageLimits } from './context.ts';
 
+/** The sooner of two times, either of which may be absent. */
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined || a <= b ? a : b;
+}
+
 /**
  * The broadcast protocol as a deterministic state machine, with no I/O: methods take events
  * (with the current time) and queue actions, which `takeActions()` hands to a driver. The
@@ -409,15 +415,13 @@ export class BroadcastCore {
     this.#whole.wantAgain(places.evicted);
   }
 
+  /** The soonest of the parts' wake times (run after every event: no arrays made). */
   #nextWake(): number | undefined {
-    const times = [
-      this.#nextReprioritize,
-      ...[...this.#ctx.channels.values()].map((ch) => ch.retention.nextExpiry()),
-      this.#whole.downloads.nextRetryAt,
-      this.#adverts.wakeAt,
-      ...this.#chunked.wakeTimes(),
-    ].filter((t): t is number => t !== undefined);
-    return times.length > 0 ? Math.min(...times) : undefined;
+    let at = earlier(this.#nextReprioritize, this.#whole.downloads.nextRetryAt);
+    at = earlier(at, this.#adverts.wakeAt);
+    for (const ch of this.#ctx.channels.values()) at = earlier(at, ch.retention.nextExpiry());
+    for (const t of this.#chunked.wakeTimes()) at = earlier(at, t);
+    return at;
   }
 
   /** Counts for gauges. */
