@@ -168,7 +168,9 @@ export class SendScheduler {
     this.#inFlight[lane] = Math.max(0, this.#inFlight[lane]! - bytes);
     const dc = this.#opts.delayControl;
     if (dc && this.#window[lane]! < Number.POSITIVE_INFINITY) this.#control(lane, bytes, dc);
-    this.#wake();
+    // At once, not deferred: the window just opened, and the frames it lets go are large (no
+    // batching to gain); waiting for the end of the turn would stretch every credit round trip.
+    this.pump();
   }
 
   /** Pumps now, or once later in this turn if the pump is deferred. */

@@ -205,6 +205,27 @@ describe('send scheduler', () => {
     assert.deepEqual(sink.writes, [2 * (6 + 40)]);
   });
 
+  it('with a deferred pump, a credit still sends the frames it lets go at once', () => {
+    const sink = new FakeSink();
+    let deferred = 0;
+    const s = scheduler(sink, {
+      defer: () => {
+        deferred += 1; // never run: only the credit may pump
+      },
+      maxSinkBufferedBytes: 1 << 20,
+    });
+    s.setWindow(Lane.bulk, 2 * (1024 + 6));
+    void s.enqueue(Lane.bulk, new Uint8Array(8 * 1024));
+    s.flushDue();
+    assert.equal(s.inFlight(Lane.bulk), 2 * 1030, 'a window of frames in flight');
+    const writes = sink.writes.length;
+    deferred = 0;
+    s.credit(Lane.bulk, 1030);
+    assert.equal(sink.writes.length, writes + 1, 'the credited frame went at once');
+    assert.equal(s.inFlight(Lane.bulk), 2 * 1030);
+    assert.equal(deferred, 0, 'no deferred pump asked for');
+  });
+
   it('with a deferred pump, a burst over a queue limit pumps first, as an immediate pump would', () => {
     const sink = new FakeSink();
     const s = scheduler(sink, {
