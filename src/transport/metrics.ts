@@ -135,7 +135,7 @@ export class TransportMetrics {
     });
     this.loopLag = new Histogram({
       name: 'subnet_p2p_transport_event_loop_lag_seconds',
-      help: 'How late the load governor found its 5 ms timer, seconds, at each tick (none while it is off)',
+      help: 'How late the load governor found its 20 ms timer, seconds, at each tick (none while it is off)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });

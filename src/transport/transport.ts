@@ -27,8 +27,13 @@ import {
 import type { CancelRequest, RequestDone, RequestOptions } from './rpc.ts';
 import { resolveTopology, type TopologyOptions } from './topology.ts';
 
-/** How often the load governor measures the event loop's lag, ms. */
-const LAG_SAMPLE_INTERVAL_MS = 5;
+/**
+ * How often the load governor measures the event loop's lag, ms. A tick is a wake-up of an
+ * otherwise idle node: at 5 ms the ticks alone cost an idle node of a 13-node subnet about a
+ * third of its CPU (38-41 against 24-29 CPU ms per second, docs/benchmarks.md); a stall still
+ * shows in full as the lateness of the tick after it.
+ */
+const LAG_SAMPLE_INTERVAL_MS = 20;
 /** The window over which the governor adds up the loop's lag, ms. */
 const LAG_WINDOW_MS = 200;
 
