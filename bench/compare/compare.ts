@@ -42,6 +42,8 @@ export interface CompareOptions {
   profileDir?: string;
   /** Unmeasured warm-up rounds before the measured ones (default on; see {@link warmupRounds}). */
   warmup?: boolean;
+  /** Node flags every node process of every system starts with (default none). */
+  nodeFlags?: readonly string[];
   log?: (message: string) => void;
 }
 
@@ -66,6 +68,7 @@ export interface CompareResult {
     relay: 'relay' | 'origin-only';
     bulkYield: boolean;
     warmup: boolean;
+    nodeFlags: string[];
   };
   machine: MachineInfo;
   results: RoundResult[];
@@ -169,6 +172,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       ...(options.relay ? { relay: options.relay } : {}),
       ...(options.bulkYield === false ? { bulkYield: false } : {}),
       ...(options.profileDir ? { profileDir: options.profileDir } : {}),
+      ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}),
       log,
     });
     raws.forEach((raw, i) => {
@@ -199,6 +203,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       relay: options.relay ?? 'relay',
       bulkYield: options.bulkYield !== false,
       warmup: options.warmup !== false,
+      nodeFlags: [...(options.nodeFlags ?? [])],
     },
     machine: {
       nproc: nproc(),

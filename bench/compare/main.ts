@@ -11,7 +11,7 @@
  * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
  *          [--systems subnet-p2p,raw-pull,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
  *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only] [--no-yield] [--profile]
- *          [--no-warmup] [--interval-ms MS]
+ *          [--no-warmup] [--interval-ms MS] [--node-flag]
  *   --systems    default subnet-p2p,raw-pull,raw-tls; add gossipsub for libp2p gossipsub and
  *                issue 8's goals against it
  *   --profile    a V8 CPU profile of every node process per round (in OUT/profiles, or
@@ -29,6 +29,10 @@
  *   --interval-ms  paced sends: each node broadcasts one artifact every MS ms (the nodes
  *                staggered within the interval) instead of its whole round at once; latency
  *                then measures the systems, not the queue a burst builds (default 0: a burst)
+ *   --node-flag  every node process of every system starts with the node flags the
+ *                `subnet-p2p` command runs with (NODE_V8_FLAGS, src/util/v8-heap.ts), as a
+ *                deployed node does; default: none, as an application that embeds the library
+ *                without them
  *   --out DIR    where compare.json and the chart (compare.svg, compare.png) go
  *                (default bench/results/compare)
  *
@@ -38,6 +42,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { periodicProgress } from '../../src/util/progress.ts';
+import { NODE_V8_FLAGS } from '../../src/util/v8-heap.ts';
 import { loadChartsOrExit } from '../charts.ts';
 import { chartSpec } from './chart.ts';
 import { runCompare } from './compare.ts';
@@ -69,6 +74,7 @@ const { values: args } = parseArgs({
     'no-yield': { type: 'boolean', default: false },
     'no-warmup': { type: 'boolean', default: false },
     'interval-ms': { type: 'string', default: '0' },
+    'node-flag': { type: 'boolean', default: false },
   },
 });
 
@@ -146,6 +152,7 @@ const result = await runCompare({
   bulkYield: !args['no-yield'],
   warmup: !args['no-warmup'],
   ...(profileDir ? { profileDir } : {}),
+  ...(args['node-flag'] ? { nodeFlags: NODE_V8_FLAGS } : {}),
   log,
 });
 progress.stop();
@@ -173,7 +180,7 @@ if (args.json) {
 } else {
   const m = result.machine;
   process.stdout.write(
-    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${args['no-warmup'] ? 'none' : 'yes'}; sends: ${intervalMs > 0 ? `one per ${intervalMs} ms per node` : 'a burst'}\nWritten: ${files.join(', ')}\n`,
+    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${args['no-warmup'] ? 'none' : 'yes'}; sends: ${intervalMs > 0 ? `one per ${intervalMs} ms per node` : 'a burst'}; node flags: ${args['node-flag'] ? NODE_V8_FLAGS.join(' ') : 'none'}\nWritten: ${files.join(', ')}\n`,
   );
 }
 process.exit(result.results.every((r) => r.complete) ? 0 : 1);

@@ -55,6 +55,8 @@ export interface SystemRunOptions {
   bulkYield?: boolean;
   /** Where each node writes a V8 CPU profile of each round (none if absent). */
   profileDir?: string;
+  /** Node flags each node process starts with (default none). */
+  nodeFlags?: readonly string[];
   log?: (message: string) => void;
 }
 
@@ -80,11 +82,16 @@ class NodeProc {
   failure: string | undefined;
   #onFail: (message: string) => void;
 
-  constructor(system: SystemName, index: number, onFail: (message: string) => void) {
+  constructor(
+    system: SystemName,
+    index: number,
+    nodeFlags: readonly string[],
+    onFail: (message: string) => void,
+  ) {
     this.#onFail = onFail;
     const entry = fileURLToPath(new URL(`./${MODULES[system]}`, import.meta.url));
     this.child = fork(entry, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: [...nodeFlags, '--import', 'tsx'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -151,7 +158,10 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
   });
   stopped.catch(() => undefined);
   const procs = identities.map(
-    (_, i) => new NodeProc(system, i, (message) => stopReject(new RunStop(message))),
+    (_, i) =>
+      new NodeProc(system, i, options.nodeFlags ?? [], (message) =>
+        stopReject(new RunStop(message)),
+      ),
   );
   const within = async <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;

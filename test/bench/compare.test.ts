@@ -13,6 +13,7 @@ import { runCompare, warmupRounds } from '../../bench/compare/compare.ts';
 import { PUSH_THRESHOLD_BYTES, SYSTEMS } from '../../bench/compare/protocol.ts';
 import { markdownTables, summarizeRound, systemLabel } from '../../bench/compare/summary.ts';
 import { parseSs, wireDelta, wireSnapshot } from '../../bench/compare/wire.ts';
+import { NODE_V8_FLAGS } from '../../src/util/v8-heap.ts';
 import { slow } from '../helpers/slowdown.ts';
 
 test('parseSs keeps the sockets of the given processes with their bytes_sent', () => {
@@ -184,7 +185,10 @@ test('raw-pull advertises, is asked for and sends each artifact above its push t
     roundTimeoutMs: slow(60_000),
     settleMs: 100,
     warmup: false,
+    // --node-flag: the node processes start with the subnet-p2p command's flags.
+    nodeFlags: NODE_V8_FLAGS,
   });
+  assert.deepEqual(result.options.nodeFlags, [...NODE_V8_FLAGS]);
   const [r] = result.results;
   const what = JSON.stringify(r);
   assert.equal(r?.complete, true, what);
