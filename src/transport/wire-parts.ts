@@ -1,5 +1,5 @@
 import type { Request, Response } from './messages.ts';
-import { encodeWire, type WireMessage } from './messages.ts';
+import { ENVELOPE_FIELD, encodeWire, type WireMessage } from './messages.ts';
 
 /**
  * Zero-copy encoding of the Envelopes that carry application bytes. `encodeWire` copies the
@@ -14,10 +14,9 @@ export const ZERO_COPY_MIN_BYTES = 4096;
 
 const WIRE_LEN = 2;
 const WIRE_VARINT = 0;
-/** Envelope field numbers (see proto/wire.proto). */
-const ENVELOPE_REQUEST = 5;
-const ENVELOPE_RESPONSE = 6;
-const ENVELOPE_MESSAGE = 8;
+const ENVELOPE_REQUEST = ENVELOPE_FIELD.request;
+const ENVELOPE_RESPONSE = ENVELOPE_FIELD.response;
+const ENVELOPE_MESSAGE = ENVELOPE_FIELD.message;
 
 /** Bytes of `n` as a protobuf varint. */
 export function varintLength(n: number): number {
