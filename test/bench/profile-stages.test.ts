@@ -20,11 +20,11 @@ const SRC = 'file:///work/main/src';
  */
 const profile: CpuProfile = {
   nodes: [
-    { id: 1, callFrame: { functionName: '(root)', url: '' }, children: [2, 20, 21, 22] },
+    { id: 1, callFrame: { functionName: '(root)', url: '' }, children: [2, 20, 21, 22, 23] },
     {
       id: 2,
       callFrame: { functionName: 'main', url: 'file:///work/main/bench/x.ts' },
-      children: [3, 5, 6, 7, 8, 10, 12, 13],
+      children: [3, 5, 6, 7, 8, 10, 12, 13, 25],
     },
     { id: 3, callFrame: { functionName: 'Socket._writev', url: 'node:_tls_wrap' }, children: [4] },
     { id: 4, callFrame: { functionName: 'writev', url: '' } },
@@ -47,11 +47,16 @@ const profile: CpuProfile = {
     { id: 20, callFrame: { functionName: '(garbage collector)', url: '' } },
     { id: 21, callFrame: { functionName: '(idle)', url: '' } },
     { id: 22, callFrame: { functionName: '(program)', url: '' } },
+    // The benchmark's own: the profiler starting (inspector), the RSS sampler.
+    { id: 23, callFrame: { functionName: 'post', url: 'node:inspector' }, children: [24] },
+    { id: 24, callFrame: { functionName: 'dispatch', url: '' } },
+    { id: 25, callFrame: { functionName: 'rss', url: '' } },
   ],
   // timeDeltas[i + 1] is the time of samples[i]; the last sample gets none.
-  samples: [2, 4, 4, 5, 6, 7, 9, 8, 11, 12, 13, 20, 21, 22, 2],
+  samples: [2, 4, 4, 5, 6, 7, 9, 8, 11, 12, 13, 20, 21, 22, 24, 25, 2],
   timeDeltas: [
     0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 13000, 14000,
+    15000, 16000,
   ],
 };
 
@@ -98,6 +103,7 @@ test('self time by stage of a synthetic profile', () => {
     metrics: 11,
     GC: 12,
     idle: 13 + 14,
+    benchmark: 15 + 16,
     other: 1, // main; the last sample has no duration
   });
   const twice = sumStages([profile, profile]);
@@ -119,10 +125,16 @@ test('the stage table gives the share of busy samples and of CPU per MB by stage
     table,
     /^\| Stage: % of busy samples \(CPU ms per MB\) \| 1 KiB subnet-p2p \(default\) \|$/m,
   );
-  // Busy: 78 ms of 105 (idle 27 ms); GC 12 ms is 15.4 % of it, so 6.0 of the 39 CPU ms per MB.
+  // Busy: 78 ms (idle 27 ms and the benchmark's 31 ms left out); GC 12 ms is 15.4 % of it, so
+  // 6.0 of the 39 CPU ms per MB.
   assert.match(table, /^\| GC \| 15\.4 % \(6\.0\) \|$/m);
   assert.match(table, /^\| idle samples, ms \(all nodes\) \| 27 \|$/m);
   assert.match(table, /^\| busy samples, ms \(all nodes\) \| 78 \|$/m);
+  assert.match(
+    table,
+    /^\| the benchmark's own samples \(profiler start, RSS sampler\), ms \| 31 \|$/m,
+  );
   assert.doesNotMatch(table, /^\| idle \|/m);
+  assert.doesNotMatch(table, /^\| benchmark \|/m);
   assert.equal(stageTable([unprofiled]), '');
 });
