@@ -71,7 +71,18 @@ export interface RawRound {
   durationMs: number | null;
   wire: WireDelta | null;
   reports: NodeRoundReport[];
+  /**
+   * When the round ran, on the monotonic clock `perf record -k CLOCK_MONOTONIC` stamps its
+   * samples with (seconds), and the node processes' pids: bench/perf-stages.ts cuts a
+   * system-wide profile to the round with them.
+   */
+  window?: { monotonicStartS: number; monotonicEndS: number; pids: number[] };
   error?: string;
+}
+
+/** CLOCK_MONOTONIC, seconds (process.hrtime reads it on Linux). */
+function monotonicSeconds(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
 }
 
 /** One node process and its messages, as promises the run awaits. */
@@ -235,6 +246,7 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
         ...(plan.intervalMs ? { intervalMs: plan.intervalMs } : {}),
         startAt: now() + START_LEAD_MS,
       };
+      const windowStart = monotonicSeconds() + START_LEAD_MS / 1000;
       for (const p of procs) p.send({ type: 'round', spec });
       try {
         const done = await within(
@@ -243,6 +255,11 @@ export async function runSystem(options: SystemRunOptions): Promise<RawRound[]> 
           `${system} round of ${plan.perNode} x ${plan.size} B per node`,
         );
         raw.durationMs = Math.max(...done.map((d) => d.at)) - spec.startAt;
+        raw.window = {
+          monotonicStartS: windowStart,
+          monotonicEndS: monotonicSeconds(),
+          pids: [...pids],
+        };
       } catch (err) {
         if (!(err instanceof RunStop)) throw err;
         raw.error = err.message;

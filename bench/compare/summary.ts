@@ -47,6 +47,8 @@ export interface RoundResult {
   counters: Record<string, number>;
   sockets: number | null;
   socketsLost: number | null;
+  /** When the round ran and in which processes (for bench/perf-stages.ts). */
+  window?: RawRound['window'];
   /** With profiles: self time by stage, ms, summed over the nodes (see profile-stages.ts). */
   stages?: Record<string, number>;
   error?: string;
@@ -124,6 +126,7 @@ export function summarizeRound(raw: RawRound): RoundResult {
     sockets: raw.wire?.sockets ?? null,
     socketsLost: raw.wire?.socketsLost ?? null,
   };
+  if (raw.window !== undefined) result.window = raw.window;
   if (raw.error !== undefined) result.error = raw.error;
   return result;
 }

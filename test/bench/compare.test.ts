@@ -110,6 +110,9 @@ test('every system delivers every artifact to every node, with its figures', asy
     assert.ok(r.cpuSeconds > 0, what);
     assert.ok(r.cpuMsPerMB !== null && r.cpuMsPerMB > 0, what);
     assert.ok(r.peakRssMB.maxNode > 0, what);
+    // The round's window, for cutting a perf recording to it (bench/perf-stages.ts).
+    assert.equal(r.window?.pids.length, nodes, what);
+    assert.ok(r.window!.monotonicEndS > r.window!.monotonicStartS, what);
     if (ssWorks) {
       // Full mesh: one TCP connection per pair, both ends counted.
       assert.equal(r.sockets, nodes * (nodes - 1), what);
