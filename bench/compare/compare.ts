@@ -42,6 +42,12 @@ export interface CompareOptions {
   profileDir?: string;
   /** Unmeasured warm-up rounds before the measured ones (default on; see {@link warmupRounds}). */
   warmup?: boolean;
+  /**
+   * How many times the warm-up rounds run (default 1). One pass leaves the first measured round
+   * paying for part of the JIT compilation: the 1 KiB default-channel round ran at 263 ms per MB
+   * after one pass and 128-145 when run again (raw TLS 49 -> 21-28).
+   */
+  warmupPasses?: number;
   /** Node flags every node process of every system starts with (default none). */
   nodeFlags?: readonly string[];
   log?: (message: string) => void;
@@ -68,6 +74,7 @@ export interface CompareResult {
     relay: 'relay' | 'origin-only';
     bulkYield: boolean;
     warmup: boolean;
+    warmupPasses: number;
     nodeFlags: string[];
   };
   machine: MachineInfo;
@@ -162,7 +169,9 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const results: RoundResult[] = [];
   for (const system of options.systems) {
     const measured = system === 'subnet-p2p' ? subnetP2pRounds(options.rounds) : options.rounds;
-    const rounds = [...(options.warmup === false ? [] : warmupRounds(system)), ...measured];
+    const passes = options.warmup === false ? 0 : (options.warmupPasses ?? 1);
+    const warmups = Array.from({ length: passes }, () => warmupRounds(system)).flat();
+    const rounds = [...warmups, ...measured];
     const raws = await runSystem({
       system,
       identities,
@@ -203,6 +212,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       relay: options.relay ?? 'relay',
       bulkYield: options.bulkYield !== false,
       warmup: options.warmup !== false,
+      warmupPasses: options.warmup === false ? 0 : (options.warmupPasses ?? 1),
       nodeFlags: [...(options.nodeFlags ?? [])],
     },
     machine: {

@@ -11,13 +11,16 @@
  * Usage: npm run bench:compare -- [--nodes 13] [--sizes 1k,64k,1m] [--per-node 200,24,4]
  *          [--systems subnet-p2p,raw-pull,raw-tls] [--json] [--out DIR] [--timeout-ms MS]
  *          [--settle-ms MS] [--no-chart] [--relay relay|origin-only] [--no-yield] [--profile]
- *          [--no-warmup] [--interval-ms MS] [--node-flag]
+ *          [--no-warmup] [--warmups N] [--interval-ms MS] [--node-flag]
  *   --systems    default subnet-p2p,raw-pull,raw-tls; add gossipsub for libp2p gossipsub and
  *                issue 8's goals against it
  *   --profile    a V8 CPU profile of every node process per round (in OUT/profiles, or
  *                BENCH_COMPARE_CPU_PROF=DIR), and a table of self time by stage per round
  *   --no-warmup  skip the unmeasured warm-up rounds each system runs first (1 KiB x 50 on each
  *                small-artifact channel, 64 KiB x 8; see warmupRounds in compare.ts)
+ *   --warmups N  run the warm-up rounds N times (default 1): 3 measures compiled code, the
+ *                steady state of a long-running node, where 1 leaves the first measured round
+ *                paying for part of the JIT compilation
  *   --sizes      artifact sizes, bytes or with k / m (KiB / MiB)
  *   --per-node   artifacts each node broadcasts per round: one number for every size, or one
  *                per size
@@ -73,6 +76,7 @@ const { values: args } = parseArgs({
     relay: { type: 'string', default: 'relay' },
     'no-yield': { type: 'boolean', default: false },
     'no-warmup': { type: 'boolean', default: false },
+    warmups: { type: 'string', default: '1' },
     'interval-ms': { type: 'string', default: '0' },
     'node-flag': { type: 'boolean', default: false },
   },
@@ -151,6 +155,7 @@ const result = await runCompare({
   relay,
   bulkYield: !args['no-yield'],
   warmup: !args['no-warmup'],
+  warmupPasses: positiveInt('warmups', args.warmups!),
   ...(profileDir ? { profileDir } : {}),
   ...(args['node-flag'] ? { nodeFlags: NODE_V8_FLAGS } : {}),
   log,
@@ -180,7 +185,7 @@ if (args.json) {
 } else {
   const m = result.machine;
   process.stdout.write(
-    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${args['no-warmup'] ? 'none' : 'yes'}; sends: ${intervalMs > 0 ? `one per ${intervalMs} ms per node` : 'a burst'}; node flags: ${args['node-flag'] ? NODE_V8_FLAGS.join(' ') : 'none'}\nWritten: ${files.join(', ')}\n`,
+    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${args['no-warmup'] ? 'none' : `${args.warmups} pass${args.warmups === '1' ? '' : 'es'}`}; sends: ${intervalMs > 0 ? `one per ${intervalMs} ms per node` : 'a burst'}; node flags: ${args['node-flag'] ? NODE_V8_FLAGS.join(' ') : 'none'}\nWritten: ${files.join(', ')}\n`,
   );
 }
 process.exit(result.results.every((r) => r.complete) ? 0 : 1);

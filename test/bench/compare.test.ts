@@ -90,6 +90,7 @@ test('every system delivers every artifact to every node, with its figures', asy
   );
   assert.equal(profiles.length, nodes * rounds.reduce((a, b) => a + b, 0), profiles.join(' '));
   assert.equal(result.options.warmup, true);
+  assert.equal(result.options.warmupPasses, 1);
   for (const r of result.results) {
     const busy = Object.entries(r.stages ?? {}).filter(([n]) => n !== 'idle');
     assert.ok(
