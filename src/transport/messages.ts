@@ -1,16 +1,6 @@
 import { type Codec, writer } from 'protons-runtime';
 import { ProtocolError } from '../errors.ts';
-import {
-  Cancel,
-  Credit,
-  Envelope,
-  Goodbye,
-  Hello,
-  Ping,
-  Pong,
-  Request,
-  Response,
-} from './proto/wire.ts';
+import * as wire from './proto/wire.ts';
 
 export type {
   Cancel,
@@ -34,12 +24,12 @@ export const MAX_APP_DIGEST_BYTES = 64;
 
 /** A decoded envelope: exactly one kind is set. */
 export type WireMessage =
-  | { kind: 'hello'; hello: NonNullable<Envelope['hello']> }
+  | { kind: 'hello'; hello: NonNullable<wire.Envelope['hello']> }
   | { kind: 'ping'; nonce: number }
   | { kind: 'pong'; nonce: number }
   | { kind: 'goodbye'; reason: string }
-  | { kind: 'request'; request: NonNullable<Envelope['request']> }
-  | { kind: 'response'; response: NonNullable<Envelope['response']> }
+  | { kind: 'request'; request: NonNullable<wire.Envelope['request']> }
+  | { kind: 'response'; response: NonNullable<wire.Envelope['response']> }
   | { kind: 'cancel'; id: number }
   | { kind: 'message'; body: Uint8Array }
   | { kind: 'credit'; bytes: number };
@@ -76,19 +66,19 @@ function member<T>(field: number, codec: Codec<T>, value: T): Uint8Array {
 export function encodeWire(msg: WireMessage): Uint8Array {
   switch (msg.kind) {
     case 'hello':
-      return member(ENVELOPE_FIELD.hello, Hello.codec(), msg.hello);
+      return member(ENVELOPE_FIELD.hello, wire.Hello.codec(), msg.hello);
     case 'ping':
-      return member(ENVELOPE_FIELD.ping, Ping.codec(), { nonce: msg.nonce });
+      return member(ENVELOPE_FIELD.ping, wire.Ping.codec(), { nonce: msg.nonce });
     case 'pong':
-      return member(ENVELOPE_FIELD.pong, Pong.codec(), { nonce: msg.nonce });
+      return member(ENVELOPE_FIELD.pong, wire.Pong.codec(), { nonce: msg.nonce });
     case 'goodbye':
-      return member(ENVELOPE_FIELD.goodbye, Goodbye.codec(), { reason: msg.reason });
+      return member(ENVELOPE_FIELD.goodbye, wire.Goodbye.codec(), { reason: msg.reason });
     case 'request':
-      return member(ENVELOPE_FIELD.request, Request.codec(), msg.request);
+      return member(ENVELOPE_FIELD.request, wire.Request.codec(), msg.request);
     case 'response':
-      return member(ENVELOPE_FIELD.response, Response.codec(), msg.response);
+      return member(ENVELOPE_FIELD.response, wire.Response.codec(), msg.response);
     case 'cancel':
-      return member(ENVELOPE_FIELD.cancel, Cancel.codec(), { id: msg.id });
+      return member(ENVELOPE_FIELD.cancel, wire.Cancel.codec(), { id: msg.id });
     case 'message': {
       const w = writer();
       w.uint32((ENVELOPE_FIELD.message << 3) | LENGTH_DELIMITED);
@@ -96,7 +86,7 @@ export function encodeWire(msg: WireMessage): Uint8Array {
       return w.finish();
     }
     case 'credit':
-      return member(ENVELOPE_FIELD.credit, Credit.codec(), { bytes: msg.bytes });
+      return member(ENVELOPE_FIELD.credit, wire.Credit.codec(), { bytes: msg.bytes });
   }
 }
 
@@ -105,9 +95,9 @@ export function encodeWire(msg: WireMessage): Uint8Array {
  * {@link ProtocolError} with reason `undecodable`.
  */
 export function decodeWire(bytes: Uint8Array): WireMessage {
-  let env: Envelope;
+  let env: wire.Envelope;
   try {
-    env = Envelope.decode(bytes);
+    env = wire.Envelope.decode(bytes);
   } catch (cause) {
     throw new ProtocolError(
       'undecodable',
