@@ -10,7 +10,8 @@
  * `-k CLOCK_MONOTONIC` stamps the samples with the clock bench:compare records each round's
  * window in (compare.json: results[].window), so each round's samples are cut out by time and by
  * its node processes' pids. --perf-basic-prof makes node write /tmp/perf-PID.map, which names the
- * JavaScript functions; remove those files afterwards. Needs `perf` (Debian: linux-perf) and
+ * JavaScript functions (and V8 writes an isolate-*-v8.log per process in the working directory);
+ * remove those files afterwards. Needs `perf` (Debian: linux-perf) and
  * perf_event access (root, or kernel.perf_event_paranoid <= 1).
  */
 import { execFileSync } from 'node:child_process';
