@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { countStages } from './compare/perf-stages.ts';
-import { type RoundResult, sizeLabel, systemLabel } from './compare/summary.ts';
+import { markdownTable, type RoundResult, sizeLabel, systemLabel } from './compare/summary.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,35 +54,32 @@ const columns = rounds.map((r) => {
     ],
     { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] },
   );
-  return { round: r, stages: countStages(text.split('\n'), new Set(w.pids)) };
+  const stages = countStages(text.split('\n'), new Set(w.pids));
+  const total = [...stages.values()].reduce((a, b) => a + b, 0);
+  return { round: r, stages, total };
 });
 
-const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+/** A stage's share of a column's samples (0 for a column without samples). */
+const share = (c: (typeof columns)[number], name: string) =>
+  c.total === 0 ? 0 : (c.stages.get(name) ?? 0) / c.total;
+/** Stages by their share, summed over the rounds: the largest first. */
+const weight = (name: string) => columns.reduce((sum, c) => sum + share(c, name), 0);
 const names = [...new Set(columns.flatMap((c) => [...c.stages.keys()]))].sort(
-  (a, b) =>
-    columns.reduce((s, c) => s + (c.stages.get(b) ?? 0) / Math.max(1, total(c.stages)), 0) -
-    columns.reduce((s, c) => s + (c.stages.get(a) ?? 0) / Math.max(1, total(c.stages)), 0),
+  (a, b) => weight(b) - weight(a),
 );
 const head = [
   'Stage: % of CPU samples (CPU ms per MB)',
   ...columns.map((c) => `${sizeLabel(c.round.size)} ${systemLabel(c.round)}`),
 ];
 const cell = (c: (typeof columns)[number], name: string) => {
-  const n = total(c.stages);
-  if (n === 0) return '–';
-  const share = (c.stages.get(name) ?? 0) / n;
-  const ms = c.round.cpuMsPerMB === null ? '–' : (share * c.round.cpuMsPerMB).toFixed(1);
-  return `${(share * 100).toFixed(1)} % (${ms})`;
+  if (c.total === 0) return '–';
+  const part = share(c, name);
+  const ms = c.round.cpuMsPerMB === null ? '–' : (part * c.round.cpuMsPerMB).toFixed(1);
+  return `${(part * 100).toFixed(1)} % (${ms})`;
 };
 const rows = [
   ...names.map((name) => [name, ...columns.map((c) => cell(c, name))]),
   ['CPU ms per MB (measured)', ...columns.map((c) => c.round.cpuMsPerMB?.toFixed(1) ?? '–')],
-  ['perf samples (all nodes)', ...columns.map((c) => String(total(c.stages)))],
+  ['perf samples (all nodes)', ...columns.map((c) => String(c.total))],
 ];
-console.log(
-  [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map((_, i) => (i > 0 ? '---:' : '---')).join(' | ')} |`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n'),
-);
+console.log(markdownTable(head, rows));

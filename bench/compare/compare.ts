@@ -167,9 +167,9 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const loadStart = os.loadavg()[0]!;
   const identities = await Promise.all(Array.from({ length: options.nodes }, generateIdentity));
   const results: RoundResult[] = [];
+  const passes = options.warmup === false ? 0 : (options.warmupPasses ?? 1);
   for (const system of options.systems) {
     const measured = system === 'subnet-p2p' ? subnetP2pRounds(options.rounds) : options.rounds;
-    const passes = options.warmup === false ? 0 : (options.warmupPasses ?? 1);
     const warmups = Array.from({ length: passes }, () => warmupRounds(system)).flat();
     const rounds = [...warmups, ...measured];
     const raws = await runSystem({
@@ -212,7 +212,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       relay: options.relay ?? 'relay',
       bulkYield: options.bulkYield !== false,
       warmup: options.warmup !== false,
-      warmupPasses: options.warmup === false ? 0 : (options.warmupPasses ?? 1),
+      warmupPasses: passes,
       nodeFlags: [...(options.nodeFlags ?? [])],
     },
     machine: {

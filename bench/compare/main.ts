@@ -180,12 +180,17 @@ if (charts !== undefined) {
   files.push(join(args.out, 'compare.svg'), join(args.out, 'compare.png'));
 }
 
+/** "none", "1 pass", "3 passes". */
+function passesLabel(passes: number): string {
+  return passes === 0 ? 'none' : `${passes} pass${passes === 1 ? '' : 'es'}`;
+}
+
 if (args.json) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
   const m = result.machine;
   process.stdout.write(
-    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${args['no-warmup'] ? 'none' : `${args.warmups} pass${args.warmups === '1' ? '' : 'es'}`}; sends: ${intervalMs > 0 ? `one per ${intervalMs} ms per node` : 'a burst'}; node flags: ${args['node-flag'] ? NODE_V8_FLAGS.join(' ') : 'none'}\nWritten: ${files.join(', ')}\n`,
+    `${markdownTables(result.results, result.ratios, result.goals)}\n\nMachine: nproc ${m.nproc}, ${m.memoryGiB} GiB, ${m.cpuModel}, node ${m.node}, ${m.kernel}; load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}; ${m.date}; subnet-p2p relay policy: ${relay}; load governor: ${args['no-yield'] ? 'off' : 'on'}; warm-up rounds: ${passesLabel(result.options.warmupPasses)}; sends: ${intervalMs > 0 ? `one per ${intervalMs} ms per node` : 'a burst'}; node flags: ${args['node-flag'] ? NODE_V8_FLAGS.join(' ') : 'none'}\nWritten: ${files.join(', ')}\n`,
   );
 }
 process.exit(result.results.every((r) => r.complete) ? 0 : 1);

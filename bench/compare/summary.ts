@@ -327,6 +327,22 @@ function fmt(x: number | null | undefined, digits = 1): string {
   return x.toFixed(digits);
 }
 
+/**
+ * One markdown table: `head`, then `rows`; the columns flagged in `right` are right-aligned
+ * (by default every column but the first).
+ */
+export function markdownTable(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  right: readonly boolean[] = head.map((_, i) => i > 0),
+): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (right[i] ? '---:' : '---')).join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
 /** Markdown tables: one row per system and size, then the ratios and goals. */
 export function markdownTables(
   results: readonly RoundResult[],
@@ -366,13 +382,7 @@ export function markdownTables(
     fmt(r.cpuMsPerMB, 1),
     `${fmt(r.peakRssMB.maxNode, 0)} / ${fmt(r.peakRssMB.allNodes, 0)}`,
   ]);
-  const table = (h: string[], body: string[][], right: boolean[]) =>
-    [
-      `| ${h.join(' | ')} |`,
-      `| ${h.map((_, i) => (right[i] ? '---:' : '---')).join(' | ')} |`,
-      ...body.map((row) => `| ${row.join(' | ')} |`),
-    ].join('\n');
-  const main = table(
+  const main = markdownTable(
     head,
     rows,
     head.map((_, i) => i >= 4),
@@ -420,7 +430,7 @@ export function markdownTables(
     `${fmt(h.latencyMs.p99, 0)} / ${fmt(h.rawLatencyMs.p99, 0)}`,
   ]);
   const parts = [
-    table(
+    markdownTable(
       headHead,
       headRows,
       headHead.map((_, i) => i > 0),
@@ -451,7 +461,7 @@ export function markdownTables(
       fmt(f.designShare === null ? null : f.designShare * 100, 0),
     ]);
     parts.push(
-      table(
+      markdownTable(
         floorHead,
         floorBody,
         floorHead.map((_, i) => i > 0),
@@ -461,12 +471,12 @@ export function markdownTables(
   parts.push(main);
   if (results.some((r) => r.system === 'gossipsub')) {
     parts.push(
-      table(
+      markdownTable(
         ratioHead,
         ratioRows,
         ratioHead.map((_, i) => i > 0),
       ),
-      table(['Size', 'Goal', 'Measured', 'Met'], goalRows, [false, false, true, false]),
+      markdownTable(['Size', 'Goal', 'Measured', 'Met'], goalRows, [false, false, true, false]),
     );
   }
   const stages = stageTable(results);
@@ -524,9 +534,5 @@ export function stageTable(results: readonly RoundResult[]): string {
       ...profiled.map((r) => (r.stages!.benchmark ?? 0).toFixed(0)),
     ],
   );
-  return [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map((_, i) => (i > 0 ? '---:' : '---')).join(' | ')} |`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n');
+  return markdownTable(head, rows);
 }

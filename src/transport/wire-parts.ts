@@ -14,9 +14,6 @@ export const ZERO_COPY_MIN_BYTES = 4096;
 
 const WIRE_LEN = 2;
 const WIRE_VARINT = 0;
-const ENVELOPE_REQUEST = ENVELOPE_FIELD.request;
-const ENVELOPE_RESPONSE = ENVELOPE_FIELD.response;
-const ENVELOPE_MESSAGE = ENVELOPE_FIELD.message;
 
 /** Bytes of `n` as a protobuf varint. */
 export function varintLength(n: number): number {
@@ -106,7 +103,7 @@ export function partsLength(parts: readonly Uint8Array[]): number {
  * a responder can answer with a header it wrote and an artifact it holds, neither copied.
  */
 export function encodeResponseParts(id: number, body: readonly Uint8Array[]): Uint8Array[] {
-  return nested(ENVELOPE_RESPONSE, [[1, id]], 2, body);
+  return nested(ENVELOPE_FIELD.response, [[1, id]], 2, body);
 }
 
 /**
@@ -125,14 +122,14 @@ export function encodeWireParts(msg: WireMessage): Uint8Array[] {
     case 'message': {
       if (msg.body.length < ZERO_COPY_MIN_BYTES) break;
       const w = new PrefixWriter(1 + varintLength(msg.body.length));
-      w.tag(ENVELOPE_MESSAGE, WIRE_LEN).varint(msg.body.length);
+      w.tag(ENVELOPE_FIELD.message, WIRE_LEN).varint(msg.body.length);
       return [w.bytes.subarray(0, w.pos), msg.body];
     }
     case 'request': {
       const r: Request = msg.request;
       if (r.body.length < ZERO_COPY_MIN_BYTES) break;
       return nested(
-        ENVELOPE_REQUEST,
+        ENVELOPE_FIELD.request,
         [
           [1, r.id],
           [2, r.timeoutMs],
@@ -144,7 +141,7 @@ export function encodeWireParts(msg: WireMessage): Uint8Array[] {
     case 'response': {
       const r: Response = msg.response;
       if (r.body.length < ZERO_COPY_MIN_BYTES || r.errorCode || r.errorMessage) break;
-      return nested(ENVELOPE_RESPONSE, [[1, r.id]], 2, [r.body]);
+      return nested(ENVELOPE_FIELD.response, [[1, r.id]], 2, [r.body]);
     }
     default:
       break;
